@@ -1,0 +1,112 @@
+// Copyright 2026 The rill Authors. Licensed under the Apache License, Version 2.0.
+//
+// The in-process Kinesis engine. Start here: construct an `engine`, then call
+// the operations of `rill::kinesis` (kinesis.hpp) on it.
+//
+//   auto clock = std::make_shared<rill::manual_clock>();
+//   rill::engine kinesis({.clock = clock});
+//   (void)kinesis.create_stream({.stream_name = "clicks", .shard_count = 4});
+//   auto put = kinesis.put_record({.stream_name = "clicks", .data = "hello",
+//                                  .partition_key = "user-1"});
+//   if (!put) std::cerr << put.error() << "\n";
+//
+// Thread safety: every public method may be called from any thread,
+// concurrently. Writes to different shards do not contend on a common lock;
+// resharding briefly excludes writers of the stream it changes.
+//
+// Background work (retention trimming, status transitions) runs on a scheduler
+// made from the engine's clock: a Boost.Asio thread for `system_clock`, inside
+// `manual_clock::advance()` for the manual clock.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "rill/clock.hpp"
+#include "rill/kinesis.hpp"
+#include "rill/storage.hpp"
+
+namespace rill {
+
+struct engine_options {
+  /// The clock for everything time-dependent. Default: a system_clock.
+  std::shared_ptr<rill::clock> clock;
+  /// Where shards keep records. Default: make_memory_storage().
+  std::shared_ptr<rill::storage> storage;
+
+  /// Used in ARNs and error messages.
+  std::string region = "us-east-1";
+  std::string account_id = "000000000000";
+
+  /// How long a stream stays CREATING, UPDATING (after split, merge,
+  /// update_shard_count, update_stream_mode) and DELETING. Zero (the default)
+  /// makes the transitions happen inside the call.
+  duration create_stream_delay{0};
+  duration update_stream_delay{0};
+  duration delete_stream_delay{0};
+
+  /// Open shards allowed across all streams (the account shard quota).
+  std::int32_t shard_limit = 20'000;
+  /// On-demand streams allowed at once.
+  std::int32_t on_demand_stream_count_limit = 50;
+
+  /// How often expired records and shards are released. Expired records are
+  /// unreadable at once whatever this is; this only bounds how long their
+  /// memory lingers.
+  duration trim_interval = std::chrono::minutes(1);
+
+  /// Key for authenticating shard iterators and pagination tokens. Empty: 32
+  /// random bytes. Engines with different keys reject each other's tokens.
+  std::string token_key;
+};
+
+/// An in-process Kinesis Data Streams.
+class engine final : public kinesis {
+ public:
+  explicit engine(engine_options options = {});
+  /// Stops background work and drops every stream. No call may be in flight.
+  ~engine() override;
+  engine(const engine&) = delete;
+  engine& operator=(const engine&) = delete;
+
+  result<void> create_stream(const create_stream_request& req) override;
+  result<void> delete_stream(const delete_stream_request& req) override;
+  result<list_streams_result> list_streams(const list_streams_request& req) override;
+  result<describe_stream_result> describe_stream(const describe_stream_request& req) override;
+  result<describe_stream_summary_result> describe_stream_summary(
+      const describe_stream_summary_request& req) override;
+  result<list_shards_result> list_shards(const list_shards_request& req) override;
+  result<void> increase_stream_retention_period(const update_retention_period_request& req) override;
+  result<void> decrease_stream_retention_period(const update_retention_period_request& req) override;
+  result<void> add_tags_to_stream(const add_tags_to_stream_request& req) override;
+  result<void> remove_tags_from_stream(const remove_tags_from_stream_request& req) override;
+  result<list_tags_for_stream_result> list_tags_for_stream(
+      const list_tags_for_stream_request& req) override;
+  result<void> split_shard(const split_shard_request& req) override;
+  result<void> merge_shards(const merge_shards_request& req) override;
+  result<update_shard_count_result> update_shard_count(const update_shard_count_request& req) override;
+  result<void> update_stream_mode(const update_stream_mode_request& req) override;
+  result<enhanced_monitoring_result> enable_enhanced_monitoring(
+      const enhanced_monitoring_request& req) override;
+  result<enhanced_monitoring_result> disable_enhanced_monitoring(
+      const enhanced_monitoring_request& req) override;
+  result<describe_limits_result> describe_limits() override;
+
+  result<put_record_result> put_record(const put_record_request& req) override;
+  result<put_records_result> put_records(const put_records_request& req) override;
+  result<get_shard_iterator_result> get_shard_iterator(const get_shard_iterator_request& req) override;
+  result<get_records_result> get_records(const get_records_request& req) override;
+
+  /// The engine's clock.
+  [[nodiscard]] rill::clock& clock() const noexcept;
+  /// Releases expired records and shards now (the scheduler also does this
+  /// every trim_interval).
+  void trim_expired();
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace rill

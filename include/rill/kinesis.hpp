@@ -1,0 +1,436 @@
+// Copyright 2026 The rill Authors. Licensed under the Apache License, Version 2.0.
+//
+// The Kinesis Data Streams API as a C++ interface: one request struct in, one
+// result value out, for each operation. Names follow the AWS API in snake_case
+// (PutRecords -> put_records, ExplicitHashKey -> explicit_hash_key), so a user
+// who knows the AWS SDK recognizes every call, field and error name.
+//
+// `rill::engine` (engine.hpp) implements this interface in process. Producers,
+// consumers and delivery streams are written against `rill::kinesis`, so they
+// run unchanged against any other implementation of it.
+//
+// Conventions for every operation:
+//   * Streams are addressed by `stream_name` or `stream_arn` (either, or both if
+//     they agree). The ARN is `arn:aws:kinesis:<region>:<account>:stream/<name>`.
+//   * Request fields that AWS carries as strings (shard ids, hash keys, sequence
+//     numbers) are strings here too, validated as AWS validates them; results
+//     hand back the strong types of types.hpp, each with `to_string()`.
+//   * Views (`std::string_view`) in a request are read during the call only; the
+//     engine copies what it keeps before returning.
+//   * Errors come back as `result<T>` holding an `error` with the Kinesis
+//     exception name. A call that fails changes nothing.
+//   * Thread safety: implementations are thread-safe; every operation may be
+//     called from any thread concurrently with any other.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rill/error.hpp"
+#include "rill/types.hpp"
+
+namespace rill {
+
+// ---------------------------------------------------------------------------
+// Shared shapes
+
+struct hash_key_range {
+  hash_key starting_hash_key;
+  hash_key ending_hash_key;
+  friend bool operator==(const hash_key_range&, const hash_key_range&) = default;
+};
+
+struct sequence_number_range {
+  sequence_number starting_sequence_number;
+  /// Absent while the shard is open.
+  std::optional<sequence_number> ending_sequence_number;
+};
+
+struct shard {
+  rill::shard_id shard_id;
+  std::optional<rill::shard_id> parent_shard_id;
+  std::optional<rill::shard_id> adjacent_parent_shard_id;
+  rill::hash_key_range hash_key_range;
+  rill::sequence_number_range sequence_number_range;
+};
+
+struct child_shard {
+  rill::shard_id shard_id;
+  std::vector<rill::shard_id> parent_shards;
+  rill::hash_key_range hash_key_range;
+};
+
+struct stream_mode_details {
+  rill::stream_mode stream_mode = stream_mode::provisioned;
+};
+
+struct enhanced_metrics {
+  /// Shard-level metric names enabled, e.g. "IncomingBytes".
+  std::vector<std::string> shard_level_metrics;
+};
+
+struct tag {
+  std::string key;
+  std::string value;
+  friend bool operator==(const tag&, const tag&) = default;
+};
+
+// ---------------------------------------------------------------------------
+// Control plane
+
+struct create_stream_request {
+  /// Required. `[a-zA-Z0-9_.-]+`, 1..128 characters, unique in the engine.
+  std::string stream_name;
+  /// Required for PROVISIONED (≥ 1); ignored for ON_DEMAND, which starts at 4.
+  std::optional<std::int32_t> shard_count;
+  /// PROVISIONED when absent.
+  std::optional<rill::stream_mode_details> stream_mode_details;
+  /// At most 50 tags.
+  std::map<std::string, std::string> tags;
+};
+
+struct delete_stream_request {
+  std::optional<std::string> stream_name;
+  std::optional<std::string> stream_arn;
+  bool enforce_consumer_deletion = false;
+};
+
+struct list_streams_request {
+  /// 1..10000; default 100.
+  std::optional<std::int32_t> limit;
+  std::optional<std::string> exclusive_start_stream_name;
+  /// From a previous result; expires after 300 s.
+  std::optional<std::string> next_token;
+};
+
+struct stream_summary {
+  std::string stream_name;
+  std::string stream_arn;
+  rill::stream_status stream_status = stream_status::active;
+  rill::stream_mode_details stream_mode_details;
+  timestamp stream_creation_timestamp;
+};
+
+struct list_streams_result {
+  /// In lexicographic order.
+  std::vector<std::string> stream_names;
+  bool has_more_streams = false;
+  std::optional<std::string> next_token;
+  std::vector<stream_summary> stream_summaries;
+};
+
+struct describe_stream_request {
+  std::optional<std::string> stream_name;
+  std::optional<std::string> stream_arn;
+  /// 1..10000; default 100; at most 100 shards are returned per call.
+  std::optional<std::int32_t> limit;
+  /// Start listing after this shard (by shard index).
+  std::optional<std::string> exclusive_start_shard_id;
+};
+
+struct stream_description {
+  std::string stream_name;
+  std::string stream_arn;
+  rill::stream_status stream_status = stream_status::active;
+  rill::stream_mode_details stream_mode_details;
+  /// Open and closed shards, not expired ones, by index.
+  std::vector<shard> shards;
+  bool has_more_shards = false;
+  std::int32_t retention_period_hours = 24;
+  timestamp stream_creation_timestamp;
+  std::vector<enhanced_metrics> enhanced_monitoring;
+  rill::encryption_type encryption_type = encryption_type::none;
+  std::optional<std::string> key_id;
+};
+
+struct describe_stream_result {
+  rill::stream_description stream_description;
+};
+
+struct describe_stream_summary_request {
+  std::optional<std::string> stream_name;
+  std::optional<std::string> stream_arn;
+};
+
+struct stream_description_summary {
+  std::string stream_name;
+  std::string stream_arn;
+  rill::stream_status stream_status = stream_status::active;
+  rill::stream_mode_details stream_mode_details;
+  std::int32_t retention_period_hours = 24;
+  timestamp stream_creation_timestamp;
+  std::vector<enhanced_metrics> enhanced_monitoring;
+  rill::encryption_type encryption_type = encryption_type::none;
+  std::optional<std::string> key_id;
+  std::int32_t open_shard_count = 0;
+  std::int32_t consumer_count = 0;
+};
+
+struct describe_stream_summary_result {
+  rill::stream_description_summary stream_description_summary;
+};
+
+struct shard_filter {
+  shard_filter_type type = shard_filter_type::from_trim_horizon;
+  /// Required for AFTER_SHARD_ID.
+  std::optional<std::string> shard_id;
+  /// Required for AT_TIMESTAMP and FROM_TIMESTAMP.
+  std::optional<rill::timestamp> timestamp;
+};
+
+struct list_shards_request {
+  /// Exactly one of (stream_name or stream_arn) and next_token.
+  std::optional<std::string> stream_name;
+  std::optional<std::string> stream_arn;
+  std::optional<std::string> next_token;
+  std::optional<std::string> exclusive_start_shard_id;
+  /// 1..10000; default 1000; at most 1000 shards are returned per call.
+  std::optional<std::int32_t> max_results;
+  /// Names which incarnation of a reused stream name is meant.
+  std::optional<timestamp> stream_creation_timestamp;
+  std::optional<rill::shard_filter> shard_filter;
+};
+
+struct list_shards_result {
+  std::vector<shard> shards;
+  /// Present when more shards follow; expires after 300 s.
+  std::optional<std::string> next_token;
+};
+
+struct update_retention_period_request {
+  std::optional<std::string> stream_name;
+  std::optional<std::string> stream_arn;
+  std::int32_t retention_period_hours = 24;
+};
+
+struct add_tags_to_stream_request {
+  std::optional<std::string> stream_name;
+  std::optional<std::string> stream_arn;
+  /// 1..50 tags; an existing key is overwritten.
+  std::map<std::string, std::string> tags;
+};
+
+struct remove_tags_from_stream_request {
+  std::optional<std::string> stream_name;
+  std::optional<std::string> stream_arn;
+  /// 1..50 keys; unknown keys are ignored.
+  std::vector<std::string> tag_keys;
+};
+
+struct list_tags_for_stream_request {
+  std::optional<std::string> stream_name;
+  std::optional<std::string> stream_arn;
+  std::optional<std::string> exclusive_start_tag_key;
+  /// 1..50; default 50.
+  std::optional<std::int32_t> limit;
+};
+
+struct list_tags_for_stream_result {
+  /// Sorted by key.
+  std::vector<tag> tags;
+  bool has_more_tags = false;
+};
+
+struct split_shard_request {
+  std::optional<std::string> stream_name;
+  std::optional<std::string> stream_arn;
+  std::string shard_to_split;
+  /// Decimal; must be > StartingHashKey + 1 and < EndingHashKey of the shard.
+  std::string new_starting_hash_key;
+};
+
+struct merge_shards_request {
+  std::optional<std::string> stream_name;
+  std::optional<std::string> stream_arn;
+  std::string shard_to_merge;
+  /// Its range must follow shard_to_merge's range directly.
+  std::string adjacent_shard_to_merge;
+};
+
+struct update_shard_count_request {
+  std::optional<std::string> stream_name;
+  std::optional<std::string> stream_arn;
+  std::int32_t target_shard_count = 1;
+  rill::scaling_type scaling_type = scaling_type::uniform_scaling;
+};
+
+struct update_shard_count_result {
+  std::string stream_name;
+  std::string stream_arn;
+  /// Open shards before the call.
+  std::int32_t current_shard_count = 0;
+  std::int32_t target_shard_count = 0;
+};
+
+struct update_stream_mode_request {
+  /// Required (UpdateStreamMode takes only the ARN).
+  std::string stream_arn;
+  rill::stream_mode_details stream_mode_details;
+};
+
+struct enhanced_monitoring_request {
+  std::optional<std::string> stream_name;
+  std::optional<std::string> stream_arn;
+  /// Shard-level metric names, or "ALL".
+  std::vector<std::string> shard_level_metrics;
+};
+
+struct enhanced_monitoring_result {
+  std::string stream_name;
+  std::string stream_arn;
+  std::vector<std::string> current_shard_level_metrics;
+  std::vector<std::string> desired_shard_level_metrics;
+};
+
+struct describe_limits_result {
+  std::int32_t shard_limit = 0;
+  std::int32_t open_shard_count = 0;
+  std::int32_t on_demand_stream_count = 0;
+  std::int32_t on_demand_stream_count_limit = 0;
+};
+
+// ---------------------------------------------------------------------------
+// Data plane
+
+struct put_record_request {
+  std::optional<std::string> stream_name;
+  std::optional<std::string> stream_arn;
+  /// 0..1 MiB; data plus partition key at most 1 MiB.
+  std::string_view data;
+  /// 1..256 characters (UTF-16 code units, as AWS counts them), valid UTF-8.
+  std::string_view partition_key;
+  /// Decimal hash key that overrides the MD5 of the partition key.
+  std::optional<std::string_view> explicit_hash_key;
+  /// A sequence number previously returned by this shard; it must be valid.
+  std::optional<std::string_view> sequence_number_for_ordering;
+};
+
+struct put_record_result {
+  rill::shard_id shard_id;
+  rill::sequence_number sequence_number;
+  rill::encryption_type encryption_type = encryption_type::none;
+};
+
+struct put_records_request_entry {
+  std::string_view data;
+  std::string_view partition_key;
+  std::optional<std::string_view> explicit_hash_key;
+};
+
+struct put_records_request {
+  std::optional<std::string> stream_name;
+  std::optional<std::string> stream_arn;
+  /// 1..500 entries, at most 5 MiB in all (data plus partition keys).
+  std::vector<put_records_request_entry> records;
+};
+
+/// One entry of a PutRecords result: either a shard and sequence number, or an
+/// error code (ProvisionedThroughputExceededException or InternalFailure) and message.
+struct put_records_result_entry {
+  rill::shard_id shard_id;
+  rill::sequence_number sequence_number;
+  std::optional<rill::error_code> error_code;
+  std::string error_message;
+
+  [[nodiscard]] bool ok() const noexcept { return !error_code.has_value(); }
+};
+
+struct put_records_result {
+  std::int32_t failed_record_count = 0;
+  /// Same length and order as the request's records.
+  std::vector<put_records_result_entry> records;
+  rill::encryption_type encryption_type = encryption_type::none;
+};
+
+struct get_shard_iterator_request {
+  std::optional<std::string> stream_name;
+  std::optional<std::string> stream_arn;
+  std::string shard_id;
+  rill::shard_iterator_type shard_iterator_type = shard_iterator_type::trim_horizon;
+  /// Required for AT_ and AFTER_SEQUENCE_NUMBER, refused otherwise.
+  std::optional<std::string> starting_sequence_number;
+  /// Required for AT_TIMESTAMP; must not be in the future.
+  std::optional<rill::timestamp> timestamp;
+};
+
+struct get_shard_iterator_result {
+  /// Opaque; reusable until it expires 300 s after issue.
+  std::string shard_iterator;
+};
+
+struct get_records_request {
+  std::string shard_iterator;
+  /// 1..10000; default 10000. At most 10 MiB is returned per call.
+  std::optional<std::int32_t> limit;
+  /// If present, must name the iterator's stream.
+  std::optional<std::string> stream_arn;
+};
+
+/// A record as GetRecords returns it. `data` and `partition_key` view memory
+/// owned by the get_records_result they came from (shared by its copies): keep a
+/// copy of that result alive while you use them.
+struct record {
+  rill::sequence_number sequence_number;
+  timestamp approximate_arrival_timestamp;
+  std::string_view data;
+  std::string_view partition_key;
+  rill::encryption_type encryption_type = encryption_type::none;
+};
+
+struct get_records_result {
+  /// In sequence-number order.
+  std::vector<record> records;
+  /// Absent once the shard is closed and every record has been returned.
+  std::optional<std::string> next_shard_iterator;
+  /// How far behind the newest record of the shard this response ends; 0 = caught up.
+  std::int64_t millis_behind_latest = 0;
+  /// Present only at the end of a closed shard.
+  std::vector<child_shard> child_shards;
+  /// Owns the bytes that `records` view.
+  std::shared_ptr<const char[]> buffer;
+};
+
+// ---------------------------------------------------------------------------
+
+/// The operations of Kinesis Data Streams. See the conventions at the top.
+class kinesis {
+ public:
+  virtual ~kinesis() = default;
+
+  // Control plane.
+  virtual result<void> create_stream(const create_stream_request& req) = 0;
+  virtual result<void> delete_stream(const delete_stream_request& req) = 0;
+  virtual result<list_streams_result> list_streams(const list_streams_request& req) = 0;
+  virtual result<describe_stream_result> describe_stream(const describe_stream_request& req) = 0;
+  virtual result<describe_stream_summary_result> describe_stream_summary(
+      const describe_stream_summary_request& req) = 0;
+  virtual result<list_shards_result> list_shards(const list_shards_request& req) = 0;
+  virtual result<void> increase_stream_retention_period(const update_retention_period_request& req) = 0;
+  virtual result<void> decrease_stream_retention_period(const update_retention_period_request& req) = 0;
+  virtual result<void> add_tags_to_stream(const add_tags_to_stream_request& req) = 0;
+  virtual result<void> remove_tags_from_stream(const remove_tags_from_stream_request& req) = 0;
+  virtual result<list_tags_for_stream_result> list_tags_for_stream(
+      const list_tags_for_stream_request& req) = 0;
+  virtual result<void> split_shard(const split_shard_request& req) = 0;
+  virtual result<void> merge_shards(const merge_shards_request& req) = 0;
+  virtual result<update_shard_count_result> update_shard_count(const update_shard_count_request& req) = 0;
+  virtual result<void> update_stream_mode(const update_stream_mode_request& req) = 0;
+  virtual result<enhanced_monitoring_result> enable_enhanced_monitoring(
+      const enhanced_monitoring_request& req) = 0;
+  virtual result<enhanced_monitoring_result> disable_enhanced_monitoring(
+      const enhanced_monitoring_request& req) = 0;
+  virtual result<describe_limits_result> describe_limits() = 0;
+
+  // Data plane.
+  virtual result<put_record_result> put_record(const put_record_request& req) = 0;
+  virtual result<put_records_result> put_records(const put_records_request& req) = 0;
+  virtual result<get_shard_iterator_result> get_shard_iterator(const get_shard_iterator_request& req) = 0;
+  virtual result<get_records_result> get_records(const get_records_request& req) = 0;
+};
+
+}  // namespace rill

@@ -1,0 +1,213 @@
+// Copyright 2026 The rill Authors. Licensed under the Apache License, Version 2.0.
+#include "rill/clock.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "asio.hpp"
+
+namespace rill {
+
+// --- system_clock -------------------------------------------------------------
+
+timestamp system_clock::now() const noexcept {
+  return std::chrono::time_point_cast<duration>(std::chrono::system_clock::now());
+}
+
+namespace {
+
+// Runs tasks on a Boost.Asio io_context served by one thread it owns.
+class asio_scheduler final : public scheduler {
+ public:
+  asio_scheduler() : guard_(io_.get_executor()), worker_([this] { io_.run(); }) {}
+  ~asio_scheduler() override { shutdown(); }
+
+  task_id call_at(timestamp due, std::function<void()> task) override {
+    std::lock_guard lock(mu_);
+    if (stopped_) return 0;
+    task_id id = ++next_id_;
+    auto timer = std::make_shared<boost::asio::system_timer>(io_);
+    timer->expires_at(std::chrono::time_point_cast<std::chrono::system_clock::duration>(due));
+    timers_.emplace(id, timer);
+    timer->async_wait([this, id, timer, task = std::move(task)](const boost::system::error_code& ec) {
+      {
+        std::lock_guard lock(mu_);
+        // Cancelled, or shut down: the entry is gone.
+        if (ec || timers_.erase(id) == 0) return;
+      }
+      task();
+    });
+    return id;
+  }
+
+  bool cancel(task_id id) override {
+    std::lock_guard lock(mu_);
+    auto it = timers_.find(id);
+    if (it == timers_.end()) return false;
+    it->second->cancel();
+    timers_.erase(it);
+    return true;
+  }
+
+  void shutdown() override {
+    {
+      std::lock_guard lock(mu_);
+      if (stopped_) return;
+      stopped_ = true;
+      for (auto& [id, timer] : timers_) timer->cancel();
+      timers_.clear();
+    }
+    guard_.reset();
+    io_.stop();
+    if (worker_.get_id() == std::this_thread::get_id()) {
+      worker_.detach();  // shut down from inside a task: cannot join ourselves
+    } else if (worker_.joinable()) {
+      worker_.join();
+    }
+  }
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
+  std::mutex mu_;
+  std::unordered_map<task_id, std::shared_ptr<boost::asio::system_timer>> timers_;  // guarded by mu_
+  task_id next_id_ = 0;                                                             // guarded by mu_
+  bool stopped_ = false;                                                            // guarded by mu_
+  std::thread worker_;  // last: starts after the rest is built
+};
+
+}  // namespace
+
+std::unique_ptr<scheduler> system_clock::make_scheduler() { return std::make_unique<asio_scheduler>(); }
+
+// --- manual_clock -------------------------------------------------------------
+
+namespace {
+
+// Per-scheduler state shared with its queued tasks: a task runs only while its
+// scheduler is alive, and shutdown() waits for a running task.
+struct scheduler_state {
+  std::recursive_mutex run_mu;
+  bool alive = true;  // guarded by run_mu
+};
+
+}  // namespace
+
+struct manual_clock::impl {
+  struct entry {
+    std::shared_ptr<scheduler_state> owner;
+    std::function<void()> task;
+  };
+  using key = std::pair<std::int64_t, std::uint64_t>;  // (due ms, order)
+
+  explicit impl(timestamp start) : now_ms(start.time_since_epoch().count()) {}
+
+  std::atomic<std::int64_t> now_ms;
+  std::mutex mu;
+  std::map<key, entry> queue;                         // guarded by mu
+  std::unordered_map<std::uint64_t, std::int64_t> due_of;  // order -> due; guarded by mu
+  std::uint64_t next_order = 0;                       // guarded by mu
+  std::mutex advance_mu;                              // one advance at a time
+
+  // Runs tasks due at or before `limit`, then sets now to max(now, limit).
+  void run_until(std::int64_t limit) {
+    std::lock_guard advancing(advance_mu);
+    for (;;) {
+      entry e;
+      {
+        std::lock_guard lock(mu);
+        auto it = queue.begin();
+        if (it == queue.end() || it->first.first > limit) break;
+        if (it->first.first > now_ms.load()) now_ms.store(it->first.first);
+        due_of.erase(it->first.second);
+        e = std::move(it->second);
+        queue.erase(it);
+      }
+      std::lock_guard run(e.owner->run_mu);
+      if (e.owner->alive) e.task();
+    }
+    if (limit > now_ms.load()) now_ms.store(limit);
+  }
+
+  class manual_scheduler final : public scheduler {
+   public:
+    explicit manual_scheduler(impl* clock) : clock_(clock), state_(std::make_shared<scheduler_state>()) {}
+    ~manual_scheduler() override { shutdown(); }
+
+    task_id call_at(timestamp due, std::function<void()> task) override {
+      std::lock_guard lock(clock_->mu);
+      if (stopped_) return 0;
+      task_id id = ++clock_->next_order;
+      std::int64_t ms = due.time_since_epoch().count();
+      clock_->queue.emplace(key{ms, id},
+                            entry{state_, std::move(task)});
+      clock_->due_of.emplace(id, ms);
+      return id;
+    }
+
+    bool cancel(task_id id) override {
+      std::lock_guard lock(clock_->mu);
+      auto it = clock_->due_of.find(id);
+      if (it == clock_->due_of.end()) return false;  // ran, running, or unknown
+      auto q = clock_->queue.find({it->second, id});
+      if (q == clock_->queue.end() || q->second.owner != state_) return false;
+      clock_->queue.erase(q);
+      clock_->due_of.erase(it);
+      return true;
+    }
+
+    void shutdown() override {
+      {
+        std::lock_guard lock(clock_->mu);
+        if (stopped_) return;
+        stopped_ = true;
+        for (auto it = clock_->queue.begin(); it != clock_->queue.end();) {
+          if (it->second.owner == state_) {
+            clock_->due_of.erase(it->first.second);
+            it = clock_->queue.erase(it);
+          } else {
+            ++it;
+          }
+        }
+      }
+      std::lock_guard run(state_->run_mu);  // waits for a running task
+      state_->alive = false;
+    }
+
+   private:
+    impl* clock_;
+    std::shared_ptr<scheduler_state> state_;
+    bool stopped_ = false;  // guarded by clock_->mu
+  };
+};
+
+manual_clock::manual_clock(timestamp start) : impl_(std::make_unique<impl>(start)) {}
+manual_clock::~manual_clock() = default;
+
+timestamp manual_clock::now() const noexcept { return timestamp(duration(impl_->now_ms.load())); }
+
+std::unique_ptr<scheduler> manual_clock::make_scheduler() {
+  return std::make_unique<impl::manual_scheduler>(impl_.get());
+}
+
+void manual_clock::advance(duration d) {
+  if (d.count() < 0) d = duration(0);
+  impl_->run_until(impl_->now_ms.load() + d.count());
+}
+
+void manual_clock::advance_to(timestamp t) {
+  impl_->run_until(std::max(t.time_since_epoch().count(), impl_->now_ms.load()));
+}
+
+void manual_clock::run_due() { impl_->run_until(impl_->now_ms.load()); }
+
+std::size_t manual_clock::pending_tasks() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->queue.size();
+}
+
+}  // namespace rill

@@ -1,0 +1,474 @@
+// Copyright 2026 The rill Authors. Licensed under the Apache License, Version 2.0.
+//
+// The data plane: put_record, put_records, get_shard_iterator, get_records.
+//
+// A put validates everything first (a request that fails as a whole appends
+// nothing), hashes the partition keys with no lock held, then takes the stream
+// lock shared (so a reshard waits for it), routes each entry to the open shard
+// whose range holds its hash, and appends each shard's entries in one batch
+// under that shard's own lock. Sequence numbers come from log offsets.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "engine_impl.hpp"
+#include "md5.hpp"
+
+namespace rill {
+
+using detail::shard_state;
+using detail::stream_state;
+using detail::validation;
+
+namespace {
+
+constexpr std::size_t kMaxRecordBytes = 1 << 20;        // data plus partition key
+constexpr std::size_t kMaxPutRecordsBytes = 5 << 20;    // whole request
+constexpr std::size_t kMaxPutRecordsEntries = 500;
+constexpr std::size_t kMaxGetRecordsBytes = 10 << 20;
+constexpr std::int32_t kMaxGetRecordsLimit = 10000;
+constexpr std::size_t kMaxIteratorLength = 512;
+constexpr duration kIteratorLifetime = std::chrono::seconds(300);
+constexpr std::uint8_t kIteratorToken = 1;
+
+std::uint64_t seconds_of(timestamp t) {
+  return static_cast<std::uint64_t>(std::chrono::floor<std::chrono::seconds>(t).time_since_epoch().count());
+}
+
+// Model constraints on one record; `prefix` is "" (PutRecord) or
+// "records.N.member." (PutRecords).
+void validate_record(validation& v, std::string_view key, std::string_view data,
+                     const std::optional<std::string_view>& explicit_hash_key, std::string_view prefix) {
+  const std::string key_member = fmt::format("{}partitionKey", prefix);
+  if (key.empty()) {
+    v.length_at_least(key, key_member, 1);
+  } else {
+    const long long units = detail::utf16_length(key);
+    if (units < 0) {
+      v.fail(key, key_member, "Member must be valid UTF-8 text");
+    } else if (units > 256) {
+      v.length_at_most(key, key_member, 256);
+    }
+  }
+  if (data.size() > kMaxRecordBytes) {
+    v.fail_blob(data.size(), fmt::format("{}data", prefix),
+                fmt::format("Member must have length less than or equal to {}", kMaxRecordBytes));
+  } else if (data.size() + key.size() > kMaxRecordBytes) {
+    v.fail_blob(data.size(), fmt::format("{}data", prefix),
+                fmt::format("Member must have length less than or equal to {} (the 1048576-byte record limit less "
+                            "the {}-byte partition key)",
+                            kMaxRecordBytes - key.size(), key.size()));
+  }
+  if (explicit_hash_key && !detail::is_decimal(*explicit_hash_key, 39)) {
+    v.pattern(*explicit_hash_key, fmt::format("{}explicitHashKey", prefix), detail::kHashKeyPattern);
+  }
+}
+
+// True if `s` is all ASCII (checked eight bytes at a time).
+bool is_ascii(std::string_view s) {
+  std::uint64_t bits = 0;
+  std::size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    bits |= w;
+  }
+  for (; i < s.size(); ++i) bits |= static_cast<unsigned char>(s[i]);
+  return (bits & 0x8080808080808080ULL) == 0;
+}
+
+// The fast check of validate_record(): no message is built unless it fails.
+bool record_valid(std::string_view key, std::string_view data,
+                  const std::optional<std::string_view>& explicit_hash_key) {
+  if (key.empty() || key.size() + data.size() > kMaxRecordBytes) return false;
+  if (!is_ascii(key) || key.size() > 256) {
+    const long long units = detail::utf16_length(key);
+    if (units < 0 || units > 256) return false;
+  }
+  return !explicit_hash_key || detail::is_decimal(*explicit_hash_key, 39);
+}
+
+// The hash a record routes by: its ExplicitHashKey, or the MD5 of its key.
+result<hash_key> routing_hash(std::string_view key, const std::optional<std::string_view>& explicit_hash_key) {
+  if (!explicit_hash_key) return detail::md5_hash_key(key);
+  auto h = hash_key::parse(*explicit_hash_key);
+  if (!h) {
+    return detail::invalid_argument(fmt::format(
+        "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {}",
+        *explicit_hash_key));
+  }
+  return *h;
+}
+
+// The open shard whose range holds `h`. `open` tiles the hash space.
+std::size_t route(const std::vector<shard_state*>& open, hash_key h) {
+  auto it = std::upper_bound(open.begin(), open.end(), h, [](hash_key k, const shard_state* s) { return k < s->start; });
+  return static_cast<std::size_t>(it - open.begin()) - 1;
+}
+
+bool accepts_writes(stream_status s) { return s == stream_status::active || s == stream_status::updating; }
+
+// Scratch space reused by the puts of one thread: no allocation per record.
+struct put_scratch {
+  std::vector<hash_key> hashes;
+  std::vector<std::uint32_t> slot;
+  std::vector<std::uint32_t> order;
+  std::vector<std::uint32_t> starts;
+  std::vector<log_entry> entries;
+};
+
+put_scratch& scratch() {
+  thread_local put_scratch s;
+  return s;
+}
+
+}  // namespace
+
+std::string engine::impl::make_iterator(const stream_state& s, shard_id shard, std::uint64_t position,
+                                        timestamp t) const {
+  return tokens.seal(detail::payload_writer()
+                         .u8(kIteratorToken)
+                         .u64(s.uid)
+                         .str(s.name)
+                         .u32(shard.index())
+                         .u64(position)
+                         .i64(t.time_since_epoch().count())
+                         .take());
+}
+
+// --- puts ---------------------------------------------------------------------
+
+result<put_record_result> engine::put_record(const put_record_request& req) {
+  auto& d = *impl_;
+  validation v;
+  if (!record_valid(req.partition_key, req.data, req.explicit_hash_key)) {
+    validate_record(v, req.partition_key, req.data, req.explicit_hash_key, "");
+  }
+  if (req.sequence_number_for_ordering && !detail::is_decimal(*req.sequence_number_for_ordering, 129)) {
+    v.pattern(*req.sequence_number_for_ordering, "sequenceNumberForOrdering", detail::kSequenceNumberPattern);
+  }
+  if (!v.ok()) return v.error();
+  auto hash = routing_hash(req.partition_key, req.explicit_hash_key);
+  if (!hash) return hash.error();
+  auto s = d.lookup(req.stream_name, req.stream_arn);
+  if (!s) return s.error();
+  stream_state& st = **s;
+  const timestamp now = d.now();
+  if (req.sequence_number_for_ordering) {
+    auto seq = sequence_number::parse(*req.sequence_number_for_ordering);
+    if (!seq || seq->seq_time_seconds() > seconds_of(now)) {
+      return detail::invalid_argument(
+          fmt::format("ExclusiveMinimumSequenceNumber {} used in PutRecord on stream {} under account {} is invalid.",
+                      *req.sequence_number_for_ordering, st.name, d.opt.account_id));
+    }
+    // Numbers already increase strictly within a shard, so a valid one needs no further action.
+  }
+
+  std::shared_lock stream_lock(st.mu);
+  if (!accepts_writes(st.status)) return detail::stream_not_found(d.at(st.name));
+  shard_state& sh = *st.open[route(st.open, *hash)];
+  const log_entry entry{req.partition_key, req.data};
+  std::unique_lock lock(sh.mu);
+  const timestamp arrival = std::max(now, sh.last_arrival);
+  auto offset = sh.log->append({&entry, 1}, arrival);
+  if (!offset) return detail::internal_failure("Internal Service Failure");
+  sh.last_arrival = arrival;
+  return put_record_result{sh.id, sh.record_sequence_number(*offset, arrival), st.encryption};
+}
+
+result<put_records_result> engine::put_records(const put_records_request& req) {
+  auto& d = *impl_;
+  const auto& records = req.records;
+  validation v;
+  if (records.empty()) {
+    v.length_at_least("[]", "records", 1);
+  } else if (records.size() > kMaxPutRecordsEntries) {
+    v.fail(fmt::format("[{} PutRecordsRequestEntry values]", records.size()), "records",
+           fmt::format("Member must have length less than or equal to {}", kMaxPutRecordsEntries));
+  } else {
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      const auto& r = records[i];
+      if (!record_valid(r.partition_key, r.data, r.explicit_hash_key)) {
+        validate_record(v, r.partition_key, r.data, r.explicit_hash_key, fmt::format("records.{}.member.", i + 1));
+      }
+    }
+  }
+  if (!v.ok()) return v.error();
+  std::size_t total = 0;
+  for (const auto& r : records) total += r.data.size() + r.partition_key.size();
+  if (total > kMaxPutRecordsBytes) return detail::invalid_argument("Records size exceeds 5 MB limit");
+
+  auto& sc = scratch();
+  const std::size_t n = records.size();
+  sc.hashes.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    auto h = routing_hash(records[i].partition_key, records[i].explicit_hash_key);
+    if (!h) return h.error();
+    sc.hashes[i] = *h;
+  }
+  auto s = d.lookup(req.stream_name, req.stream_arn);
+  if (!s) return s.error();
+  stream_state& st = **s;
+  const timestamp now = d.now();
+
+  put_records_result out;
+  out.records.resize(n);
+  std::shared_lock stream_lock(st.mu);
+  if (!accepts_writes(st.status)) return detail::stream_not_found(d.at(st.name));
+  out.encryption_type = st.encryption;
+
+  // Group entries by shard, keeping request order within each shard.
+  const std::size_t shards = st.open.size();
+  sc.slot.resize(n);
+  sc.starts.assign(shards + 1, 0);
+  for (std::size_t i = 0; i < n; ++i) {
+    sc.slot[i] = static_cast<std::uint32_t>(route(st.open, sc.hashes[i]));
+    ++sc.starts[sc.slot[i] + 1];
+  }
+  for (std::size_t k = 0; k < shards; ++k) sc.starts[k + 1] += sc.starts[k];
+  sc.order.resize(n);
+  {
+    auto fill = sc.starts;  // next free position per slot
+    for (std::size_t i = 0; i < n; ++i) sc.order[fill[sc.slot[i]]++] = static_cast<std::uint32_t>(i);
+  }
+
+  for (std::size_t k = 0; k < shards; ++k) {
+    const std::uint32_t begin = sc.starts[k];
+    const std::uint32_t end = sc.starts[k + 1];
+    if (begin == end) continue;
+    shard_state& sh = *st.open[k];
+    sc.entries.clear();
+    for (std::uint32_t j = begin; j < end; ++j) {
+      const auto& r = records[sc.order[j]];
+      sc.entries.push_back({r.partition_key, r.data});
+    }
+    std::unique_lock lock(sh.mu);
+    const timestamp arrival = std::max(now, sh.last_arrival);
+    auto first = sh.log->append(sc.entries, arrival);
+    if (first) sh.last_arrival = arrival;
+    lock.unlock();
+    for (std::uint32_t j = begin; j < end; ++j) {
+      auto& e = out.records[sc.order[j]];
+      if (first) {
+        e.shard_id = sh.id;
+        e.sequence_number = sh.record_sequence_number(*first + (j - begin), arrival);
+      } else {
+        e.error_code = error_code::internal_failure;
+        e.error_message = "Internal Service Failure";
+        ++out.failed_record_count;
+      }
+    }
+  }
+  return out;
+}
+
+// --- iterators ------------------------------------------------------------------
+
+result<get_shard_iterator_result> engine::get_shard_iterator(const get_shard_iterator_request& req) {
+  auto& d = *impl_;
+  validation v;
+  if (req.shard_id.empty()) {
+    v.length_at_least(req.shard_id, "shardId", 1);
+  } else if (req.shard_id.size() > 128) {
+    v.length_at_most(req.shard_id, "shardId", 128);
+  } else if (!detail::is_name_chars(req.shard_id)) {
+    v.pattern(req.shard_id, "shardId", detail::kShardIdPattern);
+  }
+  if (req.starting_sequence_number && !detail::is_decimal(*req.starting_sequence_number, 129)) {
+    v.pattern(*req.starting_sequence_number, "startingSequenceNumber", detail::kSequenceNumberPattern);
+  }
+  if (!v.ok()) return v.error();
+  auto s = d.lookup(req.stream_name, req.stream_arn);
+  if (!s) return s.error();
+  stream_state& st = **s;
+  const auto w = d.at(st.name);
+  const timestamp now = d.now();
+
+  const auto type = req.shard_iterator_type;
+  const bool by_number =
+      type == shard_iterator_type::at_sequence_number || type == shard_iterator_type::after_sequence_number;
+  if (by_number != req.starting_sequence_number.has_value() && type != shard_iterator_type::at_timestamp) {
+    return detail::invalid_argument(fmt::format(
+        "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) "
+        "TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified {} and {}.",
+        to_string(type), by_number ? "no StartingSequenceNumber" : "also a StartingSequenceNumber"));
+  }
+  if (type == shard_iterator_type::at_timestamp) {
+    if (!req.timestamp) {
+      return detail::invalid_argument(
+          "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no "
+          "timestamp parameter.");
+    }
+    if (*req.timestamp > now) {
+      return detail::invalid_argument(
+          fmt::format("The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. "
+                      "timestampInMillis: {}, currentTimestampInMillis: {}",
+                      req.timestamp->time_since_epoch().count(), now.time_since_epoch().count()));
+    }
+  }
+
+  std::shared_lock stream_lock(st.mu);
+  auto id = shard_id::parse(req.shard_id);
+  if (!id) return detail::shard_not_found(w, req.shard_id);
+  if (st.status == stream_status::creating || id->index() >= st.shards.size() || !st.shards[id->index()] ||
+      st.shards[id->index()]->expired(now, st.retention())) {
+    return detail::shard_does_not_exist(w, *id);
+  }
+  const shard_state& sh = *st.shards[id->index()];
+  std::shared_lock lock(sh.mu);
+  std::uint64_t position = 0;
+  switch (type) {
+    case shard_iterator_type::trim_horizon:
+      position = 0;  // clamped to the oldest readable record at each read
+      break;
+    case shard_iterator_type::latest:
+      position = sh.log->end_offset();
+      break;
+    case shard_iterator_type::at_timestamp:
+      position = sh.log->offset_at_or_after(*req.timestamp);
+      break;
+    case shard_iterator_type::at_sequence_number:
+    case shard_iterator_type::after_sequence_number: {
+      const std::string& text = *req.starting_sequence_number;
+      auto seq = sequence_number::parse(text);
+      if (!seq) {
+        return detail::invalid_argument(
+            fmt::format("StartingSequenceNumber {} used in GetShardIterator on shard {} in stream {} under account {} "
+                        "is invalid.",
+                        text, sh.id.to_string(), st.name, d.opt.account_id));
+      }
+      if (seq->shard() != sh.id) {
+        return detail::invalid_argument(
+            fmt::format("Invalid StartingSequenceNumber. It encodes {}, while it was used in a call to a shard with {}",
+                        seq->shard().to_string(), sh.id.to_string()));
+      }
+      if (seq->shard_create_seconds() != sh.create_s) {
+        return detail::invalid_argument(
+            fmt::format("StartingSequenceNumber {} used in GetShardIterator on shard {} in stream {} under account {} "
+                        "is invalid because it did not come from this stream.",
+                        text, sh.id.to_string(), st.name, d.opt.account_id));
+      }
+      // Record at offset o has seq index o + 1; numbers order by (index, time).
+      const bool after = type == shard_iterator_type::after_sequence_number;
+      if (seq->seq_index() == 0) {
+        position = 0;  // the shard's StartingSequenceNumber precedes every record
+      } else {
+        const std::uint64_t o = seq->seq_index() - 1;
+        position = after ? o + 1 : o;
+        if (o >= sh.log->start_offset() && o < sh.log->end_offset()) {
+          const std::uint64_t t = seconds_of(sh.log->arrival_time(o));
+          const bool record_at_or_after = after ? t > seq->seq_time_seconds() : t >= seq->seq_time_seconds();
+          position = record_at_or_after ? o : o + 1;
+        }
+      }
+      break;
+    }
+  }
+  return get_shard_iterator_result{d.make_iterator(st, sh.id, position, now)};
+}
+
+result<get_records_result> engine::get_records(const get_records_request& req) {
+  auto& d = *impl_;
+  validation v;
+  if (req.limit && *req.limit < 1) v.value_at_least(*req.limit, "limit", 1);
+  if (req.limit && *req.limit > kMaxGetRecordsLimit) v.value_at_most(*req.limit, "limit", kMaxGetRecordsLimit);
+  if (req.shard_iterator.empty()) v.length_at_least(req.shard_iterator, "shardIterator", 1);
+  if (req.shard_iterator.size() > kMaxIteratorLength) {
+    v.length_at_most(req.shard_iterator, "shardIterator", kMaxIteratorLength);
+  }
+  if (!v.ok()) return v.error();
+
+  auto payload = d.tokens.open(req.shard_iterator);
+  detail::payload_reader r(payload ? *payload : std::string_view());
+  std::uint8_t kind = 0;
+  std::uint64_t uid = 0;
+  std::string name;
+  std::uint32_t index = 0;
+  std::uint64_t position = 0;
+  std::int64_t issued_ms = 0;
+  if (!payload || !r.u8(kind) || kind != kIteratorToken || !r.u64(uid) || !r.str(name) || !r.u32(index) ||
+      !r.u64(position) || !r.i64(issued_ms) || !r.done()) {
+    return detail::invalid_argument("Invalid ShardIterator.");
+  }
+  const timestamp now = d.now();
+  const timestamp issued{duration(issued_ms)};
+  if (now - issued > kIteratorLifetime) {
+    return error(error_code::expired_iterator_exception,
+                 fmt::format("Iterator expired. The iterator was created at time {} while right now it is {} which is "
+                             "further in the future than the tolerated delay of {} milliseconds.",
+                             detail::java_date(issued), detail::java_date(now), kIteratorLifetime.count()));
+  }
+  const shard_id id(index);
+  if (req.stream_arn) {
+    auto n = d.resolve(std::nullopt, req.stream_arn);
+    if (!n) return n.error();
+    if (*n != name) return detail::invalid_argument("Invalid ShardIterator.");
+  }
+  auto s = d.find(name);
+  if (!s || (*s)->uid != uid) return detail::shard_does_not_exist(d.at(name), id);
+  const stream_state& st = **s;
+
+  std::shared_lock stream_lock(st.mu);
+  const duration retention = st.retention();
+  if (st.status == stream_status::creating || index >= st.shards.size() || !st.shards[index] ||
+      st.shards[index]->expired(now, retention)) {
+    return detail::shard_does_not_exist(d.at(name), id);
+  }
+  const shard_state& sh = *st.shards[index];
+  const std::size_t limit = static_cast<std::size_t>(req.limit.value_or(kMaxGetRecordsLimit));
+
+  get_records_result out;
+  std::shared_lock lock(sh.mu);
+  const shard_log& log = *sh.log;
+  // Records that have outlived the retention period are unreadable at once,
+  // whether or not the trimmer has released them yet.
+  const std::uint64_t readable = log.offset_at_or_after(now - retention + duration(1));
+  const std::uint64_t from = std::max(position, readable);
+
+  // Pass 1 sizes the result, pass 2 copies into one buffer: one allocation.
+  const auto sized = log.read(from, limit, kMaxGetRecordsBytes, [](const log_record&) {});
+  if (sized.records > 0) {
+    auto buffer = std::make_shared_for_overwrite<char[]>(sized.bytes > 0 ? sized.bytes : 1);
+    out.records.reserve(sized.records);
+    struct copy_state {
+      char* at;
+      const shard_state* shard;
+      std::vector<record>* records;
+      encryption_type enc;
+    } cs{buffer.get(), &sh, &out.records, st.encryption};
+    log.read(from, sized.records, kMaxGetRecordsBytes, [&cs](const log_record& rec) {
+      char* key = cs.at;
+      std::memcpy(key, rec.partition_key.data(), rec.partition_key.size());
+      char* data = key + rec.partition_key.size();
+      if (!rec.data.empty()) std::memcpy(data, rec.data.data(), rec.data.size());
+      cs.at = data + rec.data.size();
+      cs.records->push_back(record{cs.shard->record_sequence_number(rec.offset, rec.arrival), rec.arrival,
+                                   std::string_view(data, rec.data.size()),
+                                   std::string_view(key, rec.partition_key.size()), cs.enc});
+    });
+    out.buffer = std::move(buffer);
+  }
+  const std::uint64_t next = sized.records > 0 ? sized.next_offset : from;
+  const std::uint64_t end = log.end_offset();
+  out.millis_behind_latest = next >= end ? 0 : std::max<std::int64_t>(0, (now - log.arrival_time(next)).count());
+
+  if (sh.closed && next >= sh.close_offset) {
+    // The end of a closed shard: no next iterator; the children to read next.
+    for (const auto& child_id : sh.children) {
+      const auto& child = st.shards[child_id.index()];
+      if (!child) continue;
+      child_shard c;
+      c.shard_id = child->id;
+      if (child->parent) c.parent_shards.push_back(*child->parent);
+      if (child->adjacent_parent) c.parent_shards.push_back(*child->adjacent_parent);
+      c.hash_key_range = child->range();
+      out.child_shards.push_back(std::move(c));
+    }
+  } else {
+    out.next_shard_iterator = d.make_iterator(st, sh.id, next, now);
+  }
+  return out;
+}
+
+}  // namespace rill

@@ -1,0 +1,220 @@
+// Copyright 2026 The rill Authors. Licensed under the Apache License, Version 2.0.
+//
+// In-memory shard logs. Records are packed back to back into segments
+//
+//   segment bytes:  [varint key_len][varint data_len][key][data] [varint …] …
+//   segment index:  one {byte position, arrival − segment base time} per record
+//
+// so a stored record costs its key and data, two to four length bytes and an
+// 8-byte index entry: no allocation per record. A segment is sealed when its
+// bytes are full or when an arrival no longer fits its 32-bit time delta;
+// sealing shrinks its index to fit. Trimming drops whole segments from the
+// front once every record in them has expired.
+#include <algorithm>
+#include <cassert>
+#include <cstring>
+#include <deque>
+#include <limits>
+#include <vector>
+
+#include "rill/storage.hpp"
+
+namespace rill {
+namespace {
+
+std::size_t varint_size(std::size_t v) {
+  std::size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+
+char* put_varint(char* p, std::size_t v) {
+  while (v >= 0x80) {
+    *p++ = static_cast<char>((v & 0x7F) | 0x80);
+    v >>= 7;
+  }
+  *p++ = static_cast<char>(v);
+  return p;
+}
+
+const char* get_varint(const char* p, std::size_t& v) {
+  v = 0;
+  for (unsigned shift = 0;; shift += 7) {
+    auto b = static_cast<unsigned char>(*p++);
+    v |= static_cast<std::size_t>(b & 0x7F) << shift;
+    if ((b & 0x80) == 0) return p;
+  }
+}
+
+std::size_t encoded_size(const log_entry& e) {
+  return varint_size(e.partition_key.size()) + varint_size(e.data.size()) + e.partition_key.size() +
+         e.data.size();
+}
+
+class memory_log final : public shard_log {
+ public:
+  explicit memory_log(std::size_t segment_bytes) : segment_bytes_(segment_bytes) {}
+
+  result<std::uint64_t> append(std::span<const log_entry> entries, timestamp arrival) override {
+    const std::int64_t t = arrival.time_since_epoch().count();
+    const std::uint64_t first = end_;
+    for (const auto& e : entries) {
+      const std::size_t size = encoded_size(e);
+      if (segments_.empty() || !segments_.back().fits(size, t)) start_segment(size, t);
+      segments_.back().add(e, t);
+      ++end_;
+    }
+    return first;
+  }
+
+  log_read_stats read(std::uint64_t from, std::size_t max_records, std::size_t max_bytes,
+                      const std::function<void(const log_record&)>& visit) const override {
+    log_read_stats stats;
+    std::uint64_t offset = std::max(from, start_);
+    stats.next_offset = offset;
+    if (offset >= end_ || max_records == 0) return stats;
+    std::size_t si = segment_of(offset);
+    log_record rec;
+    for (; si < segments_.size(); ++si) {
+      const segment& seg = segments_[si];
+      for (std::size_t i = static_cast<std::size_t>(offset - seg.base_offset); i < seg.index.size(); ++i) {
+        const char* p = seg.bytes.get() + seg.index[i].pos;
+        std::size_t key_len = 0;
+        std::size_t data_len = 0;
+        p = get_varint(p, key_len);
+        p = get_varint(p, data_len);
+        const std::size_t bytes = key_len + data_len;
+        if (stats.records > 0 && stats.bytes + bytes > max_bytes) return stats;
+        rec.offset = offset;
+        rec.arrival = timestamp(duration(seg.base_time + seg.index[i].dt));
+        rec.partition_key = std::string_view(p, key_len);
+        rec.data = std::string_view(p + key_len, data_len);
+        visit(rec);
+        ++stats.records;
+        stats.bytes += bytes;
+        stats.next_offset = ++offset;
+        if (stats.records >= max_records) return stats;
+      }
+    }
+    return stats;
+  }
+
+  std::uint64_t start_offset() const noexcept override { return start_; }
+  std::uint64_t end_offset() const noexcept override { return end_; }
+
+  timestamp arrival_time(std::uint64_t offset) const override {
+    assert(offset >= start_ && offset < end_);
+    const segment& seg = segments_[segment_of(offset)];
+    return timestamp(duration(seg.base_time + seg.index[offset - seg.base_offset].dt));
+  }
+
+  std::uint64_t offset_at_or_after(timestamp when) const override {
+    const std::int64_t t = when.time_since_epoch().count();
+    if (start_ == end_) return end_;
+    // The first segment whose last arrival is ≥ t holds the answer.
+    auto seg = std::partition_point(segments_.begin(), segments_.end(),
+                                    [t](const segment& s) { return s.last_time() < t; });
+    if (seg == segments_.end()) return end_;
+    auto it = std::partition_point(seg->index.begin(), seg->index.end(), [&](const index_entry& e) {
+      return seg->base_time + static_cast<std::int64_t>(e.dt) < t;
+    });
+    std::uint64_t offset = seg->base_offset + static_cast<std::uint64_t>(it - seg->index.begin());
+    return std::max(offset, start_);
+  }
+
+  std::uint64_t trim_before(timestamp cutoff) override {
+    start_ = std::max(start_, offset_at_or_after(cutoff));
+    // Drop leading segments that hold no stored record any more.
+    while (!segments_.empty()) {
+      const segment& s = segments_.front();
+      if (s.base_offset + s.index.size() > start_) break;
+      segments_.pop_front();
+    }
+    return start_;
+  }
+
+  std::size_t memory_bytes() const noexcept override {
+    std::size_t n = 0;
+    for (const auto& s : segments_) n += s.capacity + s.index.capacity() * sizeof(index_entry);
+    return n;
+  }
+
+ private:
+  struct index_entry {
+    std::uint32_t pos;  // byte position of the record in the segment
+    std::uint32_t dt;   // arrival − base_time, ms
+  };
+
+  struct segment {
+    std::uint64_t base_offset = 0;
+    std::int64_t base_time = 0;
+    std::unique_ptr<char[]> bytes;
+    std::size_t capacity = 0;
+    std::size_t used = 0;
+    std::vector<index_entry> index;
+
+    bool fits(std::size_t size, std::int64_t t) const {
+      return used + size <= capacity &&
+             t - base_time <= static_cast<std::int64_t>(std::numeric_limits<std::uint32_t>::max());
+    }
+    void add(const log_entry& e, std::int64_t t) {
+      char* p = bytes.get() + used;
+      index.push_back({static_cast<std::uint32_t>(used), static_cast<std::uint32_t>(t - base_time)});
+      p = put_varint(p, e.partition_key.size());
+      p = put_varint(p, e.data.size());
+      if (!e.partition_key.empty()) std::memcpy(p, e.partition_key.data(), e.partition_key.size());
+      p += e.partition_key.size();
+      if (!e.data.empty()) std::memcpy(p, e.data.data(), e.data.size());
+      p += e.data.size();
+      used = static_cast<std::size_t>(p - bytes.get());
+    }
+    std::int64_t last_time() const { return base_time + static_cast<std::int64_t>(index.back().dt); }
+  };
+
+  void start_segment(std::size_t first_record_size, std::int64_t t) {
+    if (!segments_.empty()) segments_.back().index.shrink_to_fit();  // seal
+    segment s;
+    s.base_offset = end_;
+    s.base_time = t;
+    s.capacity = std::max(segment_bytes_, first_record_size);
+    s.bytes = std::make_unique_for_overwrite<char[]>(s.capacity);
+    segments_.push_back(std::move(s));
+  }
+
+  // Index of the segment holding `offset` (start_ ≤ offset < end_).
+  std::size_t segment_of(std::uint64_t offset) const {
+    auto it = std::partition_point(segments_.begin(), segments_.end(), [offset](const segment& s) {
+      return s.base_offset + s.index.size() <= offset;
+    });
+    return static_cast<std::size_t>(it - segments_.begin());
+  }
+
+  std::size_t segment_bytes_;
+  std::deque<segment> segments_;
+  std::uint64_t start_ = 0;
+  std::uint64_t end_ = 0;
+};
+
+class memory_storage final : public storage {
+ public:
+  explicit memory_storage(memory_storage_options options) : options_(options) {}
+
+  result<std::unique_ptr<shard_log>> create_log(const shard_log_key&) override {
+    return std::unique_ptr<shard_log>(std::make_unique<memory_log>(std::max<std::size_t>(options_.segment_bytes, 64)));
+  }
+  void remove_log(const shard_log_key&) override {}
+
+ private:
+  memory_storage_options options_;
+};
+
+}  // namespace
+
+std::shared_ptr<storage> make_memory_storage(memory_storage_options options) {
+  return std::make_shared<memory_storage>(options);
+}
+
+}  // namespace rill
