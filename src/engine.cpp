@@ -3,12 +3,16 @@
 // The engine: construction, stream lookup, lifecycle and the control plane.
 // The data plane (puts, iterators, reads) is in engine_data.cpp.
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cassert>
+#include <condition_variable>
 
 #include "engine_impl.hpp"
 #include "md5.hpp"
+#include "rill/logging.hpp"
 
 namespace rill {
 
@@ -243,6 +247,7 @@ engine::impl::impl(engine_options o)
 
 engine::engine(engine_options options) : impl_(std::make_unique<impl>(std::move(options))) {
   impl_->schedule_trim();
+  impl_->schedule_on_demand();
 }
 
 engine::~engine() {
@@ -321,7 +326,8 @@ std::int64_t engine::impl::open_shard_total() const {
   std::int64_t total = 0;
   std::shared_lock lock(streams_mu);
   for (const auto& [n, s] : streams) {
-    // status, initial_shards and open change only under control_mu, held here.
+    // status, mode, initial_shards and open change only under control_mu, held here.
+    if (s->mode == stream_mode::on_demand) continue;  // the quota covers provisioned streams
     total += s->status == stream_status::creating ? s->initial_shards : static_cast<std::int64_t>(s->open.size());
   }
   return total;
@@ -333,6 +339,10 @@ shard_state* engine::impl::add_shard(stream_state& s, hash_key start, hash_key e
   auto log = storage->create_log({s.name, s.uid, id});
   if (!log) throw std::runtime_error("rill: storage could not create a shard log: " + log.error().to_string());
   auto sh = std::make_shared<shard_state>(id, start, end, parent, adjacent, create_s, now, std::move(*log));
+  {
+    std::unique_lock lock(sh->mu);
+    sh->arm(s.limits, now);
+  }
   s.shards.push_back(sh);
   return sh.get();
 }
@@ -478,11 +488,23 @@ result<void> engine::create_stream(const create_stream_request& req) {
   if (req.tags.size() > kMaxTagsPerStream) return too_many_tags(w);
 
   const std::int32_t shards = mode == stream_mode::on_demand ? kOnDemandInitialShards : *req.shard_count;
+  if (auto admitted = d.enter("CreateStream", req.stream_name); !admitted) return admitted.error();
   std::lock_guard control(d.control_mu);
   if (d.find(req.stream_name)) return detail::stream_in_use_exists(w);
   const std::int64_t current = d.open_shard_total();
-  if (current + shards > d.opt.shard_limit) {
+  if (mode == stream_mode::provisioned && current + shards > d.opt.shard_limit) {
     return detail::shard_limit_exceeded(d.opt.account_id, d.opt.region, current, d.opt.shard_limit, shards);
+  }
+  if (d.opt.control_plane.enabled) {
+    std::int32_t creating = 0;
+    std::shared_lock lock(d.streams_mu);
+    for (auto& [n, other] : d.streams) creating += other->status == stream_status::creating ? 1 : 0;
+    if (creating >= d.opt.control_plane.max_creating_streams) {
+      return error(error_code::limit_exceeded_exception,
+                   fmt::format("This request would exceed the limit of {} streams in the CREATING state for the "
+                               "account {} in {}.",
+                               d.opt.control_plane.max_creating_streams, d.opt.account_id, d.opt.region));
+    }
   }
   if (mode == stream_mode::on_demand) {
     std::int32_t on_demand = 0;
@@ -507,10 +529,12 @@ result<void> engine::create_stream(const create_stream_request& req) {
   s->mode = mode;
   s->tags = req.tags;
   s->initial_shards = shards;
+  s->limits = d.opt.throughput;
   {
     std::unique_lock lock(d.streams_mu);
     d.streams.emplace(s->name, s);
   }
+  logger()->debug("created stream {} ({} shards, {})", s->name, shards, to_string(mode));
   if (d.opt.create_stream_delay <= duration::zero()) {
     std::unique_lock lock(s->mu);
     d.activate(*s);
@@ -529,10 +553,14 @@ result<void> engine::create_stream(const create_stream_request& req) {
 
 result<void> engine::delete_stream(const delete_stream_request& req) {
   auto& d = *impl_;
-  std::lock_guard control(d.control_mu);
   auto s = d.lookup(req.stream_name, req.stream_arn);
   if (!s) return s.error();
+  if (auto admitted = d.enter("DeleteStream", (*s)->name); !admitted) return admitted.error();
+  std::lock_guard control(d.control_mu);
+  s = d.lookup(req.stream_name, req.stream_arn);  // again, under the lock
+  if (!s) return s.error();
   auto stream = *s;
+  logger()->debug("deleting stream {}", stream->name);
   if (d.opt.delete_stream_delay <= duration::zero()) {
     d.remove_stream(stream);
     return {};
@@ -558,6 +586,7 @@ result<list_streams_result> engine::list_streams(const list_streams_request& req
   if (req.limit && *req.limit > 10000) v.value_at_most(*req.limit, "limit", 10000);
   if (req.exclusive_start_stream_name) validate_stream_name(v, *req.exclusive_start_stream_name, "exclusiveStartStreamName");
   if (!v.ok()) return v.error();
+  if (auto admitted = d.enter("ListStreams", ""); !admitted) return admitted.error();
   const timestamp t = d.now();
   std::optional<std::string> after = req.exclusive_start_stream_name;
   if (req.next_token) {
@@ -609,6 +638,7 @@ result<describe_stream_result> engine::describe_stream(const describe_stream_req
   if (!v.ok()) return v.error();
   auto s = d.lookup(req.stream_name, req.stream_arn);
   if (!s) return s.error();
+  if (auto admitted = d.enter("DescribeStream", (*s)->name); !admitted) return admitted.error();
   const stream_state& st = **s;
   const timestamp t = d.now();
   const std::size_t limit = std::min<std::size_t>(static_cast<std::size_t>(req.limit.value_or(100)), 100);
@@ -642,6 +672,7 @@ result<describe_stream_summary_result> engine::describe_stream_summary(const des
   auto& d = *impl_;
   auto s = d.lookup(req.stream_name, req.stream_arn);
   if (!s) return s.error();
+  if (auto admitted = d.enter("DescribeStreamSummary", (*s)->name); !admitted) return admitted.error();
   const stream_state& st = **s;
   describe_stream_summary_result out;
   auto& sum = out.stream_description_summary;
@@ -738,6 +769,7 @@ result<list_shards_result> engine::list_shards(const list_shards_request& req) {
 
   auto s = d.find(name);
   if (!s) return s.error();
+  if (auto admitted = d.enter("ListShards", name); !admitted) return admitted.error();
   const stream_state& st = **s;
   if (uid != 0 && st.uid != uid) return detail::stream_not_found(d.at(name));
   if (req.stream_creation_timestamp && *req.stream_creation_timestamp != st.created) {
@@ -796,11 +828,14 @@ result<list_shards_result> engine::list_shards(const list_shards_request& req) {
   return out;
 }
 
-result<void> engine::increase_stream_retention_period(const update_retention_period_request& req) {
-  auto& d = *impl_;
-  std::lock_guard control(d.control_mu);
-  auto s = d.lookup(req.stream_name, req.stream_arn);
+result<void> engine::impl::change_retention(const update_retention_period_request& req, bool increase) {
+  auto s = lookup(req.stream_name, req.stream_arn);
   if (!s) return s.error();
+  if (auto admitted = enter(increase ? "IncreaseStreamRetentionPeriod" : "DecreaseStreamRetentionPeriod", (*s)->name);
+      !admitted) {
+    return admitted.error();
+  }
+  std::lock_guard control(control_mu);
   auto& st = **s;
   const std::int32_t h = req.retention_period_hours;
   if (h < kMinRetentionHours) {
@@ -814,42 +849,39 @@ result<void> engine::increase_stream_retention_period(const update_retention_per
         kMaxRetentionHours, h));
   }
   std::unique_lock lock(st.mu);
-  if (h < st.retention_hours) {
+  if (increase && h < st.retention_hours) {
     return detail::invalid_argument(
         fmt::format("Requested retention period ({} hours) for stream {} can not be shorter than existing retention "
                     "period ({} hours). Use DecreaseRetentionPeriod API.",
                     h, st.name, st.retention_hours));
   }
-  st.retention_hours = h;
-  return {};
-}
-
-result<void> engine::decrease_stream_retention_period(const update_retention_period_request& req) {
-  auto& d = *impl_;
-  std::lock_guard control(d.control_mu);
-  auto s = d.lookup(req.stream_name, req.stream_arn);
-  if (!s) return s.error();
-  auto& st = **s;
-  const std::int32_t h = req.retention_period_hours;
-  if (h < kMinRetentionHours) {
-    return detail::invalid_argument(fmt::format(
-        "Minimum allowed retention period is {} hours. Requested retention period ({} hours) is too short.",
-        kMinRetentionHours, h));
-  }
-  if (h > kMaxRetentionHours) {
-    return detail::invalid_argument(fmt::format(
-        "Maximum allowed retention period is {} hours. Requested retention period ({} hours) is too long.",
-        kMaxRetentionHours, h));
-  }
-  std::unique_lock lock(st.mu);
-  if (h > st.retention_hours) {
+  if (!increase && h > st.retention_hours) {
     return detail::invalid_argument(
         fmt::format("Requested retention period ({} hours) for stream {} can not be longer than existing retention "
                     "period ({} hours). Use IncreaseRetentionPeriod API.",
                     h, st.name, st.retention_hours));
   }
+  const auto& cp = opt.control_plane;
+  if (cp.enabled && cp.max_retention_changes_per_day > 0) {
+    if (st.retention_changes.count(now(), std::chrono::hours(24)) >=
+        static_cast<std::size_t>(cp.max_retention_changes_per_day)) {
+      return error(error_code::limit_exceeded_exception,
+                   fmt::format("Exceeded the limit of {} retention period changes per rolling 24 hours for stream {} "
+                               "under account {}.",
+                               cp.max_retention_changes_per_day, st.name, opt.account_id));
+    }
+    st.retention_changes.add(now());
+  }
   st.retention_hours = h;
   return {};
+}
+
+result<void> engine::increase_stream_retention_period(const update_retention_period_request& req) {
+  return impl_->change_retention(req, true);
+}
+
+result<void> engine::decrease_stream_retention_period(const update_retention_period_request& req) {
+  return impl_->change_retention(req, false);
 }
 
 result<void> engine::add_tags_to_stream(const add_tags_to_stream_request& req) {
@@ -858,8 +890,11 @@ result<void> engine::add_tags_to_stream(const add_tags_to_stream_request& req) {
   if (req.tags.empty()) v.length_at_least(map_repr(req.tags), "tags", 1);
   if (req.tags.size() > kMaxTagsPerCall) v.length_at_most(map_repr(req.tags), "tags", kMaxTagsPerCall);
   if (!v.ok()) return v.error();
-  std::lock_guard control(d.control_mu);
   auto s = d.lookup(req.stream_name, req.stream_arn);
+  if (!s) return s.error();
+  if (auto admitted = d.enter("AddTagsToStream", (*s)->name); !admitted) return admitted.error();
+  std::lock_guard control(d.control_mu);
+  s = d.lookup(req.stream_name, req.stream_arn);  // again, under the lock
   if (!s) return s.error();
   auto& st = **s;
   if (auto e = validate_tag_map(req.tags, "add", d.at(st.name))) return *e;
@@ -885,8 +920,11 @@ result<void> engine::remove_tags_from_stream(const remove_tags_from_stream_reque
     }
   }
   if (!v.ok()) return v.error();
-  std::lock_guard control(d.control_mu);
   auto s = d.lookup(req.stream_name, req.stream_arn);
+  if (!s) return s.error();
+  if (auto admitted = d.enter("RemoveTagsFromStream", (*s)->name); !admitted) return admitted.error();
+  std::lock_guard control(d.control_mu);
+  s = d.lookup(req.stream_name, req.stream_arn);  // again, under the lock
   if (!s) return s.error();
   auto& st = **s;
   std::map<std::string, std::string> as_map;
@@ -905,6 +943,7 @@ result<list_tags_for_stream_result> engine::list_tags_for_stream(const list_tags
   if (!v.ok()) return v.error();
   auto s = d.lookup(req.stream_name, req.stream_arn);
   if (!s) return s.error();
+  if (auto admitted = d.enter("ListTagsForStream", (*s)->name); !admitted) return admitted.error();
   const auto& st = **s;
   const std::size_t limit = static_cast<std::size_t>(req.limit.value_or(50));
   list_tags_for_stream_result out;
@@ -941,8 +980,11 @@ result<void> engine::split_shard(const split_shard_request& req) {
     v.pattern(req.new_starting_hash_key, "newStartingHashKey", detail::kHashKeyPattern);
   }
   if (!v.ok()) return v.error();
-  std::lock_guard control(d.control_mu);
   auto s = d.lookup(req.stream_name, req.stream_arn);
+  if (!s) return s.error();
+  if (auto admitted = d.enter("SplitShard", (*s)->name); !admitted) return admitted.error();
+  std::lock_guard control(d.control_mu);
+  s = d.lookup(req.stream_name, req.stream_arn);  // again, under the lock
   if (!s) return s.error();
   auto stream = *s;
   auto& st = *stream;
@@ -973,6 +1015,7 @@ result<void> engine::split_shard(const split_shard_request& req) {
   }
   const hash_key at = *key;
   const shard_id pid = parent.id;
+  logger()->info("SplitShard {} of stream {} at {}", pid.to_string(), st.name, at.to_string());
   d.begin_update(stream, [&d, &st, pid, at] {
     auto& p = *st.shards[pid.index()];
     if (!p.closed) d.split(st, p, at, d.now());
@@ -986,8 +1029,11 @@ result<void> engine::merge_shards(const merge_shards_request& req) {
   validate_shard_id_input(v, req.shard_to_merge, "shardToMerge");
   validate_shard_id_input(v, req.adjacent_shard_to_merge, "adjacentShardToMerge");
   if (!v.ok()) return v.error();
-  std::lock_guard control(d.control_mu);
   auto s = d.lookup(req.stream_name, req.stream_arn);
+  if (!s) return s.error();
+  if (auto admitted = d.enter("MergeShards", (*s)->name); !admitted) return admitted.error();
+  std::lock_guard control(d.control_mu);
+  s = d.lookup(req.stream_name, req.stream_arn);  // again, under the lock
   if (!s) return s.error();
   auto stream = *s;
   auto& st = *stream;
@@ -1033,8 +1079,11 @@ result<update_shard_count_result> engine::update_shard_count(const update_shard_
   if (req.target_shard_count < 1) v.value_at_least(req.target_shard_count, "targetShardCount", 1);
   if (req.target_shard_count > 100000) v.value_at_most(req.target_shard_count, "targetShardCount", 100000);
   if (!v.ok()) return v.error();
-  std::lock_guard control(d.control_mu);
   auto s = d.lookup(req.stream_name, req.stream_arn);
+  if (!s) return s.error();
+  if (auto admitted = d.enter("UpdateShardCount", (*s)->name); !admitted) return admitted.error();
+  std::lock_guard control(d.control_mu);
+  s = d.lookup(req.stream_name, req.stream_arn);  // again, under the lock
   if (!s) return s.error();
   auto stream = *s;
   auto& st = *stream;
@@ -1062,6 +1111,15 @@ result<update_shard_count_result> engine::update_shard_count(const update_shard_
                              "{}, Target shard count: {}",
                              current, target));
   }
+  const auto& cp = d.opt.control_plane;
+  if (cp.enabled && st.scalings.count(d.now(), std::chrono::hours(24)) >=
+                        static_cast<std::size_t>(cp.max_scalings_per_day)) {
+    return error(error_code::limit_exceeded_exception,
+                 fmt::format("Exceeded the limit of {} UpdateShardCount calls per rolling 24 hours for stream {} under "
+                             "account {}. The next call is allowed at {}.",
+                             cp.max_scalings_per_day, st.name, d.opt.account_id,
+                             detail::java_date(st.scalings.next_free(std::chrono::hours(24)))));
+  }
   // Splits come first, then merges: the peak is current + number of splits.
   const auto starts = uniform_starts(static_cast<std::uint32_t>(target));
   std::int64_t splits = 0;
@@ -1076,6 +1134,8 @@ result<update_shard_count_result> engine::update_shard_count(const update_shard_
   if (total + splits > d.opt.shard_limit) {
     return detail::shard_limit_exceeded(d.opt.account_id, d.opt.region, total, d.opt.shard_limit, splits);
   }
+  if (cp.enabled) st.scalings.add(d.now());
+  logger()->info("UpdateShardCount on stream {}: {} -> {} open shards", st.name, current, target);
   d.begin_update(stream, [&d, &st, starts] {
     const timestamp now = d.now();
     // 1. Split every open shard that a target boundary cuts.
@@ -1109,8 +1169,11 @@ result<void> engine::update_stream_mode(const update_stream_mode_request& req) {
     v.length_at_least(req.stream_arn, "streamARN", 1);
     return v.error();
   }
-  std::lock_guard control(d.control_mu);
   auto s = d.lookup(std::nullopt, req.stream_arn);
+  if (!s) return s.error();
+  if (auto admitted = d.enter("UpdateStreamMode", (*s)->name); !admitted) return admitted.error();
+  std::lock_guard control(d.control_mu);
+  s = d.lookup(std::nullopt, req.stream_arn);  // again, under the lock
   if (!s) return s.error();
   auto stream = *s;
   auto& st = *stream;
@@ -1140,6 +1203,17 @@ result<void> engine::update_stream_mode(const update_stream_mode_request& req) {
     }
     lock.lock();
   }
+  const auto& cp = d.opt.control_plane;
+  if (cp.enabled) {
+    if (st.mode_switches.count(d.now(), std::chrono::hours(24)) >=
+        static_cast<std::size_t>(cp.max_mode_switches_per_day)) {
+      return error(error_code::limit_exceeded_exception,
+                   fmt::format("Exceeded the limit of {} capacity mode switches per rolling 24 hours for stream {} "
+                               "under account {}.",
+                               cp.max_mode_switches_per_day, st.name, d.opt.account_id));
+    }
+    st.mode_switches.add(d.now());
+  }
   d.begin_update(stream, [&st, mode] { st.mode = mode; });
   return {};
 }
@@ -1160,8 +1234,11 @@ result<enhanced_monitoring_result> engine::impl::change_monitoring(const enhance
     }
   }
   if (!v.ok()) return v.error();
-  std::lock_guard control(d.control_mu);
   auto s = d.lookup(req.stream_name, req.stream_arn);
+  if (!s) return s.error();
+  if (auto admitted = d.enter(enable ? "EnableEnhancedMonitoring" : "DisableEnhancedMonitoring", (*s)->name); !admitted) return admitted.error();
+  std::lock_guard control(d.control_mu);
+  s = d.lookup(req.stream_name, req.stream_arn);  // again, under the lock
   if (!s) return s.error();
   auto& st = **s;
   std::unique_lock lock(st.mu);
@@ -1189,6 +1266,10 @@ result<enhanced_monitoring_result> engine::impl::change_monitoring(const enhance
     }
   }
   out.desired_shard_level_metrics.assign(st.shard_level_metrics.begin(), st.shard_level_metrics.end());
+  st.shard_metric_mask = 0;
+  for (const auto& name : st.shard_level_metrics) {
+    if (auto m = detail::shard_metric_named(name)) st.shard_metric_mask |= 1U << static_cast<unsigned>(*m);
+  }
   return out;
 }
 
@@ -1202,6 +1283,7 @@ result<enhanced_monitoring_result> engine::disable_enhanced_monitoring(const enh
 
 result<describe_limits_result> engine::describe_limits() {
   auto& d = *impl_;
+  if (auto admitted = d.enter("DescribeLimits", ""); !admitted) return admitted.error();
   std::lock_guard control(d.control_mu);
   describe_limits_result out;
   out.shard_limit = d.opt.shard_limit;
@@ -1213,6 +1295,249 @@ result<describe_limits_result> engine::describe_limits() {
     out.on_demand_stream_count += s->mode == stream_mode::on_demand ? 1 : 0;
   }
   return out;
+}
+
+}  // namespace rill
+
+namespace rill {
+
+// --- call prologue: control-plane rates and injected faults -----------------
+
+result<void> engine::impl::enter(std::string_view op, std::string_view stream) {
+  const auto& cp = opt.control_plane;
+  if (cp.enabled) {
+    auto rate = cp.operations_per_second.find(op);
+    if (rate != cp.operations_per_second.end()) {
+      const timestamp t = now();
+      std::lock_guard lock(control_rate_mu);
+      auto bucket = control_rates.find(op);
+      if (bucket == control_rates.end()) {
+        const std::int64_t r = std::max<std::int32_t>(1, rate->second);
+        bucket = control_rates.emplace(std::string(op), detail::token_bucket(r, r, t)).first;
+      }
+      if (!bucket->second.try_take(1, t)) {
+        return error(error_code::limit_exceeded_exception,
+                     stream.empty() ? fmt::format("Rate exceeded for account {}.", opt.account_id)
+                                    : fmt::format("Rate exceeded for stream {} under account {}.", stream,
+                                                  opt.account_id));
+      }
+    }
+  }
+  if (!faults.active()) return {};
+  auto outcome = faults.on_call(op, stream);
+  if (outcome.delay > duration::zero()) {
+    logger()->debug("fault plan: delaying {} on {} by {} ms", op, stream, outcome.delay.count());
+    wait_until(now() + outcome.delay);
+  }
+  if (outcome.fail) {
+    logger()->debug("fault plan: failing {} on {} with {}", op, stream, to_string(*outcome.fail));
+    if (*outcome.fail == error_code::provisioned_throughput_exceeded_exception) {
+      return error(*outcome.fail, fmt::format("Rate exceeded for stream {} under account {}.", stream, opt.account_id));
+    }
+    if (*outcome.fail == error_code::internal_failure) return detail::internal_failure("Internal Service Failure");
+    return error(*outcome.fail, fmt::format("Injected {} for {} on stream {}.", to_string(*outcome.fail), op, stream));
+  }
+  return {};
+}
+
+void engine::impl::wait_until(timestamp t) {
+  if (now() >= t) return;
+  struct waiter {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+  };
+  auto w = std::make_shared<waiter>();
+  sched->call_at(t, [w] {
+    std::lock_guard lock(w->mu);
+    w->done = true;
+    w->cv.notify_all();
+  });
+  std::unique_lock lock(w->mu);
+  w->cv.wait(lock, [&] { return w->done; });
+}
+
+// --- on-demand scaling -------------------------------------------------------
+
+void engine::impl::scale_on_demand() {
+  const auto& od = opt.on_demand;
+  std::lock_guard control(control_mu);
+  const timestamp t = now();
+  const std::int64_t this_minute = detail::minute_of(t);
+  const std::int64_t minutes = std::max<std::int64_t>(1, std::chrono::ceil<std::chrono::minutes>(od.sustain).count());
+  std::vector<std::shared_ptr<stream_state>> all;
+  {
+    std::shared_lock lock(streams_mu);
+    for (auto& [n, s] : streams) all.push_back(s);
+  }
+  for (auto& s : all) {
+    std::unique_lock lock(s->mu);
+    if (s->mode != stream_mode::on_demand || s->status != stream_status::active) continue;
+    const double bytes_cap = static_cast<double>(s->limits.write_bytes_per_second) * 60.0 * od.split_threshold;
+    const double records_cap = static_cast<double>(s->limits.write_records_per_second) * 60.0 * od.split_threshold;
+    std::vector<shard_state*> hot;
+    for (auto* sh : s->open) {
+      // A shard qualifies once it has lived through `sustain` whole minutes,
+      // every one of them above the threshold.
+      if (sh->created_at > t - std::chrono::minutes(minutes + 1)) continue;
+      std::shared_lock sl(sh->mu);
+      bool all_hot = true;
+      for (std::int64_t m = this_minute - minutes; m < this_minute && all_hot; ++m) {
+        auto [bytes, records] = sh->written_in(m);
+        all_hot = static_cast<double>(bytes) > bytes_cap || static_cast<double>(records) > records_cap;
+      }
+      if (all_hot) hot.push_back(sh);
+    }
+    for (auto* sh : hot) {
+      if (static_cast<std::int32_t>(s->open.size()) >= od.max_shards) break;
+      const auto lo = sh->start.value();
+      const auto hi = sh->end.value();
+      if (hi - lo < 3) continue;
+      const hash_key at(lo + (hi - lo) / 2 + 1);
+      logger()->info("on-demand stream {}: splitting hot shard {} at {}", s->name, sh->id.to_string(), at.to_string());
+      split(*s, *sh, at, t);
+    }
+  }
+}
+
+void engine::impl::schedule_on_demand() {
+  if (!opt.on_demand.enabled || opt.on_demand.evaluation_interval <= duration::zero()) return;
+  sched->call_at(now() + opt.on_demand.evaluation_interval, [this] {
+    scale_on_demand();
+    schedule_on_demand();
+  });
+}
+
+// --- extensions --------------------------------------------------------------
+
+result<void> engine::set_stream_throughput(const std::string& stream_name, const throughput_limits& limits) {
+  auto& d = *impl_;
+  validation v;
+  auto check = [&](std::int64_t value, std::string_view member) {
+    if (value < 1) v.value_at_least(value, member, 1);
+  };
+  check(limits.write_bytes_per_second, "writeBytesPerSecond");
+  check(limits.write_records_per_second, "writeRecordsPerSecond");
+  check(limits.read_calls_per_second, "readCallsPerSecond");
+  check(limits.read_bytes_per_second, "readBytesPerSecond");
+  check(limits.large_read_bytes, "largeReadBytes");
+  check(limits.get_shard_iterator_per_second, "getShardIteratorPerSecond");
+  if (!v.ok()) return v.error();
+  std::lock_guard control(d.control_mu);
+  auto s = d.find(stream_name);
+  if (!s) return s.error();
+  auto& st = **s;
+  std::unique_lock lock(st.mu);
+  st.limits = limits;
+  const timestamp t = d.now();
+  for (auto& sh : st.shards) {
+    if (!sh) continue;
+    std::unique_lock sl(sh->mu);
+    sh->arm(limits, t);
+  }
+  return {};
+}
+
+void engine::set_fault_plan(fault_plan plan) { impl_->faults.install(std::move(plan)); }
+
+result<get_metric_statistics_result> engine::get_metric_statistics(const get_metric_statistics_request& req) const {
+  auto& d = *impl_;
+  auto s = d.find(req.stream_name);
+  if (!s) return s.error();
+  const stream_state& st = **s;
+  get_metric_statistics_result out;
+  out.label = req.metric_name;
+  if (req.shard_id) {
+    auto m = detail::shard_metric_named(req.metric_name);
+    if (!m) {
+      return detail::invalid_argument(fmt::format("{} is not a shard-level Kinesis metric.", req.metric_name));
+    }
+    auto id = shard_id::parse(*req.shard_id);
+    if (!id) return detail::shard_not_found(d.at(st.name), *req.shard_id);
+    out.unit = std::string(detail::info(*m).unit);
+    std::lock_guard lock(st.metrics.mu);
+    auto it = st.metrics.shards.find(id->index());
+    if (it != st.metrics.shards.end()) {
+      it->second.collect(static_cast<std::size_t>(*m), req.start_time, req.end_time, out.datapoints);
+    }
+    return out;
+  }
+  auto m = detail::stream_metric_named(req.metric_name);
+  if (!m) return detail::invalid_argument(fmt::format("{} is not a stream-level Kinesis metric.", req.metric_name));
+  out.unit = std::string(detail::info(*m).unit);
+  std::lock_guard lock(st.metrics.mu);
+  st.metrics.stream.collect(static_cast<std::size_t>(*m), req.start_time, req.end_time, out.datapoints);
+  return out;
+}
+
+namespace {
+
+std::string iso8601(timestamp t) {
+  std::time_t secs = std::chrono::floor<std::chrono::seconds>(t).time_since_epoch().count();
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+nlohmann::json datapoints_json(const std::vector<metric_datapoint>& points) {
+  auto arr = nlohmann::json::array();
+  for (const auto& p : points) {
+    arr.push_back({{"Timestamp", iso8601(p.timestamp)},
+                   {"Sum", p.sum},
+                   {"Minimum", p.minimum},
+                   {"Maximum", p.maximum},
+                   {"SampleCount", p.sample_count},
+                   {"Average", p.average()}});
+  }
+  return arr;
+}
+
+}  // namespace
+
+std::string engine::metrics_json() const {
+  auto& d = *impl_;
+  nlohmann::json metrics = nlohmann::json::array();
+  std::vector<std::shared_ptr<stream_state>> all;
+  {
+    std::shared_lock lock(d.streams_mu);
+    for (auto& [n, s] : d.streams) all.push_back(s);
+  }
+  const timestamp from = timestamp::min();
+  const timestamp to = timestamp::max();
+  for (const auto& s : all) {
+    std::lock_guard lock(s->metrics.mu);
+    for (std::size_t m = 0; m < detail::kStreamMetrics; ++m) {
+      std::vector<metric_datapoint> points;
+      s->metrics.stream.collect(m, from, to, points);
+      if (points.empty()) continue;
+      const auto& inf = detail::info(static_cast<detail::stream_metric>(m));
+      metrics.push_back({{"MetricName", inf.name},
+                         {"Dimensions", {{{"Name", "StreamName"}, {"Value", s->name}}}},
+                         {"Unit", inf.unit},
+                         {"Datapoints", datapoints_json(points)}});
+    }
+    std::vector<std::uint32_t> shard_ids;
+    for (const auto& [id, series] : s->metrics.shards) shard_ids.push_back(id);
+    std::sort(shard_ids.begin(), shard_ids.end());
+    for (auto id : shard_ids) {
+      const auto& series = s->metrics.shards.at(id);
+      for (std::size_t m = 0; m < detail::kShardMetrics; ++m) {
+        std::vector<metric_datapoint> points;
+        series.collect(m, from, to, points);
+        if (points.empty()) continue;
+        const auto& inf = detail::info(static_cast<detail::shard_metric>(m));
+        metrics.push_back(
+            {{"MetricName", inf.name},
+             {"Dimensions",
+              {{{"Name", "StreamName"}, {"Value", s->name}}, {{"Name", "ShardId"}, {"Value", shard_id(id).to_string()}}}},
+             {"Unit", inf.unit},
+             {"Datapoints", datapoints_json(points)}});
+      }
+    }
+  }
+  return nlohmann::json{{"Namespace", "AWS/Kinesis"}, {"Metrics", metrics}}.dump(2);
 }
 
 }  // namespace rill

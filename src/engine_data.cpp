@@ -116,6 +116,15 @@ struct put_scratch {
   std::vector<std::uint32_t> order;
   std::vector<std::uint32_t> starts;
   std::vector<log_entry> entries;
+  std::vector<std::uint32_t> accepted;
+  std::vector<std::uint8_t> injected;  // error_code + 1 of an injected fault, or 0
+  struct tally {
+    std::uint32_t shard;
+    std::int64_t bytes;
+    std::int64_t records;
+    std::int64_t throttled;
+  };
+  std::vector<tally> tallies;
 };
 
 put_scratch& scratch() {
@@ -139,8 +148,44 @@ std::string engine::impl::make_iterator(const stream_state& s, shard_id shard, s
 
 // --- puts ---------------------------------------------------------------------
 
+namespace {
+
+using detail::shard_metric;
+using detail::stream_metric;
+
+std::string rate_exceeded(const shard_state& sh, const stream_state& st, std::string_view account) {
+  return fmt::format("Rate exceeded for shard {} in stream {} under account {}.", sh.id.to_string(), st.name, account);
+}
+
+// Charges one record of `bytes` to the shard's write buckets if both hold
+// enough. Caller holds sh.mu exclusive.
+bool admit_write(shard_state& sh, const throughput_limits& l, std::int64_t bytes, timestamp now) {
+  if (!l.enabled) return true;
+  if (!sh.write_bytes.has(bytes, now) || !sh.write_records.has(1, now)) return false;
+  sh.write_bytes.take(bytes, now);
+  sh.write_records.take(1, now);
+  return true;
+}
+
+bool shard_metric_on(const stream_state& st, shard_metric m) {
+  return (st.shard_metric_mask >> static_cast<unsigned>(m)) & 1U;
+}
+
+void add(std::array<detail::stat, detail::kStreamMetrics>& s, stream_metric m, double v) {
+  s[static_cast<std::size_t>(m)].add(v);
+}
+
+void add(std::array<detail::stat, detail::kShardMetrics>& s, shard_metric m, double v) {
+  s[static_cast<std::size_t>(m)].add(v);
+}
+
+double ms_between(timestamp a, timestamp b) { return static_cast<double>((b - a).count()); }
+
+}  // namespace
+
 result<put_record_result> engine::put_record(const put_record_request& req) {
   auto& d = *impl_;
+  const timestamp start = d.now();
   validation v;
   if (!record_valid(req.partition_key, req.data, req.explicit_hash_key)) {
     validate_record(v, req.partition_key, req.data, req.explicit_hash_key, "");
@@ -154,6 +199,14 @@ result<put_record_result> engine::put_record(const put_record_request& req) {
   auto s = d.lookup(req.stream_name, req.stream_arn);
   if (!s) return s.error();
   stream_state& st = **s;
+  if (auto admitted = d.enter("PutRecord", st.name); !admitted) {
+    d.record(st, start, [&](detail::stream_metrics& m, std::int64_t minute, std::int64_t keep) {
+      auto& stats = m.stream.at(minute, keep);
+      add(stats, stream_metric::put_record_success, 0);
+      add(stats, stream_metric::put_record_latency, ms_between(start, d.now()));
+    });
+    return admitted.error();
+  }
   const timestamp now = d.now();
   if (req.sequence_number_for_ordering) {
     auto seq = sequence_number::parse(*req.sequence_number_for_ordering);
@@ -169,16 +222,47 @@ result<put_record_result> engine::put_record(const put_record_request& req) {
   if (!accepts_writes(st.status)) return detail::stream_not_found(d.at(st.name));
   shard_state& sh = *st.open[route(st.open, *hash)];
   const log_entry entry{req.partition_key, req.data};
+  const auto bytes = static_cast<std::int64_t>(req.partition_key.size() + req.data.size());
   std::unique_lock lock(sh.mu);
+  const bool admitted = admit_write(sh, st.limits, bytes, now);
   const timestamp arrival = std::max(now, sh.last_arrival);
-  auto offset = sh.log->append({&entry, 1}, arrival);
-  if (!offset) return detail::internal_failure("Internal Service Failure");
-  sh.last_arrival = arrival;
+  result<std::uint64_t> offset = detail::internal_failure("Internal Service Failure");
+  if (admitted) {
+    offset = sh.log->append({&entry, 1}, arrival);
+    if (offset) {
+      sh.last_arrival = arrival;
+      sh.count_write(arrival, bytes, 1);
+    }
+  }
+  lock.unlock();
+  const bool stored = admitted && offset.ok();
+  d.record(st, now, [&](detail::stream_metrics& m, std::int64_t minute, std::int64_t keep) {
+    auto& stats = m.stream.at(minute, keep);
+    add(stats, stream_metric::put_record_success, stored ? 1 : 0);
+    add(stats, stream_metric::put_record_latency, ms_between(start, d.now()));
+    add(stats, stream_metric::write_throttled, admitted ? 0 : 1);
+    if (stored) {
+      add(stats, stream_metric::put_record_bytes, static_cast<double>(bytes));
+      add(stats, stream_metric::incoming_bytes, static_cast<double>(bytes));
+      add(stats, stream_metric::incoming_records, 1);
+    }
+    if (st.shard_metric_mask != 0) {
+      auto& sm = m.shards[sh.id.index()].at(minute, keep);
+      if (stored && shard_metric_on(st, shard_metric::incoming_bytes)) add(sm, shard_metric::incoming_bytes, static_cast<double>(bytes));
+      if (stored && shard_metric_on(st, shard_metric::incoming_records)) add(sm, shard_metric::incoming_records, 1);
+      if (shard_metric_on(st, shard_metric::write_throttled)) add(sm, shard_metric::write_throttled, admitted ? 0 : 1);
+    }
+  });
+  if (!admitted) {
+    return error(error_code::provisioned_throughput_exceeded_exception, rate_exceeded(sh, st, d.opt.account_id));
+  }
+  if (!offset) return offset.error();
   return put_record_result{sh.id, sh.record_sequence_number(*offset, arrival), st.encryption};
 }
 
 result<put_records_result> engine::put_records(const put_records_request& req) {
   auto& d = *impl_;
+  const timestamp start = d.now();
   const auto& records = req.records;
   validation v;
   if (records.empty()) {
@@ -210,6 +294,21 @@ result<put_records_result> engine::put_records(const put_records_request& req) {
   auto s = d.lookup(req.stream_name, req.stream_arn);
   if (!s) return s.error();
   stream_state& st = **s;
+  if (auto admitted = d.enter("PutRecords", st.name); !admitted) {
+    d.record(st, start, [&](detail::stream_metrics& m, std::int64_t minute, std::int64_t keep) {
+      auto& stats = m.stream.at(minute, keep);
+      add(stats, stream_metric::put_records_success, 0);
+      add(stats, stream_metric::put_records_latency, ms_between(start, d.now()));
+    });
+    return admitted.error();
+  }
+  // Entries that injected faults fail: decided in request order, before any lock.
+  sc.injected.assign(n, 0);
+  if (d.faults.active()) {
+    for (std::size_t i = 0; i < n; ++i) {
+      if (auto code = d.faults.on_entry(st.name)) sc.injected[i] = static_cast<std::uint8_t>(*code) + 1;
+    }
+  }
   const timestamp now = d.now();
 
   put_records_result out;
@@ -233,33 +332,106 @@ result<put_records_result> engine::put_records(const put_records_request& req) {
     for (std::size_t i = 0; i < n; ++i) sc.order[fill[sc.slot[i]]++] = static_cast<std::uint32_t>(i);
   }
 
+  sc.tallies.clear();
+  std::int64_t ok_bytes = 0;
+  std::int64_t ok_records = 0;
+  std::int64_t throttled = 0;
+  std::int64_t failed = 0;
   for (std::size_t k = 0; k < shards; ++k) {
     const std::uint32_t begin = sc.starts[k];
     const std::uint32_t end = sc.starts[k + 1];
     if (begin == end) continue;
     shard_state& sh = *st.open[k];
-    sc.entries.clear();
-    for (std::uint32_t j = begin; j < end; ++j) {
-      const auto& r = records[sc.order[j]];
-      sc.entries.push_back({r.partition_key, r.data});
-    }
     std::unique_lock lock(sh.mu);
-    const timestamp arrival = std::max(now, sh.last_arrival);
-    auto first = sh.log->append(sc.entries, arrival);
-    if (first) sh.last_arrival = arrival;
-    lock.unlock();
+    // Admit entries in request order. Once one is throttled, the rest of this
+    // shard's entries are too, so accepted entries never overtake a refused one.
+    sc.entries.clear();
+    sc.accepted.clear();
+    bool throttling = false;
+    std::int64_t bytes = 0;
     for (std::uint32_t j = begin; j < end; ++j) {
-      auto& e = out.records[sc.order[j]];
+      const std::uint32_t i = sc.order[j];
+      auto& e = out.records[i];
+      const auto& r = records[i];
+      const auto size = static_cast<std::int64_t>(r.partition_key.size() + r.data.size());
+      if (sc.injected[i] != 0) {
+        e.error_code = static_cast<error_code>(sc.injected[i] - 1);
+        e.error_message = *e.error_code == error_code::provisioned_throughput_exceeded_exception
+                              ? rate_exceeded(sh, st, d.opt.account_id)
+                              : std::string("Internal Service Failure");
+        continue;
+      }
+      throttling = throttling || !admit_write(sh, st.limits, size, now);
+      if (throttling) {
+        e.error_code = error_code::provisioned_throughput_exceeded_exception;
+        e.error_message = rate_exceeded(sh, st, d.opt.account_id);
+        continue;
+      }
+      sc.entries.push_back({r.partition_key, r.data});
+      sc.accepted.push_back(i);
+      bytes += size;
+    }
+    const timestamp arrival = std::max(now, sh.last_arrival);
+    result<std::uint64_t> first = std::uint64_t{0};
+    if (!sc.entries.empty()) {
+      first = sh.log->append(sc.entries, arrival);
+      if (first) {
+        sh.last_arrival = arrival;
+        sh.count_write(arrival, bytes, static_cast<std::int64_t>(sc.entries.size()));
+      }
+    }
+    lock.unlock();
+    for (std::size_t a = 0; a < sc.accepted.size(); ++a) {
+      auto& e = out.records[sc.accepted[a]];
       if (first) {
         e.shard_id = sh.id;
-        e.sequence_number = sh.record_sequence_number(*first + (j - begin), arrival);
+        e.sequence_number = sh.record_sequence_number(*first + a, arrival);
       } else {
         e.error_code = error_code::internal_failure;
         e.error_message = "Internal Service Failure";
-        ++out.failed_record_count;
       }
     }
+    put_scratch::tally t{sh.id.index(), 0, 0, 0};
+    for (std::uint32_t j = begin; j < end; ++j) {
+      const auto& e = out.records[sc.order[j]];
+      if (e.ok()) {
+        ++t.records;
+        t.bytes += static_cast<std::int64_t>(records[sc.order[j]].partition_key.size() + records[sc.order[j]].data.size());
+      } else if (*e.error_code == error_code::provisioned_throughput_exceeded_exception) {
+        ++t.throttled;
+      } else {
+        ++failed;
+      }
+    }
+    ok_bytes += t.bytes;
+    ok_records += t.records;
+    throttled += t.throttled;
+    sc.tallies.push_back(t);
   }
+  out.failed_record_count = static_cast<std::int32_t>(failed + throttled);
+  d.record(st, now, [&](detail::stream_metrics& m, std::int64_t minute, std::int64_t keep) {
+    auto& stats = m.stream.at(minute, keep);
+    add(stats, stream_metric::put_records_success, ok_records > 0 ? 1 : 0);
+    add(stats, stream_metric::put_records_latency, ms_between(start, d.now()));
+    add(stats, stream_metric::put_records_total_records, static_cast<double>(n));
+    add(stats, stream_metric::put_records_successful_records, static_cast<double>(ok_records));
+    add(stats, stream_metric::put_records_failed_records, static_cast<double>(failed));
+    add(stats, stream_metric::put_records_throttled_records, static_cast<double>(throttled));
+    add(stats, stream_metric::write_throttled, static_cast<double>(throttled));
+    if (ok_records > 0) {
+      add(stats, stream_metric::put_records_bytes, static_cast<double>(ok_bytes));
+      add(stats, stream_metric::put_records_records, static_cast<double>(ok_records));
+      add(stats, stream_metric::incoming_bytes, static_cast<double>(ok_bytes));
+      add(stats, stream_metric::incoming_records, static_cast<double>(ok_records));
+    }
+    if (st.shard_metric_mask == 0) return;
+    for (const auto& t : sc.tallies) {
+      auto& sm = m.shards[t.shard].at(minute, keep);
+      if (t.records > 0 && shard_metric_on(st, shard_metric::incoming_bytes)) add(sm, shard_metric::incoming_bytes, static_cast<double>(t.bytes));
+      if (t.records > 0 && shard_metric_on(st, shard_metric::incoming_records)) add(sm, shard_metric::incoming_records, static_cast<double>(t.records));
+      if (shard_metric_on(st, shard_metric::write_throttled)) add(sm, shard_metric::write_throttled, static_cast<double>(t.throttled));
+    }
+  });
   return out;
 }
 
@@ -282,6 +454,7 @@ result<get_shard_iterator_result> engine::get_shard_iterator(const get_shard_ite
   auto s = d.lookup(req.stream_name, req.stream_arn);
   if (!s) return s.error();
   stream_state& st = **s;
+  if (auto admitted = d.enter("GetShardIterator", st.name); !admitted) return admitted.error();
   const auto w = d.at(st.name);
   const timestamp now = d.now();
 
@@ -316,6 +489,14 @@ result<get_shard_iterator_result> engine::get_shard_iterator(const get_shard_ite
     return detail::shard_does_not_exist(w, *id);
   }
   const shard_state& sh = *st.shards[id->index()];
+  if (st.limits.enabled) {
+    std::lock_guard rl(sh.reads.mu);
+    if (!sh.reads.iterators.try_take(1, now)) {
+      return error(error_code::provisioned_throughput_exceeded_exception,
+                   fmt::format("Rate exceeded for shard {} in stream {} under account {}.", sh.id.to_string(), st.name,
+                               d.opt.account_id));
+    }
+  }
   std::shared_lock lock(sh.mu);
   std::uint64_t position = 0;
   switch (type) {
@@ -379,6 +560,7 @@ result<get_records_result> engine::get_records(const get_records_request& req) {
   }
   if (!v.ok()) return v.error();
 
+  const timestamp start = d.now();
   auto payload = d.tokens.open(req.shard_iterator);
   detail::payload_reader r(payload ? *payload : std::string_view());
   std::uint8_t kind = 0;
@@ -408,6 +590,14 @@ result<get_records_result> engine::get_records(const get_records_request& req) {
   auto s = d.find(name);
   if (!s || (*s)->uid != uid) return detail::shard_does_not_exist(d.at(name), id);
   const stream_state& st = **s;
+  if (auto admitted = d.enter("GetRecords", st.name); !admitted) {
+    d.record(st, start, [&](detail::stream_metrics& m, std::int64_t minute, std::int64_t keep) {
+      auto& stats = m.stream.at(minute, keep);
+      add(stats, stream_metric::get_records_success, 0);
+      add(stats, stream_metric::get_records_latency, ms_between(start, d.now()));
+    });
+    return admitted.error();
+  }
 
   std::shared_lock stream_lock(st.mu);
   const duration retention = st.retention();
@@ -417,6 +607,26 @@ result<get_records_result> engine::get_records(const get_records_request& req) {
   }
   const shard_state& sh = *st.shards[index];
   const std::size_t limit = static_cast<std::size_t>(req.limit.value_or(kMaxGetRecordsLimit));
+  const auto& limits = st.limits;
+  if (limits.enabled) {
+    std::lock_guard rl(sh.reads.mu);
+    // A refused call returns nothing and costs nothing.
+    const bool allowed = now >= sh.reads.blocked_until && sh.reads.bytes.positive(now) && sh.reads.calls.has(1, now);
+    if (allowed) sh.reads.calls.take(1, now);
+    if (!allowed) {
+      d.record(st, now, [&](detail::stream_metrics& m, std::int64_t minute, std::int64_t keep) {
+        auto& stats = m.stream.at(minute, keep);
+        add(stats, stream_metric::read_throttled, 1);
+        add(stats, stream_metric::get_records_success, 0);
+        add(stats, stream_metric::get_records_latency, ms_between(start, d.now()));
+        if (shard_metric_on(st, shard_metric::read_throttled)) {
+          add(m.shards[index].at(minute, keep), shard_metric::read_throttled, 1);
+        }
+      });
+      return error(error_code::provisioned_throughput_exceeded_exception,
+                   fmt::format("Rate exceeded for Shard - {}/{}/{}", d.opt.account_id, st.name, sh.id.to_string()));
+    }
+  }
 
   get_records_result out;
   std::shared_lock lock(sh.mu);
@@ -452,6 +662,31 @@ result<get_records_result> engine::get_records(const get_records_request& req) {
   const std::uint64_t next = sized.records > 0 ? sized.next_offset : from;
   const std::uint64_t end = log.end_offset();
   out.millis_behind_latest = next >= end ? 0 : std::max<std::int64_t>(0, (now - log.arrival_time(next)).count());
+  if (limits.enabled) {
+    std::lock_guard rl(sh.reads.mu);
+    sh.reads.bytes.take(static_cast<std::int64_t>(sized.bytes), now);
+    if (static_cast<std::int64_t>(sized.bytes) >= limits.large_read_bytes) {
+      sh.reads.blocked_until = now + limits.large_read_penalty;
+    }
+  }
+  const double age = out.records.empty()
+                         ? static_cast<double>(out.millis_behind_latest)
+                         : ms_between(out.records.back().approximate_arrival_timestamp, now);
+  d.record(st, now, [&](detail::stream_metrics& m, std::int64_t minute, std::int64_t keep) {
+    auto& stats = m.stream.at(minute, keep);
+    add(stats, stream_metric::read_throttled, 0);
+    add(stats, stream_metric::get_records_success, 1);
+    add(stats, stream_metric::get_records_latency, ms_between(start, d.now()));
+    add(stats, stream_metric::get_records_bytes, static_cast<double>(sized.bytes));
+    add(stats, stream_metric::get_records_records, static_cast<double>(sized.records));
+    add(stats, stream_metric::get_records_iterator_age, age);
+    if (st.shard_metric_mask == 0) return;
+    auto& sm = m.shards[index].at(minute, keep);
+    if (shard_metric_on(st, shard_metric::outgoing_bytes)) add(sm, shard_metric::outgoing_bytes, static_cast<double>(sized.bytes));
+    if (shard_metric_on(st, shard_metric::outgoing_records)) add(sm, shard_metric::outgoing_records, static_cast<double>(sized.records));
+    if (shard_metric_on(st, shard_metric::iterator_age)) add(sm, shard_metric::iterator_age, age);
+    if (shard_metric_on(st, shard_metric::read_throttled)) add(sm, shard_metric::read_throttled, 0);
+  });
 
   if (sh.closed && next >= sh.close_offset) {
     // The end of a closed shard: no next iterator; the children to read next.

@@ -14,6 +14,7 @@
 //                          reads shared. Puts to different shards never share it.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <map>
 #include <memory>
@@ -25,7 +26,10 @@
 #include <vector>
 
 #include "rill/engine.hpp"
+#include "faults.hpp"
 #include "messages.hpp"
+#include "metrics_store.hpp"
+#include "rate.hpp"
 #include "shared_mutex.hpp"
 #include "token.hpp"
 
@@ -57,6 +61,55 @@ struct shard_state {
   mutable shared_mutex mu;
   std::unique_ptr<shard_log> log;  // guarded by mu
   timestamp last_arrival{};        // guarded by mu; arrivals never go back
+
+  // Write limits, checked and charged under mu (exclusive) as records append.
+  token_bucket write_bytes;    // guarded by mu
+  token_bucket write_records;  // guarded by mu
+
+  // Read limits: readers hold mu shared, so these have their own lock.
+  struct read_limits {
+    std::mutex mu;
+    token_bucket calls;      // GetRecords calls
+    token_bucket bytes;      // GetRecords bytes; may go into debt
+    token_bucket iterators;  // GetShardIterator calls
+    timestamp blocked_until{};
+  };
+  mutable read_limits reads;
+
+  // Bytes and records appended per minute over the last hour (for the
+  // on-demand scaler), guarded by mu.
+  static constexpr std::size_t kRateMinutes = 64;
+  std::array<std::int64_t, kRateMinutes> rate_minute{};
+  std::array<std::int64_t, kRateMinutes> rate_bytes{};
+  std::array<std::int64_t, kRateMinutes> rate_records{};
+  void count_write(timestamp t, std::int64_t bytes, std::int64_t records) {
+    const std::int64_t m = minute_of(t);
+    const std::size_t i = static_cast<std::size_t>(m) % kRateMinutes;
+    if (rate_minute[i] != m) {
+      rate_minute[i] = m;
+      rate_bytes[i] = 0;
+      rate_records[i] = 0;
+    }
+    rate_bytes[i] += bytes;
+    rate_records[i] += records;
+  }
+  /// {bytes, records} appended in minute m (0 if unknown).
+  [[nodiscard]] std::pair<std::int64_t, std::int64_t> written_in(std::int64_t m) const {
+    const std::size_t i = static_cast<std::size_t>(m) % kRateMinutes;
+    if (rate_minute[i] != m) return {0, 0};
+    return {rate_bytes[i], rate_records[i]};
+  }
+
+  /// (Re)arms the buckets with `l`, full. Caller holds mu exclusive.
+  void arm(const throughput_limits& l, timestamp now) {
+    write_bytes = token_bucket(l.write_bytes_per_second, l.write_bytes_per_second, now);
+    write_records = token_bucket(l.write_records_per_second, l.write_records_per_second, now);
+    std::lock_guard lock(reads.mu);
+    reads.calls = token_bucket(l.read_calls_per_second, l.read_calls_per_second, now);
+    reads.bytes = token_bucket(l.read_bytes_per_second, l.read_bytes_per_second, now);
+    reads.iterators = token_bucket(l.get_shard_iterator_per_second, l.get_shard_iterator_per_second, now);
+    reads.blocked_until = timestamp{};
+  }
 
   // Set once, when the shard closes, under both the stream lock and mu (exclusive).
   bool closed = false;
@@ -95,6 +148,10 @@ struct stream_state {
   std::int32_t retention_hours = 24;
   std::map<std::string, std::string> tags;
   std::set<std::string> shard_level_metrics;
+  /// The same as a bit set over shard_metric, for the hot paths.
+  std::uint32_t shard_metric_mask = 0;
+  /// This stream's per-shard limits.
+  throughput_limits limits;
   encryption_type encryption = encryption_type::none;
   std::optional<std::string> key_id;
   /// Shards by index; null once expired and released.
@@ -108,6 +165,14 @@ struct stream_state {
   std::optional<timestamp> activated_at;
   /// Work to do when an UPDATING period ends (an accepted reshard or mode switch).
   std::function<void()> on_updated;
+
+  // Rolling 24-hour histories for the control-plane quotas; guarded by control_mu.
+  rolling_window scalings;
+  rolling_window mode_switches;
+  rolling_window retention_changes;
+
+  /// Per-minute metrics; has its own lock.
+  mutable stream_metrics metrics;
 
   [[nodiscard]] duration retention() const { return std::chrono::hours(retention_hours); }
   [[nodiscard]] where at(std::string_view account) const { return {name, account}; }
@@ -129,6 +194,11 @@ struct engine::impl {
   mutable detail::shared_mutex streams_mu;
   std::map<std::string, std::shared_ptr<detail::stream_state>, std::less<>> streams;  // guarded by streams_mu
   std::uint64_t next_uid = 1;                                                          // guarded by control_mu
+
+  detail::fault_injector faults;
+
+  std::mutex control_rate_mu;
+  std::map<std::string, detail::token_bucket, std::less<>> control_rates;  // guarded by control_rate_mu
 
   std::unique_ptr<scheduler> sched;  // shut down first in ~engine
 
@@ -164,7 +234,28 @@ struct engine::impl {
   /// Removes a stream. Caller holds control_mu.
   void remove_stream(const std::shared_ptr<detail::stream_state>& s);
 
+  result<void> change_retention(const update_retention_period_request& req, bool increase);
   result<enhanced_monitoring_result> change_monitoring(const enhanced_monitoring_request& req, bool enable);
+
+  /// The prologue of every call: the control-plane rate for `op` (when
+  /// enabled) and injected faults (fail or delay).
+  result<void> enter(std::string_view op, std::string_view stream);
+  /// Blocks the calling thread until the clock reaches `t` (fault delays).
+  void wait_until(timestamp t);
+  /// The current minute of metrics for a stream is recorded by `fn(stats&)`
+  /// under the stream's metrics lock; a no-op when metrics are off.
+  template <class Fn>
+  void record(const detail::stream_state& s, timestamp now, Fn&& fn) const {
+    if (!opt.metrics.enabled) return;
+    std::lock_guard lock(s.metrics.mu);
+    fn(s.metrics, detail::minute_of(now), keep_minutes());
+  }
+  [[nodiscard]] std::int64_t keep_minutes() const {
+    return std::max<std::int64_t>(1, std::chrono::ceil<std::chrono::minutes>(opt.metrics.window).count());
+  }
+  /// Splits hot shards of ON_DEMAND streams; runs every evaluation_interval.
+  void scale_on_demand();
+  void schedule_on_demand();
 
   /// Releases expired records and shards everywhere.
   void trim_expired();

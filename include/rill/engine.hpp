@@ -24,7 +24,10 @@
 #include <string>
 
 #include "rill/clock.hpp"
+#include "rill/faults.hpp"
 #include "rill/kinesis.hpp"
+#include "rill/limits.hpp"
+#include "rill/metrics.hpp"
 #include "rill/storage.hpp"
 
 namespace rill {
@@ -46,7 +49,8 @@ struct engine_options {
   duration update_stream_delay{0};
   duration delete_stream_delay{0};
 
-  /// Open shards allowed across all streams (the account shard quota).
+  /// Open shards of PROVISIONED streams allowed across the engine (the
+  /// account shard quota; AWS does not count on-demand streams' shards).
   std::int32_t shard_limit = 20'000;
   /// On-demand streams allowed at once.
   std::int32_t on_demand_stream_count_limit = 50;
@@ -55,6 +59,16 @@ struct engine_options {
   /// unreadable at once whatever this is; this only bounds how long their
   /// memory lingers.
   duration trim_interval = std::chrono::minutes(1);
+
+  /// Per-shard read and write limits for every stream (off by default);
+  /// engine::set_stream_throughput() overrides them for one stream.
+  throughput_limits throughput;
+  /// Control-plane rates and quotas (off by default).
+  control_plane_limits control_plane;
+  /// How ON_DEMAND streams split their hot shards.
+  on_demand_scaling on_demand;
+  /// CloudWatch-style metrics.
+  metrics_options metrics;
 
   /// Key for authenticating shard iterators and pagination tokens. Empty: 32
   /// random bytes. Engines with different keys reject each other's tokens.
@@ -98,11 +112,33 @@ class engine final : public kinesis {
   result<get_shard_iterator_result> get_shard_iterator(const get_shard_iterator_request& req) override;
   result<get_records_result> get_records(const get_records_request& req) override;
 
+  // --- Beyond the Kinesis API -------------------------------------------------
+
   /// The engine's clock.
   [[nodiscard]] rill::clock& clock() const noexcept;
   /// Releases expired records and shards now (the scheduler also does this
   /// every trim_interval).
   void trim_expired();
+
+  /// Replaces one stream's per-shard throughput limits (engine_options::throughput
+  /// applies to streams without an override). Buckets restart full.
+  /// Errors: ResourceNotFoundException, ValidationException for a rate below 1.
+  result<void> set_stream_throughput(const std::string& stream_name, const throughput_limits& limits);
+
+  /// Installs a fault plan, replacing the previous one; an empty plan turns
+  /// injection off. Ordinals of `schedule` count from this call.
+  void set_fault_plan(fault_plan plan);
+
+  /// The per-minute statistics of one metric (see metrics.hpp).
+  /// Errors: ResourceNotFoundException (stream), InvalidArgumentException
+  /// (unknown metric, or a shard metric without shard_id and vice versa).
+  result<get_metric_statistics_result> get_metric_statistics(const get_metric_statistics_request& req) const;
+
+  /// Every metric datapoint in the window as JSON, in the shape of CloudWatch's
+  /// GetMetricData: {"Namespace": "AWS/Kinesis", "Metrics": [{"MetricName",
+  /// "Dimensions", "Unit", "Datapoints": [{"Timestamp", "Sum", "Minimum",
+  /// "Maximum", "SampleCount", "Average"}]}]}.
+  [[nodiscard]] std::string metrics_json() const;
 
  private:
   struct impl;
