@@ -23,7 +23,7 @@ struct autoscaler::impl {
   mutable std::mutex mu;
   std::vector<scaling_decision> decisions;  // guarded by mu
   timestamp last_change{};                  // guarded by run_mu
-  timestamp last_scale_out{};               // guarded by run_mu
+  timestamp last_scale_out{};               // guarded by run_mu (also set by a refused call)
 
   void evaluate();
   void schedule() {
@@ -59,16 +59,26 @@ void autoscaler::impl::evaluate() {
   const timestamp to = std::chrono::floor<std::chrono::minutes>(now);
   const timestamp from = to - std::chrono::minutes(minutes);
   const double seconds = static_cast<double>(minutes) * 60.0;
-  const double bytes_rate = sum_of("IncomingBytes", from, to) / seconds;
-  const double records_rate = sum_of("IncomingRecords", from, to) / seconds;
+  // Offered load: what was stored plus what throttling refused. A refused
+  // record's size is not recorded, so it counts as an average stored one.
+  const double stored_records = sum_of("IncomingRecords", from, to);
+  const double refused_records = sum_of("WriteProvisionedThroughputExceeded", from, to);
+  const double stored_bytes = sum_of("IncomingBytes", from, to);
+  const double average_size = stored_records > 0 ? stored_bytes / stored_records : 0;
+  const double bytes_rate = (stored_bytes + refused_records * average_size) / seconds;
+  const double records_rate = (stored_records + refused_records) / seconds;
   const double utilization =
       std::max(bytes_rate / (static_cast<double>(open) * static_cast<double>(policy.shard_write_bytes_per_second)),
                records_rate / (static_cast<double>(open) * static_cast<double>(policy.shard_write_records_per_second)));
 
   auto desired = static_cast<std::int32_t>(std::ceil(static_cast<double>(open) * utilization / policy.target_utilization));
+  if (utilization > policy.target_utilization) {
+    desired = std::max(desired, open + static_cast<std::int32_t>(std::ceil(static_cast<double>(open) * policy.scale_out_step)));
+  }
   desired = std::clamp(desired, policy.min_shards, policy.max_shards);
   desired = std::clamp(desired, (open + 1) / 2, 2 * open);  // what one UpdateShardCount may do
-  const bool out = desired > open && now - last_scale_out >= policy.scale_out_cooldown;
+  const bool out = desired > open && utilization > policy.target_utilization &&
+                   now - last_scale_out >= policy.scale_out_cooldown;
   const bool in = desired < open && utilization < policy.scale_in_utilization &&
                   now - last_change >= policy.scale_in_cooldown;
   if (!out && !in) return;
@@ -81,6 +91,7 @@ void autoscaler::impl::evaluate() {
     logger()->info("autoscaler: stream {} {} -> {} shards at utilization {:.2f}", policy.stream_name, open, desired,
                    utilization);
   } else {
+    last_scale_out = now;  // back off for a cooldown before asking again
     logger()->warn("autoscaler: stream {}: UpdateShardCount to {} failed: {}", policy.stream_name, desired, d.error);
   }
   std::lock_guard lock(mu);
@@ -95,6 +106,9 @@ result<std::unique_ptr<autoscaler>> autoscaler::start(engine& e, autoscaling_pol
   if (!(policy.scale_in_utilization >= 0 && policy.scale_in_utilization < policy.target_utilization)) {
     v.fail(fmt::format("{}", policy.scale_in_utilization), "scaleInUtilization",
            "Member must be at least 0 and below targetUtilization");
+  }
+  if (!(policy.scale_out_step >= 0)) {
+    v.fail(fmt::format("{}", policy.scale_out_step), "scaleOutStep", "Member must be at least 0");
   }
   if (policy.min_shards < 1) v.value_at_least(policy.min_shards, "minShards", 1);
   if (policy.max_shards < policy.min_shards) v.value_at_least(policy.max_shards, "maxShards", policy.min_shards);

@@ -3,14 +3,19 @@
 // Auto-scaling for PROVISIONED streams, as a library object: what AWS users
 // build from CloudWatch alarms and a Lambda that calls UpdateShardCount.
 //
-// Every `evaluation_interval` the autoscaler reads the stream's IncomingBytes
-// and IncomingRecords over the last `evaluation_period`, computes utilization
-// (the larger of bytes/s and records/s as a fraction of the open shards' write
-// capacity) and, outside the cooldowns, asks for
+// Every `evaluation_interval` the autoscaler reads the stream's offered load
+// over the last `evaluation_period`: IncomingBytes and IncomingRecords plus the
+// records refused by throttling (WriteProvisionedThroughputExceeded), so a
+// saturated stream is seen as the load it is refused, not capped at capacity.
+// Utilization is the larger of bytes/s and records/s as a fraction of the open
+// shards' write capacity. Outside the cooldowns it asks for
 //     ceil(open shards × utilization / target_utilization)
-// shards, clamped to [min_shards, max_shards] and to what one UpdateShardCount
-// call may do (half to double). It scales in only when utilization is below
-// `scale_in_utilization`.
+// shards — when scaling out, at least `scale_out_step` more, since each change
+// spends one of the stream's daily UpdateShardCount calls — clamped to
+// [min_shards, max_shards] and to what one UpdateShardCount call may do (half
+// to double). It scales out when utilization exceeds the target and in only
+// when it is below `scale_in_utilization`. A refused UpdateShardCount is
+// recorded and retried after the scale-out cooldown.
 //
 //   auto scaler = rill::autoscaler::start(engine, {.stream_name = "clicks", .max_shards = 32});
 //   if (!scaler) ...;   // ResourceNotFoundException, ValidationException, InvalidArgumentException
@@ -36,6 +41,8 @@ struct autoscaling_policy {
   double target_utilization = 0.7;
   /// Scale in only below this utilization (hysteresis), in [0, target).
   double scale_in_utilization = 0.3;
+  /// A scale-out adds at least this fraction of the open shards (≥ 0).
+  double scale_out_step = 0.5;
   std::int32_t min_shards = 1;
   std::int32_t max_shards = 64;
   /// The traffic averaged (whole minutes, ≥ 1 minute).
