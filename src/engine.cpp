@@ -333,6 +333,22 @@ std::int64_t engine::impl::open_shard_total() const {
   return total;
 }
 
+std::int32_t engine::impl::on_demand_stream_total() const {
+  std::int32_t total = 0;
+  std::shared_lock lock(streams_mu);
+  for (const auto& [n, s] : streams) total += s->mode == stream_mode::on_demand ? 1 : 0;  // mode changes under control_mu
+  return total;
+}
+
+result<void> engine::impl::check_on_demand_quota() const {
+  const std::int32_t current = on_demand_stream_total();
+  if (current < opt.on_demand_stream_count_limit) return {};
+  return error(error_code::limit_exceeded_exception,
+               fmt::format("This request would exceed the on-demand stream limit for the account {} in {}. Current "
+                           "on-demand stream count: {}. Limit: {}.",
+                           opt.account_id, opt.region, current, opt.on_demand_stream_count_limit));
+}
+
 shard_state* engine::impl::add_shard(stream_state& s, hash_key start, hash_key end, std::optional<shard_id> parent,
                                      std::optional<shard_id> adjacent, std::uint64_t create_s, timestamp now) {
   shard_id id(s.next_index++);
@@ -507,18 +523,7 @@ result<void> engine::create_stream(const create_stream_request& req) {
     }
   }
   if (mode == stream_mode::on_demand) {
-    std::int32_t on_demand = 0;
-    std::shared_lock lock(d.streams_mu);
-    for (auto& [n, s] : d.streams) {
-      std::shared_lock sl(s->mu);
-      on_demand += s->mode == stream_mode::on_demand ? 1 : 0;
-    }
-    if (on_demand >= d.opt.on_demand_stream_count_limit) {
-      return error(error_code::limit_exceeded_exception,
-                   fmt::format("This request would exceed the on-demand stream limit for the account {} in {}. "
-                               "Current on-demand stream count: {}. Limit: {}.",
-                               d.opt.account_id, d.opt.region, on_demand, d.opt.on_demand_stream_count_limit));
-    }
+    if (auto quota = d.check_on_demand_quota(); !quota) return quota.error();
   }
 
   auto s = std::make_shared<stream_state>();
@@ -989,6 +994,8 @@ result<void> engine::split_shard(const split_shard_request& req) {
   auto stream = *s;
   auto& st = *stream;
   const auto w = d.at(st.name);
+  // Before the stream lock: it takes streams_mu, which comes first in the lock order.
+  const std::int64_t current = d.open_shard_total();
   std::unique_lock lock(st.mu);
   if (st.status != stream_status::active) return detail::stream_not_active(w, st.status);
   if (st.mode == stream_mode::on_demand) return provisioned_only("SplitShard");
@@ -1009,7 +1016,6 @@ result<void> engine::split_shard(const split_shard_request& req) {
         req.new_starting_hash_key, parent.id.to_string(), st.name, d.opt.account_id, parent.start.to_string(),
         parent.end.to_string()));
   }
-  const std::int64_t current = d.open_shard_total();
   if (current + 1 > d.opt.shard_limit) {
     return detail::shard_limit_exceeded(d.opt.account_id, d.opt.region, current, d.opt.shard_limit, 1);
   }
@@ -1088,6 +1094,8 @@ result<update_shard_count_result> engine::update_shard_count(const update_shard_
   auto stream = *s;
   auto& st = *stream;
   const auto w = d.at(st.name);
+  // Before the stream lock: it takes streams_mu, which comes first in the lock order.
+  const std::int64_t total = d.open_shard_total();
   std::unique_lock lock(st.mu);
   if (st.status != stream_status::active) return detail::stream_not_active(w, st.status);
   if (st.mode == stream_mode::on_demand) return provisioned_only("UpdateShardCount");
@@ -1130,7 +1138,6 @@ result<update_shard_count_result> engine::update_shard_count(const update_shard_
       if (oi < st.open.size() && st.open[oi]->start < starts[i]) ++splits;
     }
   }
-  const std::int64_t total = d.open_shard_total();
   if (total + splits > d.opt.shard_limit) {
     return detail::shard_limit_exceeded(d.opt.account_id, d.opt.region, total, d.opt.shard_limit, splits);
   }
@@ -1178,31 +1185,18 @@ result<void> engine::update_stream_mode(const update_stream_mode_request& req) {
   auto stream = *s;
   auto& st = *stream;
   const auto w = d.at(st.name);
+  const stream_mode mode = req.stream_mode_details.stream_mode;
+  if (mode == stream_mode::on_demand) {
+    // Before the stream lock: it takes streams_mu, which comes first in the lock order.
+    if (auto quota = d.check_on_demand_quota(); !quota) return quota.error();
+  }
   std::unique_lock lock(st.mu);
   if (st.status != stream_status::active) return detail::stream_not_active(w, st.status);
-  const stream_mode mode = req.stream_mode_details.stream_mode;
   if (st.mode == mode) {
     return detail::invalid_argument(fmt::format("Stream {} under account {} is already in {} mode.", st.name,
                                                 d.opt.account_id, to_string(mode)));
   }
-  if (mode == stream_mode::on_demand) {
-    lock.unlock();
-    std::int32_t on_demand = 0;
-    {
-      std::shared_lock sl(d.streams_mu);
-      for (auto& [n, other] : d.streams) {
-        std::shared_lock ol(other->mu);
-        on_demand += other->mode == stream_mode::on_demand ? 1 : 0;
-      }
-    }
-    if (on_demand >= d.opt.on_demand_stream_count_limit) {
-      return error(error_code::limit_exceeded_exception,
-                   fmt::format("This request would exceed the on-demand stream limit for the account {} in {}. "
-                               "Current on-demand stream count: {}. Limit: {}.",
-                               d.opt.account_id, d.opt.region, on_demand, d.opt.on_demand_stream_count_limit));
-    }
-    lock.lock();
-  }
+
   const auto& cp = d.opt.control_plane;
   if (cp.enabled) {
     if (st.mode_switches.count(d.now(), std::chrono::hours(24)) >=
@@ -1289,11 +1283,7 @@ result<describe_limits_result> engine::describe_limits() {
   out.shard_limit = d.opt.shard_limit;
   out.open_shard_count = static_cast<std::int32_t>(d.open_shard_total());
   out.on_demand_stream_count_limit = d.opt.on_demand_stream_count_limit;
-  std::shared_lock lock(d.streams_mu);
-  for (auto& [n, s] : d.streams) {
-    std::shared_lock sl(s->mu);
-    out.on_demand_stream_count += s->mode == stream_mode::on_demand ? 1 : 0;
-  }
+  out.on_demand_stream_count = d.on_demand_stream_total();
   return out;
 }
 

@@ -214,8 +214,13 @@ struct engine::impl {
   result<std::shared_ptr<detail::stream_state>> lookup(const std::optional<std::string>& name,
                                                        const std::optional<std::string>& arn) const;
 
-  /// Open shards across all streams. Caller holds control_mu.
+  /// Open shards of PROVISIONED streams (the shard quota's count). Caller
+  /// holds control_mu and no stream lock.
   std::int64_t open_shard_total() const;
+  /// ON_DEMAND streams, and the check of their quota. Caller holds control_mu
+  /// and no stream lock.
+  std::int32_t on_demand_stream_total() const;
+  result<void> check_on_demand_quota() const;
   /// Creates the initial shards of a stream and makes it ACTIVE. Caller holds
   /// control_mu and s.mu exclusive.
   void activate(detail::stream_state& s);

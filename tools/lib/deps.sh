@@ -1,0 +1,72 @@
+# shellcheck shell=bash
+# Shared by tools/demo and tools/test (sourced, not run). Makes sure the Debian 12
+# packages rill builds with are installed, and says how to configure a build.
+
+# The packages, and what each is for: see "Dependencies" in README.md.
+RILL_PACKAGES=(
+  cmake g++ ninja-build
+  libboost-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libssl-dev
+  libgtest-dev libbenchmark-dev
+)
+
+# The root of the repository (this file is tools/lib/deps.sh).
+RILL_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+
+rill_log() { printf '\n==> %s\n' "$*"; }
+
+# Prints the packages of RILL_PACKAGES that are not installed, one per line.
+rill_missing_packages() {
+  local p
+  for p in "${RILL_PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+      echo "$p"
+    fi
+  done
+}
+
+# Installs what is missing when run as root; otherwise says what to install and exits 1.
+rill_ensure_deps() {
+  if ! command -v dpkg-query >/dev/null 2>&1; then
+    echo "warning: not a Debian system; make sure these (or their equivalents) are installed:" >&2
+    echo "  ${RILL_PACKAGES[*]}" >&2
+    return 0
+  fi
+  local missing
+  mapfile -t missing < <(rill_missing_packages)
+  if ((${#missing[@]} == 0)); then
+    return 0
+  fi
+  if [[ "$(id -u)" -ne 0 ]]; then
+    echo "rill needs these Debian packages, which are not installed: ${missing[*]}" >&2
+    echo "Install them with:" >&2
+    echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
+    exit 1
+  fi
+  rill_log "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update
+  apt-get install -y --no-install-recommends "${missing[@]}"
+}
+
+# Configures the build tree $1 with the remaining arguments as cache settings.
+# Uses Ninja when available (and the tree is new: a tree keeps its generator).
+rill_configure() {
+  local dir="$1"
+  shift
+  local generator=()
+  if [[ ! -f "$dir/CMakeCache.txt" ]] && command -v ninja >/dev/null 2>&1; then
+    generator=(-G Ninja)
+  fi
+  cmake -S "$RILL_ROOT" -B "$dir" "${generator[@]}" "$@"
+}
+
+# ON when the benchmarks can be built (bench/CMakeLists.txt exists), else OFF
+# with a note: lets the tools run on trees where bench/ is still empty.
+rill_bench_option() {
+  if [[ -f "$RILL_ROOT/bench/CMakeLists.txt" ]]; then
+    echo ON
+  else
+    echo "note: bench/CMakeLists.txt not found; configuring without the benchmarks" >&2
+    echo OFF
+  fi
+}
