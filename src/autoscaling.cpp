@@ -55,7 +55,8 @@ void autoscaler::impl::evaluate() {
   if (open < 1) return;
 
   // Whole minutes before the current one.
-  const auto minutes = std::max<std::int64_t>(1, std::chrono::ceil<std::chrono::minutes>(policy.evaluation_period).count());
+  const auto minutes =
+      std::max<std::int64_t>(1, std::chrono::ceil<std::chrono::minutes>(policy.evaluation_period).count());
   const timestamp to = std::chrono::floor<std::chrono::minutes>(now);
   const timestamp from = to - std::chrono::minutes(minutes);
   const double seconds = static_cast<double>(minutes) * 60.0;
@@ -71,16 +72,18 @@ void autoscaler::impl::evaluate() {
       std::max(bytes_rate / (static_cast<double>(open) * static_cast<double>(policy.shard_write_bytes_per_second)),
                records_rate / (static_cast<double>(open) * static_cast<double>(policy.shard_write_records_per_second)));
 
-  auto desired = static_cast<std::int32_t>(std::ceil(static_cast<double>(open) * utilization / policy.target_utilization));
+  auto desired =
+      static_cast<std::int32_t>(std::ceil(static_cast<double>(open) * utilization / policy.target_utilization));
   if (utilization > policy.target_utilization) {
-    desired = std::max(desired, open + static_cast<std::int32_t>(std::ceil(static_cast<double>(open) * policy.scale_out_step)));
+    desired = std::max(desired,
+                       open + static_cast<std::int32_t>(std::ceil(static_cast<double>(open) * policy.scale_out_step)));
   }
   desired = std::clamp(desired, policy.min_shards, policy.max_shards);
   desired = std::clamp(desired, (open + 1) / 2, 2 * open);  // what one UpdateShardCount may do
-  const bool out = desired > open && utilization > policy.target_utilization &&
-                   now - last_scale_out >= policy.scale_out_cooldown;
-  const bool in = desired < open && utilization < policy.scale_in_utilization &&
-                  now - last_change >= policy.scale_in_cooldown;
+  const bool out =
+      desired > open && utilization > policy.target_utilization && now - last_scale_out >= policy.scale_out_cooldown;
+  const bool in =
+      desired < open && utilization < policy.scale_in_utilization && now - last_change >= policy.scale_in_cooldown;
   if (!out && !in) return;
 
   auto r = e.update_shard_count({.stream_name = policy.stream_name, .target_shard_count = desired});
@@ -115,7 +118,8 @@ result<std::unique_ptr<autoscaler>> autoscaler::start(engine& e, autoscaling_pol
   if (policy.evaluation_interval <= duration::zero()) {
     v.fail(fmt::format("{}ms", policy.evaluation_interval.count()), "evaluationInterval", "Member must be positive");
   }
-  if (policy.shard_write_bytes_per_second < 1) v.value_at_least(policy.shard_write_bytes_per_second, "shardWriteBytesPerSecond", 1);
+  if (policy.shard_write_bytes_per_second < 1)
+    v.value_at_least(policy.shard_write_bytes_per_second, "shardWriteBytesPerSecond", 1);
   if (policy.shard_write_records_per_second < 1) {
     v.value_at_least(policy.shard_write_records_per_second, "shardWriteRecordsPerSecond", 1);
   }
@@ -123,9 +127,8 @@ result<std::unique_ptr<autoscaler>> autoscaler::start(engine& e, autoscaling_pol
   auto summary = e.describe_stream_summary({.stream_name = policy.stream_name});
   if (!summary) return summary.error();
   if (summary->stream_description_summary.stream_mode_details.stream_mode != stream_mode::provisioned) {
-    return detail::invalid_argument(
-        fmt::format("Stream {} is ON_DEMAND: Kinesis scales it; an autoscaler is for PROVISIONED streams.",
-                    policy.stream_name));
+    return detail::invalid_argument(fmt::format(
+        "Stream {} is ON_DEMAND: Kinesis scales it; an autoscaler is for PROVISIONED streams.", policy.stream_name));
   }
   auto p = std::make_unique<impl>(e, std::move(policy));
   p->last_change = e.clock().now();

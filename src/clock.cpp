@@ -108,10 +108,10 @@ struct manual_clock::impl {
 
   std::atomic<std::int64_t> now_ms;
   std::mutex mu;
-  std::map<key, entry> queue;                         // guarded by mu
+  std::map<key, entry> queue;                              // guarded by mu
   std::unordered_map<std::uint64_t, std::int64_t> due_of;  // order -> due; guarded by mu
-  std::uint64_t next_order = 0;                       // guarded by mu
-  std::mutex advance_mu;                              // one advance at a time
+  std::uint64_t next_order = 0;                            // guarded by mu
+  std::mutex advance_mu;                                   // one advance at a time
 
   // Runs tasks due at or before `limit`, then sets now to max(now, limit).
   void run_until(std::int64_t limit) {
@@ -143,8 +143,7 @@ struct manual_clock::impl {
       if (stopped_) return 0;
       task_id id = ++clock_->next_order;
       std::int64_t ms = due.time_since_epoch().count();
-      clock_->queue.emplace(key{ms, id},
-                            entry{state_, std::move(task)});
+      clock_->queue.emplace(key{ms, id}, entry{state_, std::move(task)});
       clock_->due_of.emplace(id, ms);
       return id;
     }

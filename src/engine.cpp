@@ -3,8 +3,8 @@
 // The engine: construction, stream lookup, lifecycle and the control plane.
 // The data plane (puts, iterators, reads) is in engine_data.cpp.
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cassert>
@@ -98,14 +98,22 @@ tag_chars check_tag_chars(std::string_view s) {
     if (u >= 0x80) continue;
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) continue;
     switch (c) {
-      case ' ': case '\t': case '\n': case '\r': case '\f': case '\v':
-      case '_': case '.': case '/': case '=': case '+': case '-': case '@': case ':':
-        continue;
-      case '%':
-        percent = true;
-        continue;
-      default:
-        return tag_chars::invalid;
+      case ' ':
+      case '\t':
+      case '\n':
+      case '\r':
+      case '\f':
+      case '\v':
+      case '_':
+      case '.':
+      case '/':
+      case '=':
+      case '+':
+      case '-':
+      case '@':
+      case ':': continue;
+      case '%': percent = true; continue;
+      default: return tag_chars::invalid;
     }
   }
   return percent ? tag_chars::percent : tag_chars::ok;
@@ -187,9 +195,13 @@ std::vector<enhanced_metrics> monitoring_of(const stream_state& s) {
 }
 
 bool is_shard_level_metric(std::string_view name) {
-  static constexpr std::string_view kNames[] = {
-      "IncomingBytes",   "IncomingRecords",   "OutgoingBytes",           "OutgoingRecords",
-      "WriteProvisionedThroughputExceeded", "ReadProvisionedThroughputExceeded", "IteratorAgeMilliseconds"};
+  static constexpr std::string_view kNames[] = {"IncomingBytes",
+                                                "IncomingRecords",
+                                                "OutgoingBytes",
+                                                "OutgoingRecords",
+                                                "WriteProvisionedThroughputExceeded",
+                                                "ReadProvisionedThroughputExceeded",
+                                                "IteratorAgeMilliseconds"};
   return std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames);
 }
 
@@ -314,7 +326,7 @@ result<std::shared_ptr<stream_state>> engine::impl::find(std::string_view name) 
 }
 
 result<std::shared_ptr<stream_state>> engine::impl::lookup(const std::optional<std::string>& name,
-                                                          const std::optional<std::string>& arn) const {
+                                                           const std::optional<std::string>& arn) const {
   auto n = resolve(name, arn);
   if (!n) return n.error();
   return find(*n);
@@ -336,7 +348,8 @@ std::int64_t engine::impl::open_shard_total() const {
 std::int32_t engine::impl::on_demand_stream_total() const {
   std::int32_t total = 0;
   std::shared_lock lock(streams_mu);
-  for (const auto& [n, s] : streams) total += s->mode == stream_mode::on_demand ? 1 : 0;  // mode changes under control_mu
+  for (const auto& [n, s] : streams)
+    total += s->mode == stream_mode::on_demand ? 1 : 0;  // mode changes under control_mu
   return total;
 }
 
@@ -368,7 +381,8 @@ void engine::impl::rebuild_open(stream_state& s) {
   for (auto& sh : s.shards) {
     if (sh && !sh->closed) s.open.push_back(sh.get());
   }
-  std::sort(s.open.begin(), s.open.end(), [](const shard_state* a, const shard_state* b) { return a->start < b->start; });
+  std::sort(s.open.begin(), s.open.end(),
+            [](const shard_state* a, const shard_state* b) { return a->start < b->start; });
 }
 
 void engine::impl::activate(stream_state& s) {
@@ -589,7 +603,8 @@ result<list_streams_result> engine::list_streams(const list_streams_request& req
   validation v;
   if (req.limit && *req.limit < 1) v.value_at_least(*req.limit, "limit", 1);
   if (req.limit && *req.limit > 10000) v.value_at_most(*req.limit, "limit", 10000);
-  if (req.exclusive_start_stream_name) validate_stream_name(v, *req.exclusive_start_stream_name, "exclusiveStartStreamName");
+  if (req.exclusive_start_stream_name)
+    validate_stream_name(v, *req.exclusive_start_stream_name, "exclusiveStartStreamName");
   if (!v.ok()) return v.error();
   if (auto admitted = d.enter("ListStreams", ""); !admitted) return admitted.error();
   const timestamp t = d.now();
@@ -794,16 +809,11 @@ result<list_shards_result> engine::list_shards(const list_shards_request& req) {
   auto keep = [&](const shard_state& sh) {
     switch (filter.type) {
       case shard_filter_type::after_shard_id:
-      case shard_filter_type::from_trim_horizon:
-        return true;
-      case shard_filter_type::at_latest:
-        return !sh.closed;
-      case shard_filter_type::at_trim_horizon:
-        return open_at(sh, horizon);
-      case shard_filter_type::at_timestamp:
-        return open_at(sh, std::max(*filter.timestamp, horizon));
-      case shard_filter_type::from_timestamp:
-        return !sh.closed || sh.closed_at >= std::max(*filter.timestamp, horizon);
+      case shard_filter_type::from_trim_horizon: return true;
+      case shard_filter_type::at_latest: return !sh.closed;
+      case shard_filter_type::at_trim_horizon: return open_at(sh, horizon);
+      case shard_filter_type::at_timestamp: return open_at(sh, std::max(*filter.timestamp, horizon));
+      case shard_filter_type::from_timestamp: return !sh.closed || sh.closed_at >= std::max(*filter.timestamp, horizon);
     }
     return true;
   };
@@ -844,14 +854,14 @@ result<void> engine::impl::change_retention(const update_retention_period_reques
   auto& st = **s;
   const std::int32_t h = req.retention_period_hours;
   if (h < kMinRetentionHours) {
-    return detail::invalid_argument(fmt::format(
-        "Minimum allowed retention period is {} hours. Requested retention period ({} hours) is too short.",
-        kMinRetentionHours, h));
+    return detail::invalid_argument(
+        fmt::format("Minimum allowed retention period is {} hours. Requested retention period ({} hours) is too short.",
+                    kMinRetentionHours, h));
   }
   if (h > kMaxRetentionHours) {
-    return detail::invalid_argument(fmt::format(
-        "Maximum allowed retention period is {} hours. Requested retention period ({} hours) is too long.",
-        kMaxRetentionHours, h));
+    return detail::invalid_argument(
+        fmt::format("Maximum allowed retention period is {} hours. Requested retention period ({} hours) is too long.",
+                    kMaxRetentionHours, h));
   }
   std::unique_lock lock(st.mu);
   if (increase && h < st.retention_hours) {
@@ -1078,7 +1088,6 @@ result<void> engine::merge_shards(const merge_shards_request& req) {
   return {};
 }
 
-
 result<update_shard_count_result> engine::update_shard_count(const update_shard_count_request& req) {
   auto& d = *impl_;
   validation v;
@@ -1120,8 +1129,8 @@ result<update_shard_count_result> engine::update_shard_count(const update_shard_
                              current, target));
   }
   const auto& cp = d.opt.control_plane;
-  if (cp.enabled && st.scalings.count(d.now(), std::chrono::hours(24)) >=
-                        static_cast<std::size_t>(cp.max_scalings_per_day)) {
+  if (cp.enabled &&
+      st.scalings.count(d.now(), std::chrono::hours(24)) >= static_cast<std::size_t>(cp.max_scalings_per_day)) {
     return error(error_code::limit_exceeded_exception,
                  fmt::format("Exceeded the limit of {} UpdateShardCount calls per rolling 24 hours for stream {} under "
                              "account {}. The next call is allowed at {}.",
@@ -1193,8 +1202,8 @@ result<void> engine::update_stream_mode(const update_stream_mode_request& req) {
   std::unique_lock lock(st.mu);
   if (st.status != stream_status::active) return detail::stream_not_active(w, st.status);
   if (st.mode == mode) {
-    return detail::invalid_argument(fmt::format("Stream {} under account {} is already in {} mode.", st.name,
-                                                d.opt.account_id, to_string(mode)));
+    return detail::invalid_argument(
+        fmt::format("Stream {} under account {} is already in {} mode.", st.name, d.opt.account_id, to_string(mode)));
   }
 
   const auto& cp = d.opt.control_plane;
@@ -1213,7 +1222,7 @@ result<void> engine::update_stream_mode(const update_stream_mode_request& req) {
 }
 
 result<enhanced_monitoring_result> engine::impl::change_monitoring(const enhanced_monitoring_request& req,
-                                                                 bool enable) {
+                                                                   bool enable) {
   auto& d = *this;
   validation v;
   if (req.shard_level_metrics.empty()) v.length_at_least(list_repr(req.shard_level_metrics), "shardLevelMetrics", 1);
@@ -1230,7 +1239,8 @@ result<enhanced_monitoring_result> engine::impl::change_monitoring(const enhance
   if (!v.ok()) return v.error();
   auto s = d.lookup(req.stream_name, req.stream_arn);
   if (!s) return s.error();
-  if (auto admitted = d.enter(enable ? "EnableEnhancedMonitoring" : "DisableEnhancedMonitoring", (*s)->name); !admitted) return admitted.error();
+  if (auto admitted = d.enter(enable ? "EnableEnhancedMonitoring" : "DisableEnhancedMonitoring", (*s)->name); !admitted)
+    return admitted.error();
   std::lock_guard control(d.control_mu);
   s = d.lookup(req.stream_name, req.stream_arn);  // again, under the lock
   if (!s) return s.error();
@@ -1241,9 +1251,13 @@ result<enhanced_monitoring_result> engine::impl::change_monitoring(const enhance
   out.stream_name = st.name;
   out.stream_arn = st.arn;
   out.current_shard_level_metrics.assign(st.shard_level_metrics.begin(), st.shard_level_metrics.end());
-  static constexpr std::string_view kAll[] = {
-      "IncomingBytes",   "IncomingRecords",   "OutgoingBytes",           "OutgoingRecords",
-      "WriteProvisionedThroughputExceeded", "ReadProvisionedThroughputExceeded", "IteratorAgeMilliseconds"};
+  static constexpr std::string_view kAll[] = {"IncomingBytes",
+                                              "IncomingRecords",
+                                              "OutgoingBytes",
+                                              "OutgoingRecords",
+                                              "WriteProvisionedThroughputExceeded",
+                                              "ReadProvisionedThroughputExceeded",
+                                              "IteratorAgeMilliseconds"};
   for (const auto& m : req.shard_level_metrics) {
     if (m == "ALL") {
       for (auto name : kAll) {
@@ -1307,9 +1321,9 @@ result<void> engine::impl::enter(std::string_view op, std::string_view stream) {
       }
       if (!bucket->second.try_take(1, t)) {
         return error(error_code::limit_exceeded_exception,
-                     stream.empty() ? fmt::format("Rate exceeded for account {}.", opt.account_id)
-                                    : fmt::format("Rate exceeded for stream {} under account {}.", stream,
-                                                  opt.account_id));
+                     stream.empty()
+                         ? fmt::format("Rate exceeded for account {}.", opt.account_id)
+                         : fmt::format("Rate exceeded for stream {} under account {}.", stream, opt.account_id));
       }
     }
   }
@@ -1518,12 +1532,12 @@ std::string engine::metrics_json() const {
         series.collect(m, from, to, points);
         if (points.empty()) continue;
         const auto& inf = detail::info(static_cast<detail::shard_metric>(m));
-        metrics.push_back(
-            {{"MetricName", inf.name},
-             {"Dimensions",
-              {{{"Name", "StreamName"}, {"Value", s->name}}, {{"Name", "ShardId"}, {"Value", shard_id(id).to_string()}}}},
-             {"Unit", inf.unit},
-             {"Datapoints", datapoints_json(points)}});
+        metrics.push_back({{"MetricName", inf.name},
+                           {"Dimensions",
+                            {{{"Name", "StreamName"}, {"Value", s->name}},
+                             {{"Name", "ShardId"}, {"Value", shard_id(id).to_string()}}}},
+                           {"Unit", inf.unit},
+                           {"Datapoints", datapoints_json(points)}});
       }
     }
   }

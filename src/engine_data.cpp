@@ -23,8 +23,8 @@ using detail::validation;
 
 namespace {
 
-constexpr std::size_t kMaxRecordBytes = 1 << 20;        // data plus partition key
-constexpr std::size_t kMaxPutRecordsBytes = 5 << 20;    // whole request
+constexpr std::size_t kMaxRecordBytes = 1 << 20;      // data plus partition key
+constexpr std::size_t kMaxPutRecordsBytes = 5 << 20;  // whole request
 constexpr std::size_t kMaxPutRecordsEntries = 500;
 constexpr std::size_t kMaxGetRecordsBytes = 10 << 20;
 constexpr std::int32_t kMaxGetRecordsLimit = 10000;
@@ -103,7 +103,8 @@ result<hash_key> routing_hash(std::string_view key, const std::optional<std::str
 
 // The open shard whose range holds `h`. `open` tiles the hash space.
 std::size_t route(const std::vector<shard_state*>& open, hash_key h) {
-  auto it = std::upper_bound(open.begin(), open.end(), h, [](hash_key k, const shard_state* s) { return k < s->start; });
+  auto it =
+      std::upper_bound(open.begin(), open.end(), h, [](hash_key k, const shard_state* s) { return k < s->start; });
   return static_cast<std::size_t>(it - open.begin()) - 1;
 }
 
@@ -248,7 +249,8 @@ result<put_record_result> engine::put_record(const put_record_request& req) {
     }
     if (st.shard_metric_mask != 0) {
       auto& sm = m.shards[sh.id.index()].at(minute, keep);
-      if (stored && shard_metric_on(st, shard_metric::incoming_bytes)) add(sm, shard_metric::incoming_bytes, static_cast<double>(bytes));
+      if (stored && shard_metric_on(st, shard_metric::incoming_bytes))
+        add(sm, shard_metric::incoming_bytes, static_cast<double>(bytes));
       if (stored && shard_metric_on(st, shard_metric::incoming_records)) add(sm, shard_metric::incoming_records, 1);
       if (shard_metric_on(st, shard_metric::write_throttled)) add(sm, shard_metric::write_throttled, admitted ? 0 : 1);
     }
@@ -396,7 +398,8 @@ result<put_records_result> engine::put_records(const put_records_request& req) {
       const auto& e = out.records[sc.order[j]];
       if (e.ok()) {
         ++t.records;
-        t.bytes += static_cast<std::int64_t>(records[sc.order[j]].partition_key.size() + records[sc.order[j]].data.size());
+        t.bytes +=
+            static_cast<std::int64_t>(records[sc.order[j]].partition_key.size() + records[sc.order[j]].data.size());
       } else if (*e.error_code == error_code::provisioned_throughput_exceeded_exception) {
         ++t.throttled;
       } else {
@@ -427,9 +430,12 @@ result<put_records_result> engine::put_records(const put_records_request& req) {
     if (st.shard_metric_mask == 0) return;
     for (const auto& t : sc.tallies) {
       auto& sm = m.shards[t.shard].at(minute, keep);
-      if (t.records > 0 && shard_metric_on(st, shard_metric::incoming_bytes)) add(sm, shard_metric::incoming_bytes, static_cast<double>(t.bytes));
-      if (t.records > 0 && shard_metric_on(st, shard_metric::incoming_records)) add(sm, shard_metric::incoming_records, static_cast<double>(t.records));
-      if (shard_metric_on(st, shard_metric::write_throttled)) add(sm, shard_metric::write_throttled, static_cast<double>(t.throttled));
+      if (t.records > 0 && shard_metric_on(st, shard_metric::incoming_bytes))
+        add(sm, shard_metric::incoming_bytes, static_cast<double>(t.bytes));
+      if (t.records > 0 && shard_metric_on(st, shard_metric::incoming_records))
+        add(sm, shard_metric::incoming_records, static_cast<double>(t.records));
+      if (shard_metric_on(st, shard_metric::write_throttled))
+        add(sm, shard_metric::write_throttled, static_cast<double>(t.throttled));
     }
   });
   return out;
@@ -503,12 +509,8 @@ result<get_shard_iterator_result> engine::get_shard_iterator(const get_shard_ite
     case shard_iterator_type::trim_horizon:
       position = 0;  // clamped to the oldest readable record at each read
       break;
-    case shard_iterator_type::latest:
-      position = sh.log->end_offset();
-      break;
-    case shard_iterator_type::at_timestamp:
-      position = sh.log->offset_at_or_after(*req.timestamp);
-      break;
+    case shard_iterator_type::latest: position = sh.log->end_offset(); break;
+    case shard_iterator_type::at_timestamp: position = sh.log->offset_at_or_after(*req.timestamp); break;
     case shard_iterator_type::at_sequence_number:
     case shard_iterator_type::after_sequence_number: {
       const std::string& text = *req.starting_sequence_number;
@@ -669,9 +671,8 @@ result<get_records_result> engine::get_records(const get_records_request& req) {
       sh.reads.blocked_until = now + limits.large_read_penalty;
     }
   }
-  const double age = out.records.empty()
-                         ? static_cast<double>(out.millis_behind_latest)
-                         : ms_between(out.records.back().approximate_arrival_timestamp, now);
+  const double age = out.records.empty() ? static_cast<double>(out.millis_behind_latest)
+                                         : ms_between(out.records.back().approximate_arrival_timestamp, now);
   d.record(st, now, [&](detail::stream_metrics& m, std::int64_t minute, std::int64_t keep) {
     auto& stats = m.stream.at(minute, keep);
     add(stats, stream_metric::read_throttled, 0);
@@ -682,8 +683,10 @@ result<get_records_result> engine::get_records(const get_records_request& req) {
     add(stats, stream_metric::get_records_iterator_age, age);
     if (st.shard_metric_mask == 0) return;
     auto& sm = m.shards[index].at(minute, keep);
-    if (shard_metric_on(st, shard_metric::outgoing_bytes)) add(sm, shard_metric::outgoing_bytes, static_cast<double>(sized.bytes));
-    if (shard_metric_on(st, shard_metric::outgoing_records)) add(sm, shard_metric::outgoing_records, static_cast<double>(sized.records));
+    if (shard_metric_on(st, shard_metric::outgoing_bytes))
+      add(sm, shard_metric::outgoing_bytes, static_cast<double>(sized.bytes));
+    if (shard_metric_on(st, shard_metric::outgoing_records))
+      add(sm, shard_metric::outgoing_records, static_cast<double>(sized.records));
     if (shard_metric_on(st, shard_metric::iterator_age)) add(sm, shard_metric::iterator_age, age);
     if (shard_metric_on(st, shard_metric::read_throttled)) add(sm, shard_metric::read_throttled, 0);
   });

@@ -25,11 +25,11 @@
 #include <string>
 #include <vector>
 
-#include "rill/engine.hpp"
 #include "faults.hpp"
 #include "messages.hpp"
 #include "metrics_store.hpp"
 #include "rate.hpp"
+#include "rill/engine.hpp"
 #include "shared_mutex.hpp"
 #include "token.hpp"
 
@@ -117,9 +117,7 @@ struct shard_state {
   std::uint64_t close_offset = 0;        // end offset at close
   std::vector<rill::shard_id> children;  // filled at close
 
-  [[nodiscard]] sequence_number starting_sequence_number() const {
-    return {create_s, id.index(), 0, create_s};
-  }
+  [[nodiscard]] sequence_number starting_sequence_number() const { return {create_s, id.index(), 0, create_s}; }
   [[nodiscard]] sequence_number ending_sequence_number() const {
     return {create_s, id.index(), sequence_number::max_index,
             static_cast<std::uint64_t>(std::chrono::floor<std::chrono::seconds>(closed_at).time_since_epoch().count())};
@@ -130,9 +128,7 @@ struct shard_state {
   }
   [[nodiscard]] rill::hash_key_range range() const { return {start, end}; }
   /// Closed and past retention: gone from listings and reads.
-  [[nodiscard]] bool expired(timestamp now, duration retention) const {
-    return closed && closed_at + retention <= now;
-  }
+  [[nodiscard]] bool expired(timestamp now, duration retention) const { return closed && closed_at + retention <= now; }
 };
 
 struct stream_state {
@@ -193,7 +189,7 @@ struct engine::impl {
   std::mutex control_mu;
   mutable detail::shared_mutex streams_mu;
   std::map<std::string, std::shared_ptr<detail::stream_state>, std::less<>> streams;  // guarded by streams_mu
-  std::uint64_t next_uid = 1;                                                          // guarded by control_mu
+  std::uint64_t next_uid = 1;                                                         // guarded by control_mu
 
   detail::fault_injector faults;
 
@@ -225,9 +221,8 @@ struct engine::impl {
   /// control_mu and s.mu exclusive.
   void activate(detail::stream_state& s);
   /// Appends a new open shard. Caller holds s.mu exclusive.
-  detail::shard_state* add_shard(detail::stream_state& s, hash_key start, hash_key end,
-                                 std::optional<shard_id> parent, std::optional<shard_id> adjacent,
-                                 std::uint64_t create_s, timestamp now);
+  detail::shard_state* add_shard(detail::stream_state& s, hash_key start, hash_key end, std::optional<shard_id> parent,
+                                 std::optional<shard_id> adjacent, std::uint64_t create_s, timestamp now);
   /// Closes `parent`s and opens children; the reshard primitive. Caller holds s.mu exclusive.
   void split(detail::stream_state& s, detail::shard_state& parent, hash_key at, timestamp now);
   void merge(detail::stream_state& s, detail::shard_state& lower, detail::shard_state& upper, timestamp now);
@@ -267,8 +262,7 @@ struct engine::impl {
   void schedule_trim();
 
   // Tokens.
-  std::string make_iterator(const detail::stream_state& s, shard_id shard, std::uint64_t position,
-                            timestamp now) const;
+  std::string make_iterator(const detail::stream_state& s, shard_id shard, std::uint64_t position, timestamp now) const;
 };
 
 }  // namespace rill

@@ -7,10 +7,10 @@ namespace rill {
 namespace {
 
 constexpr std::array<std::string_view, 9> kNames = {
-    "ResourceNotFoundException",   "ResourceInUseException",
-    "InvalidArgumentException",    "LimitExceededException",
-    "ExpiredIteratorException",    "ExpiredNextTokenException",
-    "ValidationException",         "ProvisionedThroughputExceededException",
+    "ResourceNotFoundException", "ResourceInUseException",
+    "InvalidArgumentException",  "LimitExceededException",
+    "ExpiredIteratorException",  "ExpiredNextTokenException",
+    "ValidationException",       "ProvisionedThroughputExceededException",
     "InternalFailure",
 };
 

@@ -50,8 +50,7 @@ const char* get_varint(const char* p, std::size_t& v) {
 }
 
 std::size_t encoded_size(const log_entry& e) {
-  return varint_size(e.partition_key.size()) + varint_size(e.data.size()) + e.partition_key.size() +
-         e.data.size();
+  return varint_size(e.partition_key.size()) + varint_size(e.data.size()) + e.partition_key.size() + e.data.size();
 }
 
 class memory_log final : public shard_log {
@@ -115,8 +114,8 @@ class memory_log final : public shard_log {
     const std::int64_t t = when.time_since_epoch().count();
     if (start_ == end_) return end_;
     // The first segment whose last arrival is ≥ t holds the answer.
-    auto seg = std::partition_point(segments_.begin(), segments_.end(),
-                                    [t](const segment& s) { return s.last_time() < t; });
+    auto seg =
+        std::partition_point(segments_.begin(), segments_.end(), [t](const segment& s) { return s.last_time() < t; });
     if (seg == segments_.end()) return end_;
     auto it = std::partition_point(seg->index.begin(), seg->index.end(), [&](const index_entry& e) {
       return seg->base_time + static_cast<std::int64_t>(e.dt) < t;
@@ -186,9 +185,8 @@ class memory_log final : public shard_log {
 
   // Index of the segment holding `offset` (start_ ≤ offset < end_).
   std::size_t segment_of(std::uint64_t offset) const {
-    auto it = std::partition_point(segments_.begin(), segments_.end(), [offset](const segment& s) {
-      return s.base_offset + s.index.size() <= offset;
-    });
+    auto it = std::partition_point(segments_.begin(), segments_.end(),
+                                   [offset](const segment& s) { return s.base_offset + s.index.size() <= offset; });
     return static_cast<std::size_t>(it - segments_.begin());
   }
 

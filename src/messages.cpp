@@ -67,14 +67,12 @@ rill::error stream_in_use_exists(where w) {
 
 rill::error stream_not_active(where w, stream_status s) {
   return {error_code::resource_in_use_exception,
-          fmt::format("Stream {} under account {} not ACTIVE, instead in state {}", w.stream, w.account,
-                      to_string(s))};
+          fmt::format("Stream {} under account {} not ACTIVE, instead in state {}", w.stream, w.account, to_string(s))};
 }
 
 rill::error shard_does_not_exist(where w, shard_id id) {
   return {error_code::resource_not_found_exception,
-          fmt::format("Shard {} in stream {} under account {} does not exist", id.to_string(), w.stream,
-                      w.account)};
+          fmt::format("Shard {} in stream {} under account {} does not exist", id.to_string(), w.stream, w.account)};
 }
 
 rill::error shard_not_found(where w, std::string_view input) {
@@ -82,8 +80,8 @@ rill::error shard_not_found(where w, std::string_view input) {
           fmt::format("Could not find shard {} in stream {} under account {}.", input, w.stream, w.account)};
 }
 
-rill::error shard_limit_exceeded(std::string_view account, std::string_view region, long long current,
-                                 long long limit, long long additional) {
+rill::error shard_limit_exceeded(std::string_view account, std::string_view region, long long current, long long limit,
+                                 long long additional) {
   return {error_code::limit_exceeded_exception,
           fmt::format("This request would exceed the shard limit for the account {} in {}. Current shard count for "
                       "the account: {}. Limit: {}. Number of additional shards that would have resulted from this "
@@ -111,8 +109,8 @@ std::string java_date(timestamp t) {
 bool is_name_chars(std::string_view s) noexcept {
   if (s.empty()) return false;
   for (char c : s) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-              c == '-';
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
     if (!ok) return false;
   }
   return true;

@@ -45,13 +45,14 @@ struct where {
   std::string_view account;
 };
 
-rill::error stream_not_found(where w);                       // RNF "Stream S under account A not found."
-rill::error stream_in_use_exists(where w);                   // RIU "... already exists."
-rill::error stream_not_active(where w, stream_status s);     // RIU "... not ACTIVE, instead in state X"
-rill::error shard_does_not_exist(where w, shard_id id);      // RNF "Shard X in stream S under account A does not exist"
-rill::error shard_not_found(where w, std::string_view input);// RNF "Could not find shard X in stream S under account A."
-rill::error shard_limit_exceeded(std::string_view account, std::string_view region, long long current,
-                                 long long limit, long long additional);
+rill::error stream_not_found(where w);                    // RNF "Stream S under account A not found."
+rill::error stream_in_use_exists(where w);                // RIU "... already exists."
+rill::error stream_not_active(where w, stream_status s);  // RIU "... not ACTIVE, instead in state X"
+rill::error shard_does_not_exist(where w, shard_id id);   // RNF "Shard X in stream S under account A does not exist"
+rill::error shard_not_found(where w,
+                            std::string_view input);  // RNF "Could not find shard X in stream S under account A."
+rill::error shard_limit_exceeded(std::string_view account, std::string_view region, long long current, long long limit,
+                                 long long additional);
 rill::error invalid_argument(std::string message);
 rill::error internal_failure(std::string message = {});
 

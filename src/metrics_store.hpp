@@ -121,7 +121,7 @@ class minute_series {
 class stream_metrics {
  public:
   std::mutex mu;
-  minute_series<kStreamMetrics> stream;                               // guarded by mu
+  minute_series<kStreamMetrics> stream;                                    // guarded by mu
   std::unordered_map<std::uint32_t, minute_series<kShardMetrics>> shards;  // guarded by mu
 };
 

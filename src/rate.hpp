@@ -61,7 +61,7 @@ class token_bucket {
     }
   }
 
-  std::int64_t rate_ = 0;            // tokens per second = thousandths per millisecond
+  std::int64_t rate_ = 0;  // tokens per second = thousandths per millisecond
   std::int64_t capacity_milli_ = 0;
   std::int64_t milli_ = 0;
   std::int64_t last_ms_ = 0;

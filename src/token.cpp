@@ -83,8 +83,8 @@ token_codec::token_codec(std::string key) : key_(std::move(key)) {
 
 void token_codec::tag(std::string_view payload, unsigned char out[32]) const {
   unsigned int len = 32;
-  HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
-       reinterpret_cast<const unsigned char*>(payload.data()), payload.size(), out, &len);
+  HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()), reinterpret_cast<const unsigned char*>(payload.data()),
+       payload.size(), out, &len);
 }
 
 std::string token_codec::seal(std::string_view payload) const {

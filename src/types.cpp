@@ -199,9 +199,7 @@ std::string_view to_string(stream_status v) noexcept {
   return "UNKNOWN";
 }
 
-std::string_view to_string(stream_mode v) noexcept {
-  return v == stream_mode::on_demand ? "ON_DEMAND" : "PROVISIONED";
-}
+std::string_view to_string(stream_mode v) noexcept { return v == stream_mode::on_demand ? "ON_DEMAND" : "PROVISIONED"; }
 
 std::string_view to_string(shard_iterator_type v) noexcept {
   switch (v) {

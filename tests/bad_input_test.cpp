@@ -48,16 +48,19 @@ TEST(BadInput, StreamArns) {
   test_engine e;
   stream_builder s(*e, "s", 1);
   RILL_ASSERT_OK(e->describe_stream({.stream_arn = "arn:aws:kinesis:us-east-1:000000000000:stream/s"}));
-  RILL_ASSERT_OK(e->describe_stream({.stream_name = "s", .stream_arn = "arn:aws:kinesis:us-east-1:000000000000:stream/s"}));
-  RILL_EXPECT_ERROR(e->describe_stream({.stream_name = "t", .stream_arn = "arn:aws:kinesis:us-east-1:000000000000:stream/s"}),
-                    error_code::invalid_argument_exception);
+  RILL_ASSERT_OK(
+      e->describe_stream({.stream_name = "s", .stream_arn = "arn:aws:kinesis:us-east-1:000000000000:stream/s"}));
+  RILL_EXPECT_ERROR(
+      e->describe_stream({.stream_name = "t", .stream_arn = "arn:aws:kinesis:us-east-1:000000000000:stream/s"}),
+      error_code::invalid_argument_exception);
   RILL_EXPECT_ERROR(e->describe_stream({.stream_arn = "arn:aws:kinesis:eu-west-1:000000000000:stream/s"}),
                     error_code::resource_not_found_exception);
   auto other_account = e->describe_stream({.stream_arn = "arn:aws:kinesis:us-east-1:123456789012:stream/s"});
   RILL_EXPECT_ERROR(other_account, error_code::resource_not_found_exception);
   EXPECT_EQ(other_account.error().message(), "Stream s under account 123456789012 not found.");
-  for (std::string bad : {"s", "arn:aws:kinesis:us-east-1:0000:stream/s", "arn:aws:sqs:us-east-1:000000000000:stream/s",
-                          "arn:aws:kinesis:us-east-1:000000000000:stream/", "arn:aws:kinesis:us-east-1:000000000000:stream/a b"}) {
+  for (std::string bad :
+       {"s", "arn:aws:kinesis:us-east-1:0000:stream/s", "arn:aws:sqs:us-east-1:000000000000:stream/s",
+        "arn:aws:kinesis:us-east-1:000000000000:stream/", "arn:aws:kinesis:us-east-1:000000000000:stream/a b"}) {
     RILL_EXPECT_ERROR(e->describe_stream({.stream_arn = bad}), error_code::validation_exception);
   }
 }
@@ -66,9 +69,10 @@ TEST(BadInput, ShardCounts) {
   test_engine e;
   auto zero = e->create_stream({.stream_name = "s", .shard_count = 0});
   RILL_EXPECT_ERROR(zero, error_code::validation_exception);
-  EXPECT_EQ(zero.error().message(),
-            "1 validation error detected: Value '0' at 'shardCount' failed to satisfy constraint: Member must have value "
-            "greater than or equal to 1");
+  EXPECT_EQ(
+      zero.error().message(),
+      "1 validation error detected: Value '0' at 'shardCount' failed to satisfy constraint: Member must have value "
+      "greater than or equal to 1");
   RILL_EXPECT_ERROR(e->create_stream({.stream_name = "s", .shard_count = -3}), error_code::validation_exception);
   RILL_EXPECT_ERROR(e->create_stream({.stream_name = "s", .shard_count = 100001}), error_code::validation_exception);
   auto none = e->create_stream({.stream_name = "s"});
@@ -167,7 +171,9 @@ TEST(BadInput, PutRecordsOf0Or501EntriesOrOver5MiBAppendNothing) {
 TEST(BadInput, ExplicitHashKeysAtOrAbove2To128) {
   test_engine e;
   stream_builder s(*e, "s", 2);
-  auto over = e->put_record({.stream_name = "s", .data = "x", .partition_key = "k",
+  auto over = e->put_record({.stream_name = "s",
+                             .data = "x",
+                             .partition_key = "k",
                              .explicit_hash_key = "340282366920938463463374607431768211456"});
   RILL_EXPECT_ERROR(over, error_code::invalid_argument_exception);
   EXPECT_EQ(over.error().message(),
@@ -178,14 +184,17 @@ TEST(BadInput, ExplicitHashKeysAtOrAbove2To128) {
   EXPECT_EQ(pattern.error().message(),
             "1 validation error detected: Value '-1' at 'explicitHashKey' failed to satisfy constraint: Member must "
             "satisfy regular expression pattern: 0|([1-9]\\d{0,38})");
-  auto max = e->put_record({.stream_name = "s", .data = "x", .partition_key = "k",
+  auto max = e->put_record({.stream_name = "s",
+                            .data = "x",
+                            .partition_key = "k",
                             .explicit_hash_key = "340282366920938463463374607431768211455"});
   RILL_ASSERT_OK(max);
   EXPECT_EQ(max->shard_id, shard_id(1));
   // In put_records, one out-of-range key refuses the whole request.
   put_records_request req{.stream_name = "s"};
   req.records.push_back({.data = "a", .partition_key = "k"});
-  req.records.push_back({.data = "b", .partition_key = "k", .explicit_hash_key = "340282366920938463463374607431768211456"});
+  req.records.push_back(
+      {.data = "b", .partition_key = "k", .explicit_hash_key = "340282366920938463463374607431768211456"});
   RILL_EXPECT_ERROR(e->put_records(req), error_code::invalid_argument_exception);
   EXPECT_EQ(stored(s), 1u);
 }
@@ -206,9 +215,11 @@ TEST(BadInput, MalformedAndForeignSequenceNumbers) {
   EXPECT_EQ(invalid.error().message(),
             "StartingSequenceNumber 12345 used in GetShardIterator on shard shardId-000000000000 in stream s under "
             "account 000000000000 is invalid.");
-  RILL_EXPECT_ERROR(iter(p.sequence_number.to_string(), shard_iterator_type::at_sequence_number, "shardId-000000000001"),
-                    error_code::invalid_argument_exception);
-  auto missing = e->get_shard_iterator({.stream_name = "s", .shard_id = "shardId-000000000000",
+  RILL_EXPECT_ERROR(
+      iter(p.sequence_number.to_string(), shard_iterator_type::at_sequence_number, "shardId-000000000001"),
+      error_code::invalid_argument_exception);
+  auto missing = e->get_shard_iterator({.stream_name = "s",
+                                        .shard_id = "shardId-000000000000",
                                         .shard_iterator_type = shard_iterator_type::after_sequence_number});
   RILL_EXPECT_ERROR(missing, error_code::invalid_argument_exception);
   EXPECT_EQ(missing.error().message(),
@@ -221,21 +232,22 @@ TEST(BadInput, MalformedAndForeignSequenceNumbers) {
             "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) "
             "TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified LATEST and also a "
             "StartingSequenceNumber.");
-  auto no_ts = e->get_shard_iterator(
-      {.stream_name = "s", .shard_id = "shardId-000000000000", .shard_iterator_type = shard_iterator_type::at_timestamp});
+  auto no_ts = e->get_shard_iterator({.stream_name = "s",
+                                      .shard_id = "shardId-000000000000",
+                                      .shard_iterator_type = shard_iterator_type::at_timestamp});
   RILL_EXPECT_ERROR(no_ts, error_code::invalid_argument_exception);
   EXPECT_EQ(no_ts.error().message(),
             "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no "
             "timestamp parameter.");
   // SequenceNumberForOrdering must be a valid number from the past.
-  auto ordering = e->put_record({.stream_name = "s", .data = "x", .partition_key = "k",
-                                 .sequence_number_for_ordering = "99"});
+  auto ordering =
+      e->put_record({.stream_name = "s", .data = "x", .partition_key = "k", .sequence_number_for_ordering = "99"});
   RILL_EXPECT_ERROR(ordering, error_code::invalid_argument_exception);
   EXPECT_EQ(ordering.error().message(),
             "ExclusiveMinimumSequenceNumber 99 used in PutRecord on stream s under account 000000000000 is invalid.");
   const std::string previous = p.sequence_number.to_string();
-  RILL_ASSERT_OK(e->put_record({.stream_name = "s", .data = "y", .partition_key = "k",
-                                .sequence_number_for_ordering = previous}));
+  RILL_ASSERT_OK(
+      e->put_record({.stream_name = "s", .data = "y", .partition_key = "k", .sequence_number_for_ordering = previous}));
 }
 
 TEST(BadInput, ShardIdsThatDoNotExist) {
@@ -248,10 +260,13 @@ TEST(BadInput, ShardIdsThatDoNotExist) {
   auto unparsable = e->get_shard_iterator({.stream_name = "s", .shard_id = "shardId-abc"});
   RILL_EXPECT_ERROR(unparsable, error_code::resource_not_found_exception);
   EXPECT_EQ(unparsable.error().message(), "Could not find shard shardId-abc in stream s under account 000000000000.");
-  RILL_EXPECT_ERROR(e->get_shard_iterator({.stream_name = "s", .shard_id = "bad id"}), error_code::validation_exception);
-  auto split = e->split_shard({.stream_name = "s", .shard_to_split = "shardId-000000000005", .new_starting_hash_key = "5"});
+  RILL_EXPECT_ERROR(e->get_shard_iterator({.stream_name = "s", .shard_id = "bad id"}),
+                    error_code::validation_exception);
+  auto split =
+      e->split_shard({.stream_name = "s", .shard_to_split = "shardId-000000000005", .new_starting_hash_key = "5"});
   RILL_EXPECT_ERROR(split, error_code::resource_not_found_exception);
-  EXPECT_EQ(split.error().message(), "Could not find shard shardId-000000000005 in stream s under account 000000000000.");
+  EXPECT_EQ(split.error().message(),
+            "Could not find shard shardId-000000000005 in stream s under account 000000000000.");
 }
 
 TEST(BadInput, BadSplitKeys) {
@@ -269,7 +284,8 @@ TEST(BadInput, BadSplitKeys) {
   }
   RILL_EXPECT_ERROR(e->split_shard({.stream_name = "s", .shard_to_split = "0", .new_starting_hash_key = "x"}),
                     error_code::validation_exception);
-  RILL_EXPECT_ERROR(e->split_shard({.stream_name = "s", .shard_to_split = "0",
+  RILL_EXPECT_ERROR(e->split_shard({.stream_name = "s",
+                                    .shard_to_split = "0",
                                     .new_starting_hash_key = "340282366920938463463374607431768211456"}),
                     error_code::invalid_argument_exception);
   EXPECT_EQ(s.shards().size(), 2u);
@@ -378,7 +394,8 @@ TEST(BadInput, OperationsOnAStreamInTheWrongStatus) {
 
 TEST(BadInput, OnDemandStreamsRefuseManualResharding) {
   test_engine e;
-  RILL_ASSERT_OK(e->create_stream({.stream_name = "od", .stream_mode_details = stream_mode_details{stream_mode::on_demand}}));
+  RILL_ASSERT_OK(
+      e->create_stream({.stream_name = "od", .stream_mode_details = stream_mode_details{stream_mode::on_demand}}));
   auto l = e->list_shards({.stream_name = "od"});
   RILL_ASSERT_OK(l);
   EXPECT_EQ(l->shards.size(), 4u);

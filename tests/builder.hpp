@@ -15,17 +15,17 @@
 namespace rill::testing {
 
 /// Fails the current test with the error's name and message if `r` failed.
-#define RILL_ASSERT_OK(expr)                                          \
-  do {                                                                \
-    auto&& rill_r_ = (expr);                                          \
-    ASSERT_TRUE(rill_r_.ok()) << #expr << " -> " << rill_r_.error();  \
+#define RILL_ASSERT_OK(expr)                                         \
+  do {                                                               \
+    auto&& rill_r_ = (expr);                                         \
+    ASSERT_TRUE(rill_r_.ok()) << #expr << " -> " << rill_r_.error(); \
   } while (0)
 
-#define RILL_EXPECT_ERROR(expr, code_)                                              \
-  do {                                                                              \
-    auto&& rill_r_ = (expr);                                                        \
-    ASSERT_FALSE(rill_r_.ok()) << #expr << " succeeded; expected " << (code_);      \
-    EXPECT_EQ(rill_r_.error().code(), (code_)) << rill_r_.error();                  \
+#define RILL_EXPECT_ERROR(expr, code_)                                         \
+  do {                                                                         \
+    auto&& rill_r_ = (expr);                                                   \
+    ASSERT_FALSE(rill_r_.ok()) << #expr << " succeeded; expected " << (code_); \
+    EXPECT_EQ(rill_r_.error().code(), (code_)) << rill_r_.error();             \
   } while (0)
 
 /// An engine on a manual clock. Options can be adjusted before first use.
@@ -79,8 +79,8 @@ class stream_builder {
   }
 
   void split(shard_id id, hash_key at) {
-    auto r = e_.split_shard({.stream_name = name_, .shard_to_split = id.to_string(),
-                             .new_starting_hash_key = at.to_string()});
+    auto r = e_.split_shard(
+        {.stream_name = name_, .shard_to_split = id.to_string(), .new_starting_hash_key = at.to_string()});
     if (!r) throw std::runtime_error(r.error().to_string());
   }
 
@@ -92,15 +92,18 @@ class stream_builder {
   }
 
   void merge(shard_id a, shard_id b) {
-    auto r = e_.merge_shards({.stream_name = name_, .shard_to_merge = a.to_string(),
-                              .adjacent_shard_to_merge = b.to_string()});
+    auto r = e_.merge_shards(
+        {.stream_name = name_, .shard_to_merge = a.to_string(), .adjacent_shard_to_merge = b.to_string()});
     if (!r) throw std::runtime_error(r.error().to_string());
   }
 
   std::string iterator(shard_id id, shard_iterator_type type = shard_iterator_type::trim_horizon,
                        std::optional<std::string> seq = std::nullopt, std::optional<timestamp> at = std::nullopt) {
-    auto r = e_.get_shard_iterator({.stream_name = name_, .shard_id = id.to_string(), .shard_iterator_type = type,
-                                    .starting_sequence_number = std::move(seq), .timestamp = at});
+    auto r = e_.get_shard_iterator({.stream_name = name_,
+                                    .shard_id = id.to_string(),
+                                    .shard_iterator_type = type,
+                                    .starting_sequence_number = std::move(seq),
+                                    .timestamp = at});
     if (!r) throw std::runtime_error(r.error().to_string());
     return r->shard_iterator;
   }

@@ -42,7 +42,8 @@ TEST(Capacity, ExactlyAThousandRecordsPerSecondPassPerShard) {
   }
   auto over = e->put_record({.stream_name = "s", .data = "x", .partition_key = "k"});
   RILL_EXPECT_ERROR(over, error_code::provisioned_throughput_exceeded_exception);
-  EXPECT_EQ(over.error().message(), "Rate exceeded for shard shardId-000000000000 in stream s under account 000000000000.");
+  EXPECT_EQ(over.error().message(),
+            "Rate exceeded for shard shardId-000000000000 in stream s under account 000000000000.");
   e.clock->advance(999ms);  // 999 records' worth back: one per millisecond
   auto first = e->put_records(b.request("s"));
   RILL_ASSERT_OK(first);
@@ -93,7 +94,8 @@ TEST(Capacity, PutRecordsThrottlesPerEntryAndAcceptsTheRest) {
   }
   EXPECT_EQ(failed, r4->failed_record_count);
   std::size_t stored = s.read_all(shard_id(0)).size() + s.read_all(shard_id(1)).size();
-  EXPECT_EQ(stored, 2000u - static_cast<std::size_t>(failed)) << "a throttled entry was stored, or an accepted one lost";
+  EXPECT_EQ(stored, 2000u - static_cast<std::size_t>(failed))
+      << "a throttled entry was stored, or an accepted one lost";
 }
 
 TEST(Capacity, ConfiguredLimitsApply) {
@@ -166,10 +168,12 @@ TEST(Capacity, TwoMebibytesPerSecondOfReadsPerShard) {
   auto r = e->get_records({.shard_iterator = it, .limit = 2});  // 2 MiB: the whole second's budget
   RILL_ASSERT_OK(r);
   it = *r->next_shard_iterator;
-  RILL_EXPECT_ERROR(e->get_records({.shard_iterator = it, .limit = 1}), error_code::provisioned_throughput_exceeded_exception);
+  RILL_EXPECT_ERROR(e->get_records({.shard_iterator = it, .limit = 1}),
+                    error_code::provisioned_throughput_exceeded_exception);
   e.clock->advance(1ms);
   RILL_ASSERT_OK(e->get_records({.shard_iterator = it, .limit = 1}));  // back above zero: one more read
-  RILL_EXPECT_ERROR(e->get_records({.shard_iterator = it, .limit = 1}), error_code::provisioned_throughput_exceeded_exception);
+  RILL_EXPECT_ERROR(e->get_records({.shard_iterator = it, .limit = 1}),
+                    error_code::provisioned_throughput_exceeded_exception);
 }
 
 TEST(Capacity, FiveGetShardIteratorCallsPerSecondPerShard) {

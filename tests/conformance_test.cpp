@@ -82,8 +82,8 @@ TEST(Conformance, IteratorAtEndingSequenceNumberOfAClosedShardIsAtItsEnd) {
   s.split(shard_id(0), hash_key(1ULL << 62));
   auto end = s.shards()[0].sequence_number_range.ending_sequence_number;
   ASSERT_TRUE(end);
-  auto r = e->get_records({.shard_iterator = s.iterator(shard_id(0), shard_iterator_type::at_sequence_number,
-                                                        end->to_string())});
+  auto r = e->get_records(
+      {.shard_iterator = s.iterator(shard_id(0), shard_iterator_type::at_sequence_number, end->to_string())});
   RILL_ASSERT_OK(r);
   EXPECT_TRUE(r->records.empty());
   EXPECT_FALSE(r->next_shard_iterator);
@@ -112,8 +112,8 @@ TEST(Conformance, AtTimestampStartsAtTheFirstRecordArrivedAtOrAfterIt) {
   e.clock->advance(10s);
   s.put("k", "c");
   auto read = [&](timestamp at) {
-    auto r = e->get_records({.shard_iterator = s.iterator(shard_id(0), shard_iterator_type::at_timestamp,
-                                                          std::nullopt, at)});
+    auto r = e->get_records(
+        {.shard_iterator = s.iterator(shard_id(0), shard_iterator_type::at_timestamp, std::nullopt, at)});
     EXPECT_TRUE(r.ok());
     std::vector<std::string> out;
     for (auto& rec : r->records) out.emplace_back(rec.data);
@@ -124,7 +124,8 @@ TEST(Conformance, AtTimestampStartsAtTheFirstRecordArrivedAtOrAfterIt) {
   EXPECT_EQ(read(t0 + 1ms), (std::vector<std::string>{"b", "c"}));
   EXPECT_EQ(read(t1), (std::vector<std::string>{"b", "c"}));
   EXPECT_EQ(read(e.clock->now()), (std::vector<std::string>{"c"}));
-  auto future = e->get_shard_iterator({.stream_name = "s", .shard_id = "shardId-000000000000",
+  auto future = e->get_shard_iterator({.stream_name = "s",
+                                       .shard_id = "shardId-000000000000",
                                        .shard_iterator_type = shard_iterator_type::at_timestamp,
                                        .timestamp = e.clock->now() + 1ms});
   RILL_EXPECT_ERROR(future, error_code::invalid_argument_exception);
@@ -256,7 +257,8 @@ TEST(Conformance, UpdateShardCountKeepsLineageAndCountsOnlyOpenShards) {
   for (const auto& sh : all) {
     if (sh.shard_id.index() < 2) continue;
     ASSERT_TRUE(sh.parent_shard_id) << sh.shard_id;
-    auto parent = std::find_if(all.begin(), all.end(), [&](const shard& x) { return x.shard_id == *sh.parent_shard_id; });
+    auto parent =
+        std::find_if(all.begin(), all.end(), [&](const shard& x) { return x.shard_id == *sh.parent_shard_id; });
     ASSERT_NE(parent, all.end());
     EXPECT_TRUE(parent->sequence_number_range.ending_sequence_number);
   }
@@ -413,7 +415,8 @@ TEST(Conformance, SequenceNumberOfAnotherShardOrStreamIsDetected) {
   stream_builder s(*e, "s", 2);
   auto p = s.put_hash(hash_key::max(), "x");  // shard 1
   ASSERT_EQ(p.shard_id, shard_id(1));
-  auto wrong_shard = e->get_shard_iterator({.stream_name = "s", .shard_id = "shardId-000000000000",
+  auto wrong_shard = e->get_shard_iterator({.stream_name = "s",
+                                            .shard_id = "shardId-000000000000",
                                             .shard_iterator_type = shard_iterator_type::at_sequence_number,
                                             .starting_sequence_number = p.sequence_number.to_string()});
   RILL_EXPECT_ERROR(wrong_shard, error_code::invalid_argument_exception);
@@ -422,7 +425,8 @@ TEST(Conformance, SequenceNumberOfAnotherShardOrStreamIsDetected) {
             "with shardId-000000000000");
   e.clock->advance(5s);
   stream_builder t(*e, "t", 2);  // created at another second
-  auto foreign = e->get_shard_iterator({.stream_name = "t", .shard_id = "shardId-000000000001",
+  auto foreign = e->get_shard_iterator({.stream_name = "t",
+                                        .shard_id = "shardId-000000000001",
                                         .shard_iterator_type = shard_iterator_type::after_sequence_number,
                                         .starting_sequence_number = p.sequence_number.to_string()});
   RILL_EXPECT_ERROR(foreign, error_code::invalid_argument_exception);
@@ -448,13 +452,15 @@ TEST(Conformance, ChildSequenceNumbersExceedTheParents) {
 TEST(Conformance, MergeNeedsAdjacentShardsInOrder) {
   test_engine e;
   stream_builder s(*e, "s", 3);
-  auto bad = e->merge_shards({.stream_name = "s", .shard_to_merge = "shardId-000000000000",
+  auto bad = e->merge_shards({.stream_name = "s",
+                              .shard_to_merge = "shardId-000000000000",
                               .adjacent_shard_to_merge = "shardId-000000000002"});
   RILL_EXPECT_ERROR(bad, error_code::invalid_argument_exception);
   EXPECT_EQ(bad.error().message(),
             "Shards shardId-000000000000 and shardId-000000000002 in stream s under account 000000000000 are not an "
             "adjacent pair of shards eligible for merging");
-  RILL_EXPECT_ERROR(e->merge_shards({.stream_name = "s", .shard_to_merge = "shardId-000000000001",
+  RILL_EXPECT_ERROR(e->merge_shards({.stream_name = "s",
+                                     .shard_to_merge = "shardId-000000000001",
                                      .adjacent_shard_to_merge = "shardId-000000000000"}),
                     error_code::invalid_argument_exception);
   s.merge(shard_id(0), shard_id(1));
@@ -469,9 +475,9 @@ TEST(Conformance, MergeNeedsAdjacentShardsInOrder) {
 TEST(Conformance, ShardIdsAreNeverReused) {
   test_engine e;
   stream_builder s(*e, "s", 2);
-  s.merge(shard_id(0), shard_id(1));  // -> 2
+  s.merge(shard_id(0), shard_id(1));           // -> 2
   s.split(shard_id(2), hash_key(1ULL << 40));  // -> 3, 4
-  e.clock->advance(25h);  // 0, 1, 2 expire
+  e.clock->advance(25h);                       // 0, 1, 2 expire
   s.split(shard_id(3), hash_key(1ULL << 20));  // -> 5, 6
   auto shards = s.shards();
   std::vector<std::uint32_t> ids;

@@ -78,7 +78,10 @@ TEST(Engine, DrainedClosedShardEndsWithChildShardsAndNoIterator) {
 
 TEST(Engine, DeleteThenRecreateGivesANewStream) {
   test_engine e;
-  { stream_builder s(*e, "s", 1); s.put("a", "1"); }
+  {
+    stream_builder s(*e, "s", 1);
+    s.put("a", "1");
+  }
   RILL_ASSERT_OK(e->delete_stream({.stream_name = "s"}));
   RILL_EXPECT_ERROR(e->describe_stream({.stream_name = "s"}), error_code::resource_not_found_exception);
   stream_builder again(*e, "s", 1);

@@ -52,7 +52,8 @@ TEST(Lifecycle, UpdatingStreamKeepsServingAndReshardsWhenTheUpdateEnds) {
   test_engine e(delayed());
   RILL_ASSERT_OK(e->create_stream({.stream_name = "s", .shard_count = 1}));
   e.clock->advance(500ms);
-  RILL_ASSERT_OK(e->split_shard({.stream_name = "s", .shard_to_split = "shardId-000000000000",
+  RILL_ASSERT_OK(e->split_shard({.stream_name = "s",
+                                 .shard_to_split = "shardId-000000000000",
                                  .new_starting_hash_key = "170141183460469231731687303715884105728"}));
   EXPECT_EQ(status_of(*e, "s"), stream_status::updating);
   // Reads and writes continue; the split has not happened yet.
@@ -180,11 +181,12 @@ TEST(Lifecycle, ShardQuotaCountsOpenShardsAcrossStreams) {
   RILL_ASSERT_OK(e->create_stream({.stream_name = "a", .shard_count = 3}));
   auto over = e->create_stream({.stream_name = "b", .shard_count = 3});
   RILL_EXPECT_ERROR(over, error_code::limit_exceeded_exception);
-  EXPECT_EQ(over.error().message(),
-            "This request would exceed the shard limit for the account 000000000000 in us-east-1. Current shard count "
-            "for the account: 3. Limit: 5. Number of additional shards that would have resulted from this request: 3. "
-            "Refer to the AWS Service Limits page (http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) "
-            "for current limits and how to request higher limits.");
+  EXPECT_EQ(
+      over.error().message(),
+      "This request would exceed the shard limit for the account 000000000000 in us-east-1. Current shard count "
+      "for the account: 3. Limit: 5. Number of additional shards that would have resulted from this request: 3. "
+      "Refer to the AWS Service Limits page (http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) "
+      "for current limits and how to request higher limits.");
   RILL_ASSERT_OK(e->create_stream({.stream_name = "b", .shard_count = 2}));
   RILL_EXPECT_ERROR(e->split_shard({.stream_name = "b", .shard_to_split = "0", .new_starting_hash_key = "1000"}),
                     error_code::limit_exceeded_exception);

@@ -2,9 +2,9 @@
 //
 // CloudWatch-style metrics, injected faults and the "rill" logger.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include <thread>
 
@@ -77,7 +77,8 @@ TEST(Metrics, ShardLevelMetricsOnlyWhileEnhancedMonitoringIsOn) {
   stream_builder s(*e, "s", 1);
   s.put("k", "before");
   EXPECT_TRUE(stats(*e, "s", "IncomingRecords", "shardId-000000000000").datapoints.empty());
-  auto on = e->enable_enhanced_monitoring({.stream_name = "s", .shard_level_metrics = {"IncomingRecords", "OutgoingBytes"}});
+  auto on =
+      e->enable_enhanced_monitoring({.stream_name = "s", .shard_level_metrics = {"IncomingRecords", "OutgoingBytes"}});
   RILL_ASSERT_OK(on);
   EXPECT_TRUE(on->current_shard_level_metrics.empty());
   EXPECT_EQ(on->desired_shard_level_metrics, (std::vector<std::string>{"IncomingRecords", "OutgoingBytes"}));

@@ -109,7 +109,8 @@ void expect_tiled(rill::engine& e, const std::string& stream) {
 TEST(Scaling, OnDemandStreamSplitsHotShardsThroughADay) {
   const auto seed = test_seed(11);
   test_engine e(small_shards());
-  RILL_ASSERT_OK(e->create_stream({.stream_name = "od", .stream_mode_details = stream_mode_details{stream_mode::on_demand}}));
+  RILL_ASSERT_OK(
+      e->create_stream({.stream_name = "od", .stream_mode_details = stream_mode_details{stream_mode::on_demand}}));
   EXPECT_EQ(open_shards(*e, "od"), 4);
   // 8 records/s at night (20% of 4 shards), 60 at noon (1.5x the first 4 shards).
   auto rep = run_day(e, "od", seed, 8, 60);

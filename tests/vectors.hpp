@@ -28,12 +28,12 @@ inline std::string read_file(const std::filesystem::path& p) {
 }
 
 /// Skips the calling test unless `relative` exists under the vectors folder.
-#define RILL_REQUIRE_VECTOR(relative)                                                              \
-  do {                                                                                             \
+#define RILL_REQUIRE_VECTOR(relative)                                                             \
+  do {                                                                                            \
     if (!std::filesystem::exists(::rill::testing::vectors_dir() / (relative))) {                  \
       GTEST_SKIP() << "test vectors not found: " << (::rill::testing::vectors_dir() / (relative)) \
                    << " (set RILL_VECTORS_DIR to the shared/vectors folder)";                     \
-    }                                                                                              \
+    }                                                                                             \
   } while (0)
 
 }  // namespace rill::testing

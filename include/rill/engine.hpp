@@ -88,23 +88,19 @@ class engine final : public kinesis {
   result<void> delete_stream(const delete_stream_request& req) override;
   result<list_streams_result> list_streams(const list_streams_request& req) override;
   result<describe_stream_result> describe_stream(const describe_stream_request& req) override;
-  result<describe_stream_summary_result> describe_stream_summary(
-      const describe_stream_summary_request& req) override;
+  result<describe_stream_summary_result> describe_stream_summary(const describe_stream_summary_request& req) override;
   result<list_shards_result> list_shards(const list_shards_request& req) override;
   result<void> increase_stream_retention_period(const update_retention_period_request& req) override;
   result<void> decrease_stream_retention_period(const update_retention_period_request& req) override;
   result<void> add_tags_to_stream(const add_tags_to_stream_request& req) override;
   result<void> remove_tags_from_stream(const remove_tags_from_stream_request& req) override;
-  result<list_tags_for_stream_result> list_tags_for_stream(
-      const list_tags_for_stream_request& req) override;
+  result<list_tags_for_stream_result> list_tags_for_stream(const list_tags_for_stream_request& req) override;
   result<void> split_shard(const split_shard_request& req) override;
   result<void> merge_shards(const merge_shards_request& req) override;
   result<update_shard_count_result> update_shard_count(const update_shard_count_request& req) override;
   result<void> update_stream_mode(const update_stream_mode_request& req) override;
-  result<enhanced_monitoring_result> enable_enhanced_monitoring(
-      const enhanced_monitoring_request& req) override;
-  result<enhanced_monitoring_result> disable_enhanced_monitoring(
-      const enhanced_monitoring_request& req) override;
+  result<enhanced_monitoring_result> enable_enhanced_monitoring(const enhanced_monitoring_request& req) override;
+  result<enhanced_monitoring_result> disable_enhanced_monitoring(const enhanced_monitoring_request& req) override;
   result<describe_limits_result> describe_limits() override;
 
   result<put_record_result> put_record(const put_record_request& req) override;

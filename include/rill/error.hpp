@@ -87,7 +87,7 @@ class [[nodiscard]] result {
  public:
   using value_type = T;
 
-  result(T value) : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(implicit)
+  result(T value) : state_(std::in_place_index<0>, std::move(value)) {}    // NOLINT(implicit)
   result(rill::error e) : state_(std::in_place_index<1>, std::move(e)) {}  // NOLINT(implicit)
 
   [[nodiscard]] bool ok() const noexcept { return state_.index() == 0; }

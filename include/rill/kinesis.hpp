@@ -414,16 +414,13 @@ class kinesis {
   virtual result<void> decrease_stream_retention_period(const update_retention_period_request& req) = 0;
   virtual result<void> add_tags_to_stream(const add_tags_to_stream_request& req) = 0;
   virtual result<void> remove_tags_from_stream(const remove_tags_from_stream_request& req) = 0;
-  virtual result<list_tags_for_stream_result> list_tags_for_stream(
-      const list_tags_for_stream_request& req) = 0;
+  virtual result<list_tags_for_stream_result> list_tags_for_stream(const list_tags_for_stream_request& req) = 0;
   virtual result<void> split_shard(const split_shard_request& req) = 0;
   virtual result<void> merge_shards(const merge_shards_request& req) = 0;
   virtual result<update_shard_count_result> update_shard_count(const update_shard_count_request& req) = 0;
   virtual result<void> update_stream_mode(const update_stream_mode_request& req) = 0;
-  virtual result<enhanced_monitoring_result> enable_enhanced_monitoring(
-      const enhanced_monitoring_request& req) = 0;
-  virtual result<enhanced_monitoring_result> disable_enhanced_monitoring(
-      const enhanced_monitoring_request& req) = 0;
+  virtual result<enhanced_monitoring_result> enable_enhanced_monitoring(const enhanced_monitoring_request& req) = 0;
+  virtual result<enhanced_monitoring_result> disable_enhanced_monitoring(const enhanced_monitoring_request& req) = 0;
   virtual result<describe_limits_result> describe_limits() = 0;
 
   // Data plane.

@@ -45,12 +45,24 @@ struct control_plane_limits {
   /// Calls per second per operation for the whole engine (Kinesis: per
   /// account), by AWS operation name. Operations not listed are not limited.
   std::map<std::string, std::int32_t, std::less<>> operations_per_second = {
-      {"AddTagsToStream", 5},     {"CreateStream", 5},        {"DecreaseStreamRetentionPeriod", 5},
-      {"DeleteStream", 5},        {"DescribeLimits", 1},      {"DescribeStream", 10},
-      {"DescribeStreamSummary", 20}, {"DisableEnhancedMonitoring", 5}, {"EnableEnhancedMonitoring", 5},
-      {"IncreaseStreamRetentionPeriod", 5}, {"ListShards", 1000}, {"ListStreams", 5},
-      {"ListTagsForStream", 5},   {"MergeShards", 5},         {"RemoveTagsFromStream", 5},
-      {"SplitShard", 5},          {"UpdateShardCount", 10},   {"UpdateStreamMode", 5},
+      {"AddTagsToStream", 5},
+      {"CreateStream", 5},
+      {"DecreaseStreamRetentionPeriod", 5},
+      {"DeleteStream", 5},
+      {"DescribeLimits", 1},
+      {"DescribeStream", 10},
+      {"DescribeStreamSummary", 20},
+      {"DisableEnhancedMonitoring", 5},
+      {"EnableEnhancedMonitoring", 5},
+      {"IncreaseStreamRetentionPeriod", 5},
+      {"ListShards", 1000},
+      {"ListStreams", 5},
+      {"ListTagsForStream", 5},
+      {"MergeShards", 5},
+      {"RemoveTagsFromStream", 5},
+      {"SplitShard", 5},
+      {"UpdateShardCount", 10},
+      {"UpdateStreamMode", 5},
   };
   /// Streams in CREATING at once.
   std::int32_t max_creating_streams = 5;

@@ -62,8 +62,7 @@ class shard_log {
 
   /// Appends `entries` in order, all with arrival time `arrival` (≥ every earlier
   /// arrival). Returns the offset of the first. On error nothing is appended.
-  [[nodiscard]] virtual result<std::uint64_t> append(std::span<const log_entry> entries,
-                                                     timestamp arrival) = 0;
+  [[nodiscard]] virtual result<std::uint64_t> append(std::span<const log_entry> entries, timestamp arrival) = 0;
 
   /// Visits records from offset `from` (clamped to start_offset()) in order,
   /// stopping before the one that would exceed `max_records` or `max_bytes`;

@@ -94,12 +94,9 @@ class sequence_number {
   static constexpr std::uint64_t max_create_seconds = 16'025'175'000ULL - 1;
 
   constexpr sequence_number() = default;
-  constexpr sequence_number(std::uint64_t shard_create_seconds, std::uint32_t shard_index,
-                            std::uint64_t seq_index, std::uint64_t seq_time_seconds)
-      : create_s_(shard_create_seconds),
-        time_s_(seq_time_seconds),
-        index_(seq_index),
-        shard_(shard_index) {}
+  constexpr sequence_number(std::uint64_t shard_create_seconds, std::uint32_t shard_index, std::uint64_t seq_index,
+                            std::uint64_t seq_time_seconds)
+      : create_s_(shard_create_seconds), time_s_(seq_time_seconds), index_(seq_index), shard_(shard_index) {}
 
   /// Parses a decimal sequence number (`0|([1-9]\d{0,128})`) in the layout above.
   /// Returns nullopt if the text or the layout is invalid.
@@ -115,8 +112,7 @@ class sequence_number {
 
   friend constexpr bool operator==(const sequence_number&, const sequence_number&) = default;
   /// Numeric order of the encoded values.
-  friend constexpr std::strong_ordering operator<=>(const sequence_number& a,
-                                                    const sequence_number& b) noexcept {
+  friend constexpr std::strong_ordering operator<=>(const sequence_number& a, const sequence_number& b) noexcept {
     if (auto c = a.create_s_ <=> b.create_s_; c != 0) return c;
     if (auto c = (a.shard_ & 0xF) <=> (b.shard_ & 0xF); c != 0) return c;
     if (auto c = a.index_ <=> b.index_; c != 0) return c;
