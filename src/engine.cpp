@@ -327,6 +327,8 @@ result<std::shared_ptr<stream_state>> engine::impl::find(std::string_view name) 
 
 result<std::shared_ptr<stream_state>> engine::impl::lookup(const std::optional<std::string>& name,
                                                            const std::optional<std::string>& arn) const {
+  // The common case, a valid name and no ARN, without copying the name.
+  if (name && !arn && name->size() <= 128 && detail::is_name_chars(*name)) return find(*name);
   auto n = resolve(name, arn);
   if (!n) return n.error();
   return find(*n);

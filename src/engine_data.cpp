@@ -116,6 +116,7 @@ struct put_scratch {
   std::vector<std::uint32_t> slot;
   std::vector<std::uint32_t> order;
   std::vector<std::uint32_t> starts;
+  std::vector<std::uint32_t> fill;
   std::vector<log_entry> entries;
   std::vector<std::uint32_t> accepted;
   std::vector<std::uint8_t> injected;  // error_code + 1 of an injected fault, or 0
@@ -227,16 +228,16 @@ result<put_record_result> engine::put_record(const put_record_request& req) {
   std::unique_lock lock(sh.mu);
   const bool admitted = admit_write(sh, st.limits, bytes, now);
   const timestamp arrival = std::max(now, sh.last_arrival);
-  result<std::uint64_t> offset = detail::internal_failure("Internal Service Failure");
+  std::optional<result<std::uint64_t>> offset;  // built only if admitted: no error text on the fast path
   if (admitted) {
-    offset = sh.log->append({&entry, 1}, arrival);
-    if (offset) {
+    offset.emplace(sh.log->append({&entry, 1}, arrival));
+    if (offset->ok()) {
       sh.last_arrival = arrival;
       sh.count_write(arrival, bytes, 1);
     }
   }
   lock.unlock();
-  const bool stored = admitted && offset.ok();
+  const bool stored = admitted && offset->ok();
   d.record(st, now, [&](detail::stream_metrics& m, std::int64_t minute, std::int64_t keep) {
     auto& stats = m.stream.at(minute, keep);
     add(stats, stream_metric::put_record_success, stored ? 1 : 0);
@@ -258,8 +259,8 @@ result<put_record_result> engine::put_record(const put_record_request& req) {
   if (!admitted) {
     return error(error_code::provisioned_throughput_exceeded_exception, rate_exceeded(sh, st, d.opt.account_id));
   }
-  if (!offset) return offset.error();
-  return put_record_result{sh.id, sh.record_sequence_number(*offset, arrival), st.encryption};
+  if (!offset->ok()) return offset->error();
+  return put_record_result{sh.id, sh.record_sequence_number(**offset, arrival), st.encryption};
 }
 
 result<put_records_result> engine::put_records(const put_records_request& req) {
@@ -329,10 +330,8 @@ result<put_records_result> engine::put_records(const put_records_request& req) {
   }
   for (std::size_t k = 0; k < shards; ++k) sc.starts[k + 1] += sc.starts[k];
   sc.order.resize(n);
-  {
-    auto fill = sc.starts;  // next free position per slot
-    for (std::size_t i = 0; i < n; ++i) sc.order[fill[sc.slot[i]]++] = static_cast<std::uint32_t>(i);
-  }
+  sc.fill.assign(sc.starts.begin(), sc.starts.end());  // next free position per slot
+  for (std::size_t i = 0; i < n; ++i) sc.order[sc.fill[sc.slot[i]]++] = static_cast<std::uint32_t>(i);
 
   sc.tallies.clear();
   std::int64_t ok_bytes = 0;
@@ -350,28 +349,30 @@ result<put_records_result> engine::put_records(const put_records_request& req) {
     sc.entries.clear();
     sc.accepted.clear();
     bool throttling = false;
-    std::int64_t bytes = 0;
+    put_scratch::tally t{sh.id.index(), 0, 0, 0};
     for (std::uint32_t j = begin; j < end; ++j) {
       const std::uint32_t i = sc.order[j];
-      auto& e = out.records[i];
       const auto& r = records[i];
       const auto size = static_cast<std::int64_t>(r.partition_key.size() + r.data.size());
       if (sc.injected[i] != 0) {
+        auto& e = out.records[i];
         e.error_code = static_cast<error_code>(sc.injected[i] - 1);
-        e.error_message = *e.error_code == error_code::provisioned_throughput_exceeded_exception
-                              ? rate_exceeded(sh, st, d.opt.account_id)
-                              : std::string("Internal Service Failure");
+        const bool rate = *e.error_code == error_code::provisioned_throughput_exceeded_exception;
+        e.error_message = rate ? rate_exceeded(sh, st, d.opt.account_id) : std::string("Internal Service Failure");
+        ++(rate ? t.throttled : failed);
         continue;
       }
       throttling = throttling || !admit_write(sh, st.limits, size, now);
       if (throttling) {
+        auto& e = out.records[i];
         e.error_code = error_code::provisioned_throughput_exceeded_exception;
         e.error_message = rate_exceeded(sh, st, d.opt.account_id);
+        ++t.throttled;
         continue;
       }
       sc.entries.push_back({r.partition_key, r.data});
       sc.accepted.push_back(i);
-      bytes += size;
+      t.bytes += size;
     }
     const timestamp arrival = std::max(now, sh.last_arrival);
     result<std::uint64_t> first = std::uint64_t{0};
@@ -379,32 +380,26 @@ result<put_records_result> engine::put_records(const put_records_request& req) {
       first = sh.log->append(sc.entries, arrival);
       if (first) {
         sh.last_arrival = arrival;
-        sh.count_write(arrival, bytes, static_cast<std::int64_t>(sc.entries.size()));
+        sh.count_write(arrival, t.bytes, static_cast<std::int64_t>(sc.entries.size()));
       }
     }
     lock.unlock();
-    for (std::size_t a = 0; a < sc.accepted.size(); ++a) {
-      auto& e = out.records[sc.accepted[a]];
-      if (first) {
+    if (first) {
+      t.records = static_cast<std::int64_t>(sc.accepted.size());
+      const sequence_number base = sh.record_sequence_number(*first, arrival);
+      for (std::size_t a = 0; a < sc.accepted.size(); ++a) {
+        auto& e = out.records[sc.accepted[a]];
         e.shard_id = sh.id;
-        e.sequence_number = sh.record_sequence_number(*first + a, arrival);
-      } else {
-        e.error_code = error_code::internal_failure;
-        e.error_message = "Internal Service Failure";
+        e.sequence_number =
+            sequence_number(base.shard_create_seconds(), sh.id.index(), base.seq_index() + a, base.seq_time_seconds());
       }
-    }
-    put_scratch::tally t{sh.id.index(), 0, 0, 0};
-    for (std::uint32_t j = begin; j < end; ++j) {
-      const auto& e = out.records[sc.order[j]];
-      if (e.ok()) {
-        ++t.records;
-        t.bytes +=
-            static_cast<std::int64_t>(records[sc.order[j]].partition_key.size() + records[sc.order[j]].data.size());
-      } else if (*e.error_code == error_code::provisioned_throughput_exceeded_exception) {
-        ++t.throttled;
-      } else {
-        ++failed;
+    } else {
+      for (auto i : sc.accepted) {
+        out.records[i].error_code = error_code::internal_failure;
+        out.records[i].error_message = "Internal Service Failure";
       }
+      failed += static_cast<std::int64_t>(sc.accepted.size());
+      t.bytes = 0;
     }
     ok_bytes += t.bytes;
     ok_records += t.records;
@@ -638,30 +633,70 @@ result<get_records_result> engine::get_records(const get_records_request& req) {
   const std::uint64_t readable = log.offset_at_or_after(now - retention + duration(1));
   const std::uint64_t from = std::max(position, readable);
 
-  // Pass 1 sizes the result, pass 2 copies into one buffer: one allocation.
-  const auto sized = log.read(from, limit, kMaxGetRecordsBytes, [](const log_record&) {});
-  if (sized.records > 0) {
-    auto buffer = std::make_shared_for_overwrite<char[]>(sized.bytes > 0 ? sized.bytes : 1);
-    out.records.reserve(sized.records);
-    struct copy_state {
-      char* at;
-      const shard_state* shard;
-      std::vector<record>* records;
-      encryption_type enc;
-    } cs{buffer.get(), &sh, &out.records, st.encryption};
-    log.read(from, sized.records, kMaxGetRecordsBytes, [&cs](const log_record& rec) {
-      char* key = cs.at;
-      std::memcpy(key, rec.partition_key.data(), rec.partition_key.size());
-      char* data = key + rec.partition_key.size();
-      if (!rec.data.empty()) std::memcpy(data, rec.data.data(), rec.data.size());
-      cs.at = data + rec.data.size();
-      cs.records->push_back(record{cs.shard->record_sequence_number(rec.offset, rec.arrival), rec.arrival,
-                                   std::string_view(data, rec.data.size()),
-                                   std::string_view(key, rec.partition_key.size()), cs.enc});
-    });
-    out.buffer = std::move(buffer);
-  }
-  const std::uint64_t next = sized.records > 0 ? sized.next_offset : from;
+  // One pass: keys and data are copied into chunks the result owns, and the
+  // records view them. The first chunk is sized for the records the call can
+  // return at a generous size each, so a typical read needs one allocation.
+  const std::uint64_t available = from < log.end_offset() ? log.end_offset() - from : 0;
+  const std::size_t expected = static_cast<std::size_t>(std::min<std::uint64_t>(limit, available));
+  struct chunks {
+    std::vector<std::unique_ptr<char[]>> blocks;
+  };
+  struct copy_state {
+    std::shared_ptr<chunks> owner;
+    char* at = nullptr;
+    char* end = nullptr;
+    std::size_t next_chunk;
+    const shard_state* shard;
+    std::vector<record>* records;
+    encryption_type enc;
+    char* room(std::size_t n) {
+      if (static_cast<std::size_t>(end - at) < n) {
+        const std::size_t size = std::max(n, next_chunk);
+        owner->blocks.push_back(std::make_unique_for_overwrite<char[]>(size));
+        at = owner->blocks.back().get();
+        end = at + size;
+        next_chunk = std::min<std::size_t>(next_chunk * 2, kMaxGetRecordsBytes);
+      }
+      char* p = at;
+      at += n;
+      return p;
+    }
+  } cs{std::make_shared<chunks>(),
+       nullptr,
+       nullptr,
+       std::clamp<std::size_t>(expected * 192, 4096, kMaxGetRecordsBytes),
+       &sh,
+       &out.records,
+       st.encryption};
+  out.records.reserve(expected);
+  const auto read = log.read(from, limit, kMaxGetRecordsBytes, [&cs](std::span<const log_record> batch) {
+    std::int64_t last_ms = -1;
+    std::uint64_t seconds = 0;
+    for (const log_record& rec : batch) {
+      const std::size_t k = rec.partition_key.size();
+      const std::size_t n = k + rec.data.size();
+      char* key = cs.room(n == 0 ? 1 : n);
+      if (rec.partition_key.data() + k == rec.data.data()) {
+        std::memcpy(key, rec.partition_key.data(), n);  // stored side by side: one copy
+      } else {
+        std::memcpy(key, rec.partition_key.data(), k);
+        if (!rec.data.empty()) std::memcpy(key + k, rec.data.data(), rec.data.size());
+      }
+      // Records of one put share an arrival: convert it to seconds once.
+      const std::int64_t ms = rec.arrival.time_since_epoch().count();
+      if (ms != last_ms) {
+        last_ms = ms;
+        seconds = static_cast<std::uint64_t>(
+            std::chrono::floor<std::chrono::seconds>(rec.arrival).time_since_epoch().count());
+      }
+      cs.records->push_back(record{sequence_number(cs.shard->create_s, cs.shard->id.index(), rec.offset + 1, seconds),
+                                   rec.arrival, std::string_view(key + k, rec.data.size()), std::string_view(key, k),
+                                   cs.enc});
+    }
+  });
+  if (read.records > 0) out.buffer = std::move(cs.owner);
+  const auto& sized = read;
+  const std::uint64_t next = read.records > 0 ? read.next_offset : from;
   const std::uint64_t end = log.end_offset();
   out.millis_behind_latest = next >= end ? 0 : std::max<std::int64_t>(0, (now - log.arrival_time(next)).count());
   if (limits.enabled) {

@@ -3,6 +3,10 @@
 
 #include <openssl/md5.h>
 
+#include <bit>
+#include <cstdint>
+#include <cstring>
+
 namespace rill::detail {
 
 hash_key md5_hash_key(std::string_view bytes) noexcept {
@@ -11,9 +15,13 @@ hash_key md5_hash_key(std::string_view bytes) noexcept {
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
   MD5(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
 #pragma GCC diagnostic pop
-  unsigned __int128 v = 0;
-  for (unsigned char b : digest) v = (v << 8) | b;
-  return hash_key(v);
+  std::uint64_t hi = 0;
+  std::uint64_t lo = 0;
+  std::memcpy(&hi, digest, 8);
+  std::memcpy(&lo, digest + 8, 8);
+  // The digest is big-endian; x86 and ARM are little-endian.
+  static_assert(std::endian::native == std::endian::little);
+  return hash_key((static_cast<unsigned __int128>(__builtin_bswap64(hi)) << 64) | __builtin_bswap64(lo));
 }
 
 }  // namespace rill::detail

@@ -8,13 +8,18 @@
 // so a stored record costs its key and data, two to four length bytes and an
 // 8-byte index entry: no allocation per record. A segment is sealed when its
 // bytes are full or when an arrival no longer fits its 32-bit time delta;
-// sealing shrinks its index to fit. Trimming drops whole segments from the
-// front once every record in them has expired.
+// sealing shrinks its index to fit. A shard's segments start small and double
+// up to the full size, so a quiet shard holds little. Trimming drops whole
+// segments from the front once every record in them has expired; full-size
+// ones go to the storage's pool and are reused by the next segment of any
+// shard.
 #include <algorithm>
+#include <array>
 #include <cassert>
 #include <cstring>
 #include <deque>
 #include <limits>
+#include <mutex>
 #include <vector>
 
 #include "rill/storage.hpp"
@@ -53,9 +58,53 @@ std::size_t encoded_size(const log_entry& e) {
   return varint_size(e.partition_key.size()) + varint_size(e.data.size()) + e.partition_key.size() + e.data.size();
 }
 
+// Full-size segment buffers released by trimming and by dropped shards, kept
+// for reuse up to a byte budget: a stream in its steady state (as much expiring
+// as arriving) then writes into memory it already has instead of faulting in
+// fresh pages. Shared by the logs of one storage.
+class segment_pool {
+ public:
+  segment_pool(std::size_t segment_bytes, std::size_t max_bytes)
+      : segment_bytes_(segment_bytes), max_buffers_(max_bytes / segment_bytes) {}
+
+  [[nodiscard]] std::size_t segment_bytes() const noexcept { return segment_bytes_; }
+
+  /// A buffer of segment_bytes(): pooled if one is free, else new.
+  std::unique_ptr<char[]> take() {
+    {
+      std::lock_guard lock(mu_);
+      if (!free_.empty()) {
+        auto b = std::move(free_.back());
+        free_.pop_back();
+        return b;
+      }
+    }
+    return std::make_unique_for_overwrite<char[]>(segment_bytes_);
+  }
+  /// Returns a buffer of segment_bytes(); freed if the pool is full.
+  void give(std::unique_ptr<char[]> b) {
+    std::lock_guard lock(mu_);
+    if (free_.size() < max_buffers_) free_.push_back(std::move(b));
+  }
+
+ private:
+  const std::size_t segment_bytes_;
+  const std::size_t max_buffers_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<char[]>> free_;  // guarded by mu_
+};
+
 class memory_log final : public shard_log {
  public:
-  explicit memory_log(std::size_t segment_bytes) : segment_bytes_(segment_bytes) {}
+  memory_log(const memory_storage_options& o, std::shared_ptr<segment_pool> pool)
+      : first_segment_bytes_(std::min(o.first_segment_bytes, o.segment_bytes)),
+        segment_bytes_(o.segment_bytes),
+        pool_(std::move(pool)) {}
+  ~memory_log() override {
+    while (!segments_.empty()) drop_front();
+  }
+  memory_log(const memory_log&) = delete;
+  memory_log& operator=(const memory_log&) = delete;
 
   result<std::uint64_t> append(std::span<const log_entry> entries, timestamp arrival) override {
     const std::int64_t t = arrival.time_since_epoch().count();
@@ -70,14 +119,20 @@ class memory_log final : public shard_log {
   }
 
   log_read_stats read(std::uint64_t from, std::size_t max_records, std::size_t max_bytes,
-                      const std::function<void(const log_record&)>& visit) const override {
+                      const std::function<void(std::span<const log_record>)>& visit) const override {
     log_read_stats stats;
     std::uint64_t offset = std::max(from, start_);
     stats.next_offset = offset;
     if (offset >= end_ || max_records == 0) return stats;
-    std::size_t si = segment_of(offset);
-    log_record rec;
-    for (; si < segments_.size(); ++si) {
+    // Records go to the visitor in batches, so the call is paid per batch.
+    constexpr std::size_t kBatch = 64;
+    std::array<log_record, kBatch> batch;
+    std::size_t n = 0;
+    auto flush = [&] {
+      if (n > 0) visit(std::span<const log_record>(batch.data(), n));
+      n = 0;
+    };
+    for (std::size_t si = segment_of(offset); si < segments_.size(); ++si) {
       const segment& seg = segments_[si];
       for (std::size_t i = static_cast<std::size_t>(offset - seg.base_offset); i < seg.index.size(); ++i) {
         const char* p = seg.bytes.get() + seg.index[i].pos;
@@ -86,18 +141,26 @@ class memory_log final : public shard_log {
         p = get_varint(p, key_len);
         p = get_varint(p, data_len);
         const std::size_t bytes = key_len + data_len;
-        if (stats.records > 0 && stats.bytes + bytes > max_bytes) return stats;
+        if (stats.records > 0 && stats.bytes + bytes > max_bytes) {
+          flush();
+          return stats;
+        }
+        log_record& rec = batch[n++];
         rec.offset = offset;
         rec.arrival = timestamp(duration(seg.base_time + seg.index[i].dt));
         rec.partition_key = std::string_view(p, key_len);
         rec.data = std::string_view(p + key_len, data_len);
-        visit(rec);
         ++stats.records;
         stats.bytes += bytes;
         stats.next_offset = ++offset;
-        if (stats.records >= max_records) return stats;
+        if (stats.records >= max_records) {
+          flush();
+          return stats;
+        }
+        if (n == kBatch) flush();
       }
     }
+    flush();
     return stats;
   }
 
@@ -130,7 +193,7 @@ class memory_log final : public shard_log {
     while (!segments_.empty()) {
       const segment& s = segments_.front();
       if (s.base_offset + s.index.size() > start_) break;
-      segments_.pop_front();
+      drop_front();
     }
     return start_;
   }
@@ -175,12 +238,25 @@ class memory_log final : public shard_log {
 
   void start_segment(std::size_t first_record_size, std::int64_t t) {
     if (!segments_.empty()) segments_.back().index.shrink_to_fit();  // seal
+    // Segments double from first_segment_bytes up to segment_bytes, so a quiet
+    // shard stays small and a busy one gets large segments.
+    next_capacity_ = next_capacity_ == 0 ? first_segment_bytes_ : std::min(segment_bytes_, next_capacity_ * 2);
     segment s;
     s.base_offset = end_;
     s.base_time = t;
-    s.capacity = std::max(segment_bytes_, first_record_size);
-    s.bytes = std::make_unique_for_overwrite<char[]>(s.capacity);
+    s.capacity = std::max(next_capacity_, first_record_size);
+    if (s.capacity == pool_->segment_bytes()) {
+      s.bytes = pool_->take();
+    } else {
+      s.bytes = std::make_unique_for_overwrite<char[]>(s.capacity);
+    }
     segments_.push_back(std::move(s));
+  }
+
+  void drop_front() {
+    segment& s = segments_.front();
+    if (s.capacity == pool_->segment_bytes()) pool_->give(std::move(s.bytes));
+    segments_.pop_front();
   }
 
   // Index of the segment holding `offset` (start_ ≤ offset < end_).
@@ -190,7 +266,10 @@ class memory_log final : public shard_log {
     return static_cast<std::size_t>(it - segments_.begin());
   }
 
+  std::size_t first_segment_bytes_;
   std::size_t segment_bytes_;
+  std::size_t next_capacity_ = 0;
+  std::shared_ptr<segment_pool> pool_;
   std::deque<segment> segments_;
   std::uint64_t start_ = 0;
   std::uint64_t end_ = 0;
@@ -198,15 +277,20 @@ class memory_log final : public shard_log {
 
 class memory_storage final : public storage {
  public:
-  explicit memory_storage(memory_storage_options options) : options_(options) {}
+  explicit memory_storage(memory_storage_options options) : options_(options) {
+    options_.segment_bytes = std::max<std::size_t>(options_.segment_bytes, 64);
+    options_.first_segment_bytes = std::max<std::size_t>(options_.first_segment_bytes, 64);
+    pool_ = std::make_shared<segment_pool>(options_.segment_bytes, options_.pool_bytes);
+  }
 
   result<std::unique_ptr<shard_log>> create_log(const shard_log_key&) override {
-    return std::unique_ptr<shard_log>(std::make_unique<memory_log>(std::max<std::size_t>(options_.segment_bytes, 64)));
+    return std::unique_ptr<shard_log>(std::make_unique<memory_log>(options_, pool_));
   }
   void remove_log(const shard_log_key&) override {}
 
  private:
   memory_storage_options options_;
+  std::shared_ptr<segment_pool> pool_;
 };
 
 }  // namespace

@@ -391,8 +391,8 @@ struct get_records_result {
   std::int64_t millis_behind_latest = 0;
   /// Present only at the end of a closed shard.
   std::vector<child_shard> child_shards;
-  /// Owns the bytes that `records` view.
-  std::shared_ptr<const char[]> buffer;
+  /// Owns the bytes that `records` view (shared by copies of this result).
+  std::shared_ptr<const void> buffer;
 };
 
 // ---------------------------------------------------------------------------

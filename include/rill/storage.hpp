@@ -34,7 +34,9 @@ struct log_entry {
 };
 
 /// A stored record as a reader sees it. The views are valid only during the
-/// visitor call that receives them.
+/// visitor call that receives them. A log may store the key and the data of a
+/// record next to each other (key first); readers may rely on that only after
+/// checking `partition_key.data() + partition_key.size() == data.data()`.
 struct log_record {
   std::uint64_t offset = 0;
   timestamp arrival;
@@ -65,10 +67,11 @@ class shard_log {
   [[nodiscard]] virtual result<std::uint64_t> append(std::span<const log_entry> entries, timestamp arrival) = 0;
 
   /// Visits records from offset `from` (clamped to start_offset()) in order,
-  /// stopping before the one that would exceed `max_records` or `max_bytes`;
-  /// the first record is always visited even if it alone exceeds `max_bytes`.
+  /// in batches of one or more, stopping before the one that would exceed
+  /// `max_records` or `max_bytes`; the first record is always visited even if
+  /// it alone exceeds `max_bytes`.
   virtual log_read_stats read(std::uint64_t from, std::size_t max_records, std::size_t max_bytes,
-                              const std::function<void(const log_record&)>& visit) const = 0;
+                              const std::function<void(std::span<const log_record>)>& visit) const = 0;
 
   /// The first offset still stored (all earlier ones were trimmed).
   [[nodiscard]] virtual std::uint64_t start_offset() const noexcept = 0;
@@ -107,9 +110,17 @@ class storage {
 };
 
 struct memory_storage_options {
-  /// Records are packed into segments of this many bytes (a larger record gets
-  /// a segment of its own). Trimming releases whole segments.
+  /// Records are packed into segments; a shard's first segment has
+  /// `first_segment_bytes`, each next one twice the last, up to `segment_bytes`
+  /// (a larger record gets a segment of its own). Trimming releases whole
+  /// segments.
+  std::size_t first_segment_bytes = 64 << 10;
   std::size_t segment_bytes = 1 << 20;
+  /// Full-size segments released by trimming or by dropped shards are kept
+  /// for reuse up to this many bytes (then freed), so a stream whose old
+  /// records expire as new ones arrive reuses memory instead of faulting in
+  /// new pages.
+  std::size_t pool_bytes = 64 << 20;
 };
 
 /// Storage in process memory: records packed into segments, no per-record
