@@ -397,36 +397,97 @@ struct get_records_result {
 
 // ---------------------------------------------------------------------------
 
-/// The operations of Kinesis Data Streams. See the conventions at the top.
+/// The operations of Kinesis Data Streams. See the conventions at the top:
+/// every operation may be called from any thread; request views are read during
+/// the call only. Errors common to all stream operations: ValidationException
+/// (a model constraint), InvalidArgumentException (neither or conflicting
+/// StreamName and StreamARN), ResourceNotFoundException (no such stream), and,
+/// when enabled, LimitExceededException (control-plane rates) or injected faults.
 class kinesis {
  public:
   virtual ~kinesis() = default;
 
-  // Control plane.
+  // --- Control plane ---------------------------------------------------------
+
+  /// Creates a stream of `shard_count` shards laid out uniformly over the hash
+  /// space (ON_DEMAND: 4). CREATING for the configured delay, then ACTIVE.
+  /// Errors: ResourceInUseException (name taken), LimitExceededException (shard
+  /// quota, on-demand stream quota, too many CREATING), InvalidArgumentException (tags).
   virtual result<void> create_stream(const create_stream_request& req) = 0;
+  /// Deletes a stream and all its records (DELETING for the configured delay).
   virtual result<void> delete_stream(const delete_stream_request& req) = 0;
+  /// Stream names in lexicographic order, with summaries; paginated.
+  /// Errors: InvalidArgumentException (bad token), ExpiredNextTokenException.
   virtual result<list_streams_result> list_streams(const list_streams_request& req) = 0;
+  /// The stream and up to 100 of its shards (open and closed, not expired).
   virtual result<describe_stream_result> describe_stream(const describe_stream_request& req) = 0;
+  /// The stream without its shards, with the open shard count.
   virtual result<describe_stream_summary_result> describe_stream_summary(
       const describe_stream_summary_request& req) = 0;
+  /// Shards, filtered and paginated (up to 1000 per call).
+  /// Errors: InvalidArgumentException (argument combinations, bad token),
+  /// ExpiredNextTokenException, ResourceNotFoundException.
   virtual result<list_shards_result> list_shards(const list_shards_request& req) = 0;
+  /// Raises the retention period (24..8760 hours); unexpired records live longer.
+  /// Errors: InvalidArgumentException (out of range, or shorter than now).
   virtual result<void> increase_stream_retention_period(const update_retention_period_request& req) = 0;
+  /// Lowers the retention period; older records become unreadable at once.
+  /// Errors: InvalidArgumentException (out of range, or longer than now).
   virtual result<void> decrease_stream_retention_period(const update_retention_period_request& req) = 0;
+  /// Adds or overwrites tags (at most 50 per stream).
+  /// Errors: InvalidArgumentException (characters, more than 50 on the stream).
   virtual result<void> add_tags_to_stream(const add_tags_to_stream_request& req) = 0;
+  /// Removes tags; unknown keys are ignored.
   virtual result<void> remove_tags_from_stream(const remove_tags_from_stream_request& req) = 0;
+  /// Tags sorted by key, paginated by `exclusive_start_tag_key`.
   virtual result<list_tags_for_stream_result> list_tags_for_stream(const list_tags_for_stream_request& req) = 0;
+  /// Closes an open shard and opens two children split at `new_starting_hash_key`.
+  /// Errors: ResourceInUseException (stream not ACTIVE; shard already closed),
+  /// ResourceNotFoundException (no such shard), InvalidArgumentException (key
+  /// outside the shard), LimitExceededException (shard quota), ValidationException (ON_DEMAND).
   virtual result<void> split_shard(const split_shard_request& req) = 0;
+  /// Closes two adjacent open shards and opens their merged child.
+  /// Errors: as split_shard; InvalidArgumentException if not adjacent in that order.
   virtual result<void> merge_shards(const merge_shards_request& req) = 0;
+  /// Reaches the uniform layout of `target_shard_count` open shards by splits
+  /// and merges (lineage kept). Errors: LimitExceededException (more than double
+  /// or less than half the open shards, beyond 10000, quotas), ResourceInUseException,
+  /// ValidationException (ON_DEMAND).
   virtual result<update_shard_count_result> update_shard_count(const update_shard_count_request& req) = 0;
+  /// Switches between PROVISIONED and ON_DEMAND (shards carry over).
+  /// Errors: InvalidArgumentException (already in that mode), ResourceInUseException,
+  /// LimitExceededException (on-demand stream quota; switches per day when enabled).
   virtual result<void> update_stream_mode(const update_stream_mode_request& req) = 0;
+  /// Turns shard-level metrics on (by name, or "ALL"); returns the sets before and after.
+  /// Errors: ResourceInUseException (not ACTIVE).
   virtual result<enhanced_monitoring_result> enable_enhanced_monitoring(const enhanced_monitoring_request& req) = 0;
+  /// Turns shard-level metrics off.
   virtual result<enhanced_monitoring_result> disable_enhanced_monitoring(const enhanced_monitoring_request& req) = 0;
+  /// The shard quota and usage, and the on-demand stream quota and usage.
   virtual result<describe_limits_result> describe_limits() = 0;
 
-  // Data plane.
+  // --- Data plane -------------------------------------------------------------
+
+  /// Stores one record in the open shard whose range holds its hash key.
+  /// Errors: ResourceNotFoundException (also while CREATING or DELETING),
+  /// InvalidArgumentException (ExplicitHashKey ≥ 2^128, bad SequenceNumberForOrdering),
+  /// ProvisionedThroughputExceededException (when limits are on), InternalFailure.
   virtual result<put_record_result> put_record(const put_record_request& req) = 0;
+  /// Stores up to 500 records; results per entry, in request order. Throttling
+  /// and internal failures are reported per entry, never as a whole-request
+  /// error. Whole-request errors (nothing stored): as put_record, and
+  /// InvalidArgumentException for a request over 5 MiB.
   virtual result<put_records_result> put_records(const put_records_request& req) = 0;
+  /// An iterator for a shard at a position (see shard_iterator_type).
+  /// Errors: ResourceNotFoundException (no such shard, or expired),
+  /// InvalidArgumentException (type/number/timestamp combinations, a number of
+  /// another shard or stream), ProvisionedThroughputExceededException (when limits are on).
   virtual result<get_shard_iterator_result> get_shard_iterator(const get_shard_iterator_request& req) = 0;
+  /// Records from an iterator's position, and the next iterator (none at the
+  /// end of a closed shard, where child_shards lists the children).
+  /// Errors: InvalidArgumentException (forged, foreign or garbage iterator),
+  /// ExpiredIteratorException (older than 300 s), ResourceNotFoundException
+  /// (stream or shard gone), ProvisionedThroughputExceededException (when limits are on).
   virtual result<get_records_result> get_records(const get_records_request& req) = 0;
 };
 
