@@ -194,6 +194,20 @@ std::vector<enhanced_metrics> monitoring_of(const stream_state& s) {
   return {std::move(m)};
 }
 
+// The fields DescribeStream and DescribeStreamSummary share. Caller holds st.mu.
+template <class Description>
+void describe_common(Description& out, const stream_state& st) {
+  out.stream_name = st.name;
+  out.stream_arn = st.arn;
+  out.stream_status = st.status;
+  out.stream_mode_details = {st.mode};
+  out.retention_period_hours = st.retention_hours;
+  out.stream_creation_timestamp = st.created;
+  out.enhanced_monitoring = monitoring_of(st);
+  out.encryption_type = st.encryption;
+  out.key_id = st.key_id;
+}
+
 bool is_shard_level_metric(std::string_view name) {
   static constexpr std::string_view kNames[] = {"IncomingBytes",
                                                 "IncomingRecords",
@@ -332,6 +346,19 @@ result<std::shared_ptr<stream_state>> engine::impl::lookup(const std::optional<s
   auto n = resolve(name, arn);
   if (!n) return n.error();
   return find(*n);
+}
+
+result<engine::impl::control_call> engine::impl::begin_control(std::string_view op,
+                                                               const std::optional<std::string>& name,
+                                                               const std::optional<std::string>& arn) {
+  auto s = lookup(name, arn);
+  if (!s) return s.error();
+  // Rates and injected faults (a delay may wait for the clock) before the lock.
+  if (auto admitted = enter(op, (*s)->name); !admitted) return admitted.error();
+  std::unique_lock control(control_mu);
+  s = lookup(name, arn);  // again, under the lock: it may have been deleted meanwhile
+  if (!s) return s.error();
+  return control_call{std::move(control), std::move(*s)};
 }
 
 // --- topology primitives -----------------------------------------------------
@@ -574,13 +601,9 @@ result<void> engine::create_stream(const create_stream_request& req) {
 
 result<void> engine::delete_stream(const delete_stream_request& req) {
   auto& d = *impl_;
-  auto s = d.lookup(req.stream_name, req.stream_arn);
-  if (!s) return s.error();
-  if (auto admitted = d.enter("DeleteStream", (*s)->name); !admitted) return admitted.error();
-  std::lock_guard control(d.control_mu);
-  s = d.lookup(req.stream_name, req.stream_arn);  // again, under the lock
-  if (!s) return s.error();
-  auto stream = *s;
+  auto call = d.begin_control("DeleteStream", req.stream_name, req.stream_arn);
+  if (!call) return call.error();
+  auto stream = std::move(call->stream);
   logger()->debug("deleting stream {}", stream->name);
   if (d.opt.delete_stream_delay <= duration::zero()) {
     d.remove_stream(stream);
@@ -669,15 +692,7 @@ result<describe_stream_result> engine::describe_stream(const describe_stream_req
   describe_stream_result out;
   auto& desc = out.stream_description;
   std::shared_lock lock(st.mu);
-  desc.stream_name = st.name;
-  desc.stream_arn = st.arn;
-  desc.stream_status = st.status;
-  desc.stream_mode_details = {st.mode};
-  desc.retention_period_hours = st.retention_hours;
-  desc.stream_creation_timestamp = st.created;
-  desc.enhanced_monitoring = monitoring_of(st);
-  desc.encryption_type = st.encryption;
-  desc.key_id = st.key_id;
+  describe_common(desc, st);
   for (const auto& sh : st.shards) {
     if (!sh || sh->expired(t, st.retention()) || !after.admits(sh->id)) continue;
     if (desc.shards.size() == limit) {
@@ -699,15 +714,7 @@ result<describe_stream_summary_result> engine::describe_stream_summary(const des
   describe_stream_summary_result out;
   auto& sum = out.stream_description_summary;
   std::shared_lock lock(st.mu);
-  sum.stream_name = st.name;
-  sum.stream_arn = st.arn;
-  sum.stream_status = st.status;
-  sum.stream_mode_details = {st.mode};
-  sum.retention_period_hours = st.retention_hours;
-  sum.stream_creation_timestamp = st.created;
-  sum.enhanced_monitoring = monitoring_of(st);
-  sum.encryption_type = st.encryption;
-  sum.key_id = st.key_id;
+  describe_common(sum, st);
   sum.open_shard_count = static_cast<std::int32_t>(st.open.size());
   sum.consumer_count = 0;
   return out;
@@ -846,14 +853,10 @@ result<list_shards_result> engine::list_shards(const list_shards_request& req) {
 }
 
 result<void> engine::impl::change_retention(const update_retention_period_request& req, bool increase) {
-  auto s = lookup(req.stream_name, req.stream_arn);
-  if (!s) return s.error();
-  if (auto admitted = enter(increase ? "IncreaseStreamRetentionPeriod" : "DecreaseStreamRetentionPeriod", (*s)->name);
-      !admitted) {
-    return admitted.error();
-  }
-  std::lock_guard control(control_mu);
-  auto& st = **s;
+  auto call = begin_control(increase ? "IncreaseStreamRetentionPeriod" : "DecreaseStreamRetentionPeriod",
+                            req.stream_name, req.stream_arn);
+  if (!call) return call.error();
+  auto& st = *call->stream;
   const std::int32_t h = req.retention_period_hours;
   if (h < kMinRetentionHours) {
     return detail::invalid_argument(
@@ -907,13 +910,9 @@ result<void> engine::add_tags_to_stream(const add_tags_to_stream_request& req) {
   if (req.tags.empty()) v.length_at_least(map_repr(req.tags), "tags", 1);
   if (req.tags.size() > kMaxTagsPerCall) v.length_at_most(map_repr(req.tags), "tags", kMaxTagsPerCall);
   if (!v.ok()) return v.error();
-  auto s = d.lookup(req.stream_name, req.stream_arn);
-  if (!s) return s.error();
-  if (auto admitted = d.enter("AddTagsToStream", (*s)->name); !admitted) return admitted.error();
-  std::lock_guard control(d.control_mu);
-  s = d.lookup(req.stream_name, req.stream_arn);  // again, under the lock
-  if (!s) return s.error();
-  auto& st = **s;
+  auto call = d.begin_control("AddTagsToStream", req.stream_name, req.stream_arn);
+  if (!call) return call.error();
+  auto& st = *call->stream;
   if (auto e = validate_tag_map(req.tags, "add", d.at(st.name))) return *e;
   std::unique_lock lock(st.mu);
   std::size_t total = st.tags.size();
@@ -937,13 +936,9 @@ result<void> engine::remove_tags_from_stream(const remove_tags_from_stream_reque
     }
   }
   if (!v.ok()) return v.error();
-  auto s = d.lookup(req.stream_name, req.stream_arn);
-  if (!s) return s.error();
-  if (auto admitted = d.enter("RemoveTagsFromStream", (*s)->name); !admitted) return admitted.error();
-  std::lock_guard control(d.control_mu);
-  s = d.lookup(req.stream_name, req.stream_arn);  // again, under the lock
-  if (!s) return s.error();
-  auto& st = **s;
+  auto call = d.begin_control("RemoveTagsFromStream", req.stream_name, req.stream_arn);
+  if (!call) return call.error();
+  auto& st = *call->stream;
   std::map<std::string, std::string> as_map;
   for (const auto& k : req.tag_keys) as_map.emplace(k, "");
   if (auto e = validate_tag_map(as_map, "remove", d.at(st.name))) return *e;
@@ -980,6 +975,13 @@ error provisioned_only(std::string_view op) {
           fmt::format("{} is only supported for data streams with the provisioned capacity mode.", op)};
 }
 
+// Resharding needs an ACTIVE, PROVISIONED stream. Caller holds st.mu.
+std::optional<error> reshardable(const stream_state& st, std::string_view op, detail::where w) {
+  if (st.status != stream_status::active) return detail::stream_not_active(w, st.status);
+  if (st.mode == stream_mode::on_demand) return provisioned_only(op);
+  return std::nullopt;
+}
+
 error not_eligible(detail::where w, shard_id id, std::string_view what) {
   return {error_code::resource_in_use_exception,
           fmt::format("Shard {} in stream {} under account {} has already been merged or split, and thus is not "
@@ -997,27 +999,18 @@ result<void> engine::split_shard(const split_shard_request& req) {
     v.pattern(req.new_starting_hash_key, "newStartingHashKey", detail::kHashKeyPattern);
   }
   if (!v.ok()) return v.error();
-  auto s = d.lookup(req.stream_name, req.stream_arn);
-  if (!s) return s.error();
-  if (auto admitted = d.enter("SplitShard", (*s)->name); !admitted) return admitted.error();
-  std::lock_guard control(d.control_mu);
-  s = d.lookup(req.stream_name, req.stream_arn);  // again, under the lock
-  if (!s) return s.error();
-  auto stream = *s;
+  auto call = d.begin_control("SplitShard", req.stream_name, req.stream_arn);
+  if (!call) return call.error();
+  auto stream = std::move(call->stream);
   auto& st = *stream;
   const auto w = d.at(st.name);
   // Before the stream lock: it takes streams_mu, which comes first in the lock order.
   const std::int64_t current = d.open_shard_total();
   std::unique_lock lock(st.mu);
-  if (st.status != stream_status::active) return detail::stream_not_active(w, st.status);
-  if (st.mode == stream_mode::on_demand) return provisioned_only("SplitShard");
-  const timestamp t = d.now();
-  auto id = shard_id::parse(req.shard_to_split);
-  if (!id || id->index() >= st.shards.size() || !st.shards[id->index()] ||
-      st.shards[id->index()]->expired(t, st.retention())) {
-    return detail::shard_not_found(w, req.shard_to_split);
-  }
-  shard_state& parent = *st.shards[id->index()];
+  if (auto e = reshardable(st, "SplitShard", w)) return *e;
+  shard_state* found = st.live_shard(shard_id::parse(req.shard_to_split), d.now());
+  if (!found) return detail::shard_not_found(w, req.shard_to_split);
+  shard_state& parent = *found;
   if (parent.closed) return not_eligible(w, parent.id, "splitting");
   auto key = hash_key::parse(req.new_starting_hash_key);
   // The key must leave at least two hash keys in the lower child (AWS's rule).
@@ -1047,30 +1040,17 @@ result<void> engine::merge_shards(const merge_shards_request& req) {
   validate_shard_id_input(v, req.shard_to_merge, "shardToMerge");
   validate_shard_id_input(v, req.adjacent_shard_to_merge, "adjacentShardToMerge");
   if (!v.ok()) return v.error();
-  auto s = d.lookup(req.stream_name, req.stream_arn);
-  if (!s) return s.error();
-  if (auto admitted = d.enter("MergeShards", (*s)->name); !admitted) return admitted.error();
-  std::lock_guard control(d.control_mu);
-  s = d.lookup(req.stream_name, req.stream_arn);  // again, under the lock
-  if (!s) return s.error();
-  auto stream = *s;
+  auto call = d.begin_control("MergeShards", req.stream_name, req.stream_arn);
+  if (!call) return call.error();
+  auto stream = std::move(call->stream);
   auto& st = *stream;
   const auto w = d.at(st.name);
   std::unique_lock lock(st.mu);
-  if (st.status != stream_status::active) return detail::stream_not_active(w, st.status);
-  if (st.mode == stream_mode::on_demand) return provisioned_only("MergeShards");
+  if (auto e = reshardable(st, "MergeShards", w)) return *e;
   const timestamp t = d.now();
-  auto get = [&](const std::string& input) -> shard_state* {
-    auto id = shard_id::parse(input);
-    if (!id || id->index() >= st.shards.size() || !st.shards[id->index()] ||
-        st.shards[id->index()]->expired(t, st.retention())) {
-      return nullptr;
-    }
-    return st.shards[id->index()].get();
-  };
-  shard_state* a = get(req.shard_to_merge);
+  shard_state* a = st.live_shard(shard_id::parse(req.shard_to_merge), t);
   if (!a) return detail::shard_not_found(w, req.shard_to_merge);
-  shard_state* b = get(req.adjacent_shard_to_merge);
+  shard_state* b = st.live_shard(shard_id::parse(req.adjacent_shard_to_merge), t);
   if (!b) return detail::shard_not_found(w, req.adjacent_shard_to_merge);
   if (a->closed) return not_eligible(w, a->id, "merging");
   if (b->closed) return not_eligible(w, b->id, "merging");
@@ -1096,20 +1076,15 @@ result<update_shard_count_result> engine::update_shard_count(const update_shard_
   if (req.target_shard_count < 1) v.value_at_least(req.target_shard_count, "targetShardCount", 1);
   if (req.target_shard_count > 100000) v.value_at_most(req.target_shard_count, "targetShardCount", 100000);
   if (!v.ok()) return v.error();
-  auto s = d.lookup(req.stream_name, req.stream_arn);
-  if (!s) return s.error();
-  if (auto admitted = d.enter("UpdateShardCount", (*s)->name); !admitted) return admitted.error();
-  std::lock_guard control(d.control_mu);
-  s = d.lookup(req.stream_name, req.stream_arn);  // again, under the lock
-  if (!s) return s.error();
-  auto stream = *s;
+  auto call = d.begin_control("UpdateShardCount", req.stream_name, req.stream_arn);
+  if (!call) return call.error();
+  auto stream = std::move(call->stream);
   auto& st = *stream;
   const auto w = d.at(st.name);
   // Before the stream lock: it takes streams_mu, which comes first in the lock order.
   const std::int64_t total = d.open_shard_total();
   std::unique_lock lock(st.mu);
-  if (st.status != stream_status::active) return detail::stream_not_active(w, st.status);
-  if (st.mode == stream_mode::on_demand) return provisioned_only("UpdateShardCount");
+  if (auto e = reshardable(st, "UpdateShardCount", w)) return *e;
   const auto current = static_cast<std::int32_t>(st.open.size());
   const std::int32_t target = req.target_shard_count;
   if (target > 2 * current) {
@@ -1187,13 +1162,9 @@ result<void> engine::update_stream_mode(const update_stream_mode_request& req) {
     v.length_at_least(req.stream_arn, "streamARN", 1);
     return v.error();
   }
-  auto s = d.lookup(std::nullopt, req.stream_arn);
-  if (!s) return s.error();
-  if (auto admitted = d.enter("UpdateStreamMode", (*s)->name); !admitted) return admitted.error();
-  std::lock_guard control(d.control_mu);
-  s = d.lookup(std::nullopt, req.stream_arn);  // again, under the lock
-  if (!s) return s.error();
-  auto stream = *s;
+  auto call = d.begin_control("UpdateStreamMode", std::nullopt, req.stream_arn);
+  if (!call) return call.error();
+  auto stream = std::move(call->stream);
   auto& st = *stream;
   const auto w = d.at(st.name);
   const stream_mode mode = req.stream_mode_details.stream_mode;
@@ -1239,14 +1210,10 @@ result<enhanced_monitoring_result> engine::impl::change_monitoring(const enhance
     }
   }
   if (!v.ok()) return v.error();
-  auto s = d.lookup(req.stream_name, req.stream_arn);
-  if (!s) return s.error();
-  if (auto admitted = d.enter(enable ? "EnableEnhancedMonitoring" : "DisableEnhancedMonitoring", (*s)->name); !admitted)
-    return admitted.error();
-  std::lock_guard control(d.control_mu);
-  s = d.lookup(req.stream_name, req.stream_arn);  // again, under the lock
-  if (!s) return s.error();
-  auto& st = **s;
+  auto call = d.begin_control(enable ? "EnableEnhancedMonitoring" : "DisableEnhancedMonitoring", req.stream_name,
+                              req.stream_arn);
+  if (!call) return call.error();
+  auto& st = *call->stream;
   std::unique_lock lock(st.mu);
   if (st.status != stream_status::active) return detail::stream_not_active(d.at(st.name), st.status);
   enhanced_monitoring_result out;

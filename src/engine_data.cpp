@@ -485,11 +485,9 @@ result<get_shard_iterator_result> engine::get_shard_iterator(const get_shard_ite
   std::shared_lock stream_lock(st.mu);
   auto id = shard_id::parse(req.shard_id);
   if (!id) return detail::shard_not_found(w, req.shard_id);
-  if (st.status == stream_status::creating || id->index() >= st.shards.size() || !st.shards[id->index()] ||
-      st.shards[id->index()]->expired(now, st.retention())) {
-    return detail::shard_does_not_exist(w, *id);
-  }
-  const shard_state& sh = *st.shards[id->index()];
+  const shard_state* found = st.status == stream_status::creating ? nullptr : st.live_shard(id, now);
+  if (!found) return detail::shard_does_not_exist(w, *id);
+  const shard_state& sh = *found;
   if (st.limits.enabled) {
     std::lock_guard rl(sh.reads.mu);
     if (!sh.reads.iterators.try_take(1, now)) {
@@ -598,11 +596,9 @@ result<get_records_result> engine::get_records(const get_records_request& req) {
 
   std::shared_lock stream_lock(st.mu);
   const duration retention = st.retention();
-  if (st.status == stream_status::creating || index >= st.shards.size() || !st.shards[index] ||
-      st.shards[index]->expired(now, retention)) {
-    return detail::shard_does_not_exist(d.at(name), id);
-  }
-  const shard_state& sh = *st.shards[index];
+  const shard_state* found = st.status == stream_status::creating ? nullptr : st.live_shard(id, now);
+  if (!found) return detail::shard_does_not_exist(d.at(name), id);
+  const shard_state& sh = *found;
   const std::size_t limit = static_cast<std::size_t>(req.limit.value_or(kMaxGetRecordsLimit));
   const auto& limits = st.limits;
   if (limits.enabled) {

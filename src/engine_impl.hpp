@@ -171,6 +171,12 @@ struct stream_state {
   mutable stream_metrics metrics;
 
   [[nodiscard]] duration retention() const { return std::chrono::hours(retention_hours); }
+  /// The shard `id` names if it exists and has not expired, else null.
+  [[nodiscard]] shard_state* live_shard(std::optional<shard_id> id, timestamp now) const {
+    if (!id || id->index() >= shards.size() || !shards[id->index()]) return nullptr;
+    shard_state* sh = shards[id->index()].get();
+    return sh->expired(now, retention()) ? nullptr : sh;
+  }
   [[nodiscard]] where at(std::string_view account) const { return {name, account}; }
 };
 
@@ -237,6 +243,14 @@ struct engine::impl {
   result<void> change_retention(const update_retention_period_request& req, bool increase);
   result<enhanced_monitoring_result> change_monitoring(const enhanced_monitoring_request& req, bool enable);
 
+  /// The prologue of a control-plane mutation: look the stream up, admit the
+  /// call (enter()), take control_mu and look the stream up again under it.
+  struct control_call {
+    std::unique_lock<std::mutex> lock;  // control_mu
+    std::shared_ptr<detail::stream_state> stream;
+  };
+  result<control_call> begin_control(std::string_view op, const std::optional<std::string>& name,
+                                     const std::optional<std::string>& arn);
   /// The prologue of every call: the control-plane rate for `op` (when
   /// enabled) and injected faults (fail or delay).
   result<void> enter(std::string_view op, std::string_view stream);
