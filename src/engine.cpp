@@ -208,17 +208,6 @@ void describe_common(Description& out, const stream_state& st) {
   out.key_id = st.key_id;
 }
 
-bool is_shard_level_metric(std::string_view name) {
-  static constexpr std::string_view kNames[] = {"IncomingBytes",
-                                                "IncomingRecords",
-                                                "OutgoingBytes",
-                                                "OutgoingRecords",
-                                                "WriteProvisionedThroughputExceeded",
-                                                "ReadProvisionedThroughputExceeded",
-                                                "IteratorAgeMilliseconds"};
-  return std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames);
-}
-
 struct parsed_arn {
   std::string_view region;
   std::string_view account;
@@ -1201,7 +1190,7 @@ result<enhanced_monitoring_result> engine::impl::change_monitoring(const enhance
   if (req.shard_level_metrics.empty()) v.length_at_least(list_repr(req.shard_level_metrics), "shardLevelMetrics", 1);
   if (req.shard_level_metrics.size() > 7) v.length_at_most(list_repr(req.shard_level_metrics), "shardLevelMetrics", 7);
   for (const auto& m : req.shard_level_metrics) {
-    if (m != "ALL" && !is_shard_level_metric(m)) {
+    if (m != "ALL" && !detail::shard_metric_named(m)) {
       v.fail(list_repr(req.shard_level_metrics), "shardLevelMetrics",
              "Member must satisfy constraint: [Member must satisfy enum value set: [IncomingBytes, OutgoingRecords, "
              "IteratorAgeMilliseconds, IncomingRecords, ReadProvisionedThroughputExceeded, "
@@ -1220,16 +1209,10 @@ result<enhanced_monitoring_result> engine::impl::change_monitoring(const enhance
   out.stream_name = st.name;
   out.stream_arn = st.arn;
   out.current_shard_level_metrics.assign(st.shard_level_metrics.begin(), st.shard_level_metrics.end());
-  static constexpr std::string_view kAll[] = {"IncomingBytes",
-                                              "IncomingRecords",
-                                              "OutgoingBytes",
-                                              "OutgoingRecords",
-                                              "WriteProvisionedThroughputExceeded",
-                                              "ReadProvisionedThroughputExceeded",
-                                              "IteratorAgeMilliseconds"};
   for (const auto& m : req.shard_level_metrics) {
     if (m == "ALL") {
-      for (auto name : kAll) {
+      for (std::size_t i = 0; i < detail::kShardMetrics; ++i) {
+        const std::string_view name = detail::info(static_cast<detail::shard_metric>(i)).name;
         if (enable) {
           st.shard_level_metrics.emplace(name);
         } else {
