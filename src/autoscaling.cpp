@@ -124,6 +124,9 @@ result<std::unique_ptr<autoscaler>> autoscaler::start(engine& e, autoscaling_pol
     v.value_at_least(policy.shard_write_records_per_second, "shardWriteRecordsPerSecond", 1);
   }
   if (!v.ok()) return v.error();
+  if (!e.options().metrics.enabled) {
+    return detail::invalid_argument("The autoscaler reads the stream's metrics: make the engine with metrics enabled.");
+  }
   auto summary = e.describe_stream_summary({.stream_name = policy.stream_name});
   if (!summary) return summary.error();
   if (summary->stream_description_summary.stream_mode_details.stream_mode != stream_mode::provisioned) {

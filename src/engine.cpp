@@ -257,6 +257,9 @@ engine::impl::impl(engine_options o)
       clock(opt.clock ? opt.clock : std::make_shared<system_clock>()),
       storage(opt.storage ? opt.storage : make_memory_storage()),
       tokens(opt.token_key) {
+  opt.clock = clock;
+  opt.storage = storage;
+  opt.token_key.clear();  // not kept readable
   sched = clock->make_scheduler();
 }
 
@@ -278,6 +281,8 @@ engine::~engine() {
 }
 
 rill::clock& engine::clock() const noexcept { return *impl_->clock; }
+
+const engine_options& engine::options() const noexcept { return impl_->opt; }
 
 void engine::trim_expired() { impl_->trim_expired(); }
 

@@ -179,6 +179,11 @@ TEST(Scaling, AutoscalerFollowsADayOfTrafficWithinItsPolicy) {
   RILL_EXPECT_ERROR(autoscaler::start(*e, {.stream_name = "p", .target_utilization = 1.5}),
                     error_code::validation_exception);
   RILL_EXPECT_ERROR(autoscaler::start(*e, {.stream_name = "missing"}), error_code::resource_not_found_exception);
+  engine_options quiet;
+  quiet.metrics.enabled = false;
+  test_engine blind(quiet);
+  RILL_ASSERT_OK(blind->create_stream({.stream_name = "p", .shard_count = 2}));
+  RILL_EXPECT_ERROR(autoscaler::start(*blind, {.stream_name = "p"}), error_code::invalid_argument_exception);
 }
 
 }  // namespace

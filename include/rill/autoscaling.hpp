@@ -69,6 +69,8 @@ struct scaling_decision {
 class autoscaler {
  public:
   /// Validates the policy and starts evaluating on the engine's clock.
+  /// Errors: ValidationException (policy), ResourceNotFoundException (stream),
+  /// InvalidArgumentException (ON_DEMAND stream, or the engine's metrics off).
   static result<std::unique_ptr<autoscaler>> start(engine& e, autoscaling_policy policy);
   ~autoscaler();
   autoscaler(const autoscaler&) = delete;

@@ -112,6 +112,8 @@ class engine final : public kinesis {
 
   /// The engine's clock.
   [[nodiscard]] rill::clock& clock() const noexcept;
+  /// The options the engine was made with (clock and storage filled in).
+  [[nodiscard]] const engine_options& options() const noexcept;
   /// Releases expired records and shards now (the scheduler also does this
   /// every trim_interval).
   void trim_expired();
