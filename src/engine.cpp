@@ -16,6 +16,7 @@
 
 namespace rill {
 
+using detail::seconds_of;
 using detail::shard_state;
 using detail::stream_state;
 using detail::validation;
@@ -31,10 +32,6 @@ constexpr duration kNextTokenLifetime = std::chrono::seconds(300);
 
 constexpr std::uint8_t kListShardsToken = 2;
 constexpr std::uint8_t kListStreamsToken = 3;
-
-std::uint64_t seconds_of(timestamp t) {
-  return static_cast<std::uint64_t>(std::chrono::floor<std::chrono::seconds>(t).time_since_epoch().count());
-}
 
 // The creation second of a child shard: after its parents', and after now, so
 // every child number exceeds every parent number.
@@ -1433,19 +1430,10 @@ result<get_metric_statistics_result> engine::get_metric_statistics(const get_met
 
 namespace {
 
-std::string iso8601(timestamp t) {
-  std::time_t secs = std::chrono::floor<std::chrono::seconds>(t).time_since_epoch().count();
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 nlohmann::json datapoints_json(const std::vector<metric_datapoint>& points) {
   auto arr = nlohmann::json::array();
   for (const auto& p : points) {
-    arr.push_back({{"Timestamp", iso8601(p.timestamp)},
+    arr.push_back({{"Timestamp", detail::iso8601(p.timestamp)},
                    {"Sum", p.sum},
                    {"Minimum", p.minimum},
                    {"Maximum", p.maximum},

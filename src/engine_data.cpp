@@ -17,6 +17,7 @@
 
 namespace rill {
 
+using detail::seconds_of;
 using detail::shard_state;
 using detail::stream_state;
 using detail::validation;
@@ -31,10 +32,6 @@ constexpr std::int32_t kMaxGetRecordsLimit = 10000;
 constexpr std::size_t kMaxIteratorLength = 512;
 constexpr duration kIteratorLifetime = std::chrono::seconds(300);
 constexpr std::uint8_t kIteratorToken = 1;
-
-std::uint64_t seconds_of(timestamp t) {
-  return static_cast<std::uint64_t>(std::chrono::floor<std::chrono::seconds>(t).time_since_epoch().count());
-}
 
 // Model constraints on one record; `prefix` is "" (PutRecord) or
 // "records.N.member." (PutRecords).
@@ -185,6 +182,15 @@ double ms_between(timestamp a, timestamp b) { return static_cast<double>((b - a)
 
 }  // namespace
 
+void engine::impl::record_failure(const stream_state& st, timestamp start, detail::stream_metric success,
+                                  detail::stream_metric latency) const {
+  record(st, start, [&](detail::stream_metrics& m, std::int64_t minute, std::int64_t keep) {
+    auto& stats = m.stream.at(minute, keep);
+    add(stats, success, 0);
+    add(stats, latency, ms_between(start, now()));
+  });
+}
+
 result<put_record_result> engine::put_record(const put_record_request& req) {
   auto& d = *impl_;
   const timestamp start = d.now();
@@ -202,11 +208,7 @@ result<put_record_result> engine::put_record(const put_record_request& req) {
   if (!s) return s.error();
   stream_state& st = **s;
   if (auto admitted = d.enter("PutRecord", st.name); !admitted) {
-    d.record(st, start, [&](detail::stream_metrics& m, std::int64_t minute, std::int64_t keep) {
-      auto& stats = m.stream.at(minute, keep);
-      add(stats, stream_metric::put_record_success, 0);
-      add(stats, stream_metric::put_record_latency, ms_between(start, d.now()));
-    });
+    d.record_failure(st, start, stream_metric::put_record_success, stream_metric::put_record_latency);
     return admitted.error();
   }
   const timestamp now = d.now();
@@ -298,11 +300,7 @@ result<put_records_result> engine::put_records(const put_records_request& req) {
   if (!s) return s.error();
   stream_state& st = **s;
   if (auto admitted = d.enter("PutRecords", st.name); !admitted) {
-    d.record(st, start, [&](detail::stream_metrics& m, std::int64_t minute, std::int64_t keep) {
-      auto& stats = m.stream.at(minute, keep);
-      add(stats, stream_metric::put_records_success, 0);
-      add(stats, stream_metric::put_records_latency, ms_between(start, d.now()));
-    });
+    d.record_failure(st, start, stream_metric::put_records_success, stream_metric::put_records_latency);
     return admitted.error();
   }
   // Entries that injected faults fail: decided in request order, before any lock.
@@ -586,11 +584,7 @@ result<get_records_result> engine::get_records(const get_records_request& req) {
   if (!s || (*s)->uid != uid) return detail::shard_does_not_exist(d.at(name), id);
   const stream_state& st = **s;
   if (auto admitted = d.enter("GetRecords", st.name); !admitted) {
-    d.record(st, start, [&](detail::stream_metrics& m, std::int64_t minute, std::int64_t keep) {
-      auto& stats = m.stream.at(minute, keep);
-      add(stats, stream_metric::get_records_success, 0);
-      add(stats, stream_metric::get_records_latency, ms_between(start, d.now()));
-    });
+    d.record_failure(st, start, stream_metric::get_records_success, stream_metric::get_records_latency);
     return admitted.error();
   }
 
@@ -691,14 +685,13 @@ result<get_records_result> engine::get_records(const get_records_request& req) {
     }
   });
   if (read.records > 0) out.buffer = std::move(cs.owner);
-  const auto& sized = read;
   const std::uint64_t next = read.records > 0 ? read.next_offset : from;
   const std::uint64_t end = log.end_offset();
   out.millis_behind_latest = next >= end ? 0 : std::max<std::int64_t>(0, (now - log.arrival_time(next)).count());
   if (limits.enabled) {
     std::lock_guard rl(sh.reads.mu);
-    sh.reads.bytes.take(static_cast<std::int64_t>(sized.bytes), now);
-    if (static_cast<std::int64_t>(sized.bytes) >= limits.large_read_bytes) {
+    sh.reads.bytes.take(static_cast<std::int64_t>(read.bytes), now);
+    if (static_cast<std::int64_t>(read.bytes) >= limits.large_read_bytes) {
       sh.reads.blocked_until = now + limits.large_read_penalty;
     }
   }
@@ -709,15 +702,15 @@ result<get_records_result> engine::get_records(const get_records_request& req) {
     add(stats, stream_metric::read_throttled, 0);
     add(stats, stream_metric::get_records_success, 1);
     add(stats, stream_metric::get_records_latency, ms_between(start, d.now()));
-    add(stats, stream_metric::get_records_bytes, static_cast<double>(sized.bytes));
-    add(stats, stream_metric::get_records_records, static_cast<double>(sized.records));
+    add(stats, stream_metric::get_records_bytes, static_cast<double>(read.bytes));
+    add(stats, stream_metric::get_records_records, static_cast<double>(read.records));
     add(stats, stream_metric::get_records_iterator_age, age);
     if (st.shard_metric_mask == 0) return;
     auto& sm = m.shards[index].at(minute, keep);
     if (shard_metric_on(st, shard_metric::outgoing_bytes))
-      add(sm, shard_metric::outgoing_bytes, static_cast<double>(sized.bytes));
+      add(sm, shard_metric::outgoing_bytes, static_cast<double>(read.bytes));
     if (shard_metric_on(st, shard_metric::outgoing_records))
-      add(sm, shard_metric::outgoing_records, static_cast<double>(sized.records));
+      add(sm, shard_metric::outgoing_records, static_cast<double>(read.records));
     if (shard_metric_on(st, shard_metric::iterator_age)) add(sm, shard_metric::iterator_age, age);
     if (shard_metric_on(st, shard_metric::read_throttled)) add(sm, shard_metric::read_throttled, 0);
   });

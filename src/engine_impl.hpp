@@ -35,6 +35,11 @@
 
 namespace rill::detail {
 
+/// Whole seconds since the epoch (the unit of the sequence-number layout).
+inline std::uint64_t seconds_of(timestamp t) {
+  return static_cast<std::uint64_t>(std::chrono::floor<std::chrono::seconds>(t).time_since_epoch().count());
+}
+
 struct shard_state {
   shard_state(rill::shard_id id, hash_key start, hash_key end, std::optional<rill::shard_id> parent,
               std::optional<rill::shard_id> adjacent_parent, std::uint64_t create_s, timestamp created_at,
@@ -119,12 +124,10 @@ struct shard_state {
 
   [[nodiscard]] sequence_number starting_sequence_number() const { return {create_s, id.index(), 0, create_s}; }
   [[nodiscard]] sequence_number ending_sequence_number() const {
-    return {create_s, id.index(), sequence_number::max_index,
-            static_cast<std::uint64_t>(std::chrono::floor<std::chrono::seconds>(closed_at).time_since_epoch().count())};
+    return {create_s, id.index(), sequence_number::max_index, seconds_of(closed_at)};
   }
   [[nodiscard]] sequence_number record_sequence_number(std::uint64_t offset, timestamp arrival) const {
-    return {create_s, id.index(), offset + 1,
-            static_cast<std::uint64_t>(std::chrono::floor<std::chrono::seconds>(arrival).time_since_epoch().count())};
+    return {create_s, id.index(), offset + 1, seconds_of(arrival)};
   }
   [[nodiscard]] rill::hash_key_range range() const { return {start, end}; }
   /// Closed and past retention: gone from listings and reads.
@@ -264,6 +267,9 @@ struct engine::impl {
     std::lock_guard lock(s.metrics.mu);
     fn(s.metrics, detail::minute_of(now), keep_minutes());
   }
+  /// A call that failed after its stream was found: Success 0, and its latency.
+  void record_failure(const detail::stream_state& st, timestamp start, detail::stream_metric success,
+                      detail::stream_metric latency) const;
   [[nodiscard]] std::int64_t keep_minutes() const {
     return std::max<std::int64_t>(1, std::chrono::ceil<std::chrono::minutes>(opt.metrics.window).count());
   }

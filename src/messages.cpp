@@ -97,12 +97,12 @@ rill::error invalid_argument(std::string message) {
 
 rill::error internal_failure(std::string message) { return {error_code::internal_failure, std::move(message)}; }
 
-std::string java_date(timestamp t) {
+std::string format_utc(timestamp t, const char* format) {
   std::time_t secs = std::chrono::floor<std::chrono::seconds>(t).time_since_epoch().count();
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char buf[64];
-  std::strftime(buf, sizeof buf, "%a %b %d %H:%M:%S UTC %Y", &tm);
+  std::strftime(buf, sizeof buf, format, &tm);
   return buf;
 }
 

@@ -56,8 +56,12 @@ rill::error shard_limit_exceeded(std::string_view account, std::string_view regi
 rill::error invalid_argument(std::string message);
 rill::error internal_failure(std::string message = {});
 
+/// `t` in UTC through strftime's `format`.
+std::string format_utc(timestamp t, const char* format);
 /// Java Date.toString() style, in UTC: "Thu Jan 22 01:22:02 UTC 2015".
-std::string java_date(timestamp t);
+inline std::string java_date(timestamp t) { return format_utc(t, "%a %b %d %H:%M:%S UTC %Y"); }
+/// ISO 8601 in UTC, to the second: "2024-01-01T00:00:00Z".
+inline std::string iso8601(timestamp t) { return format_utc(t, "%Y-%m-%dT%H:%M:%SZ"); }
 
 /// Pattern texts, as AWS prints them.
 inline constexpr std::string_view kStreamNamePattern = "[a-zA-Z0-9_.-]+";
