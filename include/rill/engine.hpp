@@ -114,6 +114,9 @@ class engine final : public kinesis {
   [[nodiscard]] rill::clock& clock() const noexcept;
   /// The options the engine was made with (clock and storage filled in).
   [[nodiscard]] const engine_options& options() const noexcept;
+  /// The registry the components above the engine (producer, consumer,
+  /// delivery streams, server) record their metrics into; part of metrics_json().
+  [[nodiscard]] std::shared_ptr<metrics_registry> metrics() const noexcept;
   /// Releases expired records and shards now (the scheduler also does this
   /// every trim_interval).
   void trim_expired();
@@ -135,7 +138,8 @@ class engine final : public kinesis {
   /// Every metric datapoint in the window as JSON, in the shape of CloudWatch's
   /// GetMetricData: {"Namespace": "AWS/Kinesis", "Metrics": [{"MetricName",
   /// "Dimensions", "Unit", "Datapoints": [{"Timestamp", "Sum", "Minimum",
-  /// "Maximum", "SampleCount", "Average"}]}]}.
+  /// "Maximum", "SampleCount", "Average"}]}], "Components": [the registry's
+  /// metrics, see metrics_registry::to_json()]}.
   [[nodiscard]] std::string metrics_json() const;
 
  private:

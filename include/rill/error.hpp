@@ -45,6 +45,29 @@ enum class error_code : std::uint8_t {
   provisioned_throughput_exceeded_exception,
   /// A server-side failure (in rill: an injected fault, or a storage failure).
   internal_failure,
+  /// Encryption at rest (KMS): the key is disabled.
+  kms_disabled_exception,
+  /// The key is not in a state that allows the request.
+  kms_invalid_state_exception,
+  /// The caller may not use the key.
+  kms_access_denied_exception,
+  /// The key does not exist.
+  kms_not_found_exception,
+  /// The account is not subscribed to KMS.
+  kms_opt_in_required,
+  /// The key provider throttled the request.
+  kms_throttling_exception,
+  /// The caller is not authorized (resource policies, signature verification).
+  access_denied_exception,
+  /// Firehose: the operation does not fit the delivery stream's source (e.g.
+  /// PutRecord on a stream whose source is a Kinesis stream).
+  invalid_source_exception,
+  /// Firehose: the service (a destination) is unavailable; retry.
+  service_unavailable_exception,
+  /// Firehose: a concurrent change of the same resource.
+  concurrent_modification_exception,
+  /// Firehose: the KMS key given for the delivery stream cannot be used.
+  invalid_kms_resource_exception,
 };
 
 /// The exception name, e.g. "ResourceNotFoundException".

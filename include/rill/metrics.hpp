@@ -24,11 +24,20 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "rill/types.hpp"
+
+namespace rill {
+class clock;
+}
 
 namespace rill {
 
@@ -67,6 +76,58 @@ struct get_metric_statistics_result {
   std::string unit;
   /// Oldest first; minutes with no samples are left out.
   std::vector<metric_datapoint> datapoints;
+};
+
+// ---------------------------------------------------------------------------
+// Metrics of the components above the engine (producer, consumer, delivery
+// streams, server), in their own CloudWatch namespaces ("KinesisProducerLibrary",
+// "KinesisClientLibrary", "AWS/Firehose", …). The engine owns one registry
+// (engine::metrics()) and includes it in engine::metrics_json(); a component
+// takes a `std::shared_ptr<metrics_registry>` in its configuration and records
+// into it (null: no metrics). A registry can also stand alone, for a component
+// that runs against another `rill::kinesis`.
+
+struct metric_dimension {
+  std::string name;
+  std::string value;
+  friend bool operator==(const metric_dimension&, const metric_dimension&) = default;
+  friend auto operator<=>(const metric_dimension&, const metric_dimension&) = default;
+};
+
+/// Per-minute statistics of any number of metrics, keyed by (namespace, name,
+/// dimensions), kept for `options.window` on `clock`.
+///
+/// Thread safety: every method may be called from any thread concurrently.
+class metrics_registry {
+ public:
+  explicit metrics_registry(std::shared_ptr<const rill::clock> clock, metrics_options options = {});
+  ~metrics_registry();
+  metrics_registry(const metrics_registry&) = delete;
+  metrics_registry& operator=(const metrics_registry&) = delete;
+
+  /// Adds one sample `value` to the current minute of the metric. `unit` is a
+  /// CloudWatch unit name ("Count", "Bytes", "Milliseconds", …); the first
+  /// sample of a metric fixes it. No-op when options.enabled is false.
+  void put(std::string_view metric_namespace, std::string_view metric_name,
+           std::span<const metric_dimension> dimensions, double value, std::string_view unit);
+
+  /// The datapoints of one metric whose minute starts in [start_time, end_time),
+  /// oldest first (empty if unknown). Dimensions must match exactly (in any order).
+  [[nodiscard]] get_metric_statistics_result get(std::string_view metric_namespace, std::string_view metric_name,
+                                                 std::span<const metric_dimension> dimensions, timestamp start_time,
+                                                 timestamp end_time) const;
+
+  /// Every metric as a JSON array of {"Namespace", "MetricName", "Dimensions":
+  /// [{"Name","Value"}], "Unit", "Datapoints": [{"Timestamp", "Sum", "Minimum",
+  /// "Maximum", "SampleCount", "Average"}]}, sorted by namespace, name, dimensions.
+  [[nodiscard]] std::string to_json() const;
+
+  /// Drops every metric that has one of these dimensions (e.g. a deleted stream's).
+  void remove_dimension(const metric_dimension& dimension);
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
 };
 
 }  // namespace rill

@@ -12,8 +12,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "engine_impl.hpp"
-#include "md5.hpp"
+#include "streams/engine_impl.hpp"
+#include "common/md5.hpp"
 
 namespace rill {
 

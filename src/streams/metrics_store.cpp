@@ -1,5 +1,5 @@
 // Copyright 2026 The rill Authors. Licensed under the Apache License, Version 2.0.
-#include "metrics_store.hpp"
+#include "streams/metrics_store.hpp"
 
 namespace rill::detail {
 namespace {

@@ -10,8 +10,8 @@
 #include <cassert>
 #include <condition_variable>
 
-#include "engine_impl.hpp"
-#include "md5.hpp"
+#include "streams/engine_impl.hpp"
+#include "common/md5.hpp"
 #include "rill/logging.hpp"
 
 namespace rill {
@@ -257,6 +257,7 @@ engine::impl::impl(engine_options o)
   opt.clock = clock;
   opt.storage = storage;
   opt.token_key.clear();  // not kept readable
+  registry = std::make_shared<metrics_registry>(clock, opt.metrics);
   sched = clock->make_scheduler();
 }
 
@@ -280,6 +281,8 @@ engine::~engine() {
 rill::clock& engine::clock() const noexcept { return *impl_->clock; }
 
 const engine_options& engine::options() const noexcept { return impl_->opt; }
+
+std::shared_ptr<metrics_registry> engine::metrics() const noexcept { return impl_->registry; }
 
 void engine::trim_expired() { impl_->trim_expired(); }
 
@@ -1486,7 +1489,11 @@ std::string engine::metrics_json() const {
       }
     }
   }
-  return nlohmann::json{{"Namespace", "AWS/Kinesis"}, {"Metrics", metrics}}.dump(2);
+  // The components' metrics (producer, consumer, delivery, server), each with its namespace.
+  return nlohmann::json{{"Namespace", "AWS/Kinesis"},
+                        {"Metrics", metrics},
+                        {"Components", nlohmann::json::parse(d.registry->to_json())}}
+      .dump(2);
 }
 
 }  // namespace rill

@@ -1,5 +1,5 @@
 // Copyright 2026 The rill Authors. Licensed under the Apache License, Version 2.0.
-#include "md5.hpp"
+#include "common/md5.hpp"
 
 #include <openssl/md5.h>
 

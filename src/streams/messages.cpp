@@ -1,5 +1,5 @@
 // Copyright 2026 The rill Authors. Licensed under the Apache License, Version 2.0.
-#include "messages.hpp"
+#include "streams/messages.hpp"
 
 #include <fmt/format.h>
 

@@ -5,7 +5,7 @@
 #include <charconv>
 #include <cstring>
 
-#include "md5.hpp"
+#include "common/md5.hpp"
 
 namespace rill {
 namespace {

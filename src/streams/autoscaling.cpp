@@ -8,7 +8,7 @@
 #include <cmath>
 #include <mutex>
 
-#include "messages.hpp"
+#include "streams/messages.hpp"
 #include "rill/logging.hpp"
 
 namespace rill {

@@ -6,13 +6,30 @@
 namespace rill {
 namespace {
 
-constexpr std::array<std::string_view, 9> kNames = {
-    "ResourceNotFoundException", "ResourceInUseException",
-    "InvalidArgumentException",  "LimitExceededException",
-    "ExpiredIteratorException",  "ExpiredNextTokenException",
-    "ValidationException",       "ProvisionedThroughputExceededException",
+// In the order of error_code.
+constexpr std::array<std::string_view, 20> kNames = {
+    "ResourceNotFoundException",
+    "ResourceInUseException",
+    "InvalidArgumentException",
+    "LimitExceededException",
+    "ExpiredIteratorException",
+    "ExpiredNextTokenException",
+    "ValidationException",
+    "ProvisionedThroughputExceededException",
     "InternalFailure",
+    "KMSDisabledException",
+    "KMSInvalidStateException",
+    "KMSAccessDeniedException",
+    "KMSNotFoundException",
+    "KMSOptInRequired",
+    "KMSThrottlingException",
+    "AccessDeniedException",
+    "InvalidSourceException",
+    "ServiceUnavailableException",
+    "ConcurrentModificationException",
+    "InvalidKMSResourceException",
 };
+static_assert(kNames.size() == static_cast<std::size_t>(error_code::invalid_kms_resource_exception) + 1);
 
 }  // namespace
 

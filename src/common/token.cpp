@@ -1,5 +1,5 @@
 // Copyright 2026 The rill Authors. Licensed under the Apache License, Version 2.0.
-#include "token.hpp"
+#include "common/token.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>

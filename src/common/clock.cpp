@@ -8,7 +8,7 @@
 #include <thread>
 #include <unordered_map>
 
-#include "asio.hpp"
+#include "common/asio.hpp"
 
 namespace rill {
 

@@ -25,13 +25,13 @@
 #include <string>
 #include <vector>
 
-#include "faults.hpp"
-#include "messages.hpp"
-#include "metrics_store.hpp"
-#include "rate.hpp"
+#include "streams/faults.hpp"
+#include "streams/messages.hpp"
+#include "streams/metrics_store.hpp"
+#include "streams/rate.hpp"
 #include "rill/engine.hpp"
-#include "shared_mutex.hpp"
-#include "token.hpp"
+#include "common/shared_mutex.hpp"
+#include "common/token.hpp"
 
 namespace rill::detail {
 
@@ -194,6 +194,7 @@ struct engine::impl {
   std::shared_ptr<rill::clock> clock;
   std::shared_ptr<rill::storage> storage;
   detail::token_codec tokens;
+  std::shared_ptr<metrics_registry> registry;  // the components' metrics
 
   std::mutex control_mu;
   mutable detail::shared_mutex streams_mu;
