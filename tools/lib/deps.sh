@@ -7,6 +7,15 @@ RILL_PACKAGES=(
   cmake g++ ninja-build
   libboost-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libssl-dev
   libgtest-dev libbenchmark-dev
+  zlib1g-dev libsnappy-dev libzstd-dev libisal-dev
+  libprotobuf-dev protobuf-compiler
+  libnghttp2-dev libcbor-dev libcli11-dev
+)
+# Tools the tests drive (each test skips with a message when its tool is absent;
+# CI installs them so that the tests do run): decompressors for the delivery
+# streams' objects, clang for the libFuzzer targets.
+RILL_TEST_PACKAGES=(
+  gzip unzip zstd python3 python3-snappy clang
 )
 
 # The root of the repository (this file is tools/lib/deps.sh).
