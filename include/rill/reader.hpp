@@ -62,6 +62,8 @@ struct stream_reader_options {
   mode read_mode = mode::stop_when_caught_up;
   /// GetRecords Limit per call (1..10000).
   std::int32_t limit = 10'000;
+  /// ListShards MaxResults per page (absent: the service's default, 1000).
+  std::optional<std::int32_t> list_shards_max_results{};
 };
 
 /// The records of one GetRecords call, owned.

@@ -17,12 +17,14 @@ void stream_reader::finish(shard_id id) {
 
 result<void> stream_reader::refresh() {
   std::vector<shard> listed;
-  auto page = client_.list_shards({.stream_name = options_.stream_name, .stream_arn = options_.stream_arn});
+  auto page = client_.list_shards({.stream_name = options_.stream_name,
+                                   .stream_arn = options_.stream_arn,
+                                   .max_results = options_.list_shards_max_results});
   for (;;) {
     if (!page) return page.error();
     listed.insert(listed.end(), page->shards.begin(), page->shards.end());
     if (!page->next_token) break;
-    page = client_.list_shards({.next_token = page->next_token});
+    page = client_.list_shards({.next_token = page->next_token, .max_results = options_.list_shards_max_results});
   }
   std::set<shard_id> present;
   for (shard& s : listed) {
