@@ -20,6 +20,8 @@
 //   ASSERT_OK(expr) / EXPECT_OK(expr)                  the rill::result succeeded
 //   ASSERT_KINESIS_ERROR(expr, code) / EXPECT_KINESIS_ERROR(expr, code)
 //                                                      it failed with that error_code
+// Link the CMake target rill::testing (it brings rill::rill and rill::consumer)
+// and GTest.
 // The same macros exist with a RILL_ prefix; the short names are defined only
 // if no other library defined them first, and not at all if
 // RILL_TESTING_NO_SHORT_MACROS is defined before the include.
@@ -42,6 +44,7 @@
 #include "rill/clock.hpp"
 #include "rill/engine.hpp"
 #include "rill/kinesis.hpp"
+#include "rill/reader.hpp"
 
 #define RILL_TESTING_CHECK_OK_(expr, fail)                                                               \
   do {                                                                                                   \
@@ -227,6 +230,13 @@ class stream_builder {
                                                  .timestamp = at}),
                           "get_shard_iterator")
         .shard_iterator;
+  }
+
+  /// Every record of the stream, read with a stream_reader: parents before
+  /// children, open shards until caught up (each shard's records in order).
+  std::vector<owned_record> read_stream() {
+    stream_reader reader(k_, {.stream_name = name_});
+    return value_or_throw(reader.read_all(), "stream_reader::read_all");
   }
 
   /// The data of every record of one shard, from TRIM_HORIZON to its current
