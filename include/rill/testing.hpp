@@ -46,21 +46,21 @@
 #include "rill/kinesis.hpp"
 #include "rill/reader.hpp"
 
-#define RILL_TESTING_CHECK_OK_(expr, fail)                                                               \
-  do {                                                                                                   \
-    const auto& rill_testing_r_ = (expr);                                                                \
-    if (!rill_testing_r_.ok()) fail() << #expr << " failed: " << rill_testing_r_.error();                \
+#define RILL_TESTING_CHECK_OK_(expr, fail)                                                \
+  do {                                                                                    \
+    const auto& rill_testing_r_ = (expr);                                                 \
+    if (!rill_testing_r_.ok()) fail() << #expr << " failed: " << rill_testing_r_.error(); \
   } while (0)
 
-#define RILL_TESTING_CHECK_ERROR_(expr, code_, fail)                                                      \
-  do {                                                                                                    \
-    const auto& rill_testing_r_ = (expr);                                                                 \
-    const ::rill::error_code rill_testing_c_ = (code_);                                                   \
-    if (rill_testing_r_.ok()) {                                                                           \
-      fail() << #expr << " succeeded; expected " << rill_testing_c_;                                      \
-    } else if (rill_testing_r_.error().code() != rill_testing_c_) {                                       \
+#define RILL_TESTING_CHECK_ERROR_(expr, code_, fail)                                                     \
+  do {                                                                                                   \
+    const auto& rill_testing_r_ = (expr);                                                                \
+    const ::rill::error_code rill_testing_c_ = (code_);                                                  \
+    if (rill_testing_r_.ok()) {                                                                          \
+      fail() << #expr << " succeeded; expected " << rill_testing_c_;                                     \
+    } else if (rill_testing_r_.error().code() != rill_testing_c_) {                                      \
       fail() << #expr << " failed with " << rill_testing_r_.error() << "; expected " << rill_testing_c_; \
-    }                                                                                                     \
+    }                                                                                                    \
   } while (0)
 
 /// The rill::result `expr` succeeded; otherwise a fatal failure naming the error.
@@ -200,7 +200,8 @@ class stream_builder {
 
   void split(shard_id id, hash_key at) {
     value_or_throw(
-        k_.split_shard({.stream_name = name_, .shard_to_split = id.to_string(), .new_starting_hash_key = at.to_string()}),
+        k_.split_shard(
+            {.stream_name = name_, .shard_to_split = id.to_string(), .new_starting_hash_key = at.to_string()}),
         "split_shard");
   }
 
@@ -215,10 +216,10 @@ class stream_builder {
   void split_middle(const shard& s) { split_in_half(s); }
 
   void merge(shard_id a, shard_id b) {
-    value_or_throw(k_.merge_shards({.stream_name = name_,
-                                    .shard_to_merge = a.to_string(),
-                                    .adjacent_shard_to_merge = b.to_string()}),
-                   "merge_shards");
+    value_or_throw(
+        k_.merge_shards(
+            {.stream_name = name_, .shard_to_merge = a.to_string(), .adjacent_shard_to_merge = b.to_string()}),
+        "merge_shards");
   }
 
   std::string iterator(shard_id id, shard_iterator_type type = shard_iterator_type::trim_horizon,

@@ -44,9 +44,9 @@ TEST(ManualClockSleep, SleepingRunsTheTasksThatFallDue) {
   sched->call_at(t0 + 90s, [&] { ran.push_back(clock.now()); });
   clock.sleep_until(t0 + 30s);
   EXPECT_EQ(ran, std::vector<timestamp>{t0 + 10s});
-  clock.sleep_for(0ms);    // no-op
-  clock.sleep_for(-5ms);   // no-op
-  clock.sleep_until(t0);   // in the past: no-op
+  clock.sleep_for(0ms);   // no-op
+  clock.sleep_for(-5ms);  // no-op
+  clock.sleep_until(t0);  // in the past: no-op
   EXPECT_EQ(clock.now(), t0 + 30s);
   clock.sleep_for(60s);
   EXPECT_EQ(ran, (std::vector<timestamp>{t0 + 10s, t0 + 90s}));

@@ -73,7 +73,7 @@ TEST(StreamBuilder, MakesSplitsPutsAndAdvances) {
   const timestamp t0 = e.clock->now();
   e.advance(25h);
   EXPECT_EQ(e.clock->now(), t0 + 25h);
-  EXPECT_TRUE(s.read_all(shard_id(0)).empty());  // expired
+  EXPECT_TRUE(s.read_all(shard_id(0)).empty());                           // expired
   EXPECT_THROW(s.split(shard_id(1), hash_key(5)), testing::call_failed);  // closed and expired
   try {
     stream_builder again(*e, "s", 1);
