@@ -2,7 +2,8 @@
 # package needs no header-only dependency, then build tests/external with
 # COMPILER and -Wall -Wextra -Werror (linking only when LINK is ON), compiling
 # every ```cpp block of README.md and docs/*.md too.
-#   -DBUILD_DIR= -DSOURCE_DIR= -DWORK_DIR= -DCOMPILER= -DLINK=ON|OFF -DFLAGS="..." -DGENERATOR=
+#   -DBUILD_DIR= -DSOURCE_DIR= -DWORK_DIR= -DCOMPILER= -DLINK=ON|OFF -DGENERATOR=
+#   -DFLAGS="..." link flags (a sanitizer build's -fsanitize=..., to link its runtime)
 file(REMOVE_RECURSE ${WORK_DIR})
 set(prefix ${WORK_DIR}/prefix)
 execute_process(COMMAND ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix}
@@ -57,8 +58,7 @@ message(STATUS "${count} snippets from the docs")
 execute_process(
   COMMAND ${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/external -B ${WORK_DIR}/build -G ${GENERATOR}
           -DCMAKE_CXX_COMPILER=${COMPILER} -DCMAKE_PREFIX_PATH=${prefix} -DRILL_SOURCE_DIR=${SOURCE_DIR}
-          -DSNIPPETS_DIR=${snippets} -DRILL_LINK=${LINK} "-DCMAKE_CXX_FLAGS=${FLAGS}"
-          "-DCMAKE_EXE_LINKER_FLAGS=${FLAGS}"
+          -DSNIPPETS_DIR=${snippets} -DRILL_LINK=${LINK} "-DCMAKE_EXE_LINKER_FLAGS=${FLAGS}"
   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "configuring the external project failed:\n${out}")
