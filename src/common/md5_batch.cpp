@@ -14,6 +14,10 @@
 #include "common/md5_batch.hpp"
 
 #if defined(__x86_64__) || defined(__i386__)
+// GCC 12's avx512fintrin.h self-initialises _mm512_undefined_epi32() and
+// -Wuninitialized reports it wherever an intrinsic built on it is inlined.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 #define RILL_MD5_X86 1
 #else
@@ -96,6 +100,40 @@ namespace {
   S(I, b, c, d, a, 9, 21, 0xeb86d391U)
 
 constexpr std::uint32_t kInit[4] = {0x67452301U, 0xefcdab89U, 0x98badcfeU, 0x10325476U};
+
+// A key of at most this many bytes fits one block with its padding: the short
+// path, which builds the block straight from the key and starts from kInit.
+constexpr std::size_t kShortKey = 55;
+
+// n <= 64 bytes from src to dst, in a few fixed-size moves.
+inline void copy_short(unsigned char* dst, const char* src, std::size_t n) {
+  if (n >= 32) {
+    std::memcpy(dst, src, 32);
+    std::memcpy(dst + n - 32, src + n - 32, 32);
+  } else if (n >= 16) {
+    std::memcpy(dst, src, 16);
+    std::memcpy(dst + n - 16, src + n - 16, 16);
+  } else if (n >= 8) {
+    std::memcpy(dst, src, 8);
+    std::memcpy(dst + n - 8, src + n - 8, 8);
+  } else if (n >= 4) {
+    std::memcpy(dst, src, 4);
+    std::memcpy(dst + n - 4, src + n - 4, 4);
+  } else if (n != 0) {
+    dst[0] = static_cast<unsigned char>(src[0]);
+    dst[n / 2] = static_cast<unsigned char>(src[n / 2]);
+    dst[n - 1] = static_cast<unsigned char>(src[n - 1]);
+  }
+}
+
+// The one padded block of a key of at most kShortKey bytes.
+inline void pad_short(unsigned char* block, std::string_view key) {
+  std::memset(block, 0, 64);
+  copy_short(block, key.data(), key.size());
+  block[key.size()] = 0x80;
+  const std::uint64_t bits = static_cast<std::uint64_t>(key.size()) * 8;
+  std::memcpy(block + 56, &bits, 8);
+}
 
 // --- one lane, portable ---------------------------------------------------------
 
@@ -192,6 +230,67 @@ RILL_AVX2 void compress_avx2(std::uint32_t* st, const unsigned char* const* blk)
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(st + 24), _mm256_add_epi32(d, d0));
 }
 
+// One MD5 step of one group of lanes; `a` is updated. a + X[k] + T does not
+// wait for the previous step, so the chain through b is f, add, rotate, add.
+#define RILL_MD5_AVX2_SHORT(f, a, b, c, d, xk, s, t)                                                   \
+  a = _mm256_add_epi32(a, _mm256_add_epi32(xk, _mm256_set1_epi32(static_cast<int>(t))));              \
+  a = _mm256_add_epi32(a, f##_avx2(b, c, d));                                                         \
+  a = _mm256_add_epi32(_mm256_or_si256(_mm256_slli_epi32(a, s), _mm256_srli_epi32(a, 32 - (s))), b);
+
+// G groups of 8 keys of at most kShortKey bytes each (count of them real, the
+// rest hash as empty keys), two groups interleaved so that one group's steps
+// fill the other's waits. out holds the A, B, C, D rows of 8·G words each.
+template <int G>
+RILL_AVX2 void short_avx2_groups(const std::string_view* keys, std::size_t count, std::uint32_t* out) {
+  constexpr int kLanes = 8 * G;
+  alignas(32) unsigned char stage[kLanes][64];
+  for (std::size_t l = 0; l < kLanes; ++l) pad_short(stage[l], l < count ? keys[l] : std::string_view());
+  __m256i x0[16], x1[16];
+  for (int g = 0; g < G; ++g) {
+    __m256i* x = g == 0 ? x0 : x1;
+    for (int half = 0; half < 2; ++half) {
+      __m256i r[8];
+      for (int l = 0; l < 8; ++l) r[l] = _mm256_load_si256(reinterpret_cast<const __m256i*>(stage[8 * g + l] + 32 * half));
+      transpose8x8(r, x + 8 * half);
+    }
+  }
+  const __m256i ia = _mm256_set1_epi32(static_cast<int>(kInit[0]));
+  const __m256i ib = _mm256_set1_epi32(static_cast<int>(kInit[1]));
+  const __m256i ic = _mm256_set1_epi32(static_cast<int>(kInit[2]));
+  const __m256i id = _mm256_set1_epi32(static_cast<int>(kInit[3]));
+  __m256i a0 = ia, b0 = ib, c0 = ic, d0 = id;
+  __m256i a1 = ia, b1 = ib, c1 = ic, d1 = id;
+#define RILL_MD5_AVX2_STEP2(f, a, b, c, d, k, s, t)            \
+  RILL_MD5_AVX2_SHORT(f, a##0, b##0, c##0, d##0, x0[k], s, t) \
+  if constexpr (G == 2) {                                      \
+    RILL_MD5_AVX2_SHORT(f, a##1, b##1, c##1, d##1, x1[k], s, t) \
+  }
+  RILL_MD5_STEPS(RILL_MD5_AVX2_STEP2)
+#undef RILL_MD5_AVX2_STEP2
+  auto* o = reinterpret_cast<__m256i*>(out);
+  _mm256_storeu_si256(o + 0 * G, _mm256_add_epi32(a0, ia));
+  _mm256_storeu_si256(o + 1 * G, _mm256_add_epi32(b0, ib));
+  _mm256_storeu_si256(o + 2 * G, _mm256_add_epi32(c0, ic));
+  _mm256_storeu_si256(o + 3 * G, _mm256_add_epi32(d0, id));
+  if constexpr (G == 2) {
+    _mm256_storeu_si256(o + 1, _mm256_add_epi32(a1, ia));
+    _mm256_storeu_si256(o + 3, _mm256_add_epi32(b1, ib));
+    _mm256_storeu_si256(o + 5, _mm256_add_epi32(c1, ic));
+    _mm256_storeu_si256(o + 7, _mm256_add_epi32(d1, id));
+  }
+}
+
+// Up to 16 short keys; out rows are 16 words apart.
+void short_avx2(const std::string_view* keys, std::size_t count, std::uint32_t* out) {
+  if (count > 8) {
+    short_avx2_groups<2>(keys, count, out);
+    return;
+  }
+  alignas(32) std::uint32_t one[4 * 8];
+  short_avx2_groups<1>(keys, count, one);
+  for (int w = 0; w < 4; ++w) std::memcpy(out + 16 * w, one + 8 * w, 32);
+}
+
 // --- 16 lanes, AVX-512F ---------------------------------------------------------
 
 #define RILL_AVX512 __attribute__((target("avx512f")))
@@ -264,6 +363,73 @@ RILL_AVX512 void compress_avx512(std::uint32_t* st, const unsigned char* const* 
   _mm512_storeu_si512(st + 48, _mm512_add_epi32(d, d0));
 }
 
+#define RILL_AVX512BW __attribute__((target("avx512f,avx512bw")))
+#define RILL_AVX512BW_INLINE __attribute__((target("avx512f,avx512bw"), always_inline)) inline
+
+// The padded block of a key of at most kShortKey bytes, built in a register:
+// a byte-masked load reads exactly the key (nothing past its end), then the
+// 0x80 byte and the bit length (word 14) go in.
+RILL_AVX512BW_INLINE __m512i short_row_avx512(std::string_view key) {
+  const std::size_t n = key.size();
+  const __mmask64 bytes = n == 0 ? 0 : ~__mmask64{0} >> (64 - n);
+  __m512i row = _mm512_maskz_loadu_epi8(bytes, key.data());
+  row = _mm512_mask_set1_epi8(row, __mmask64{1} << n, static_cast<char>(0x80));
+  return _mm512_mask_set1_epi32(row, __mmask16{1} << 14, static_cast<int>(n * 8));
+}
+
+#define RILL_MD5_AVX512_SHORT(f, a, b, c, d, xk, s, t)                                 \
+  a = _mm512_add_epi32(a, _mm512_add_epi32(xk, _mm512_set1_epi32(static_cast<int>(t)))); \
+  a = _mm512_add_epi32(a, f##_avx512(b, c, d));                                          \
+  a = _mm512_add_epi32(_mm512_rol_epi32(a, s), b);
+
+// G groups of 16 short keys, as short_avx2_groups.
+template <int G>
+RILL_AVX512BW void short_avx512_groups(const std::string_view* keys, std::size_t count, std::uint32_t* out) {
+  __m512i x0[16], x1[16];
+  for (int g = 0; g < G; ++g) {
+    __m512i r[16];
+    for (std::size_t l = 0; l < 16; ++l) {
+      const std::size_t at = 16 * static_cast<std::size_t>(g) + l;
+      r[l] = short_row_avx512(at < count ? keys[at] : std::string_view());
+    }
+    transpose16x16(r, g == 0 ? x0 : x1);
+  }
+  const __m512i ia = _mm512_set1_epi32(static_cast<int>(kInit[0]));
+  const __m512i ib = _mm512_set1_epi32(static_cast<int>(kInit[1]));
+  const __m512i ic = _mm512_set1_epi32(static_cast<int>(kInit[2]));
+  const __m512i id = _mm512_set1_epi32(static_cast<int>(kInit[3]));
+  __m512i a0 = ia, b0 = ib, c0 = ic, d0 = id;
+  __m512i a1 = ia, b1 = ib, c1 = ic, d1 = id;
+#define RILL_MD5_AVX512_STEP2(f, a, b, c, d, k, s, t)            \
+  RILL_MD5_AVX512_SHORT(f, a##0, b##0, c##0, d##0, x0[k], s, t) \
+  if constexpr (G == 2) {                                        \
+    RILL_MD5_AVX512_SHORT(f, a##1, b##1, c##1, d##1, x1[k], s, t) \
+  }
+  RILL_MD5_STEPS(RILL_MD5_AVX512_STEP2)
+#undef RILL_MD5_AVX512_STEP2
+  _mm512_storeu_si512(out + 0 * 16 * G, _mm512_add_epi32(a0, ia));
+  _mm512_storeu_si512(out + 1 * 16 * G, _mm512_add_epi32(b0, ib));
+  _mm512_storeu_si512(out + 2 * 16 * G, _mm512_add_epi32(c0, ic));
+  _mm512_storeu_si512(out + 3 * 16 * G, _mm512_add_epi32(d0, id));
+  if constexpr (G == 2) {
+    _mm512_storeu_si512(out + 16, _mm512_add_epi32(a1, ia));
+    _mm512_storeu_si512(out + 48, _mm512_add_epi32(b1, ib));
+    _mm512_storeu_si512(out + 80, _mm512_add_epi32(c1, ic));
+    _mm512_storeu_si512(out + 112, _mm512_add_epi32(d1, id));
+  }
+}
+
+// Up to 32 short keys; out rows are 32 words apart.
+void short_avx512(const std::string_view* keys, std::size_t count, std::uint32_t* out) {
+  if (count > 16) {
+    short_avx512_groups<2>(keys, count, out);
+    return;
+  }
+  alignas(64) std::uint32_t one[4 * 16];
+  short_avx512_groups<1>(keys, count, one);
+  for (int w = 0; w < 4; ++w) std::memcpy(out + 32 * w, one + 16 * w, 64);
+}
+
 #endif  // RILL_MD5_X86
 
 // --- the lane manager -------------------------------------------------------------
@@ -311,22 +477,23 @@ struct lane {
   }
 };
 
-// Hashes every key with L lanes; calls sink(index, A, B, C, D) once per key.
-template <std::size_t L, compress_fn Compress, class Sink>
-void run(std::span<const std::string_view> keys, Sink&& sink) {
+// Hashes keys key_at(0..n) with L lanes, any lengths; calls sink(j, A, B, C, D)
+// once per key.
+template <std::size_t L, compress_fn Compress, class KeyAt, class Sink>
+void run(std::size_t n, KeyAt&& key_at, Sink&& sink) {
   lane lanes[L];
   alignas(64) std::uint32_t st[4 * L];
   const unsigned char* blocks[L];
   std::size_t queued = 0;
   std::size_t busy = 0;
   auto start = [&](std::size_t l) {
-    lanes[l].load(keys[queued], queued);
+    lanes[l].load(key_at(queued), queued);
     ++queued;
     ++busy;
     for (std::size_t w = 0; w < 4; ++w) st[w * L + l] = kInit[w];
   };
   for (std::size_t l = 0; l < L; ++l) {
-    if (queued < keys.size()) {
+    if (queued < n) {
       start(l);
     } else {
       for (std::size_t w = 0; w < 4; ++w) st[w * L + l] = 0;
@@ -339,27 +506,68 @@ void run(std::span<const std::string_view> keys, Sink&& sink) {
       if (!lanes[l].busy() || !lanes[l].advance()) continue;
       sink(lanes[l].job, st[l], st[L + l], st[2 * L + l], st[3 * L + l]);
       --busy;
-      if (queued < keys.size()) start(l);
+      if (queued < n) start(l);
     }
   }
+}
+
+using short_fn = void (*)(const std::string_view* keys, std::size_t count, std::uint32_t* out);
+
+// Keys of at most kShortKey bytes (nearly all partition keys) go to Short in
+// groups of up to G; longer ones to the lane manager, in chunks.
+template <std::size_t L, compress_fn Compress, std::size_t G, short_fn Short, class Sink>
+void split(std::span<const std::string_view> keys, Sink&& sink) {
+  std::string_view group[G];
+  std::size_t group_at[G];
+  std::size_t shorts = 0;
+  alignas(64) std::uint32_t out[4 * G];
+  constexpr std::size_t kLongChunk = 64;
+  std::size_t long_at[kLongChunk];
+  std::size_t longs = 0;
+  auto flush_short = [&] {
+    Short(group, shorts, out);
+    for (std::size_t j = 0; j < shorts; ++j) sink(group_at[j], out[j], out[G + j], out[2 * G + j], out[3 * G + j]);
+    shorts = 0;
+  };
+  auto flush_long = [&] {
+    run<L, Compress>(
+        longs, [&](std::size_t j) { return keys[long_at[j]]; },
+        [&](std::size_t j, std::uint32_t a, std::uint32_t b, std::uint32_t c, std::uint32_t d) {
+          sink(long_at[j], a, b, c, d);
+        });
+    longs = 0;
+  };
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (keys[i].size() <= kShortKey) {
+      group[shorts] = keys[i];
+      group_at[shorts] = i;
+      if (++shorts == G) flush_short();
+    } else {
+      long_at[longs] = i;
+      if (++longs == kLongChunk) flush_long();
+    }
+  }
+  if (shorts != 0) flush_short();
+  if (longs != 0) flush_long();
 }
 
 template <class Sink>
 void dispatch(std::span<const std::string_view> keys, md5_path path, Sink&& sink) {
   if (!md5_path_supported(path)) path = md5_best_path();
-  // A single key gains nothing from lanes.
-  if (keys.size() == 1) path = md5_path::scalar;
+  // One or two keys gain nothing from lanes.
+  if (keys.size() <= 2) path = md5_path::scalar;
   switch (path) {
 #if RILL_MD5_X86
     case md5_path::avx512:
-      run<16, compress_avx512>(keys, sink);
+      split<16, compress_avx512, 32, short_avx512>(keys, sink);
       return;
     case md5_path::avx2:
-      run<8, compress_avx2>(keys, sink);
+      split<8, compress_avx2, 16, short_avx2>(keys, sink);
       return;
 #endif
     default:
-      run<1, compress_scalar>(keys, sink);
+      run<1, compress_scalar>(
+          keys.size(), [&](std::size_t i) { return keys[i]; }, sink);
       return;
   }
 }
@@ -367,7 +575,7 @@ void dispatch(std::span<const std::string_view> keys, md5_path path, Sink&& sink
 md5_path detect() noexcept {
 #if RILL_MD5_X86
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) return md5_path::avx512;
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) return md5_path::avx512;
   if (__builtin_cpu_supports("avx2")) return md5_path::avx2;
 #endif
   return md5_path::scalar;
