@@ -9,8 +9,12 @@
 //   BM_GetRecordsEmpty    get_records on an empty shard, following
 //                         NextShardIterator: the fixed cost of a call (verify the
 //                         iterator's tag, seal the next one)
+//
+// RILL_BENCH_MD5_PATH=scalar|avx2|avx512 makes the engine hash with that path
+// (default: the best this CPU runs), to show BM_PutRecords per path.
 #include <benchmark/benchmark.h>
 
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -20,6 +24,20 @@
 
 namespace rill::bench {
 namespace {
+
+// Applies RILL_BENCH_MD5_PATH before any benchmark runs.
+const bool g_md5_path_applied = [] {
+  std::optional<detail::md5_path> path;
+  if (const char* env = std::getenv("RILL_BENCH_MD5_PATH"); env != nullptr) {
+    for (auto p : {detail::md5_path::scalar, detail::md5_path::avx2, detail::md5_path::avx512}) {
+      if (detail::to_string(p) == env) path = p;
+    }
+  }
+  detail::md5_use_path(path);
+  benchmark::AddCustomContext("rill.md5_path", std::string(detail::to_string(detail::md5_current_path())) +
+                                                   " (engine's put_records; RILL_BENCH_MD5_PATH to change)");
+  return true;
+}();
 
 void BM_Md5Batch(benchmark::State& state, detail::md5_path path) {
   if (!detail::md5_path_supported(path)) {

@@ -24,6 +24,7 @@
 #define RILL_MD5_X86 0
 #endif
 
+#include <atomic>
 #include <bit>
 #include <cstring>
 
@@ -33,70 +34,70 @@ namespace {
 // S(round function, a, b, c, d, message word, rotation, constant):
 //   a = b + rotl(a + f(b, c, d) + X[k] + T, s)
 // The constants are floor(|sin(i + 1)| · 2^32) (RFC 1321, 3.4).
-#define RILL_MD5_STEPS(S)                        \
-  S(F, a, b, c, d, 0, 7, 0xd76aa478U)            \
-  S(F, d, a, b, c, 1, 12, 0xe8c7b756U)           \
-  S(F, c, d, a, b, 2, 17, 0x242070dbU)           \
-  S(F, b, c, d, a, 3, 22, 0xc1bdceeeU)           \
-  S(F, a, b, c, d, 4, 7, 0xf57c0fafU)            \
-  S(F, d, a, b, c, 5, 12, 0x4787c62aU)           \
-  S(F, c, d, a, b, 6, 17, 0xa8304613U)           \
-  S(F, b, c, d, a, 7, 22, 0xfd469501U)           \
-  S(F, a, b, c, d, 8, 7, 0x698098d8U)            \
-  S(F, d, a, b, c, 9, 12, 0x8b44f7afU)           \
-  S(F, c, d, a, b, 10, 17, 0xffff5bb1U)          \
-  S(F, b, c, d, a, 11, 22, 0x895cd7beU)          \
-  S(F, a, b, c, d, 12, 7, 0x6b901122U)           \
-  S(F, d, a, b, c, 13, 12, 0xfd987193U)          \
-  S(F, c, d, a, b, 14, 17, 0xa679438eU)          \
-  S(F, b, c, d, a, 15, 22, 0x49b40821U)          \
-  S(G, a, b, c, d, 1, 5, 0xf61e2562U)            \
-  S(G, d, a, b, c, 6, 9, 0xc040b340U)            \
-  S(G, c, d, a, b, 11, 14, 0x265e5a51U)          \
-  S(G, b, c, d, a, 0, 20, 0xe9b6c7aaU)           \
-  S(G, a, b, c, d, 5, 5, 0xd62f105dU)            \
-  S(G, d, a, b, c, 10, 9, 0x02441453U)           \
-  S(G, c, d, a, b, 15, 14, 0xd8a1e681U)          \
-  S(G, b, c, d, a, 4, 20, 0xe7d3fbc8U)           \
-  S(G, a, b, c, d, 9, 5, 0x21e1cde6U)            \
-  S(G, d, a, b, c, 14, 9, 0xc33707d6U)           \
-  S(G, c, d, a, b, 3, 14, 0xf4d50d87U)           \
-  S(G, b, c, d, a, 8, 20, 0x455a14edU)           \
-  S(G, a, b, c, d, 13, 5, 0xa9e3e905U)           \
-  S(G, d, a, b, c, 2, 9, 0xfcefa3f8U)            \
-  S(G, c, d, a, b, 7, 14, 0x676f02d9U)           \
-  S(G, b, c, d, a, 12, 20, 0x8d2a4c8aU)          \
-  S(H, a, b, c, d, 5, 4, 0xfffa3942U)            \
-  S(H, d, a, b, c, 8, 11, 0x8771f681U)           \
-  S(H, c, d, a, b, 11, 16, 0x6d9d6122U)          \
-  S(H, b, c, d, a, 14, 23, 0xfde5380cU)          \
-  S(H, a, b, c, d, 1, 4, 0xa4beea44U)            \
-  S(H, d, a, b, c, 4, 11, 0x4bdecfa9U)           \
-  S(H, c, d, a, b, 7, 16, 0xf6bb4b60U)           \
-  S(H, b, c, d, a, 10, 23, 0xbebfbc70U)          \
-  S(H, a, b, c, d, 13, 4, 0x289b7ec6U)           \
-  S(H, d, a, b, c, 0, 11, 0xeaa127faU)           \
-  S(H, c, d, a, b, 3, 16, 0xd4ef3085U)           \
-  S(H, b, c, d, a, 6, 23, 0x04881d05U)           \
-  S(H, a, b, c, d, 9, 4, 0xd9d4d039U)            \
-  S(H, d, a, b, c, 12, 11, 0xe6db99e5U)          \
-  S(H, c, d, a, b, 15, 16, 0x1fa27cf8U)          \
-  S(H, b, c, d, a, 2, 23, 0xc4ac5665U)           \
-  S(I, a, b, c, d, 0, 6, 0xf4292244U)            \
-  S(I, d, a, b, c, 7, 10, 0x432aff97U)           \
-  S(I, c, d, a, b, 14, 15, 0xab9423a7U)          \
-  S(I, b, c, d, a, 5, 21, 0xfc93a039U)           \
-  S(I, a, b, c, d, 12, 6, 0x655b59c3U)           \
-  S(I, d, a, b, c, 3, 10, 0x8f0ccc92U)           \
-  S(I, c, d, a, b, 10, 15, 0xffeff47dU)          \
-  S(I, b, c, d, a, 1, 21, 0x85845dd1U)           \
-  S(I, a, b, c, d, 8, 6, 0x6fa87e4fU)            \
-  S(I, d, a, b, c, 15, 10, 0xfe2ce6e0U)          \
-  S(I, c, d, a, b, 6, 15, 0xa3014314U)           \
-  S(I, b, c, d, a, 13, 21, 0x4e0811a1U)          \
-  S(I, a, b, c, d, 4, 6, 0xf7537e82U)            \
-  S(I, d, a, b, c, 11, 10, 0xbd3af235U)          \
-  S(I, c, d, a, b, 2, 15, 0x2ad7d2bbU)           \
+#define RILL_MD5_STEPS(S)               \
+  S(F, a, b, c, d, 0, 7, 0xd76aa478U)   \
+  S(F, d, a, b, c, 1, 12, 0xe8c7b756U)  \
+  S(F, c, d, a, b, 2, 17, 0x242070dbU)  \
+  S(F, b, c, d, a, 3, 22, 0xc1bdceeeU)  \
+  S(F, a, b, c, d, 4, 7, 0xf57c0fafU)   \
+  S(F, d, a, b, c, 5, 12, 0x4787c62aU)  \
+  S(F, c, d, a, b, 6, 17, 0xa8304613U)  \
+  S(F, b, c, d, a, 7, 22, 0xfd469501U)  \
+  S(F, a, b, c, d, 8, 7, 0x698098d8U)   \
+  S(F, d, a, b, c, 9, 12, 0x8b44f7afU)  \
+  S(F, c, d, a, b, 10, 17, 0xffff5bb1U) \
+  S(F, b, c, d, a, 11, 22, 0x895cd7beU) \
+  S(F, a, b, c, d, 12, 7, 0x6b901122U)  \
+  S(F, d, a, b, c, 13, 12, 0xfd987193U) \
+  S(F, c, d, a, b, 14, 17, 0xa679438eU) \
+  S(F, b, c, d, a, 15, 22, 0x49b40821U) \
+  S(G, a, b, c, d, 1, 5, 0xf61e2562U)   \
+  S(G, d, a, b, c, 6, 9, 0xc040b340U)   \
+  S(G, c, d, a, b, 11, 14, 0x265e5a51U) \
+  S(G, b, c, d, a, 0, 20, 0xe9b6c7aaU)  \
+  S(G, a, b, c, d, 5, 5, 0xd62f105dU)   \
+  S(G, d, a, b, c, 10, 9, 0x02441453U)  \
+  S(G, c, d, a, b, 15, 14, 0xd8a1e681U) \
+  S(G, b, c, d, a, 4, 20, 0xe7d3fbc8U)  \
+  S(G, a, b, c, d, 9, 5, 0x21e1cde6U)   \
+  S(G, d, a, b, c, 14, 9, 0xc33707d6U)  \
+  S(G, c, d, a, b, 3, 14, 0xf4d50d87U)  \
+  S(G, b, c, d, a, 8, 20, 0x455a14edU)  \
+  S(G, a, b, c, d, 13, 5, 0xa9e3e905U)  \
+  S(G, d, a, b, c, 2, 9, 0xfcefa3f8U)   \
+  S(G, c, d, a, b, 7, 14, 0x676f02d9U)  \
+  S(G, b, c, d, a, 12, 20, 0x8d2a4c8aU) \
+  S(H, a, b, c, d, 5, 4, 0xfffa3942U)   \
+  S(H, d, a, b, c, 8, 11, 0x8771f681U)  \
+  S(H, c, d, a, b, 11, 16, 0x6d9d6122U) \
+  S(H, b, c, d, a, 14, 23, 0xfde5380cU) \
+  S(H, a, b, c, d, 1, 4, 0xa4beea44U)   \
+  S(H, d, a, b, c, 4, 11, 0x4bdecfa9U)  \
+  S(H, c, d, a, b, 7, 16, 0xf6bb4b60U)  \
+  S(H, b, c, d, a, 10, 23, 0xbebfbc70U) \
+  S(H, a, b, c, d, 13, 4, 0x289b7ec6U)  \
+  S(H, d, a, b, c, 0, 11, 0xeaa127faU)  \
+  S(H, c, d, a, b, 3, 16, 0xd4ef3085U)  \
+  S(H, b, c, d, a, 6, 23, 0x04881d05U)  \
+  S(H, a, b, c, d, 9, 4, 0xd9d4d039U)   \
+  S(H, d, a, b, c, 12, 11, 0xe6db99e5U) \
+  S(H, c, d, a, b, 15, 16, 0x1fa27cf8U) \
+  S(H, b, c, d, a, 2, 23, 0xc4ac5665U)  \
+  S(I, a, b, c, d, 0, 6, 0xf4292244U)   \
+  S(I, d, a, b, c, 7, 10, 0x432aff97U)  \
+  S(I, c, d, a, b, 14, 15, 0xab9423a7U) \
+  S(I, b, c, d, a, 5, 21, 0xfc93a039U)  \
+  S(I, a, b, c, d, 12, 6, 0x655b59c3U)  \
+  S(I, d, a, b, c, 3, 10, 0x8f0ccc92U)  \
+  S(I, c, d, a, b, 10, 15, 0xffeff47dU) \
+  S(I, b, c, d, a, 1, 21, 0x85845dd1U)  \
+  S(I, a, b, c, d, 8, 6, 0x6fa87e4fU)   \
+  S(I, d, a, b, c, 15, 10, 0xfe2ce6e0U) \
+  S(I, c, d, a, b, 6, 15, 0xa3014314U)  \
+  S(I, b, c, d, a, 13, 21, 0x4e0811a1U) \
+  S(I, a, b, c, d, 4, 6, 0xf7537e82U)   \
+  S(I, d, a, b, c, 11, 10, 0xbd3af235U) \
+  S(I, c, d, a, b, 2, 15, 0x2ad7d2bbU)  \
   S(I, b, c, d, a, 9, 21, 0xeb86d391U)
 
 constexpr std::uint32_t kInit[4] = {0x67452301U, 0xefcdab89U, 0x98badcfeU, 0x10325476U};
@@ -147,8 +148,7 @@ void compress_scalar(std::uint32_t* st, const unsigned char* const* blk) {
   std::memcpy(x, blk[0], 64);
   static_assert(std::endian::native == std::endian::little);
   std::uint32_t a = st[0], b = st[1], c = st[2], d = st[3];
-#define RILL_MD5_SCALAR_STEP(f, a, b, c, d, k, s, t) \
-  a = b + std::rotl(a + f##_scalar(b, c, d) + x[k] + (t), s);
+#define RILL_MD5_SCALAR_STEP(f, a, b, c, d, k, s, t) a = b + std::rotl(a + f##_scalar(b, c, d) + x[k] + (t), s);
   RILL_MD5_STEPS(RILL_MD5_SCALAR_STEP)
 #undef RILL_MD5_SCALAR_STEP
   st[0] += a;
@@ -170,9 +170,7 @@ RILL_AVX2_INLINE __m256i F_avx2(__m256i b, __m256i c, __m256i d) {
 RILL_AVX2_INLINE __m256i G_avx2(__m256i b, __m256i c, __m256i d) {
   return _mm256_xor_si256(c, _mm256_and_si256(d, _mm256_xor_si256(b, c)));
 }
-RILL_AVX2_INLINE __m256i H_avx2(__m256i b, __m256i c, __m256i d) {
-  return _mm256_xor_si256(_mm256_xor_si256(b, c), d);
-}
+RILL_AVX2_INLINE __m256i H_avx2(__m256i b, __m256i c, __m256i d) { return _mm256_xor_si256(_mm256_xor_si256(b, c), d); }
 RILL_AVX2_INLINE __m256i I_avx2(__m256i b, __m256i c, __m256i d) {
   return _mm256_xor_si256(c, _mm256_or_si256(b, _mm256_xor_si256(d, _mm256_set1_epi32(-1))));
 }
@@ -217,10 +215,10 @@ RILL_AVX2 void compress_avx2(std::uint32_t* st, const unsigned char* const* blk)
   __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st + 16));
   __m256i d = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st + 24));
   const __m256i a0 = a, b0 = b, c0 = c, d0 = d;
-#define RILL_MD5_AVX2_STEP(f, a, b, c, d, k, s, t)                                                          \
-  a = _mm256_add_epi32(a, _mm256_add_epi32(f##_avx2(b, c, d),                                              \
-                                           _mm256_add_epi32(x[k], _mm256_set1_epi32(static_cast<int>(t))))); \
-  a = _mm256_or_si256(_mm256_slli_epi32(a, s), _mm256_srli_epi32(a, 32 - (s)));                            \
+#define RILL_MD5_AVX2_STEP(f, a, b, c, d, k, s, t)                                                             \
+  a = _mm256_add_epi32(                                                                                        \
+      a, _mm256_add_epi32(f##_avx2(b, c, d), _mm256_add_epi32(x[k], _mm256_set1_epi32(static_cast<int>(t))))); \
+  a = _mm256_or_si256(_mm256_slli_epi32(a, s), _mm256_srli_epi32(a, 32 - (s)));                                \
   a = _mm256_add_epi32(a, b);
   RILL_MD5_STEPS(RILL_MD5_AVX2_STEP)
 #undef RILL_MD5_AVX2_STEP
@@ -232,9 +230,9 @@ RILL_AVX2 void compress_avx2(std::uint32_t* st, const unsigned char* const* blk)
 
 // One MD5 step of one group of lanes; `a` is updated. a + X[k] + T does not
 // wait for the previous step, so the chain through b is f, add, rotate, add.
-#define RILL_MD5_AVX2_SHORT(f, a, b, c, d, xk, s, t)                                                   \
-  a = _mm256_add_epi32(a, _mm256_add_epi32(xk, _mm256_set1_epi32(static_cast<int>(t))));              \
-  a = _mm256_add_epi32(a, f##_avx2(b, c, d));                                                         \
+#define RILL_MD5_AVX2_SHORT(f, a, b, c, d, xk, s, t)                                     \
+  a = _mm256_add_epi32(a, _mm256_add_epi32(xk, _mm256_set1_epi32(static_cast<int>(t)))); \
+  a = _mm256_add_epi32(a, f##_avx2(b, c, d));                                            \
   a = _mm256_add_epi32(_mm256_or_si256(_mm256_slli_epi32(a, s), _mm256_srli_epi32(a, 32 - (s))), b);
 
 // G groups of 8 keys of at most kShortKey bytes each (count of them real, the
@@ -250,7 +248,8 @@ RILL_AVX2 void short_avx2_groups(const std::string_view* keys, std::size_t count
     __m256i* x = g == 0 ? x0 : x1;
     for (int half = 0; half < 2; ++half) {
       __m256i r[8];
-      for (int l = 0; l < 8; ++l) r[l] = _mm256_load_si256(reinterpret_cast<const __m256i*>(stage[8 * g + l] + 32 * half));
+      for (int l = 0; l < 8; ++l)
+        r[l] = _mm256_load_si256(reinterpret_cast<const __m256i*>(stage[8 * g + l] + 32 * half));
       transpose8x8(r, x + 8 * half);
     }
   }
@@ -260,9 +259,9 @@ RILL_AVX2 void short_avx2_groups(const std::string_view* keys, std::size_t count
   const __m256i id = _mm256_set1_epi32(static_cast<int>(kInit[3]));
   __m256i a0 = ia, b0 = ib, c0 = ic, d0 = id;
   __m256i a1 = ia, b1 = ib, c1 = ic, d1 = id;
-#define RILL_MD5_AVX2_STEP2(f, a, b, c, d, k, s, t)            \
-  RILL_MD5_AVX2_SHORT(f, a##0, b##0, c##0, d##0, x0[k], s, t) \
-  if constexpr (G == 2) {                                      \
+#define RILL_MD5_AVX2_STEP2(f, a, b, c, d, k, s, t)             \
+  RILL_MD5_AVX2_SHORT(f, a##0, b##0, c##0, d##0, x0[k], s, t)   \
+  if constexpr (G == 2) {                                       \
     RILL_MD5_AVX2_SHORT(f, a##1, b##1, c##1, d##1, x1[k], s, t) \
   }
   RILL_MD5_STEPS(RILL_MD5_AVX2_STEP2)
@@ -351,9 +350,9 @@ RILL_AVX512 void compress_avx512(std::uint32_t* st, const unsigned char* const* 
   __m512i c = _mm512_loadu_si512(st + 32);
   __m512i d = _mm512_loadu_si512(st + 48);
   const __m512i a0 = a, b0 = b, c0 = c, d0 = d;
-#define RILL_MD5_AVX512_STEP(f, a, b, c, d, k, s, t)                                                          \
-  a = _mm512_add_epi32(a, _mm512_add_epi32(f##_avx512(b, c, d),                                              \
-                                           _mm512_add_epi32(x[k], _mm512_set1_epi32(static_cast<int>(t))))); \
+#define RILL_MD5_AVX512_STEP(f, a, b, c, d, k, s, t)                                                             \
+  a = _mm512_add_epi32(                                                                                          \
+      a, _mm512_add_epi32(f##_avx512(b, c, d), _mm512_add_epi32(x[k], _mm512_set1_epi32(static_cast<int>(t))))); \
   a = _mm512_add_epi32(_mm512_rol_epi32(a, s), b);
   RILL_MD5_STEPS(RILL_MD5_AVX512_STEP)
 #undef RILL_MD5_AVX512_STEP
@@ -377,7 +376,7 @@ RILL_AVX512BW_INLINE __m512i short_row_avx512(std::string_view key) {
   return _mm512_mask_set1_epi32(row, __mmask16{1} << 14, static_cast<int>(n * 8));
 }
 
-#define RILL_MD5_AVX512_SHORT(f, a, b, c, d, xk, s, t)                                 \
+#define RILL_MD5_AVX512_SHORT(f, a, b, c, d, xk, s, t)                                   \
   a = _mm512_add_epi32(a, _mm512_add_epi32(xk, _mm512_set1_epi32(static_cast<int>(t)))); \
   a = _mm512_add_epi32(a, f##_avx512(b, c, d));                                          \
   a = _mm512_add_epi32(_mm512_rol_epi32(a, s), b);
@@ -400,9 +399,9 @@ RILL_AVX512BW void short_avx512_groups(const std::string_view* keys, std::size_t
   const __m512i id = _mm512_set1_epi32(static_cast<int>(kInit[3]));
   __m512i a0 = ia, b0 = ib, c0 = ic, d0 = id;
   __m512i a1 = ia, b1 = ib, c1 = ic, d1 = id;
-#define RILL_MD5_AVX512_STEP2(f, a, b, c, d, k, s, t)            \
-  RILL_MD5_AVX512_SHORT(f, a##0, b##0, c##0, d##0, x0[k], s, t) \
-  if constexpr (G == 2) {                                        \
+#define RILL_MD5_AVX512_STEP2(f, a, b, c, d, k, s, t)             \
+  RILL_MD5_AVX512_SHORT(f, a##0, b##0, c##0, d##0, x0[k], s, t)   \
+  if constexpr (G == 2) {                                         \
     RILL_MD5_AVX512_SHORT(f, a##1, b##1, c##1, d##1, x1[k], s, t) \
   }
   RILL_MD5_STEPS(RILL_MD5_AVX512_STEP2)
@@ -558,12 +557,8 @@ void dispatch(std::span<const std::string_view> keys, md5_path path, Sink&& sink
   if (keys.size() <= 2) path = md5_path::scalar;
   switch (path) {
 #if RILL_MD5_X86
-    case md5_path::avx512:
-      split<16, compress_avx512, 32, short_avx512>(keys, sink);
-      return;
-    case md5_path::avx2:
-      split<8, compress_avx2, 16, short_avx2>(keys, sink);
-      return;
+    case md5_path::avx512: split<16, compress_avx512, 32, short_avx512>(keys, sink); return;
+    case md5_path::avx2: split<8, compress_avx2, 16, short_avx2>(keys, sink); return;
 #endif
     default:
       run<1, compress_scalar>(
@@ -585,24 +580,18 @@ md5_path detect() noexcept {
 
 std::string_view to_string(md5_path path) noexcept {
   switch (path) {
-    case md5_path::scalar:
-      return "scalar";
-    case md5_path::avx2:
-      return "avx2";
-    case md5_path::avx512:
-      return "avx512";
+    case md5_path::scalar: return "scalar";
+    case md5_path::avx2: return "avx2";
+    case md5_path::avx512: return "avx512";
   }
   return "unknown";
 }
 
 bool md5_path_supported(md5_path path) noexcept {
   switch (path) {
-    case md5_path::scalar:
-      return true;
-    case md5_path::avx2:
-      return md5_best_path() != md5_path::scalar;
-    case md5_path::avx512:
-      return md5_best_path() == md5_path::avx512;
+    case md5_path::scalar: return true;
+    case md5_path::avx2: return md5_best_path() != md5_path::scalar;
+    case md5_path::avx512: return md5_best_path() == md5_path::avx512;
   }
   return false;
 }
@@ -610,6 +599,21 @@ bool md5_path_supported(md5_path path) noexcept {
 md5_path md5_best_path() noexcept {
   static const md5_path best = detect();
   return best;
+}
+
+namespace {
+constexpr int kNoOverride = -1;
+std::atomic<int> g_override{kNoOverride};
+}  // namespace
+
+void md5_use_path(std::optional<md5_path> path) noexcept {
+  g_override.store(path && md5_path_supported(*path) ? static_cast<int>(*path) : kNoOverride,
+                   std::memory_order_relaxed);
+}
+
+md5_path md5_current_path() noexcept {
+  const int p = g_override.load(std::memory_order_relaxed);
+  return p == kNoOverride ? md5_best_path() : static_cast<md5_path>(p);
 }
 
 void md5_batch(std::span<const std::string_view> keys, md5_digest* out, md5_path path) noexcept {
@@ -620,7 +624,7 @@ void md5_batch(std::span<const std::string_view> keys, md5_digest* out, md5_path
 }
 
 void md5_batch(std::span<const std::string_view> keys, md5_digest* out) noexcept {
-  md5_batch(keys, out, md5_best_path());
+  md5_batch(keys, out, md5_current_path());
 }
 
 void md5_hash_keys(std::span<const std::string_view> keys, hash_key* out, md5_path path) noexcept {
@@ -633,7 +637,7 @@ void md5_hash_keys(std::span<const std::string_view> keys, hash_key* out, md5_pa
 }
 
 void md5_hash_keys(std::span<const std::string_view> keys, hash_key* out) noexcept {
-  md5_hash_keys(keys, out, md5_best_path());
+  md5_hash_keys(keys, out, md5_current_path());
 }
 
 }  // namespace rill::detail

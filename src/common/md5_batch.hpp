@@ -19,6 +19,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -41,6 +42,15 @@ bool md5_path_supported(md5_path path) noexcept;
 
 /// The widest supported path, picked once.
 md5_path md5_best_path() noexcept;
+
+/// Caps the path that the calls without an explicit path use (md5_batch(keys,
+/// out), md5_hash_keys(keys, out), md5_hash_keys_of), process-wide; nullopt
+/// restores md5_best_path(). For benchmarks that compare the paths through the
+/// engine; an unsupported path falls back to the best one.
+void md5_use_path(std::optional<md5_path> path) noexcept;
+
+/// The path those calls use now.
+md5_path md5_current_path() noexcept;
 
 /// A 16-byte MD5 digest, in the byte order RFC 1321 prints it.
 using md5_digest = std::array<unsigned char, 16>;

@@ -144,15 +144,28 @@ TEST(Md5BatchOf, HashKeysOfMatchesOneAtATime) {
     for (auto& c : s) c = static_cast<char>('!' + rng() % 94);
   }
   std::vector<hash_key> got(owned.size());
-  md5_hash_keys_of(owned.size(), [&](std::size_t i) { return std::string_view(owned[i]); }, got.data());
+  md5_hash_keys_of(
+      owned.size(), [&](std::size_t i) { return std::string_view(owned[i]); }, got.data());
   for (std::size_t i = 0; i < owned.size(); ++i) ASSERT_EQ(got[i], hash_key::of_partition_key(owned[i])) << i;
+}
+
+TEST(Md5BatchOf, UsePathCapsTheDefaultPath) {
+  md5_use_path(md5_path::scalar);
+  EXPECT_EQ(md5_current_path(), md5_path::scalar);
+  const std::vector<std::string_view> keys(40, "a partition key");
+  std::vector<hash_key> got(keys.size());
+  md5_hash_keys(keys, got.data());
+  for (const auto& h : got) EXPECT_EQ(h, md5_hash_key("a partition key"));
+  md5_use_path(std::nullopt);
+  EXPECT_EQ(md5_current_path(), md5_best_path());
 }
 
 TEST(Md5BatchOf, BestPathIsSupported) {
   EXPECT_TRUE(md5_path_supported(md5_best_path()));
   EXPECT_TRUE(md5_path_supported(md5_path::scalar));
 #if defined(__x86_64__)
-  EXPECT_EQ(md5_path_supported(md5_path::avx2), __builtin_cpu_supports("avx2") != 0 || md5_path_supported(md5_path::avx512));
+  EXPECT_EQ(md5_path_supported(md5_path::avx2),
+            __builtin_cpu_supports("avx2") != 0 || md5_path_supported(md5_path::avx512));
   EXPECT_EQ(md5_path_supported(md5_path::avx512),
             __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw"));
 #endif
