@@ -138,17 +138,27 @@ inline void pad_short(unsigned char* block, std::string_view key) {
 
 // --- one lane, portable ---------------------------------------------------------
 
-inline std::uint32_t F_scalar(std::uint32_t b, std::uint32_t c, std::uint32_t d) { return d ^ (b & (c ^ d)); }
-inline std::uint32_t G_scalar(std::uint32_t b, std::uint32_t c, std::uint32_t d) { return c ^ (d & (b ^ c)); }
-inline std::uint32_t H_scalar(std::uint32_t b, std::uint32_t c, std::uint32_t d) { return b ^ c ^ d; }
-inline std::uint32_t I_scalar(std::uint32_t b, std::uint32_t c, std::uint32_t d) { return c ^ (b | ~d); }
+// Each round function as pre(c, d) + post(b, c, d): the step adds pre, which
+// does not wait for b (the previous step's result), before post, so the chain
+// from one step to the next is as short as it can be. G = (b & d) | (c & ~d)
+// has disjoint terms, so | is +.
+inline std::uint32_t F_pre(std::uint32_t, std::uint32_t) { return 0; }
+inline std::uint32_t F_post(std::uint32_t b, std::uint32_t c, std::uint32_t d) { return d ^ (b & (c ^ d)); }
+inline std::uint32_t G_pre(std::uint32_t c, std::uint32_t d) { return c & ~d; }
+inline std::uint32_t G_post(std::uint32_t b, std::uint32_t, std::uint32_t d) { return b & d; }
+inline std::uint32_t H_pre(std::uint32_t, std::uint32_t) { return 0; }
+inline std::uint32_t H_post(std::uint32_t b, std::uint32_t c, std::uint32_t d) { return b ^ (c ^ d); }
+inline std::uint32_t I_pre(std::uint32_t, std::uint32_t) { return 0; }
+inline std::uint32_t I_post(std::uint32_t b, std::uint32_t c, std::uint32_t d) { return c ^ (b | ~d); }
 
 void compress_scalar(std::uint32_t* st, const unsigned char* const* blk) {
   std::uint32_t x[16];
   std::memcpy(x, blk[0], 64);
   static_assert(std::endian::native == std::endian::little);
   std::uint32_t a = st[0], b = st[1], c = st[2], d = st[3];
-#define RILL_MD5_SCALAR_STEP(f, a, b, c, d, k, s, t) a = b + std::rotl(a + f##_scalar(b, c, d) + x[k] + (t), s);
+#define RILL_MD5_SCALAR_STEP(f, a, b, c, d, k, s, t) \
+  a += x[k] + (t) + f##_pre(c, d);                   \
+  a = b + std::rotl(a + f##_post(b, c, d), s);
   RILL_MD5_STEPS(RILL_MD5_SCALAR_STEP)
 #undef RILL_MD5_SCALAR_STEP
   st[0] += a;
@@ -638,6 +648,28 @@ void md5_hash_keys(std::span<const std::string_view> keys, hash_key* out, md5_pa
 
 void md5_hash_keys(std::span<const std::string_view> keys, hash_key* out) noexcept {
   md5_hash_keys(keys, out, md5_current_path());
+}
+
+hash_key md5_hash_key_one(std::string_view key) noexcept {
+  std::uint32_t st[4] = {kInit[0], kInit[1], kInit[2], kInit[3]};
+  if (key.size() <= kShortKey) {
+    alignas(16) unsigned char block[64];
+    pad_short(block, key);
+    const unsigned char* blocks[1] = {block};
+    compress_scalar(st, blocks);
+  } else {
+    run<1, compress_scalar>(
+        1, [&](std::size_t) { return key; },
+        [&](std::size_t, std::uint32_t a, std::uint32_t b, std::uint32_t c, std::uint32_t d) {
+          st[0] = a;
+          st[1] = b;
+          st[2] = c;
+          st[3] = d;
+        });
+  }
+  const std::uint64_t hi = __builtin_bswap64(static_cast<std::uint64_t>(st[1]) << 32 | st[0]);
+  const std::uint64_t lo = __builtin_bswap64(static_cast<std::uint64_t>(st[3]) << 32 | st[2]);
+  return hash_key(static_cast<hash_key::value_type>(hi) << 64 | lo);
 }
 
 }  // namespace rill::detail

@@ -66,6 +66,10 @@ void md5_batch(std::span<const std::string_view> keys, md5_digest* out) noexcept
 void md5_hash_keys(std::span<const std::string_view> keys, hash_key* out) noexcept;
 void md5_hash_keys(std::span<const std::string_view> keys, hash_key* out, md5_path path) noexcept;
 
+/// The hash key of one key, with the portable code (one key fills no lanes);
+/// a key of at most 55 bytes is padded into one block on the stack.
+hash_key md5_hash_key_one(std::string_view key) noexcept;
+
 /// out[i] = the hash key of key_of(i) for i < n, without the caller building an
 /// array of views: keys are gathered in chunks on the stack.
 template <class KeyOf>

@@ -27,6 +27,13 @@ md5_digest openssl_md5(std::string_view bytes) {
   return d;
 }
 
+// The hash key of a digest: its 16 bytes read as a big-endian integer.
+hash_key key_of(const md5_digest& d) {
+  hash_key::value_type v = 0;
+  for (unsigned char c : d) v = (v << 8) | c;
+  return hash_key(v);
+}
+
 std::string hex(const md5_digest& d) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string s;
@@ -101,7 +108,7 @@ TEST_P(Md5Batch, MatchesOpenSslOnEveryLength) {
   EXPECT_GT(batches, 10U);
   for (std::size_t i = 0; i < keys.size(); ++i) {
     ASSERT_EQ(hex(got[i]), hex(openssl_md5(keys[i]))) << "key " << i << " of " << keys[i].size() << " bytes";
-    ASSERT_EQ(got_keys[i], md5_hash_key(keys[i])) << "key " << i << " of " << keys[i].size() << " bytes";
+    ASSERT_EQ(got_keys[i], key_of(openssl_md5(keys[i]))) << "key " << i << " of " << keys[i].size() << " bytes";
   }
 }
 
@@ -146,7 +153,21 @@ TEST(Md5BatchOf, HashKeysOfMatchesOneAtATime) {
   std::vector<hash_key> got(owned.size());
   md5_hash_keys_of(
       owned.size(), [&](std::size_t i) { return std::string_view(owned[i]); }, got.data());
-  for (std::size_t i = 0; i < owned.size(); ++i) ASSERT_EQ(got[i], hash_key::of_partition_key(owned[i])) << i;
+  for (std::size_t i = 0; i < owned.size(); ++i) ASSERT_EQ(got[i], key_of(openssl_md5(owned[i]))) << i;
+}
+
+// One key at a time (put_record, hash_key::of_partition_key): the single-block
+// code for keys up to 55 bytes, the lane manager's scalar path beyond.
+TEST(Md5One, MatchesOpenSslOnEveryLength) {
+  std::mt19937_64 rng(rill::testing::test_seed(0x6d6438));
+  for (std::size_t len = 0; len <= 300; ++len) {
+    std::string key(len, '\0');
+    for (auto& c : key) c = static_cast<char>(rng());
+    const hash_key want = key_of(openssl_md5(key));
+    ASSERT_EQ(md5_hash_key_one(key), want) << "length " << len;
+    ASSERT_EQ(md5_hash_key(key), want) << "length " << len;
+    ASSERT_EQ(hash_key::of_partition_key(key), want) << "length " << len;
+  }
 }
 
 TEST(Md5BatchOf, UsePathCapsTheDefaultPath) {
@@ -155,7 +176,7 @@ TEST(Md5BatchOf, UsePathCapsTheDefaultPath) {
   const std::vector<std::string_view> keys(40, "a partition key");
   std::vector<hash_key> got(keys.size());
   md5_hash_keys(keys, got.data());
-  for (const auto& h : got) EXPECT_EQ(h, md5_hash_key("a partition key"));
+  for (const auto& h : got) EXPECT_EQ(h, key_of(openssl_md5("a partition key")));
   md5_use_path(std::nullopt);
   EXPECT_EQ(md5_current_path(), md5_best_path());
 }
