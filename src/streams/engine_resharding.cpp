@@ -372,7 +372,9 @@ result<update_shard_count_result> engine::update_shard_count(const update_shard_
   const auto w = d.at(st.name);
   // Before the stream lock: it takes streams_mu, which comes first in the lock order.
   const std::int64_t total = d.open_shard_total();
-  std::unique_lock lock(st.mu);
+  // The checks and the plan under the stream lock shared (puts go on); the
+  // topology and status change only under control_mu, which this call holds.
+  std::shared_lock check(st.mu);
   if (auto e = reshardable(st, "UpdateShardCount", w)) return *e;
   const auto current = static_cast<std::int32_t>(st.open.size());
   const std::int32_t target = req.target_shard_count;
@@ -411,12 +413,15 @@ result<update_shard_count_result> engine::update_shard_count(const update_shard_
   }
   if (cp.enabled) st.scalings.add(d.now());
   logger()->info("UpdateShardCount on stream {}: {} -> {} open shards", st.name, current, target);
+  check.unlock();
+  std::unique_lock lock(st.mu);
   d.begin_update(stream, lock, [&d, &st, target](std::unique_lock<detail::shared_mutex>& held) {
+    // Plan and make the new shards (and their logs) with the stream lock
+    // released: puts and reads go on meanwhile. The topology changes only
+    // under control_mu, which is held, so the plan stays valid.
+    held.unlock();
     const timestamp now = d.now();
     const reshard_plan plan = plan_uniform(st.open, static_cast<std::uint32_t>(target), now);
-    // Make the new shards (and their logs) without the stream lock: puts and
-    // reads go on meanwhile. Only control_mu, held, changes the topology.
-    held.unlock();
     std::vector<std::shared_ptr<shard_state>> made;
     made.reserve(plan.children.size());
     const std::uint32_t base = st.next_index;
