@@ -29,8 +29,8 @@ namespace rill {
 
 /// A record to append.
 struct log_entry {
-  std::string_view partition_key;
-  std::string_view data;
+  std::string_view partition_key{};
+  std::string_view data{};
 };
 
 /// A stored record as a reader sees it. The views are valid only during the
@@ -39,9 +39,9 @@ struct log_entry {
 /// checking `partition_key.data() + partition_key.size() == data.data()`.
 struct log_record {
   std::uint64_t offset = 0;
-  timestamp arrival;
-  std::string_view partition_key;
-  std::string_view data;
+  timestamp arrival{};
+  std::string_view partition_key{};
+  std::string_view data{};
 };
 
 /// What a read returned.
@@ -92,9 +92,9 @@ class shard_log {
 
 /// Identifies a shard log to its storage.
 struct shard_log_key {
-  std::string stream_name;
+  std::string stream_name{};
   std::uint64_t stream_uid = 0;  // tells apart two streams that reused a name
-  shard_id shard;
+  shard_id shard{};
 };
 
 /// Makes and removes shard logs.

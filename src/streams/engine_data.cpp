@@ -15,6 +15,7 @@
 #include "streams/engine_impl.hpp"
 #include "common/md5.hpp"
 #include "common/md5_batch.hpp"
+#include "common/record_buffer.hpp"
 
 namespace rill {
 
@@ -37,7 +38,7 @@ constexpr std::uint8_t kIteratorToken = 1;
 // Model constraints on one record; `prefix` is "" (PutRecord) or
 // "records.N.member." (PutRecords).
 void validate_record(validation& v, std::string_view key, std::string_view data,
-                     const std::optional<std::string_view>& explicit_hash_key, std::string_view prefix) {
+                     const std::optional<borrowed_string>& explicit_hash_key, std::string_view prefix) {
   const std::string key_member = fmt::format("{}partitionKey", prefix);
   if (key.empty()) {
     v.length_at_least(key, key_member, 1);
@@ -78,7 +79,7 @@ bool is_ascii(std::string_view s) {
 
 // The fast check of validate_record(): no message is built unless it fails.
 bool record_valid(std::string_view key, std::string_view data,
-                  const std::optional<std::string_view>& explicit_hash_key) {
+                  const std::optional<borrowed_string>& explicit_hash_key) {
   if (key.empty() || key.size() + data.size() > kMaxRecordBytes) return false;
   if (!is_ascii(key) || key.size() > 256) {
     const long long units = detail::utf16_length(key);
@@ -88,13 +89,13 @@ bool record_valid(std::string_view key, std::string_view data,
 }
 
 // The hash a record routes by: its ExplicitHashKey, or the MD5 of its key.
-result<hash_key> routing_hash(std::string_view key, const std::optional<std::string_view>& explicit_hash_key) {
+result<hash_key> routing_hash(std::string_view key, const std::optional<borrowed_string>& explicit_hash_key) {
   if (!explicit_hash_key) return detail::md5_hash_key(key);
   auto h = hash_key::parse(*explicit_hash_key);
   if (!h) {
     return detail::invalid_argument(fmt::format(
         "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {}",
-        *explicit_hash_key));
+        explicit_hash_key->view()));
   }
   return *h;
 }
@@ -215,7 +216,7 @@ result<put_record_result> engine::put_record(const put_record_request& req) {
     if (!seq || seq->seq_time_seconds() > seconds_of(now)) {
       return detail::invalid_argument(
           fmt::format("ExclusiveMinimumSequenceNumber {} used in PutRecord on stream {} under account {} is invalid.",
-                      *req.sequence_number_for_ordering, st.name, d.opt.account_id));
+                      req.sequence_number_for_ordering->view(), st.name, d.opt.account_id));
     }
     // Numbers already increase strictly within a shard, so a valid one needs no further action.
   }
@@ -627,11 +628,8 @@ result<get_records_result> engine::get_records(const get_records_request& req) {
   // return at a generous size each, so a typical read needs one allocation.
   const std::uint64_t available = from < log.end_offset() ? log.end_offset() - from : 0;
   const std::size_t expected = static_cast<std::size_t>(std::min<std::uint64_t>(limit, available));
-  struct chunks {
-    std::vector<std::unique_ptr<char[]>> blocks;
-  };
   struct copy_state {
-    std::shared_ptr<chunks> owner;
+    std::shared_ptr<detail::record_buffer> owner;
     char* at = nullptr;
     char* end = nullptr;
     std::size_t next_chunk;
@@ -641,8 +639,7 @@ result<get_records_result> engine::get_records(const get_records_request& req) {
     char* room(std::size_t n) {
       if (static_cast<std::size_t>(end - at) < n) {
         const std::size_t size = std::max(n, next_chunk);
-        owner->blocks.push_back(std::make_unique_for_overwrite<char[]>(size));
-        at = owner->blocks.back().get();
+        at = owner->allocate(size);
         end = at + size;
         next_chunk = std::min<std::size_t>(next_chunk * 2, kMaxGetRecordsBytes);
       }
@@ -650,7 +647,7 @@ result<get_records_result> engine::get_records(const get_records_request& req) {
       at += n;
       return p;
     }
-  } cs{std::make_shared<chunks>(),
+  } cs{std::make_shared<detail::record_buffer>(),
        nullptr,
        nullptr,
        std::clamp<std::size_t>(expected * 192, 4096, kMaxGetRecordsBytes),
