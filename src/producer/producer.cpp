@@ -199,6 +199,7 @@ struct batch {
 struct finished {
   std::unique_ptr<completion> done;
   user_record_result result;
+  std::size_t data_bytes = 0;
 };
 
 bool valid_utf8_key(std::string_view s, std::size_t& utf16_units) {
@@ -347,9 +348,8 @@ struct producer::impl {
 
   void finish(user_rec* r, user_record_result&& res, std::vector<finished>& out) {
     res.attempts = r->attempts ? std::move(*r->attempts) : std::vector<attempt>{};
-    if (r->done) out.push_back({std::move(r->done), std::move(res)});
-    outstanding.fetch_sub(1, std::memory_order_relaxed);
-    outstanding_data.fetch_sub(r->data_len, std::memory_order_relaxed);
+    // Outstanding until its future or callback has completed (complete_all).
+    out.push_back({std::move(r->done), std::move(res), r->data_len});
     user_rec::destroy(r);
   }
 
@@ -636,8 +636,20 @@ struct producer::impl {
     if (next != never) arm_stream(s, next);
   }
 
+  // Outside the lock: completes futures and callbacks, then counts the records finished.
   void complete_all(std::vector<finished>& out) {
-    for (auto& f : out) f.done->complete(std::move(f.result));
+    if (out.empty()) return;
+    std::size_t bytes = 0;
+    for (auto& f : out) {
+      if (f.done) f.done->complete(std::move(f.result));
+      bytes += f.data_bytes;
+    }
+    {
+      std::lock_guard lock(mu);
+      outstanding.fetch_sub(out.size(), std::memory_order_relaxed);
+      outstanding_data.fetch_sub(bytes, std::memory_order_relaxed);
+    }
+    cv.notify_all();
     out.clear();
   }
 
