@@ -347,7 +347,7 @@ struct producer::impl {
   }
 
   void finish(user_rec* r, user_record_result&& res, std::vector<finished>& out) {
-    res.attempts = r->attempts ? std::move(*r->attempts) : std::vector<attempt>{};
+    if (r->attempts) res.attempts = std::move(*r->attempts);
     // Outstanding until its future or callback has completed (complete_all).
     out.push_back({std::move(r->done), std::move(res), r->data_len});
     user_rec::destroy(r);
@@ -870,6 +870,7 @@ struct producer::impl {
       if (auto it = s->known.find(actual); it != s->known.end()) info = &it->second;
       std::size_t put = 0, bytes = 0, buffering = 0, retried = 0;
       shard_sums& sums = per_shard[actual];
+      const std::size_t kinesis_bytes = k.data().size();  // before the members are finished (a single one is viewed)
       for (std::size_t pos = 0; pos < k.members.size(); ++pos) {
         user_rec* r = k.members[pos];
         bool in_range = !k.aggregated() || !k.predicted || *k.predicted == actual ||
@@ -883,7 +884,7 @@ struct producer::impl {
         }
         if (pos == 0) buffering = static_cast<std::size_t>(std::max<std::int64_t>(0, (start - r->arrival).count()));
         retried += r->attempts ? r->attempts->size() : 0;
-        add_attempt(r, start, end, true, "", "");
+        if (r->done) add_attempt(r, start, end, true, "", "");  // nobody to tell: skip building the result
         ++put;
         bytes += r->data_len;
         user_record_result ur;
@@ -897,7 +898,7 @@ struct producer::impl {
         sums.user_records += put;
         sums.user_bytes += bytes;
         sums.kinesis_records += 1;
-        sums.kinesis_bytes += k.data().size();
+        sums.kinesis_bytes += kinesis_bytes;
         sums.buffering_ms += buffering;
         sums.retries += retried;
       }
