@@ -1,8 +1,11 @@
 // Copyright 2026 The rill Authors. Licensed under the Apache License, Version 2.0.
 #include "goal_reporter.hpp"
 
+#include "common/md5_batch.hpp"
+
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <ostream>
 
 namespace rill::bench {
@@ -73,7 +76,10 @@ void goal_reporter::Finalize() {
     header = true;
     out << "\nGoals (items/s ratios within this run; median of repetitions when repeated)\n";
   };
+  // The 1.0 put goal assumes batch hashing in SIMD lanes; skip it when the keys are hashed one lane wide.
+  const bool lanes = detail::md5_current_path() != detail::md5_path::scalar;
   for (const auto& g : kRatios) {
+    if (!lanes && std::strstr(g.label, "(AVX2+") != nullptr) continue;
     const figures* a = find(g.name, g.threads);
     const figures* b = find(g.base, g.base_threads);
     if (a == nullptr || b == nullptr || b->rate() <= 0) continue;
@@ -89,8 +95,8 @@ void goal_reporter::Finalize() {
   }
   if (const figures* g = find("BM_GetRecordsEmpty", 1); g != nullptr && g->rate() > 0) {
     const double ns = 1e9 / g->rate();  // one item is one call
-    std::snprintf(line, sizeof line, "  %-44s %6.0f   goal <= %.0f   %s\n", "BM_GetRecordsEmpty ns per call", ns, 1000.0,
-                  ns <= 1000.0 ? "pass" : "FAIL");
+    std::snprintf(line, sizeof line, "  %-44s %6.0f   goal <= %.0f   %s\n", "BM_GetRecordsEmpty ns per call", ns,
+                  1000.0, ns <= 1000.0 ? "pass" : "FAIL");
     print_header();
     out << line;
   }
