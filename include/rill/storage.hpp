@@ -122,6 +122,13 @@ struct memory_storage_options {
   /// records expire as new ones arrive reuses memory instead of faulting in
   /// new pages.
   std::size_t pool_bytes = 64 << 20;
+  /// Full-size segments kept ready ahead of need, allocated and with their
+  /// pages already faulted in by a helper thread of the storage, so that a
+  /// writer on a fresh (growing) engine does not pay for page provisioning.
+  /// The helper starts when the storage first uses a full-size segment (a
+  /// small engine never starts it) and holds at most this many segments
+  /// unused. 0: no helper; writers fault in their own pages.
+  std::size_t prefault_segments = 4;
 };
 
 /// Storage in process memory: records packed into segments, no per-record
