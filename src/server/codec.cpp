@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 namespace rill::wire {
 namespace {
@@ -19,6 +20,7 @@ class bounded_sax {
   bool number_integer(json::number_integer_t v) { return dom_.number_integer(v); }
   bool number_unsigned(json::number_unsigned_t v) { return dom_.number_unsigned(v); }
   bool number_float(json::number_float_t v, const json::string_t& s) { return dom_.number_float(v, s); }
+  bool number_float(json::number_float_t v, const char*) { return dom_.number_float(v, {}); }
   bool string(json::string_t& v) { return dom_.string(v); }
   bool binary(json::binary_t& v) { return dom_.binary(v); }
   bool start_object(std::size_t n) { return n_ok(n) && ++depth_ <= max_depth && dom_.start_object(n); }
@@ -195,6 +197,151 @@ void write_cbor(const json& v, std::string& out) {
   }
 }
 
+
+// A CBOR (RFC 8949) reader feeding the bounded DOM builder. nlohmann_json's own
+// CBOR reader refuses tags 0-5, so it cannot read the tag-1 timestamps the AWS
+// SDKs send; libcbor preallocates containers from their declared length, which a
+// hostile 5-byte header turns into a multi-gigabyte allocation. This one reads
+// every item type, skips tags (keeping the tagged item: tag 1's integer is the
+// epoch-millisecond timestamp), and never allocates more than the input holds.
+class cbor_reader {
+ public:
+  cbor_reader(std::string_view in, bounded_sax& sax)
+      : p_(reinterpret_cast<const unsigned char*>(in.data())), end_(p_ + in.size()), sax_(sax) {}
+
+  bool document() { return item() && p_ == end_; }
+
+ private:
+  static constexpr std::uint64_t indefinite = ~std::uint64_t{0};
+
+  bool head(unsigned& major, unsigned& info, std::uint64_t& arg) {
+    if (p_ == end_) return false;
+    unsigned ib = *p_++;
+    major = ib >> 5;
+    info = ib & 31;
+    if (info < 24) {
+      arg = info;
+      return true;
+    }
+    if (info == 31) {
+      arg = indefinite;
+      return major >= 2 && major <= 5;  // (7/31 "break" is handled by the containers)
+    }
+    if (info > 27) return false;
+    std::size_t n = std::size_t{1} << (info - 24);
+    if (static_cast<std::size_t>(end_ - p_) < n) return false;
+    arg = 0;
+    for (std::size_t i = 0; i < n; ++i) arg = (arg << 8) | *p_++;
+    return true;
+  }
+
+  bool at_break() {
+    if (p_ != end_ && *p_ == 0xFF) {
+      ++p_;
+      return true;
+    }
+    return false;
+  }
+
+  // A definite or indefinite byte/text string of major type `major`.
+  bool chunks(unsigned major, std::uint64_t arg, std::string& out) {
+    if (arg != indefinite) {
+      if (arg > static_cast<std::uint64_t>(end_ - p_)) return false;
+      out.append(reinterpret_cast<const char*>(p_), static_cast<std::size_t>(arg));
+      p_ += arg;
+      return true;
+    }
+    while (!at_break()) {
+      unsigned m = 0, info = 0;
+      std::uint64_t len = 0;
+      if (!head(m, info, len) || m != major || len == indefinite) return false;
+      if (!chunks(major, len, out)) return false;
+    }
+    return true;
+  }
+
+  static double half_to_double(std::uint16_t h) {
+    int exp = (h >> 10) & 0x1F;
+    int mant = h & 0x3FF;
+    double v = exp == 0 ? std::ldexp(mant, -24) : exp != 31 ? std::ldexp(mant + 1024, exp - 25)
+                                                            : (mant == 0 ? INFINITY : NAN);
+    return (h & 0x8000) ? -v : v;
+  }
+
+  bool item() {
+    unsigned major = 0, info = 0;
+    std::uint64_t arg = 0;
+    if (!head(major, info, arg)) return false;
+    switch (major) {
+      case 0: return sax_.number_unsigned(arg);
+      case 1:
+        if (arg > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) return false;
+        return sax_.number_integer(-1 - static_cast<std::int64_t>(arg));
+      case 2: {
+        std::string bytes;
+        if (!chunks(2, arg, bytes)) return false;
+        json::binary_t b(std::vector<std::uint8_t>(bytes.begin(), bytes.end()));
+        return sax_.binary(b);
+      }
+      case 3: {
+        std::string text;
+        if (!chunks(3, arg, text)) return false;
+        return sax_.string(text);
+      }
+      case 4: {
+        if (!sax_.start_array(std::size_t(-1))) return false;
+        for (std::uint64_t i = 0; arg == indefinite ? !at_break() : i < arg; ++i) {
+          if (!item()) return false;
+        }
+        return sax_.end_array();
+      }
+      case 5: {
+        if (!sax_.start_object(std::size_t(-1))) return false;
+        for (std::uint64_t i = 0; arg == indefinite ? !at_break() : i < arg; ++i) {
+          unsigned km = 0, ki = 0;
+          std::uint64_t klen = 0;
+          std::string key;
+          if (!head(km, ki, klen) || km != 3 || !chunks(3, klen, key)) return false;  // text keys only
+          if (!sax_.key(key) || !item()) return false;
+        }
+        return sax_.end_object();
+      }
+      case 6: {  // the tag's number is dropped; its item stays
+        if (++tags_ > max_depth) return false;
+        bool ok = item();
+        --tags_;
+        return ok;
+      }
+      default: break;
+    }
+    // Major type 7.
+    switch (info) {
+      case 20: return sax_.boolean(false);
+      case 21: return sax_.boolean(true);
+      case 22:
+      case 23: return sax_.null();
+      case 25: return sax_.number_float(half_to_double(static_cast<std::uint16_t>(arg)), "");
+      case 26: {
+        auto bits = static_cast<std::uint32_t>(arg);
+        float f;
+        std::memcpy(&f, &bits, sizeof f);
+        return sax_.number_float(static_cast<double>(f), "");
+      }
+      case 27: {
+        double d;
+        std::memcpy(&d, &arg, sizeof d);
+        return sax_.number_float(d, "");
+      }
+      default: return false;  // simple values, a stray break
+    }
+  }
+
+  const unsigned char* p_;
+  const unsigned char* end_;
+  bounded_sax& sax_;
+  int tags_ = 0;
+};
+
 }  // namespace
 
 std::optional<json> parse_body(std::string_view body, body_format f) {
@@ -205,10 +352,8 @@ std::optional<json> parse_body(std::string_view body, body_format f) {
     ok = json::sax_parse(body.begin(), body.end(), &sax, nlohmann::detail::input_format_t::json, true, false);
   } else {
     // Tags are skipped: tag 1 (epoch time) is followed by the integer the reader takes as milliseconds.
-    auto ia = nlohmann::detail::input_adapter(body.begin(), body.end());
-    nlohmann::detail::binary_reader<json, decltype(ia), bounded_sax> reader(std::move(ia),
-                                                                         nlohmann::detail::input_format_t::cbor);
-    ok = reader.sax_parse(nlohmann::detail::input_format_t::cbor, &sax, true, json::cbor_tag_handler_t::ignore);
+    cbor_reader reader(body, sax);
+    ok = reader.document();
   }
   if (!ok || root.is_discarded()) return std::nullopt;
   return root;
