@@ -238,7 +238,13 @@ class h2_connection final : public connection_base {
       out_.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
       if (out_.size() >= (64u << 10)) break;
     }
-    if (out_.empty()) return;
+    if (out_.empty()) {
+      // Nothing left to say: after a GOAWAY (ours or the peer's) the session is done.
+      if (nghttp2_session_want_read(session_) == 0 && nghttp2_session_want_write(session_) == 0) {
+        close_stream(stream_);
+      }
+      return;
+    }
     writing_ = true;
     auto self = shared_from_this();
     asio::async_write(stream_, asio::buffer(out_), [self, this](boost::system::error_code ec, std::size_t) {
