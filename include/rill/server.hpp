@@ -88,7 +88,9 @@ struct server_options {
   std::shared_ptr<rill::clock> clock{};
   server_limits limits{};
   sigv4_options sigv4{};
-  /// Requests, errors and latency as metrics (namespace "rill/Server"); null: none.
+  /// Metrics in namespace "rill/Server" (null: none): Requests, ClientErrors (4xx)
+  /// and ServerErrors (5xx) per Operation; ConnectionsAccepted, ConnectionsRefused
+  /// (over max_connections) and ConnectionsTimedOut (idle or read timeout).
   std::shared_ptr<metrics_registry> metrics{};
   /// Sends `Access-Control-Allow-Origin: *` when a request has an Origin, and
   /// answers OPTIONS preflights (kinesalite does).

@@ -60,6 +60,7 @@ class connection_base : public std::enable_shared_from_this<connection_base> {
   /// Closes the socket (from any thread: posted to the connection's strand).
   virtual void close() = 0;
   std::atomic<std::int64_t> deadline_ms{0};
+  std::atomic<bool> timed_out{false};
   std::uint64_t id = 0;
 
  protected:
@@ -100,6 +101,10 @@ struct server::impl {
 
   std::int64_t now_ms() const { return clock->now().time_since_epoch().count(); }
 
+  void count(std::string_view metric) const {
+    if (opt.metrics) opt.metrics->put("rill/Server", metric, {}, 1, "Count");
+  }
+
   void add(const std::shared_ptr<connection_base>& c) {
     std::lock_guard lock(mu);
     c->id = next_id++;
@@ -117,10 +122,15 @@ struct server::impl {
     {
       std::lock_guard lock(mu);
       for (auto& [id, weak] : connections) {
-        if (auto c = weak.lock(); c && c->deadline_ms.load() <= now) expired.push_back(std::move(c));
+        if (auto c = weak.lock(); c && c->deadline_ms.load() <= now && !c->timed_out.exchange(true)) {
+          expired.push_back(std::move(c));
+        }
       }
     }
-    for (auto& c : expired) c->close();
+    for (auto& c : expired) {
+      c->close();
+      count("ConnectionsTimedOut");
+    }
     schedule_sweep();
   }
 
@@ -635,7 +645,9 @@ void server::impl::accept(tcp::acceptor& acceptor, bool tls) {
     if (!ec) {
       if (open.load() >= opt.limits.max_connections) {
         close_stream(socket);
+        count("ConnectionsRefused");
       } else {
+        count("ConnectionsAccepted");
         boost::system::error_code ignore;
         socket.set_option(tcp::no_delay(true), ignore);
         open.fetch_add(1);

@@ -146,6 +146,8 @@ struct dispatcher::impl {
   kinesis& k;
   dispatcher_options opt;
 
+  response handle(const request& req) const;
+
   // A response skeleton with the headers every response carries.
   response base(const request& req) const {
     response r;
@@ -257,7 +259,7 @@ struct dispatcher::impl {
     return std::nullopt;
   }
 
-  response handle(const request& req) const {
+  response handle_inner(const request& req) const {
     const std::string* target_header = req.find("x-amz-target");
     target_parts target = split_target(target_header);
     const std::string* ct = req.find("content-type");
@@ -343,6 +345,24 @@ struct dispatcher::impl {
     return r;
   }
 };
+
+response dispatcher::impl::handle(const request& req) const {
+  response r = handle_inner(req);
+  if (opt.metrics) {
+    // Requests per operation, and the 4xx and 5xx answers among them (namespace rill/Server).
+    std::string_view op = "Unknown";
+    if (const std::string* t = req.find("x-amz-target")) {
+      auto dot = t->find('.');
+      if (dot != std::string::npos) op = std::string_view(*t).substr(dot + 1);
+      if (op.size() > 64) op = "Unknown";
+    }
+    const metric_dimension dims[] = {{"Operation", std::string(op)}};
+    opt.metrics->put("rill/Server", "Requests", dims, 1, "Count");
+    if (r.status >= 400 && r.status < 500) opt.metrics->put("rill/Server", "ClientErrors", dims, 1, "Count");
+    if (r.status >= 500) opt.metrics->put("rill/Server", "ServerErrors", dims, 1, "Count");
+  }
+  return r;
+}
 
 dispatcher::dispatcher(rill::kinesis& kinesis, dispatcher_options options)
     : impl_(std::make_unique<impl>(impl{kinesis, std::move(options)})) {}

@@ -193,6 +193,24 @@ TEST(Wire, EveryResponseCarriesRequestIds) {
   }
 }
 
+TEST(Wire, RequestsAndErrorsAreCountedPerOperation) {
+  auto clock = std::make_shared<manual_clock>();
+  auto metrics = std::make_shared<metrics_registry>(clock);
+  wire_fixture w({.metrics = metrics});
+  (void)w.call("ListStreams", json::object());
+  (void)w.call("DescribeStream", {{"StreamName", "missing"}});
+  auto sum = [&](std::string_view name, std::string_view op) {
+    const metric_dimension dims[] = {{"Operation", std::string(op)}};
+    double s = 0;
+    for (const auto& d : metrics->get("rill/Server", name, dims, timestamp{}, timestamp::max()).datapoints) s += d.sum;
+    return s;
+  };
+  EXPECT_EQ(sum("Requests", "ListStreams"), 1);
+  EXPECT_EQ(sum("Requests", "DescribeStream"), 1);
+  EXPECT_EQ(sum("ClientErrors", "DescribeStream"), 1);
+  EXPECT_EQ(sum("ClientErrors", "ListStreams"), 0);
+}
+
 // --- Rejection cascade ------------------------------------------------------
 
 TEST(Cascade, NonPostIsAccessDeniedXml) {
