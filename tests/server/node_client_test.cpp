@@ -1,7 +1,8 @@
 // Copyright 2026 The rill Authors. Licensed under the Apache License, Version 2.0.
 //
-// Real clients: runs tests/server/node/kinesis_sdk_test.mjs (the AWS SDK for
-// JavaScript v3 over HTTP/1.1 and HTTP/2) against a server in this process.
+// Real clients against a server in this process: tests/server/node/kinesis_sdk_test.mjs
+// (the AWS SDK for JavaScript v3 over HTTP/1.1 and HTTP/2) and tests/server/go (the
+// AWS SDK for Go v2 from Debian).
 // Skips when node or the npm packages are missing (tests/server/node/setup.sh
 // installs them; tools/test runs npm ci there).
 #include <gtest/gtest.h>
@@ -32,6 +33,21 @@ TEST(RealClients, AwsSdkForJavaScriptV3OverHttp1AndHttp2) {
   int rc = std::system(cmd.c_str());
   ASSERT_TRUE(WIFEXITED(rc)) << "node did not exit normally";
   EXPECT_EQ(WEXITSTATUS(rc), 0) << "the SDK test failed; its output is above";
+}
+
+TEST(RealClients, AwsSdkForGoV2FromDebian) {
+  const std::filesystem::path client = RILL_SERVER_GO_CLIENT;
+  if (!std::filesystem::exists(client)) {
+    GTEST_SKIP() << "the Go client was not built: install golang-go and golang-github-aws-aws-sdk-go-v2-dev "
+                    "(Debian), then reconfigure";
+  }
+  rill::engine engine;
+  auto srv = server::start(engine, {.io_threads = 2});
+  ASSERT_TRUE(srv.ok()) << srv.error();
+  std::string cmd = "'" + client.string() + "' http://127.0.0.1:" + std::to_string((*srv)->port());
+  int rc = std::system(cmd.c_str());
+  ASSERT_TRUE(WIFEXITED(rc));
+  EXPECT_EQ(WEXITSTATUS(rc), 0) << "the Go SDK client failed; its output is above";
 }
 
 }  // namespace
