@@ -176,6 +176,44 @@ TEST(Wire, TheTableServesEveryKinesisOperation) {
   EXPECT_EQ(wire::find_kinesis_operation("SubscribeToShard"), nullptr);
 }
 
+TEST_P(EveryOperation, ReportsAMissingStreamWithItsAwsName) {
+  const body_format f = GetParam();
+  wire_fixture w;
+  const std::string arn = "arn:aws:kinesis:us-east-1:000000000000:stream/missing";
+  // The members each operation requires, aimed at a stream that does not exist.
+  const std::vector<std::pair<std::string, json>> calls = {
+      {"AddTagsToStream", {{"StreamName", "missing"}, {"Tags", {{"a", "b"}}}}},
+      {"DecreaseStreamRetentionPeriod", {{"StreamName", "missing"}, {"RetentionPeriodHours", 24}}},
+      {"DeleteStream", {{"StreamName", "missing"}}},
+      {"DescribeStream", {{"StreamName", "missing"}}},
+      {"DescribeStreamSummary", {{"StreamARN", arn}}},
+      {"DisableEnhancedMonitoring", {{"StreamName", "missing"}, {"ShardLevelMetrics", {"ALL"}}}},
+      {"EnableEnhancedMonitoring", {{"StreamName", "missing"}, {"ShardLevelMetrics", {"ALL"}}}},
+      {"GetShardIterator", {{"StreamName", "missing"}, {"ShardId", "0"}, {"ShardIteratorType", "LATEST"}}},
+      {"IncreaseStreamRetentionPeriod", {{"StreamName", "missing"}, {"RetentionPeriodHours", 48}}},
+      {"ListShards", {{"StreamName", "missing"}}},
+      {"ListTagsForStream", {{"StreamName", "missing"}}},
+      {"MergeShards", {{"StreamName", "missing"}, {"ShardToMerge", "0"}, {"AdjacentShardToMerge", "1"}}},
+      {"PutRecord", {{"StreamName", "missing"}, {"Data", blob(f, "x")}, {"PartitionKey", "k"}}},
+      {"PutRecords", {{"StreamName", "missing"}, {"Records", {{{"Data", blob(f, "x")}, {"PartitionKey", "k"}}}}}},
+      {"RemoveTagsFromStream", {{"StreamName", "missing"}, {"TagKeys", {"a"}}}},
+      {"SplitShard", {{"StreamName", "missing"}, {"ShardToSplit", "0"}, {"NewStartingHashKey", "10"}}},
+      {"UpdateShardCount", {{"StreamName", "missing"}, {"TargetShardCount", 2}, {"ScalingType", "UNIFORM_SCALING"}}},
+      {"UpdateStreamMode", {{"StreamARN", arn}, {"StreamModeDetails", {{"StreamMode", "ON_DEMAND"}}}}},
+  };
+  for (const auto& [op, body] : calls) {
+    auto r = w.call(op, body, f);
+    EXPECT_EQ(r.status, 400u) << op;
+    EXPECT_EQ(r.content_type, content_type_of(f)) << op;
+    auto t = wire_fixture::tree(r);
+    EXPECT_EQ(t["__type"], "ResourceNotFoundException") << op << ": " << t.dump();
+    EXPECT_TRUE(t["message"].is_string()) << op;
+  }
+  // A garbage iterator is an InvalidArgumentException.
+  auto bad = wire_fixture::tree(w.call("GetRecords", {{"ShardIterator", "AAAA"}}, f));
+  EXPECT_EQ(bad["__type"], "InvalidArgumentException");
+}
+
 TEST(Wire, EveryResponseCarriesRequestIds) {
   wire_fixture w;
   for (auto r : {w.call("ListStreams", json::object()), w.call("DescribeStream", {{"StreamName", "nope"}})}) {
@@ -364,8 +402,8 @@ TEST(Cascade, LegacyJsonWrapsErrors) {
 }
 
 TEST(Cascade, OversizeBodyIsRefusedBeforeParsing) {
-  wire_fixture w;
-  std::string big(2u << 20, ' ');
+  wire_fixture w({.limits = {.max_body_bytes = 8192, .max_control_body_bytes = 1024}});
+  std::string big(2048, ' ');
   big[0] = '{';
   big.back() = '}';
   auto res = w.raw(make_request("ListStreams", big));
