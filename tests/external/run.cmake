@@ -26,6 +26,13 @@ endforeach()
 set(snippets ${WORK_DIR}/snippets)
 file(MAKE_DIRECTORY ${snippets})
 file(GLOB docs ${SOURCE_DIR}/README.md ${SOURCE_DIR}/docs/*.md)
+# A snippet without #include lines sees every public header, as a user who
+# includes what the snippet's doc names would.
+file(GLOB public_headers RELATIVE ${SOURCE_DIR}/include ${SOURCE_DIR}/include/rill/*.hpp)
+set(public_includes "")
+foreach(h IN LISTS public_headers)
+  string(APPEND public_includes "#include <${h}>\n")
+endforeach()
 set(count 0)
 foreach(doc IN LISTS docs)
   file(STRINGS ${doc} lines)
@@ -44,8 +51,7 @@ foreach(doc IN LISTS docs)
         file(WRITE ${file} "${body}")
       else()
         file(WRITE ${file} "// From ${doc}\n#include <iostream>\n#include <memory>\n#include <optional>\n"
-                           "#include <rill/engine.hpp>\n#include <rill/reader.hpp>\n#include <rill/testing.hpp>\n"
-                           "#include <rill/waiter.hpp>\nusing namespace std::chrono_literals;\n"
+                           "${public_includes}using namespace std::chrono_literals;\n"
                            "[[maybe_unused]] static int snippet_${count}() {\n${body}\n  return 0;\n}\n")
       endif()
     elseif(inside)
