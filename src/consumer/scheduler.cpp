@@ -69,6 +69,7 @@ struct scheduler::core : std::enable_shared_from_this<scheduler::core> {
     std::uint64_t token = 0;
     consumer_state state = consumer_state::waiting_on_parent_shards;
     bool lost = false;
+    bool handoff_requested = false;
     std::unique_ptr<shard_record_processor> processor;
     bool initialized = false;
     std::unique_ptr<record_retrieval> retrieval;
@@ -263,6 +264,16 @@ struct scheduler::core : std::enable_shared_from_this<scheduler::core> {
     auto r = cfg.lease_store->update_lease(next, me());
     if (!r) return r.error();
     if (*r == write_status::condition_failed) {
+      // Another worker asked for the lease (graceful handoff): this worker is now
+      // its checkpoint owner and may still checkpoint; the handoff follows at once.
+      auto fresh = cfg.lease_store->get_lease(key);
+      if (!c->handoff_requested && fresh && *fresh && (*fresh)->checkpoint_owner == me() &&
+          (*fresh)->lease_owner != me()) {
+        c->l = **fresh;
+        c->handoff_requested = true;
+        schedule_consumer(*c, duration{0});
+        return write_checkpoint(key, token, esn, pending, std::move(next.pending_checkpoint_state));
+      }
       c->lost = true;  // the next step reports lease_lost
       return shutdown_error(key);
     }
@@ -279,6 +290,10 @@ struct scheduler::core : std::enable_shared_from_this<scheduler::core> {
     c->task_pending = false;
     if (!valid(*c)) {
       lose(key);
+      return;
+    }
+    if (c->handoff_requested) {
+      handoff_out(*c, c->l);
       return;
     }
     switch (c->state) {
