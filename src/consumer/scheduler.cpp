@@ -480,6 +480,25 @@ struct scheduler::core : std::enable_shared_from_this<scheduler::core> {
   void end_shard(consumer& c) {
     // 1. Leases for the children (at TRIM_HORIZON), so that nothing after the
     //    parent is missed; whichever parent gets here first creates them.
+    // A merge child's other parent may itself be a child whose lease nobody
+    // created yet; a missing parent lease does not block, so list the shards
+    // first and create every missing lease, ancestors before descendants.
+    bool missing_parent = false;
+    for (const auto& ch : c.children) {
+      for (const auto& p : ch.parent_shards) {
+        if (p.to_string() == c.l.lease_key) continue;
+        auto pl = cfg.lease_store->get_lease(p.to_string());
+        if (!pl) {
+          schedule_consumer(c, cfg.task_backoff_time_millis);
+          return;
+        }
+        missing_parent = missing_parent || !*pl;
+      }
+    }
+    if (missing_parent && !sync_shards()) {
+      schedule_consumer(c, cfg.task_backoff_time_millis);
+      return;
+    }
     std::vector<std::string> child_ids;
     for (const auto& ch : c.children) {
       child_ids.push_back(ch.shard_id.to_string());
@@ -828,7 +847,7 @@ struct scheduler::core : std::enable_shared_from_this<scheduler::core> {
 
   // --- shard sync ---------------------------------------------------------------------
 
-  void sync_shards() {
+  bool sync_shards() {
     std::vector<rill::shard> shards;
     list_shards_request req;
     req.stream_name = cfg.stream_name;
@@ -836,7 +855,7 @@ struct scheduler::core : std::enable_shared_from_this<scheduler::core> {
       auto r = cfg.kinesis->list_shards(req);
       if (!r) {
         warn("list_shards", "kcl {}: ListShards failed: {}", me(), r.error().to_string());
-        return;
+        return false;
       }
       for (auto& s : r->shards) shards.push_back(std::move(s));
       if (!r->next_token) break;
@@ -844,7 +863,7 @@ struct scheduler::core : std::enable_shared_from_this<scheduler::core> {
       req.next_token = r->next_token;
     }
     auto existing = cfg.lease_store->list_leases();
-    if (!existing) return;
+    if (!existing) return false;
     std::set<std::string> known;
     for (const auto& l : *existing) known.insert(l.lease_key);
     const auto pos = cfg.initial_position_in_stream.position;
@@ -873,9 +892,10 @@ struct scheduler::core : std::enable_shared_from_this<scheduler::core> {
       l.starting_hash_key = s.hash_key_range.starting_hash_key.to_string();
       l.ending_hash_key = s.hash_key_range.ending_hash_key.to_string();
       auto r = cfg.lease_store->create_lease_if_not_exists(l);
-      if (!r) return;
+      if (!r) return false;
       known.insert(key);
     }
+    return true;
   }
 
   // --- lifecycle ----------------------------------------------------------------------
@@ -890,12 +910,12 @@ struct scheduler::core : std::enable_shared_from_this<scheduler::core> {
   }
   void run_sync() {
     sync_task = at(duration{0}, [this] {
-      sync_shards();
+      (void)sync_shards();
       sync_task = at(cfg.shard_sync_interval_millis, [this] { run_sync_loop(); });
     });
   }
   void run_sync_loop() {
-    sync_shards();
+    (void)sync_shards();
     sync_task = at(cfg.shard_sync_interval_millis, [this] { run_sync_loop(); });
   }
   void run_take() {

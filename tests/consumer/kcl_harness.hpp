@@ -52,6 +52,9 @@ struct journal {
 
 struct processor_options {
   bool checkpoint_every_batch = true;
+  /// With checkpoint_every_batch: checkpoint only every n-th batch (records after
+  /// the last checkpoint are delivered again after a failover).
+  int checkpoint_every_n_batches = 1;
   bool checkpoint_at_shard_end = true;
   bool checkpoint_on_shutdown = true;
 };
@@ -91,7 +94,8 @@ class recording_processor final : public shard_record_processor {
       inc.delivered.push_back(esn);
       j_.deliveries.push_back({clock_->now(), id_, inc.shard, esn, std::string(r.data)});
     }
-    if (o_.checkpoint_every_batch) last_checkpoint_ = in.checkpointer->checkpoint();
+    if (o_.checkpoint_every_batch && ++batches_ % o_.checkpoint_every_n_batches == 0)
+      last_checkpoint_ = in.checkpointer->checkpoint();
   }
   void lease_lost(const lease_lost_input&) override { j_.incarnations[static_cast<std::size_t>(id_)].lease_lost = true; }
   void shard_ended(const shard_ended_input& in) override {
@@ -112,6 +116,7 @@ class recording_processor final : public shard_record_processor {
   std::shared_ptr<lease_store> store_;
   processor_options o_;
   int id_ = -1;
+  int batches_ = 0;
 };
 
 /// A clock over a manual clock whose schedulers hold back every task while paused.
