@@ -381,12 +381,23 @@ struct scheduler::core : std::enable_shared_from_this<scheduler::core> {
     c.attempts = 0;
     c.batch_bytes = 0;
     std::size_t dropped = 0;
+    c.records.reserve(c.batch->records.size());
+    std::vector<kinesis_client_record> outside;
     for (const auto& rec : c.batch->records) {
       c.batch_bytes += rec.data.size() + rec.partition_key.size();
       const std::size_t before = c.records.size();
-      std::vector<kinesis_client_record> outside;
-      kpl::deaggregate_into(rec, c.range, c.records, &outside);
+      if (!kpl::has_magic(rec.data)) {  // a plain record: built in place (the common, hot case)
+        auto& u = c.records.emplace_back();
+        u.sequence_number = rec.sequence_number;
+        u.approximate_arrival_timestamp = rec.approximate_arrival_timestamp;
+        u.partition_key = rec.partition_key;
+        u.data = rec.data;
+        u.encryption_type = rec.encryption_type;
+      } else {
+        kpl::deaggregate_into(rec, c.range, c.records, &outside);
+      }
       dropped += outside.size();
+      outside.clear();
       if (c.resume_after) {
         // Drop what is at or before the checkpoint; once past it, stop looking.
         auto keep = std::remove_if(c.records.begin() + static_cast<std::ptrdiff_t>(before), c.records.end(),
