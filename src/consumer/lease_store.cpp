@@ -3,6 +3,7 @@
 // Extended sequence numbers, the lease table's conditional writes, its JSON
 // form, and the in-memory store.
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -164,6 +165,7 @@ std::optional<lease> from_json(std::string_view text) {
     l.ending_hash_key = j.value("endingHashKey", std::string{});
     if (j.contains("checkpointOwner")) l.checkpoint_owner = j["checkpointOwner"].get<std::string>();
     l.throughput_kbps = j.value("throughputKBps", 0.0);
+    if (!std::isfinite(l.throughput_kbps)) return std::nullopt;
     if (l.lease_key.empty() || !l.checkpoint.valid()) return std::nullopt;
     if (l.pending_checkpoint && !l.pending_checkpoint->valid()) return std::nullopt;
     return l;
