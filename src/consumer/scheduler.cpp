@@ -13,6 +13,7 @@
 #include <mutex>
 #include <random>
 #include <set>
+#include <unordered_map>
 
 #include "rill/kcl.hpp"
 #include "rill/logging.hpp"
@@ -94,6 +95,7 @@ struct scheduler::core : std::enable_shared_from_this<scheduler::core> {
   struct observation {
     std::int64_t counter = 0;
     timestamp last_change{};
+    std::uint64_t round = 0;
   };
 
   config cfg;
@@ -108,7 +110,8 @@ struct scheduler::core : std::enable_shared_from_this<scheduler::core> {
   bool take_soon_pending = false;
   std::map<std::string, std::unique_ptr<consumer>> held;
   std::map<std::string, incoming_handoff> incoming;
-  std::map<std::string, observation> observed;
+  std::unordered_map<std::string, observation> observed;
+  std::uint64_t observation_round = 0;
   std::uint64_t next_token = 1;
   std::map<std::string, std::pair<timestamp, int>, std::less<>> log_budget;
 
@@ -387,12 +390,8 @@ struct scheduler::core : std::enable_shared_from_this<scheduler::core> {
       c.batch_bytes += rec.data.size() + rec.partition_key.size();
       const std::size_t before = c.records.size();
       if (!kpl::has_magic(rec.data)) {  // a plain record: built in place (the common, hot case)
-        auto& u = c.records.emplace_back();
-        u.sequence_number = rec.sequence_number;
-        u.approximate_arrival_timestamp = rec.approximate_arrival_timestamp;
-        u.partition_key = rec.partition_key;
-        u.data = rec.data;
-        u.encryption_type = rec.encryption_type;
+        c.records.emplace_back(rec.sequence_number, std::uint64_t{0}, rec.approximate_arrival_timestamp,
+                               rec.partition_key, std::nullopt, rec.data, rec.encryption_type, false);
       } else {
         kpl::deaggregate_into(rec, c.range, c.records, &outside);
       }
@@ -686,19 +685,21 @@ struct scheduler::core : std::enable_shared_from_this<scheduler::core> {
     }
     const auto t = now();
     {
-      std::map<std::string, observation> next;
+      ++observation_round;
       for (const auto& l : *all) {
-        auto it = observed.find(l.lease_key);
-        observation o;
-        if (it == observed.end()) {
+        auto [it, inserted] = observed.try_emplace(l.lease_key);
+        observation& o = it->second;
+        if (inserted) {
           o = {l.lease_counter, l.lease_owner ? t : timestamp{}};  // a new unowned lease is available at once
-        } else {
-          o = it->second;
-          if (o.counter != l.lease_counter) o = {l.lease_counter, t};
+        } else if (o.counter != l.lease_counter) {
+          o.counter = l.lease_counter;
+          o.last_change = t;
         }
-        next[l.lease_key] = o;
+        o.round = observation_round;
       }
-      observed = std::move(next);
+      if (observed.size() != all->size()) std::erase_if(observed, [&](const auto& kv) {
+        return kv.second.round != observation_round;
+      });
     }
     // Leases this worker's previous incarnation left in the table.
     for (auto& l : *all) {
