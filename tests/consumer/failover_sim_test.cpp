@@ -14,7 +14,7 @@
 //      parent's lease stands at SHARD_END, after the parents' last delivery;
 //   6. at the end (after a graceful shutdown of the group) every shard has a lease
 //      checkpointed at SHARD_END or at its tip.
-// Seeds: RILL_SEED (first seed, default 1) and RILL_KCL_SIM_SEEDS (how many, default 10).
+// Seeds: RILL_SEED (first seed, default 1) and RILL_KCL_SIM_SEEDS (how many, default 6).
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -274,7 +274,7 @@ class failover_sim {
 
 TEST(KclFailoverSimulation, EverySeedKeepsTheGuarantees) {
   const std::uint64_t first = rill::testing::test_seed(1);
-  int seeds = 10;
+  int seeds = 6;
   if (const char* env = std::getenv("RILL_KCL_SIM_SEEDS"); env && *env) seeds = std::max(1, std::atoi(env));
   sim_stats total;
   for (int i = 0; i < seeds; ++i) {
@@ -294,7 +294,7 @@ TEST(KclFailoverSimulation, EverySeedKeepsTheGuarantees) {
     if (::testing::Test::HasFailure()) break;
   }
   // The suite's seeds must actually exercise every kind of trouble.
-  if (seeds >= 10) {
+  if (seeds >= 6) {
     EXPECT_GT(total.kills, 0);
     EXPECT_GT(total.pauses, 0);
     EXPECT_GT(total.splits, 0);
