@@ -18,6 +18,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <unistd.h>
 #include <random>
 
 #include "consumer/kcl_harness.hpp"
@@ -47,17 +49,24 @@ struct sim_stats {
 
 class failover_sim {
  public:
-  explicit failover_sim(std::uint64_t seed) : rng_(seed) {
+  explicit failover_sim(std::uint64_t seed, const std::string& lease_dir = {}, int steps = 600)
+      : rng_(seed), steps_(steps) {
     popts_.checkpoint_every_n_batches = 1 + static_cast<int>(rng_() % 3);
     clock_ = std::make_shared<manual_clock>();
     engine_ = std::make_unique<engine>(engine_options{.clock = clock_});
-    store_ = make_memory_lease_store();
+    if (lease_dir.empty()) {
+      store_ = make_memory_lease_store();
+    } else {
+      auto s = make_file_lease_store(lease_dir, {.sync = false});
+      EXPECT_TRUE(s);
+      store_ = *s;
+    }
   }
 
   sim_stats run() {
     EXPECT_TRUE(engine_->create_stream({.stream_name = stream, .shard_count = 2}));
     for (int i = 0; i < 3; ++i) workers_.push_back(start("w" + std::to_string(next_worker_++)));
-    for (int step = 0; step < 600; ++step) {  // five minutes of traffic and trouble
+    for (int step = 0; step < steps_; ++step) {  // five minutes (600 steps) of traffic and trouble
       produce();
       chaos();
       clock_->advance(500ms);
@@ -260,6 +269,7 @@ class failover_sim {
   }
 
   std::mt19937_64 rng_;
+  int steps_ = 600;
   std::shared_ptr<manual_clock> clock_;
   std::unique_ptr<engine> engine_;
   std::shared_ptr<lease_store> store_;
@@ -301,6 +311,20 @@ TEST(KclFailoverSimulation, EverySeedKeepsTheGuarantees) {
     EXPECT_GT(total.merges, 0);
     EXPECT_GT(total.graceful, 0);
   }
+}
+
+// One seed with the directory lease store: the same guarantees through files.
+TEST(KclFailoverSimulation, OnTheDirectoryLeaseStore) {
+  const std::uint64_t seed = rill::testing::test_seed(101);
+  const auto dir =
+      (std::filesystem::temp_directory_path() / ("rill_kcl_sim_" + std::to_string(::getpid()))).string();
+  std::filesystem::remove_all(dir);
+  SCOPED_TRACE("simulation seed " + std::to_string(seed));
+  auto s = failover_sim(seed, dir, 300).run();
+  std::printf("[ SIM      ] seed %llu (directory store): %d records, %d kills, %d pauses, %d splits, %d merges, %d "
+              "duplicates\n",
+              static_cast<unsigned long long>(seed), s.records, s.kills, s.pauses, s.splits, s.merges, s.duplicates);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -580,6 +580,26 @@ TEST_F(KclTest, ThroughputBalancingMovesColdLeasesAndLeavesTheHotOne) {
   EXPECT_EQ(duplicates(), 0);
 }
 
+// KCL #461: a deleted lease left its shard unprocessed until a restart. Here the
+// holder loses it at its next renewal, shard sync recreates it, and the shard is
+// processed again (from TRIM_HORIZON: at-least-once, nothing missed).
+TEST_F(KclTest, ADeletedLeaseIsRecreatedAndItsShardProcessedAgain) {
+  make_stream(1);
+  put(5);
+  auto w = start("w1", [](config& c) { c.shard_sync_interval_millis = 30s; });
+  clock_->advance(2s);
+  ASSERT_EQ(delivered_counts().size(), 5u);
+  ASSERT_TRUE(store_->delete_lease("shardId-000000000000"));
+  put(5);
+  clock_->advance(4s);
+  EXPECT_TRUE(j_.incarnations[0].lease_lost);
+  clock_->advance(60s);
+  auto counts = delivered_counts();
+  EXPECT_EQ(counts.size(), 10u);
+  ASSERT_EQ(w.s->shards().size(), 1u);
+  EXPECT_EQ(get("shardId-000000000000").lease_owner, "w1");
+}
+
 TEST_F(KclTest, ConfigIsValidated) {
   make_stream(1);
   auto bad = [&](std::function<void(config&)> f) {
