@@ -227,10 +227,22 @@ class memory_log final : public shard_log {
   };
 
   void start_segment(std::size_t first_record_size, std::int64_t t) {
-    if (!segments_.empty()) segments_.back().index.shrink_to_fit();  // seal
-    // Segments double from first_segment_bytes up to segment_bytes, so a quiet
-    // shard stays small and a busy one gets large segments.
-    next_capacity_ = next_capacity_ == 0 ? first_segment_bytes_ : std::min(segment_bytes_, next_capacity_ * 2);
+    // A segment doubles the last one only when the last one filled up: a
+    // quiet shard (whose segments are sealed by the time delta, or dropped
+    // whole by trimming before they fill) stays at first_segment_bytes, and a
+    // busy one reaches segment_bytes. Without this rule a quiet shard's
+    // segments kept doubling each time one expired.
+    bool filled = false;
+    if (!segments_.empty()) {
+      segment& last = segments_.back();
+      filled = last.used + first_record_size > last.capacity;
+      last.index.shrink_to_fit();  // seal
+    }
+    if (next_capacity_ == 0 || segments_.empty()) {
+      next_capacity_ = first_segment_bytes_;
+    } else if (filled) {
+      next_capacity_ = std::min(segment_bytes_, next_capacity_ * 2);
+    }
     segment s;
     s.base_offset = end_;
     s.base_time = t;

@@ -139,7 +139,8 @@ TEST(Concurrency, StreamsComeAndGoWhileOthersAreWritten) {
   std::atomic<int> written{0};
   std::thread writer([&] {
     for (int i = 0; i < 2000; ++i) {
-      auto r = e->put_record({.stream_name = "steady", .data = std::to_string(i), .partition_key = std::to_string(i)});
+      const std::string n = std::to_string(i);
+      auto r = e->put_record({.stream_name = "steady", .data = n, .partition_key = n});
       ASSERT_TRUE(r.ok()) << r.error();
       ++written;
     }
@@ -166,7 +167,8 @@ TEST(Concurrency, ManualClockAdvancingUnderReadersAndWriters) {
   std::atomic<bool> stop{false};
   std::thread writer([&] {
     for (int i = 0; i < 3000; ++i) {
-      auto r = e->put_record({.stream_name = "aging", .data = std::to_string(i), .partition_key = std::to_string(i)});
+      const std::string n = std::to_string(i);
+      auto r = e->put_record({.stream_name = "aging", .data = n, .partition_key = n});
       ASSERT_TRUE(r.ok()) << r.error();
     }
     stop = true;
