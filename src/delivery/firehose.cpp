@@ -1294,6 +1294,9 @@ result<void> local_firehose::delete_delivery_stream(const delete_delivery_stream
   m.cancel(s->backup_buffer.timer);
   m.cancel(s->poll_timer);
   if (m.options.metrics) m.options.metrics->remove_dimension({"DeliveryStreamName", s->name});
+  // A new stream of the same name starts afresh (at LATEST), as on AWS.
+  if (s->source_cfg && !m.options.checkpoint_directory.empty())
+    (void)m.fs->remove(m.options.checkpoint_directory / (s->name + ".checkpoint"));
   m.by_gen.erase(s->gen);
   m.streams.erase(s->name);
   return {};

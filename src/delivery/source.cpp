@@ -23,12 +23,18 @@ class kinesis_reader final : public record_source {
         if (doc.is_object() && doc.contains("shards") && doc["shards"].is_object()) {
           for (const auto& [shard, seq] : doc["shards"].items())
             if (seq.is_string()) checkpoints_[shard] = seq.get<std::string>();
+          if (doc.contains("start") && doc["start"].is_number_integer()) {
+            start_ = timestamp(duration(doc["start"].get<std::int64_t>()));
+            resumed_ = true;
+          }
         } else {
           rill::logger()->warn("delivery: ignoring a malformed checkpoint file {}", file_.string());
         }
       }
     }
-    resumed_ = !checkpoints_.empty();
+    resumed_ = resumed_ || !checkpoints_.empty();
+    // The start is kept too: a restart reads shards without a checkpoint from it.
+    if (!resumed_) persist();
   }
 
   poll_result poll() override {
@@ -45,6 +51,7 @@ class kinesis_reader final : public record_source {
         } else {
           req.shard_iterator_type = s.start_type;
           if (s.start_after) req.starting_sequence_number = *s.start_after;
+          if (s.start_type == shard_iterator_type::at_timestamp) req.timestamp = start_;
         }
         auto it = kinesis_->get_shard_iterator(req);
         if (!it) {
@@ -142,6 +149,8 @@ class kinesis_reader final : public record_source {
             s.read_done = true;
           else
             s.start_type = shard_iterator_type::latest;
+        } else if (resumed_) {
+          s.start_type = shard_iterator_type::at_timestamp;
         }
         shards_.emplace(std::move(id), std::move(s));
       }
@@ -167,6 +176,7 @@ class kinesis_reader final : public record_source {
   void persist() {
     if (file_.empty() || !fs_) return;
     nlohmann::json doc;
+    doc["start"] = start_.time_since_epoch().count();
     doc["shards"] = nlohmann::json::object();
     for (const auto& [shard, seq] : checkpoints_) doc["shards"][shard] = seq;
     if (auto r = write_file_atomically(*fs_, file_, doc.dump()); !r)

@@ -52,11 +52,12 @@ class record_source {
   [[nodiscard]] virtual timestamp start_timestamp() const = 0;
 };
 
-/// The built-in reader. Starts at LATEST (as Firehose does) on shards with no
-/// checkpoint, after the checkpoint otherwise, and at TRIM_HORIZON on shards
-/// born after the start. With a non-empty `checkpoint_file`, checkpoints are
-/// persisted through `fs` (JSON: {"shards": {"shardId-…": "<sequence number>"
-/// | "SHARD_END"}}) and read back when the reader starts.
+/// The built-in reader. Starts at LATEST (as Firehose does), and at
+/// TRIM_HORIZON on shards born after the start. With a non-empty
+/// `checkpoint_file`, the start time and the checkpoints are persisted through
+/// `fs` (JSON: {"start": <epoch ms>, "shards": {"shardId-…": "<sequence number>"
+/// | "SHARD_END"}}) and read back when a reader starts: shards with a
+/// checkpoint resume after it, others at the stored start (AT_TIMESTAMP).
 std::unique_ptr<record_source> make_kinesis_reader(std::shared_ptr<kinesis> kinesis, std::string stream_arn,
                                                    timestamp now, std::shared_ptr<file_system> fs,
                                                    std::filesystem::path checkpoint_file);
