@@ -215,6 +215,9 @@ result<void> zstd_into(std::string_view data, std::string& out) {
 
 result<std::string> raw_snappy(std::string_view block) {
   std::string out;
+  std::size_t length = 0;
+  if (!snappy::GetUncompressedLength(block.data(), block.size(), &length) || length > (std::size_t{1} << 30))
+    return failure("corrupt snappy block");
   if (!snappy::Uncompress(block.data(), block.size(), &out)) return failure("corrupt snappy block");
   return out;
 }
@@ -333,6 +336,7 @@ result<std::string> decompress(compression c, std::string_view data) {
     case compression::zstd: {
       auto size = ZSTD_getFrameContentSize(data.data(), data.size());
       if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN) return failure("bad zstd frame");
+      if (size > (std::uint64_t{1} << 30)) return failure("zstd frame over 1 GiB");
       std::string out(size, '\0');
       auto n = ZSTD_decompress(out.data(), out.size(), data.data(), data.size());
       if (ZSTD_isError(n) || n != size) return failure("zstd decompression failed");
