@@ -2,7 +2,7 @@
 //
 // The containers of delivered objects (docs/delivery.md gives each byte by byte):
 //   UNCOMPRESSED   the bytes
-//   GZIP           one gzip member (RFC 1952), zlib deflate
+//   GZIP           one gzip member (RFC 1952), zlib deflate or ISA-L igzip
 //   ZIP            a zip archive with one deflated entry named by a UUID
 //   Snappy         the snappy-java stream ("\x82SNAPPY\0", version 1, compatible 1,
 //                  then [u32 BE length][raw snappy block of ≤ 32 KiB input]…)
@@ -33,6 +33,9 @@ std::string_view content_encoding(compression c) noexcept;
 
 struct compress_options {
   int gzip_level = 6;
+  /// GZIP with ISA-L's igzip instead of zlib (the output is standard gzip;
+  /// levels 0..3, `gzip_level` is clamped to that).
+  bool igzip = false;
   /// The name of the ZIP entry (AWS: a random UUID).
   std::string zip_entry_name = "data";
   /// The modification time of the ZIP entry.

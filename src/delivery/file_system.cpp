@@ -113,7 +113,12 @@ result<void> write_file_atomically(file_system& fs, const std::filesystem::path&
   const auto dir = path.parent_path();
   if (!dir.empty())
     if (auto r = fs.create_directories(dir); !r) return r;
-  auto tmp = dir / ("." + path.filename().string() + ".tmp-" + std::to_string(counter.fetch_add(1)));
+  // Built by appending: g++ 12 -O2 warns (-Wrestrict, a false positive) on "." + string.
+  std::string name(1, '.');
+  name += path.filename().string();
+  name += ".tmp-";
+  name += std::to_string(counter.fetch_add(1));
+  const auto tmp = dir / name;
   auto file = fs.new_writable_file(tmp);
   if (!file) return file.error();
   auto fail = [&](const error& e) -> result<void> {

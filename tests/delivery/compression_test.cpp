@@ -57,9 +57,9 @@ struct written {
 
 // Puts `data` as newline-split records through a stream with `format`; returns the one object.
 written deliver(temp_dir& dir, const std::string& format, const std::string& data,
-                std::optional<std::string> extension = std::nullopt) {
+                std::optional<std::string> extension = std::nullopt, bool igzip = false) {
   auto clock = std::make_shared<manual_clock>();
-  local_firehose f({.clock = clock, .s3_directory = dir.path, .random_seed = 3});
+  local_firehose f({.clock = clock, .s3_directory = dir.path, .random_seed = 3, .gzip_igzip = igzip});
   auto c = s3();
   c.compression_format = format;
   c.file_extension = extension;
@@ -95,6 +95,16 @@ TEST(DeliveryCompression, GzipDecompressesWithGzip) {
   EXPECT_EQ(rc, 0);
   EXPECT_EQ(out, data);
   EXPECT_LT(obj.body.size(), data.size() / 2);
+}
+
+TEST(DeliveryCompression, IgzipOutputIsStandardGzip) {
+  if (!have("gzip")) GTEST_SKIP() << "gzip is not installed (apt-get install gzip)";
+  temp_dir dir;
+  const auto data = workload(test_seed(17), 3000);
+  auto obj = deliver(dir, "GZIP", data, std::nullopt, true);
+  auto [rc, out] = run("gzip -dc '" + obj.path.string() + "'");
+  EXPECT_EQ(rc, 0);
+  EXPECT_EQ(out, data);
 }
 
 TEST(DeliveryCompression, ZipIsARealArchiveWithOneUuidNamedEntry) {
@@ -185,6 +195,15 @@ TEST(DeliveryCompression, OwnDecodersRoundTripRandomData) {
       auto back = delivery::decompress(c, out);
       ASSERT_TRUE(back.ok()) << delivery::to_string(c) << " " << size << ": " << back.error();
       EXPECT_EQ(*back, data) << delivery::to_string(c);
+      if (c == delivery::compression::gzip) {
+        for (int level = 0; level <= 3; ++level) {
+          std::string packed;
+          RILL_ASSERT_OK(delivery::compress(c, data, {.gzip_level = level, .igzip = true}, packed));
+          auto again = delivery::decompress(c, packed);
+          ASSERT_TRUE(again.ok()) << "igzip level " << level << ": " << again.error();
+          EXPECT_EQ(*again, data);
+        }
+      }
     }
   }
 }
