@@ -1,0 +1,36 @@
+// Copyright 2026 The rill Authors. Licensed under the Apache License, Version 2.0.
+//
+// A fresh folder per test, removed afterwards.
+#pragma once
+
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <string>
+
+namespace rill::testing {
+
+class temp_dir {
+ public:
+  temp_dir() {
+    static std::atomic<int> n{0};
+    const char* base = std::getenv("TMPDIR");
+    path_ = std::string(base && *base ? base : "/tmp") + "/rill-storage-test-" + std::to_string(::getpid()) + "-" +
+            std::to_string(n++);
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+  [[nodiscard]] const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace rill::testing
