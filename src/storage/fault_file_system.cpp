@@ -82,8 +82,15 @@ std::uint64_t fault_file_system::injected() const {
   return injected_;
 }
 
+std::uint64_t fault_file_system::calls(fs_op op) const {
+  std::lock_guard lock(mu_);
+  auto it = calls_.find(op);
+  return it == calls_.end() ? 0 : it->second;
+}
+
 fault_file_system::fault_hit fault_file_system::check(fs_op op, const std::string& path) {
   std::lock_guard lock(mu_);
+  ++calls_[op];
   for (auto& r : rules_) {
     if (r.f.op != fs_op::any && r.f.op != op) continue;
     if (!r.f.path_contains.empty() && path.find(r.f.path_contains) == std::string::npos) continue;

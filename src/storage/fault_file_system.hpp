@@ -50,6 +50,8 @@ class fault_file_system final : public file_system {
   void clear();
   /// Failures injected so far.
   [[nodiscard]] std::uint64_t injected() const;
+  /// Calls of `op` made so far (failed or not).
+  [[nodiscard]] std::uint64_t calls(fs_op op) const;
   /// Simulates a power cut: every file written through this file system is
   /// cut back to its last synced size. Open handles must be closed first (or
   /// not used again).
@@ -91,6 +93,7 @@ class fault_file_system final : public file_system {
   std::vector<rule> rules_;
   std::map<std::string, file_state> files_;
   std::uint64_t injected_ = 0;
+  std::map<fs_op, std::uint64_t> calls_;
 };
 
 }  // namespace rill
