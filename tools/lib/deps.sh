@@ -57,6 +57,43 @@ rill_ensure_deps() {
   apt-get install -y --no-install-recommends "${missing[@]}"
 }
 
+# Installs the test tools of RILL_TEST_PACKAGES that are missing (root only;
+# otherwise the tests that need them skip with a message), and Node.js when no
+# `node` is on the PATH.
+rill_ensure_test_tools() {
+  command -v dpkg-query >/dev/null 2>&1 || return 0
+  [[ "$(id -u)" -eq 0 ]] || return 0
+  local p missing=()
+  for p in "${RILL_TEST_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
+  ((${#missing[@]} == 0)) && return 0
+  rill_log "installing test tools: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update
+  apt-get install -y --no-install-recommends "${missing[@]}" ||
+    echo "warning: could not install ${missing[*]}; the tests that need them will skip" >&2
+}
+
+# Installs the npm packages of the tests that drive rill with real clients
+# (tests/*/node/package.json: aws-kinesis-agg, the AWS SDK for JavaScript v3, …).
+# Never used by the library itself. Failures are reported; those tests then skip.
+rill_ensure_node_packages() {
+  command -v npm >/dev/null 2>&1 || return 0
+  local dir
+  for dir in "$RILL_ROOT"/tests/*/node "$RILL_ROOT"/bench/*/node; do
+    [[ -f "$dir/package.json" ]] || continue
+    if [[ -d "$dir/node_modules" ]]; then continue; fi
+    rill_log "npm install in ${dir#"$RILL_ROOT"/}"
+    if [[ -f "$dir/package-lock.json" ]]; then
+      (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) || echo "warning: npm ci failed in $dir" >&2
+    else
+      (cd "$dir" && npm install --no-audit --no-fund --loglevel=error) || echo "warning: npm install failed in $dir" >&2
+    fi
+  done
+}
+
 # Configures the build tree $1 with the remaining arguments as cache settings.
 # Uses Ninja when available (and the tree is new: a tree keeps its generator).
 rill_configure() {

@@ -1,0 +1,150 @@
+// Copyright 2026 The rill Authors. Licensed under the Apache License, Version 2.0.
+//
+// Limits: the shard and on-demand quotas, DescribeLimits, the admission of a
+// call (control-plane rates and injected faults) and per-stream throughput.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <condition_variable>
+
+#include "rill/logging.hpp"
+#include "streams/engine_impl.hpp"
+#include "streams/engine_shared.hpp"
+
+namespace rill {
+
+using detail::seconds_of;
+using detail::shard_state;
+using detail::stream_state;
+using detail::validation;
+
+// --- quotas ------------------------------------------------------------------
+
+std::int64_t engine::impl::open_shard_total() const {
+  std::int64_t total = 0;
+  std::shared_lock lock(streams_mu);
+  for (const auto& [n, s] : streams) {
+    // status, mode, initial_shards and open change only under control_mu, held here.
+    if (s->mode == stream_mode::on_demand) continue;  // the quota covers provisioned streams
+    total += s->status == stream_status::creating ? s->initial_shards : static_cast<std::int64_t>(s->open.size());
+  }
+  return total;
+}
+
+std::int32_t engine::impl::on_demand_stream_total() const {
+  std::int32_t total = 0;
+  std::shared_lock lock(streams_mu);
+  for (const auto& [n, s] : streams)
+    total += s->mode == stream_mode::on_demand ? 1 : 0;  // mode changes under control_mu
+  return total;
+}
+
+result<void> engine::impl::check_on_demand_quota() const {
+  const std::int32_t current = on_demand_stream_total();
+  if (current < opt.on_demand_stream_count_limit) return {};
+  return error(error_code::limit_exceeded_exception,
+               fmt::format("This request would exceed the on-demand stream limit for the account {} in {}. Current "
+                           "on-demand stream count: {}. Limit: {}.",
+                           opt.account_id, opt.region, current, opt.on_demand_stream_count_limit));
+}
+
+result<describe_limits_result> engine::describe_limits() {
+  auto& d = *impl_;
+  if (auto admitted = d.enter("DescribeLimits", ""); !admitted) return admitted.error();
+  std::lock_guard control(d.control_mu);
+  describe_limits_result out;
+  out.shard_limit = d.opt.shard_limit;
+  out.open_shard_count = static_cast<std::int32_t>(d.open_shard_total());
+  out.on_demand_stream_count_limit = d.opt.on_demand_stream_count_limit;
+  out.on_demand_stream_count = d.on_demand_stream_total();
+  return out;
+}
+
+// --- call prologue: control-plane rates and injected faults -----------------
+
+result<void> engine::impl::enter(std::string_view op, std::string_view stream) {
+  const auto& cp = opt.control_plane;
+  if (cp.enabled) {
+    auto rate = cp.operations_per_second.find(op);
+    if (rate != cp.operations_per_second.end()) {
+      const timestamp t = now();
+      std::lock_guard lock(control_rate_mu);
+      auto bucket = control_rates.find(op);
+      if (bucket == control_rates.end()) {
+        const std::int64_t r = std::max<std::int32_t>(1, rate->second);
+        bucket = control_rates.emplace(std::string(op), detail::token_bucket(r, r, t)).first;
+      }
+      if (!bucket->second.try_take(1, t)) {
+        return error(error_code::limit_exceeded_exception,
+                     stream.empty()
+                         ? fmt::format("Rate exceeded for account {}.", opt.account_id)
+                         : fmt::format("Rate exceeded for stream {} under account {}.", stream, opt.account_id));
+      }
+    }
+  }
+  if (!faults.active()) return {};
+  auto outcome = faults.on_call(op, stream);
+  if (outcome.delay > duration::zero()) {
+    logger()->debug("fault plan: delaying {} on {} by {} ms", op, stream, outcome.delay.count());
+    wait_until(now() + outcome.delay);
+  }
+  if (outcome.fail) {
+    logger()->debug("fault plan: failing {} on {} with {}", op, stream, to_string(*outcome.fail));
+    if (*outcome.fail == error_code::provisioned_throughput_exceeded_exception) {
+      return error(*outcome.fail, fmt::format("Rate exceeded for stream {} under account {}.", stream, opt.account_id));
+    }
+    if (*outcome.fail == error_code::internal_failure) return detail::internal_failure("Internal Service Failure");
+    return error(*outcome.fail, fmt::format("Injected {} for {} on stream {}.", to_string(*outcome.fail), op, stream));
+  }
+  return {};
+}
+
+void engine::impl::wait_until(timestamp t) {
+  if (now() >= t) return;
+  struct waiter {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+  };
+  auto w = std::make_shared<waiter>();
+  sched->call_at(t, [w] {
+    std::lock_guard lock(w->mu);
+    w->done = true;
+    w->cv.notify_all();
+  });
+  std::unique_lock lock(w->mu);
+  w->cv.wait(lock, [&] { return w->done; });
+}
+
+// --- extensions --------------------------------------------------------------
+
+result<void> engine::set_stream_throughput(const std::string& stream_name, const throughput_limits& limits) {
+  auto& d = *impl_;
+  validation v;
+  auto check = [&](std::int64_t value, std::string_view member) {
+    if (value < 1) v.value_at_least(value, member, 1);
+  };
+  check(limits.write_bytes_per_second, "writeBytesPerSecond");
+  check(limits.write_records_per_second, "writeRecordsPerSecond");
+  check(limits.read_calls_per_second, "readCallsPerSecond");
+  check(limits.read_bytes_per_second, "readBytesPerSecond");
+  check(limits.large_read_bytes, "largeReadBytes");
+  check(limits.get_shard_iterator_per_second, "getShardIteratorPerSecond");
+  if (!v.ok()) return v.error();
+  std::lock_guard control(d.control_mu);
+  auto s = d.find(stream_name);
+  if (!s) return s.error();
+  auto& st = **s;
+  std::unique_lock lock(st.mu);
+  st.limits = limits;
+  const timestamp t = d.now();
+  for (auto& sh : st.shards) {
+    if (!sh) continue;
+    std::unique_lock sl(sh->mu);
+    sh->arm(limits, t);
+  }
+  return {};
+}
+
+}  // namespace rill

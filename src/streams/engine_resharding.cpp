@@ -1,0 +1,402 @@
+// Copyright 2026 The rill Authors. Licensed under the Apache License, Version 2.0.
+//
+// Resharding: the topology primitives (add, close, split, merge shards),
+// SplitShard, MergeShards, UpdateShardCount, UpdateStreamMode, and the
+// on-demand scaler that splits hot shards.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cassert>
+
+#include "rill/logging.hpp"
+#include "streams/engine_impl.hpp"
+#include "streams/engine_shared.hpp"
+
+namespace rill {
+
+using detail::seconds_of;
+using detail::shard_state;
+using detail::stream_state;
+using detail::uniform_starts;
+using detail::validate_shard_id_input;
+using detail::validation;
+
+namespace detail {
+
+// The uniform layout of n shards: shard i starts at floor(2^128 / n) * i.
+std::vector<hash_key> uniform_starts(std::uint32_t n) {
+  using u128 = unsigned __int128;
+  const u128 max = ~u128{0};
+  // floor(2^128 / n) without 2^128: (2^128 - 1) / n, plus one when n divides 2^128.
+  const u128 step = max / n + (max % n + 1 == n ? 1 : 0);
+  std::vector<hash_key> starts;
+  starts.reserve(n);
+  for (u128 i = 0; i < n; ++i) starts.emplace_back(step * i);
+  return starts;
+}
+
+}  // namespace detail
+
+namespace {
+
+// The creation second of a child shard: after its parents', and after now, so
+// every child number exceeds every parent number.
+std::uint64_t child_create_seconds(std::uint64_t parent_create_s, timestamp now) {
+  return std::max(parent_create_s, seconds_of(now)) + 1;
+}
+
+}  // namespace
+
+// --- topology primitives -----------------------------------------------------
+
+shard_state* engine::impl::add_shard(stream_state& s, hash_key start, hash_key end, std::optional<shard_id> parent,
+                                     std::optional<shard_id> adjacent, std::uint64_t create_s, timestamp now) {
+  shard_id id(s.next_index++);
+  auto log = storage->create_log({s.name, s.uid, id});
+  if (!log) throw std::runtime_error("rill: storage could not create a shard log: " + log.error().to_string());
+  auto sh = std::make_shared<shard_state>(id, start, end, parent, adjacent, create_s, now, std::move(*log));
+  {
+    std::unique_lock lock(sh->mu);
+    sh->arm(s.limits, now);
+  }
+  s.shards.push_back(sh);
+  return sh.get();
+}
+
+void engine::impl::rebuild_open(stream_state& s) {
+  s.open.clear();
+  for (auto& sh : s.shards) {
+    if (sh && !sh->closed) s.open.push_back(sh.get());
+  }
+  std::sort(s.open.begin(), s.open.end(),
+            [](const shard_state* a, const shard_state* b) { return a->start < b->start; });
+}
+
+void engine::impl::close_shard(shard_state& sh, timestamp t) {
+  std::unique_lock lock(sh.mu);
+  sh.closed = true;
+  sh.closed_at = std::max(t, sh.last_arrival);
+  sh.close_offset = sh.log->end_offset();
+}
+
+void engine::impl::split(stream_state& s, shard_state& parent, hash_key at, timestamp t) {
+  close_shard(parent, t);
+  std::uint64_t cs = child_create_seconds(parent.create_s, t);
+  auto* lo = add_shard(s, parent.start, hash_key(at.value() - 1), parent.id, std::nullopt, cs, t);
+  auto* hi = add_shard(s, at, parent.end, parent.id, std::nullopt, cs, t);
+  parent.children = {lo->id, hi->id};
+  rebuild_open(s);
+}
+
+void engine::impl::merge(stream_state& s, shard_state& lower, shard_state& upper, timestamp t) {
+  close_shard(lower, t);
+  close_shard(upper, t);
+  std::uint64_t cs = child_create_seconds(std::max(lower.create_s, upper.create_s), t);
+  auto* child = add_shard(s, lower.start, upper.end, lower.id, upper.id, cs, t);
+  lower.children = {child->id};
+  upper.children = {child->id};
+  rebuild_open(s);
+}
+
+void engine::impl::begin_update(const std::shared_ptr<stream_state>& s, std::function<void()> change) {
+  if (opt.update_stream_delay <= duration::zero()) {
+    change();
+    return;
+  }
+  s->status = stream_status::updating;
+  s->on_updated = std::move(change);
+  std::weak_ptr<stream_state> weak = s;
+  sched->call_at(now() + opt.update_stream_delay, [this, weak] {
+    std::lock_guard control(control_mu);
+    auto st = weak.lock();
+    if (!st) return;
+    std::unique_lock lock(st->mu);
+    if (st->status != stream_status::updating) return;  // deleted meanwhile
+    auto fn = std::move(st->on_updated);
+    st->on_updated = nullptr;
+    if (fn) fn();
+    st->status = stream_status::active;
+  });
+}
+
+// --- resharding --------------------------------------------------------------
+
+namespace {
+
+error provisioned_only(std::string_view op) {
+  return {error_code::validation_exception,
+          fmt::format("{} is only supported for data streams with the provisioned capacity mode.", op)};
+}
+
+// Resharding needs an ACTIVE, PROVISIONED stream. Caller holds st.mu.
+std::optional<error> reshardable(const stream_state& st, std::string_view op, detail::where w) {
+  if (st.status != stream_status::active) return detail::stream_not_active(w, st.status);
+  if (st.mode == stream_mode::on_demand) return provisioned_only(op);
+  return std::nullopt;
+}
+
+error not_eligible(detail::where w, shard_id id, std::string_view what) {
+  return {error_code::resource_in_use_exception,
+          fmt::format("Shard {} in stream {} under account {} has already been merged or split, and thus is not "
+                      "eligible for {}.",
+                      id.to_string(), w.stream, w.account, what)};
+}
+
+}  // namespace
+
+result<void> engine::split_shard(const split_shard_request& req) {
+  auto& d = *impl_;
+  validation v;
+  validate_shard_id_input(v, req.shard_to_split, "shardToSplit");
+  if (!detail::is_decimal(req.new_starting_hash_key, 39)) {
+    v.pattern(req.new_starting_hash_key, "newStartingHashKey", detail::kHashKeyPattern);
+  }
+  if (!v.ok()) return v.error();
+  auto call = d.begin_control("SplitShard", req.stream_name, req.stream_arn);
+  if (!call) return call.error();
+  auto stream = std::move(call->stream);
+  auto& st = *stream;
+  const auto w = d.at(st.name);
+  // Before the stream lock: it takes streams_mu, which comes first in the lock order.
+  const std::int64_t current = d.open_shard_total();
+  std::unique_lock lock(st.mu);
+  if (auto e = reshardable(st, "SplitShard", w)) return *e;
+  shard_state* found = st.live_shard(shard_id::parse(req.shard_to_split), d.now());
+  if (!found) return detail::shard_not_found(w, req.shard_to_split);
+  shard_state& parent = *found;
+  if (parent.closed) return not_eligible(w, parent.id, "splitting");
+  auto key = hash_key::parse(req.new_starting_hash_key);
+  // The key must leave at least two hash keys in the lower child (AWS's rule).
+  if (!key || key->value() <= parent.start.value() + 1 || *key >= parent.end) {
+    return detail::invalid_argument(fmt::format(
+        "NewStartingHashKey {} used in SplitShard() on shard {} in stream {} under account {} is not both greater "
+        "than one plus the shard's StartingHashKey {} and less than the shard's EndingHashKey {}.",
+        req.new_starting_hash_key, parent.id.to_string(), st.name, d.opt.account_id, parent.start.to_string(),
+        parent.end.to_string()));
+  }
+  if (current + 1 > d.opt.shard_limit) {
+    return detail::shard_limit_exceeded(d.opt.account_id, d.opt.region, current, d.opt.shard_limit, 1);
+  }
+  const hash_key at = *key;
+  const shard_id pid = parent.id;
+  logger()->info("SplitShard {} of stream {} at {}", pid.to_string(), st.name, at.to_string());
+  d.begin_update(stream, [&d, &st, pid, at] {
+    auto& p = *st.shards[pid.index()];
+    if (!p.closed) d.split(st, p, at, d.now());
+  });
+  return {};
+}
+
+result<void> engine::merge_shards(const merge_shards_request& req) {
+  auto& d = *impl_;
+  validation v;
+  validate_shard_id_input(v, req.shard_to_merge, "shardToMerge");
+  validate_shard_id_input(v, req.adjacent_shard_to_merge, "adjacentShardToMerge");
+  if (!v.ok()) return v.error();
+  auto call = d.begin_control("MergeShards", req.stream_name, req.stream_arn);
+  if (!call) return call.error();
+  auto stream = std::move(call->stream);
+  auto& st = *stream;
+  const auto w = d.at(st.name);
+  std::unique_lock lock(st.mu);
+  if (auto e = reshardable(st, "MergeShards", w)) return *e;
+  const timestamp t = d.now();
+  shard_state* a = st.live_shard(shard_id::parse(req.shard_to_merge), t);
+  if (!a) return detail::shard_not_found(w, req.shard_to_merge);
+  shard_state* b = st.live_shard(shard_id::parse(req.adjacent_shard_to_merge), t);
+  if (!b) return detail::shard_not_found(w, req.adjacent_shard_to_merge);
+  if (a->closed) return not_eligible(w, a->id, "merging");
+  if (b->closed) return not_eligible(w, b->id, "merging");
+  if (a == b || a->end == hash_key::max() || hash_key(a->end.value() + 1) != b->start) {
+    return detail::invalid_argument(
+        fmt::format("Shards {} and {} in stream {} under account {} are not an adjacent pair of shards eligible for "
+                    "merging",
+                    a->id.to_string(), b->id.to_string(), st.name, d.opt.account_id));
+  }
+  const shard_id lo = a->id;
+  const shard_id hi = b->id;
+  d.begin_update(stream, [&d, &st, lo, hi] {
+    auto& x = *st.shards[lo.index()];
+    auto& y = *st.shards[hi.index()];
+    if (!x.closed && !y.closed) d.merge(st, x, y, d.now());
+  });
+  return {};
+}
+
+result<update_shard_count_result> engine::update_shard_count(const update_shard_count_request& req) {
+  auto& d = *impl_;
+  validation v;
+  if (req.target_shard_count < 1) v.value_at_least(req.target_shard_count, "targetShardCount", 1);
+  if (req.target_shard_count > 100000) v.value_at_most(req.target_shard_count, "targetShardCount", 100000);
+  if (!v.ok()) return v.error();
+  auto call = d.begin_control("UpdateShardCount", req.stream_name, req.stream_arn);
+  if (!call) return call.error();
+  auto stream = std::move(call->stream);
+  auto& st = *stream;
+  const auto w = d.at(st.name);
+  // Before the stream lock: it takes streams_mu, which comes first in the lock order.
+  const std::int64_t total = d.open_shard_total();
+  std::unique_lock lock(st.mu);
+  if (auto e = reshardable(st, "UpdateShardCount", w)) return *e;
+  const auto current = static_cast<std::int32_t>(st.open.size());
+  const std::int32_t target = req.target_shard_count;
+  if (target > 2 * current) {
+    return error(error_code::limit_exceeded_exception,
+                 fmt::format("UpdateShardCount cannot scale up over double your current open shard count. Current "
+                             "open shard count: {}, Target shard count: {}",
+                             current, target));
+  }
+  if (2 * target < current) {
+    return error(error_code::limit_exceeded_exception,
+                 fmt::format("UpdateShardCount cannot scale down below half your current open shard count. Current "
+                             "open shard count: {}, Target shard count: {}",
+                             current, target));
+  }
+  if (target > 10000 && target > current) {
+    return error(error_code::limit_exceeded_exception,
+                 fmt::format("UpdateShardCount cannot scale a stream beyond 10000 shards. Current open shard count: "
+                             "{}, Target shard count: {}",
+                             current, target));
+  }
+  const auto& cp = d.opt.control_plane;
+  if (cp.enabled &&
+      st.scalings.count(d.now(), std::chrono::hours(24)) >= static_cast<std::size_t>(cp.max_scalings_per_day)) {
+    return error(error_code::limit_exceeded_exception,
+                 fmt::format("Exceeded the limit of {} UpdateShardCount calls per rolling 24 hours for stream {} under "
+                             "account {}. The next call is allowed at {}.",
+                             cp.max_scalings_per_day, st.name, d.opt.account_id,
+                             detail::java_date(st.scalings.next_free(std::chrono::hours(24)))));
+  }
+  // Splits come first, then merges: the peak is current + number of splits.
+  const auto starts = uniform_starts(static_cast<std::uint32_t>(target));
+  std::int64_t splits = 0;
+  {
+    std::size_t oi = 0;
+    for (std::size_t i = 1; i < starts.size(); ++i) {
+      while (oi < st.open.size() && st.open[oi]->end < starts[i]) ++oi;
+      if (oi < st.open.size() && st.open[oi]->start < starts[i]) ++splits;
+    }
+  }
+  if (total + splits > d.opt.shard_limit) {
+    return detail::shard_limit_exceeded(d.opt.account_id, d.opt.region, total, d.opt.shard_limit, splits);
+  }
+  if (cp.enabled) st.scalings.add(d.now());
+  logger()->info("UpdateShardCount on stream {}: {} -> {} open shards", st.name, current, target);
+  d.begin_update(stream, [&d, &st, starts] {
+    const timestamp now = d.now();
+    // 1. Split every open shard that a target boundary cuts.
+    for (std::size_t i = 1; i < starts.size(); ++i) {
+      for (auto* sh : st.open) {
+        if (sh->start < starts[i] && starts[i] <= sh->end) {
+          d.split(st, *sh, starts[i], now);
+          break;
+        }
+      }
+    }
+    // 2. Merge, left to right, the shards inside each target range.
+    for (std::size_t i = 0; i < starts.size(); ++i) {
+      const hash_key lo = starts[i];
+      const hash_key hi = i + 1 < starts.size() ? hash_key(starts[i + 1].value() - 1) : hash_key::max();
+      for (;;) {
+        auto first = std::find_if(st.open.begin(), st.open.end(), [&](shard_state* sh) { return sh->start == lo; });
+        assert(first != st.open.end());
+        if ((*first)->end == hi) break;
+        d.merge(st, **first, **(first + 1), now);
+      }
+    }
+  });
+  return update_shard_count_result{st.name, st.arn, current, target};
+}
+
+result<void> engine::update_stream_mode(const update_stream_mode_request& req) {
+  auto& d = *impl_;
+  if (req.stream_arn.empty()) {
+    validation v;
+    v.length_at_least(req.stream_arn, "streamARN", 1);
+    return v.error();
+  }
+  auto call = d.begin_control("UpdateStreamMode", std::nullopt, req.stream_arn);
+  if (!call) return call.error();
+  auto stream = std::move(call->stream);
+  auto& st = *stream;
+  const auto w = d.at(st.name);
+  const stream_mode mode = req.stream_mode_details.stream_mode;
+  if (mode == stream_mode::on_demand) {
+    // Before the stream lock: it takes streams_mu, which comes first in the lock order.
+    if (auto quota = d.check_on_demand_quota(); !quota) return quota.error();
+  }
+  std::unique_lock lock(st.mu);
+  if (st.status != stream_status::active) return detail::stream_not_active(w, st.status);
+  if (st.mode == mode) {
+    return detail::invalid_argument(
+        fmt::format("Stream {} under account {} is already in {} mode.", st.name, d.opt.account_id, to_string(mode)));
+  }
+
+  const auto& cp = d.opt.control_plane;
+  if (cp.enabled) {
+    if (st.mode_switches.count(d.now(), std::chrono::hours(24)) >=
+        static_cast<std::size_t>(cp.max_mode_switches_per_day)) {
+      return error(error_code::limit_exceeded_exception,
+                   fmt::format("Exceeded the limit of {} capacity mode switches per rolling 24 hours for stream {} "
+                               "under account {}.",
+                               cp.max_mode_switches_per_day, st.name, d.opt.account_id));
+    }
+    st.mode_switches.add(d.now());
+  }
+  d.begin_update(stream, [&st, mode] { st.mode = mode; });
+  return {};
+}
+
+// --- on-demand scaling -------------------------------------------------------
+
+void engine::impl::scale_on_demand() {
+  const auto& od = opt.on_demand;
+  std::lock_guard control(control_mu);
+  const timestamp t = now();
+  const std::int64_t this_minute = detail::minute_of(t);
+  const std::int64_t minutes = std::max<std::int64_t>(1, std::chrono::ceil<std::chrono::minutes>(od.sustain).count());
+  std::vector<std::shared_ptr<stream_state>> all;
+  {
+    std::shared_lock lock(streams_mu);
+    for (auto& [n, s] : streams) all.push_back(s);
+  }
+  for (auto& s : all) {
+    std::unique_lock lock(s->mu);
+    if (s->mode != stream_mode::on_demand || s->status != stream_status::active) continue;
+    const double bytes_cap = static_cast<double>(s->limits.write_bytes_per_second) * 60.0 * od.split_threshold;
+    const double records_cap = static_cast<double>(s->limits.write_records_per_second) * 60.0 * od.split_threshold;
+    std::vector<shard_state*> hot;
+    for (auto* sh : s->open) {
+      // A shard qualifies once it has lived through `sustain` whole minutes,
+      // every one of them above the threshold.
+      if (sh->created_at > t - std::chrono::minutes(minutes + 1)) continue;
+      std::shared_lock sl(sh->mu);
+      bool all_hot = true;
+      for (std::int64_t m = this_minute - minutes; m < this_minute && all_hot; ++m) {
+        auto [bytes, records] = sh->written_in(m);
+        all_hot = static_cast<double>(bytes) > bytes_cap || static_cast<double>(records) > records_cap;
+      }
+      if (all_hot) hot.push_back(sh);
+    }
+    for (auto* sh : hot) {
+      if (static_cast<std::int32_t>(s->open.size()) >= od.max_shards) break;
+      const auto lo = sh->start.value();
+      const auto hi = sh->end.value();
+      if (hi - lo < 3) continue;
+      const hash_key at(lo + (hi - lo) / 2 + 1);
+      logger()->info("on-demand stream {}: splitting hot shard {} at {}", s->name, sh->id.to_string(), at.to_string());
+      split(*s, *sh, at, t);
+    }
+  }
+}
+
+void engine::impl::schedule_on_demand() {
+  if (!opt.on_demand.enabled || opt.on_demand.evaluation_interval <= duration::zero()) return;
+  sched->call_at(now() + opt.on_demand.evaluation_interval, [this] {
+    scale_on_demand();
+    schedule_on_demand();
+  });
+}
+
+}  // namespace rill

@@ -1,0 +1,113 @@
+// Copyright 2026 The rill Authors. Licensed under the Apache License, Version 2.0.
+//
+// Retention: the retention period of a stream and the trim of expired
+// records and shards.
+#include <fmt/format.h>
+
+#include "rill/logging.hpp"
+#include "streams/engine_impl.hpp"
+#include "streams/engine_shared.hpp"
+
+namespace rill {
+
+using detail::seconds_of;
+using detail::shard_state;
+using detail::stream_state;
+using detail::validation;
+
+namespace {
+
+constexpr std::int32_t kMinRetentionHours = 24;
+constexpr std::int32_t kMaxRetentionHours = 8760;
+
+}  // namespace
+
+// --- retention ---------------------------------------------------------------
+
+void engine::impl::trim_expired() {
+  const timestamp t = now();
+  std::vector<std::shared_ptr<stream_state>> all;
+  {
+    std::shared_lock lock(streams_mu);
+    for (auto& [n, s] : streams) all.push_back(s);
+  }
+  for (auto& s : all) {
+    std::vector<std::shared_ptr<shard_state>> gone;
+    {
+      std::unique_lock lock(s->mu);
+      const duration retention = s->retention();
+      for (auto& sh : s->shards) {
+        if (!sh) continue;
+        if (sh->expired(t, retention)) {
+          gone.push_back(std::move(sh));
+          continue;
+        }
+        std::unique_lock sl(sh->mu);
+        sh->log->trim_before(t - retention + duration(1));
+      }
+    }
+    for (auto& sh : gone) storage->remove_log({s->name, s->uid, sh->id});
+  }
+}
+
+void engine::impl::schedule_trim() {
+  if (opt.trim_interval <= duration::zero()) return;
+  sched->call_at(now() + opt.trim_interval, [this] {
+    trim_expired();
+    schedule_trim();
+  });
+}
+
+result<void> engine::impl::change_retention(const update_retention_period_request& req, bool increase) {
+  auto call = begin_control(increase ? "IncreaseStreamRetentionPeriod" : "DecreaseStreamRetentionPeriod",
+                            req.stream_name, req.stream_arn);
+  if (!call) return call.error();
+  auto& st = *call->stream;
+  const std::int32_t h = req.retention_period_hours;
+  if (h < kMinRetentionHours) {
+    return detail::invalid_argument(
+        fmt::format("Minimum allowed retention period is {} hours. Requested retention period ({} hours) is too short.",
+                    kMinRetentionHours, h));
+  }
+  if (h > kMaxRetentionHours) {
+    return detail::invalid_argument(
+        fmt::format("Maximum allowed retention period is {} hours. Requested retention period ({} hours) is too long.",
+                    kMaxRetentionHours, h));
+  }
+  std::unique_lock lock(st.mu);
+  if (increase && h < st.retention_hours) {
+    return detail::invalid_argument(
+        fmt::format("Requested retention period ({} hours) for stream {} can not be shorter than existing retention "
+                    "period ({} hours). Use DecreaseRetentionPeriod API.",
+                    h, st.name, st.retention_hours));
+  }
+  if (!increase && h > st.retention_hours) {
+    return detail::invalid_argument(
+        fmt::format("Requested retention period ({} hours) for stream {} can not be longer than existing retention "
+                    "period ({} hours). Use IncreaseRetentionPeriod API.",
+                    h, st.name, st.retention_hours));
+  }
+  const auto& cp = opt.control_plane;
+  if (cp.enabled && cp.max_retention_changes_per_day > 0) {
+    if (st.retention_changes.count(now(), std::chrono::hours(24)) >=
+        static_cast<std::size_t>(cp.max_retention_changes_per_day)) {
+      return error(error_code::limit_exceeded_exception,
+                   fmt::format("Exceeded the limit of {} retention period changes per rolling 24 hours for stream {} "
+                               "under account {}.",
+                               cp.max_retention_changes_per_day, st.name, opt.account_id));
+    }
+    st.retention_changes.add(now());
+  }
+  st.retention_hours = h;
+  return {};
+}
+
+result<void> engine::increase_stream_retention_period(const update_retention_period_request& req) {
+  return impl_->change_retention(req, true);
+}
+
+result<void> engine::decrease_stream_retention_period(const update_retention_period_request& req) {
+  return impl_->change_retention(req, false);
+}
+
+}  // namespace rill

@@ -1,0 +1,41 @@
+// Copyright 2026 The rill Authors. Licensed under the Apache License, Version 2.0.
+//
+// Helpers the engine's control-plane files share (validation of names and
+// tags, AWS's renderings of maps and lists, the uniform shard layout).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rill/error.hpp"
+#include "rill/types.hpp"
+#include "streams/messages.hpp"
+
+namespace rill::detail {
+
+/// Tags a stream may carry.
+inline constexpr std::size_t kMaxTagsPerStream = 50;
+
+/// Validates a stream name (length 1..128, AWS's pattern) into `v`. (engine.cpp)
+void validate_stream_name(validation& v, std::string_view name, std::string_view member);
+/// Validates a shard id given as input (length 1..128, AWS's pattern). (engine.cpp)
+void validate_shard_id_input(validation& v, std::string_view id, std::string_view member);
+/// A map and a list as AWS prints them in validation messages. (engine.cpp)
+std::string map_repr(const std::map<std::string, std::string>& m);
+std::string list_repr(const std::vector<std::string>& keys);
+
+/// Checks tag keys and values (lengths, characters); `verb` is "add" or
+/// "remove". (engine_tags.cpp)
+std::optional<error> validate_tag_map(const std::map<std::string, std::string>& tags, std::string_view verb, where w);
+/// The error for a stream that would carry more than kMaxTagsPerStream tags. (engine_tags.cpp)
+error too_many_tags(where w);
+
+/// The uniform layout of n shards: shard i starts at floor(2^128 / n) * i. (engine_resharding.cpp)
+std::vector<hash_key> uniform_starts(std::uint32_t n);
+
+}  // namespace rill::detail
