@@ -97,6 +97,7 @@ void engine::impl::remove_stream(const std::shared_ptr<stream_state>& s) {
     streams.erase(it);
   }
   std::unique_lock lock(s->mu);  // waits for in-flight puts and reads
+  persist_erase(*s);             // the manifest forgets it before its files go
   for (auto& sh : s->shards) {
     if (sh) storage->remove_log({s->name, s->uid, sh->id});
   }
@@ -166,7 +167,12 @@ result<void> engine::create_stream(const create_stream_request& req) {
   if (d.opt.create_stream_delay <= duration::zero()) {
     std::unique_lock lock(s->mu);
     d.activate(*s);
+    d.persist_locked(*s);
     return {};
+  }
+  {
+    std::shared_lock lock(s->mu);
+    d.persist_locked(*s);
   }
   std::weak_ptr<stream_state> weak = s;
   d.sched->call_at(d.now() + d.opt.create_stream_delay, [&d, weak] {
@@ -175,6 +181,7 @@ result<void> engine::create_stream(const create_stream_request& req) {
     if (!st) return;
     std::unique_lock lock(st->mu);
     if (st->status == stream_status::creating) d.activate(*st);
+    d.persist_locked(*st);
   });
   return {};
 }

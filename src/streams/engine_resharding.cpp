@@ -55,6 +55,7 @@ shard_state* engine::impl::add_shard(stream_state& s, hash_key start, hash_key e
   shard_id id(s.next_index++);
   auto log = storage->create_log({s.name, s.uid, id});
   if (!log) throw std::runtime_error("rill: storage could not create a shard log: " + log.error().to_string());
+  if (s.encryption == encryption_type::kms && s.key_id) (*log)->set_encryption(*s.key_id);
   auto sh = std::make_shared<shard_state>(id, start, end, parent, adjacent, create_s, now, std::move(*log));
   {
     std::unique_lock lock(sh->mu);
@@ -102,6 +103,7 @@ void engine::impl::merge(stream_state& s, shard_state& lower, shard_state& upper
 void engine::impl::begin_update(const std::shared_ptr<stream_state>& s, std::function<void()> change) {
   if (opt.update_stream_delay <= duration::zero()) {
     change();
+    persist_locked(*s);  // before the caller releases s->mu: no put reaches a new shard first
     return;
   }
   s->status = stream_status::updating;
@@ -117,6 +119,7 @@ void engine::impl::begin_update(const std::shared_ptr<stream_state>& s, std::fun
     st->on_updated = nullptr;
     if (fn) fn();
     st->status = stream_status::active;
+    persist_locked(*st);
   });
 }
 
@@ -388,6 +391,7 @@ void engine::impl::scale_on_demand() {
       logger()->info("on-demand stream {}: splitting hot shard {} at {}", s->name, sh->id.to_string(), at.to_string());
       split(*s, *sh, at, t);
     }
+    if (!hot.empty()) persist_locked(*s);
   }
 }
 

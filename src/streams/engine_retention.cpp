@@ -45,6 +45,7 @@ void engine::impl::trim_expired() {
         std::unique_lock sl(sh->mu);
         sh->log->trim_before(t - retention + duration(1));
       }
+      if (!gone.empty()) persist_locked(*s);  // the manifest first, then the files
     }
     for (auto& sh : gone) storage->remove_log({s->name, s->uid, sh->id});
   }
