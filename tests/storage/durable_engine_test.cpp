@@ -249,19 +249,22 @@ TEST(DurableEngine, RetentionAndResharding_ClosedShardsExpireAndTheirFilesGo) {
 }
 
 TEST(DurableEngine, DiskUsageAfterASimulatedWeekStaysAtOneRetentionPeriod) {
-  durable d;
+  engine_options o;
+  o.trim_interval = std::chrono::minutes(10);
+  durable d(o);
   ASSERT_OK(d->create_stream({.stream_name = "steady", .shard_count = 1}));
   const std::string payload(200, 'w');
-  std::vector<put_records_request_entry> entries(50, {payload, "key"});
+  std::vector<put_records_request_entry> entries(150, {payload, "key"});
   std::uint64_t per_day = 0, peak = 0;
-  // A put of 50 × 200 B every 5 minutes, for 7 days.
-  for (int step = 0; step < 7 * 24 * 12; ++step) {
+  // A put of 150 × 200 B every 15 minutes, for 7 days.
+  constexpr int kPerDay = 24 * 4;
+  for (int step = 0; step < 7 * kPerDay; ++step) {
     auto r = d->put_records({.stream_name = "steady", .records = entries});
     ASSERT_OK(r);
     ASSERT_EQ(r->failed_record_count, 0);
-    d.clock->advance(5min);
-    if (step == 24 * 12 - 1) per_day = d.disk_bytes();
-    if (step > 2 * 24 * 12) peak = std::max(peak, d.disk_bytes());
+    d.clock->advance(15min);
+    if (step == kPerDay - 1) per_day = d.disk_bytes();
+    if (step > 2 * kPerDay) peak = std::max(peak, d.disk_bytes());
   }
   const std::uint64_t segment_slack = 2 * (64u << 10) + 64 * 1024;
   std::printf("[ INFO     ] a day of records on disk: %llu bytes; peak over days 3-7: %llu bytes\n",

@@ -109,7 +109,7 @@ TEST(Manifest, SeededMutationsNeverCrashAndAreRefusedOrValid) {
   const std::string good = manifest::encode(sample());
   const std::string body = good.substr(16);
   int refused = 0, accepted = 0;
-  for (int i = 0; i < 3000; ++i) {
+  for (int i = 0; i < 1500; ++i) {
     const bool behind_crc = i % 2 == 1;
     std::string b = behind_crc ? body : good;
     switch (rng() % 3) {
@@ -129,8 +129,8 @@ TEST(Manifest, SeededMutationsNeverCrashAndAreRefusedOrValid) {
       EXPECT_NE(r.error().message().find("MANIFEST"), std::string::npos);
     }
   }
-  std::printf("[ INFO     ] 3000 mutations: %d refused, %d still valid\n", refused, accepted);
-  EXPECT_GT(refused, 2000);
+  std::printf("[ INFO     ] 1500 mutations: %d refused, %d still valid\n", refused, accepted);
+  EXPECT_GT(refused, 1000);
 }
 
 }  // namespace

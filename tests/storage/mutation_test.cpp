@@ -59,7 +59,7 @@ TEST(StorageMutation, DamagedSegmentsAndIndexesRecoverCleanlyOrFailNamingTheFile
     }
     original = read_all(*log);
   }
-  const int iterations = 250;
+  const int iterations = 150;
   int opened = 0, refused = 0, read_failures = 0;
   for (int it = 0; it < iterations; ++it) {
     stdfs::remove_all(work);
@@ -127,7 +127,7 @@ TEST(StorageMutation, FormatDecodersTakeRandomBytes) {
   segfmt::index_file idx{0, 10, 4096, 100, 200, {{0, 16, 100}, {5, 1000, 150}}};
   const std::string good = segfmt::encode_index(idx);
   ASSERT_TRUE(segfmt::decode_index(good).has_value());
-  for (int i = 0; i < 20000; ++i) {
+  for (int i = 0; i < 8000; ++i) {
     std::string b = i % 2 ? good : std::string(rng() % 128, '\0');
     if (i % 2) {
       b[rng() % b.size()] ^= static_cast<char>(1 + rng() % 255);
