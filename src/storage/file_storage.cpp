@@ -318,8 +318,11 @@ class file_log final : public shard_log {
         batch.clear();
         std::uint64_t o = h.first_offset;
         const timestamp arrival{duration(h.arrival_ms)};
-        const bool ok = segfmt::decode_plain(payload, h.count, [&](std::string_view k, std::string_view d) {
-          if (o++ >= offset) batch.push_back(log_record{o - 1, arrival, k, d, encrypted});
+        // The CRC matched, so a structure error is a writer's bug or a collision: check it anyway, and
+        // hand nothing of a batch that fails.
+        const bool ok = segfmt::for_each_plain(payload, h.count, [&](std::string_view k, std::string_view d) {
+          if (o >= offset) batch.push_back(log_record{o, arrival, k, d, encrypted});
+          ++o;
         });
         if (!ok) {
           stats.failure = corrupt(seg.path, pos, "bad record lengths");

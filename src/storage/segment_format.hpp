@@ -87,6 +87,27 @@ bool decode_plain(std::string_view payload, std::uint32_t count,
 /// Checks a plain payload's structure without visiting.
 bool check_plain(std::string_view payload, std::uint32_t count);
 
+/// decode_plain for a payload that check_plain() (or a scan) accepted, inlined
+/// for the read path: visits the records, stops (returning false) at the first
+/// length that does not fit.
+template <class F>
+inline bool for_each_plain(std::string_view payload, std::uint32_t count, F&& each) {
+  const char* p = payload.data();
+  std::size_t left = payload.size();
+  for (std::uint32_t i = 0; i < count; ++i) {
+    if (left < kRecordHeader) return false;
+    const std::size_t k = get_u16(p);
+    const std::size_t d = get_u32(p + 2);
+    p += kRecordHeader;
+    left -= kRecordHeader;
+    if (k > left || d > left - k) return false;
+    each(std::string_view(p, k), std::string_view(p + k, d));
+    p += k + d;
+    left -= k + d;
+  }
+  return left == 0;
+}
+
 /// The wrapper of an encrypted payload: [u16 key id length][key id][12 nonce]
 /// [ciphertext of the plain payload][16 tag].
 struct sealed_view {
