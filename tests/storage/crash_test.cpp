@@ -15,6 +15,7 @@
 
 #include <cstdio>
 #include <map>
+#include <memory>
 #include <random>
 #include <set>
 #include <sstream>
@@ -56,18 +57,28 @@ std::pair<pid_t, FILE*> spawn(const std::string& dir, int iteration, int threads
   return {pid, ::fdopen(fds[0], "r")};
 }
 
+// Kills per data folder (a long run starts a new folder after this many).
+constexpr int kKillsPerFolder = 25;
+
 TEST(CrashLoop, AcknowledgedRecordsSurviveSigkill) {
   const auto seed = testing::test_seed(2026);
   std::mt19937_64 rng(seed);
   int loops = 6;  // CI-sized; RILL_CRASH_LOOPS=1000 for the long run
   if (const char* env = std::getenv("RILL_CRASH_LOOPS"); env && *env) loops = std::atoi(env);
   const int threads = 4, shards = 2;
-  testing::temp_dir dir;
+  std::unique_ptr<testing::temp_dir> dir;
   std::vector<ack> acks;
   std::uint64_t total_acked = 0, total_found = 0;
   std::vector<std::uint64_t> last_end(shards, 0);
   for (int iteration = 0; iteration < loops; ++iteration) {
-    auto [pid, out] = spawn(dir.path(), iteration, threads, shards);
+    if (iteration % kKillsPerFolder == 0) {  // a fresh folder now and then keeps each check's cost bounded
+      for (const auto& a : acks) total_acked += static_cast<std::uint64_t>(a.count);
+      acks.clear();
+      dir.reset();
+      dir = std::make_unique<testing::temp_dir>();
+      std::fill(last_end.begin(), last_end.end(), 0);
+    }
+    auto [pid, out] = spawn(dir->path(), iteration, threads, shards);
     // Let it acknowledge a random number of batches, then kill it mid-flight.
     const int kill_after = 1 + static_cast<int>(rng() % 150);
     int seen = 0;
@@ -101,7 +112,7 @@ TEST(CrashLoop, AcknowledgedRecordsSurviveSigkill) {
     ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
         << "the child ended on its own (status " << status << "): it failed; iteration " << iteration;
 
-    auto store = open_file_storage({.directory = dir.path()});
+    auto store = open_file_storage({.directory = dir->path()});
     ASSERT_TRUE(store.ok()) << store.error();
     for (int s = 0; s < shards; ++s) {
       auto log = (*store)->open_log(testing::crash_key(s));
@@ -156,7 +167,7 @@ TEST(CrashLoop, EngineAcknowledgedPutsSurviveSigkill) {
   const auto seed = testing::test_seed(4242);
   std::mt19937_64 rng(seed);
   const int loops = crash_loops(5), threads = 4, shards = 3;
-  testing::temp_dir dir;
+  std::unique_ptr<testing::temp_dir> dir;
   struct acked {
     std::uint32_t shard = 0;
     std::string seq;
@@ -164,8 +175,16 @@ TEST(CrashLoop, EngineAcknowledgedPutsSurviveSigkill) {
   std::map<std::string, acked> acks;  // by record key
   std::map<std::uint32_t, sequence_number> high;  // highest sequence number seen per shard
   std::size_t records_last = 0;
+  std::size_t total_acked = 0;
   for (int iteration = 0; iteration < loops; ++iteration) {
-    auto [pid, out] = spawn(dir.path(), iteration, threads, shards, "engine");
+    if (iteration % kKillsPerFolder == 0) {
+      total_acked += acks.size();
+      acks.clear();
+      high.clear();
+      dir.reset();
+      dir = std::make_unique<testing::temp_dir>();
+    }
+    auto [pid, out] = spawn(dir->path(), iteration, threads, shards, "engine");
     const int kill_after = 1 + static_cast<int>(rng() % 800);
     int seen = 0;
     char line[256];
@@ -190,7 +209,7 @@ TEST(CrashLoop, EngineAcknowledgedPutsSurviveSigkill) {
         << "the child ended on its own (status " << status << "); iteration " << iteration;
 
     engine_options o;
-    o.data_directory = dir.path();
+    o.data_directory = dir->path();
     auto e = engine::open(o);
     ASSERT_TRUE(e.ok()) << "iteration " << iteration << ": " << e.error();
     auto listed = (*e)->list_shards({.stream_name = "crash"});
@@ -236,8 +255,9 @@ TEST(CrashLoop, EngineAcknowledgedPutsSurviveSigkill) {
     }
     records_last = total;
   }
+  total_acked += acks.size();
   std::printf("[ INFO     ] engine: %d kills, %zu records acknowledged, all present byte-exact; %zu stored\n", loops,
-              acks.size(), records_last);
+              total_acked, records_last);
 }
 
 }  // namespace
