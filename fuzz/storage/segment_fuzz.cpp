@@ -1,9 +1,10 @@
 // Copyright 2026 The rill Authors. Licensed under the Apache License, Version 2.0.
 //
 // libFuzzer target for the segment reader and the index decoder. Each input is
-// used three ways: as a shard's only segment file (opened, recovered and read
-// back), as a sealed segment followed by an empty active one, and as an index
-// file's bytes. Invariants: no crash, no out-of-bounds access (ASan), and a
+// used four ways: as a shard's only segment file (opened, recovered and read
+// back), as a sealed segment followed by an empty active one, as a segment
+// whose batch CRCs were made right (so the checks behind the CRC are reached),
+// and as an index file's bytes. Invariants: no crash, no out-of-bounds access (ASan), and a
 // log that opens reads back only records with offsets inside it.
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -51,6 +52,23 @@ void run(std::string_view bytes, bool sealed) {
   if (end > 0) (void)(*log)->offset_at_or_after(rill::timestamp(rill::duration(1)));
 }
 
+// The input with every batch's CRC made right (lengths clamped to what is
+// left), so the checks after the CRC see arbitrary fields.
+std::string with_valid_crcs(std::string_view in) {
+  std::string b(in);
+  std::size_t pos = 0;
+  while (pos + rill::segfmt::kBatchHeader <= b.size()) {
+    char* h = b.data() + pos;
+    const std::size_t left = b.size() - pos - rill::segfmt::kBatchHeader;
+    std::uint32_t len = rill::segfmt::get_u32(h + 4);
+    if (len > left) len = static_cast<std::uint32_t>(left);
+    rill::segfmt::put_u32(h + 4, len);
+    rill::segfmt::put_u32(h, rill::segfmt::batch_crc(h, h + rill::segfmt::kBatchHeader, len));
+    pos += rill::segfmt::kBatchHeader + len;
+  }
+  return b;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -63,5 +81,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   (void)rill::segfmt::decode_index(bytes);
   run(bytes, false);
   run(bytes, true);
+  run(with_valid_crcs(bytes), false);
   return 0;
 }
