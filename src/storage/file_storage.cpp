@@ -373,9 +373,10 @@ class file_log final : public shard_log {
   std::uint64_t offset_at_or_after(timestamp when) const override {
     const std::int64_t t = when.time_since_epoch().count();
     if (start_ == end_) return end_;
+    // Only the active (last) segment can be empty; it holds nothing to find.
     auto it = std::partition_point(segs_.begin(), segs_.end(),
-                                   [t](const segment& s) { return s.empty() || s.last_arrival < t; });
-    if (it == segs_.end()) return end_;
+                                   [t](const segment& s) { return !s.empty() && s.last_arrival < t; });
+    if (it == segs_.end() || it->empty()) return end_;
     const segment& seg = *it;
     if (seg.first_arrival >= t) return std::max(seg.base, start_);
     // The last index entry that arrived before t; the answer is after it.

@@ -249,7 +249,8 @@ TEST(CrashLoop, EngineAcknowledgedPutsSurviveSigkill) {
     }
     for (const auto& [key, a] : acks) {
       auto f = found.find(key);
-      ASSERT_NE(f, found.end()) << "acknowledged record " << key << " lost (iteration " << iteration << ")";
+      ASSERT_NE(f, found.end()) << "acknowledged record " << key << " lost (iteration " << iteration << ", shard "
+                                 << a.shard << " " << a.seq << "); " << found.size() << " records found";
       EXPECT_EQ(f->second.first, a.shard);
       EXPECT_EQ(f->second.second, a.seq) << key;
     }

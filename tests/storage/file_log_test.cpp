@@ -345,6 +345,10 @@ TEST(FileLogRecovery, AnEmptyLastSegmentFromAnUnfinishedRollIsRepaired) {
   auto log = f.open();
   ASSERT_TRUE(log.ok()) << log.error();
   EXPECT_EQ((*log)->end_offset(), base);
+  // The empty active segment must not hide the records before it from a search by time.
+  EXPECT_EQ((*log)->offset_at_or_after(t0 - 1h), 0u);
+  EXPECT_EQ((*log)->offset_at_or_after(t0), 0u);
+  EXPECT_EQ((*log)->offset_at_or_after(t0 + 1ms), base);
   EXPECT_EQ(append(**log, make_batch(13, 1), t0), base);
   EXPECT_EQ(read_all(**log).size(), base + 1);
 }

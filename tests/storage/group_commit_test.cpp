@@ -76,8 +76,9 @@ TEST(GroupCommit, EngineWritersShareTheSyncPoint) {
     writers.emplace_back([&, t] {
       for (int b = 0; b < 40; ++b) {
         const std::string key = "k" + std::to_string(t * 100 + b);
+        const std::string key2 = key + "x";
         const std::string data = "data-" + key;
-        std::vector<put_records_request_entry> entries{{data, key}, {data, key + "x"}};
+        std::vector<put_records_request_entry> entries{{data, key}, {data, key2}};
         auto r = (*e)->put_records({.stream_name = "g", .records = entries});
         if (r && r->failed_record_count == 0) ok += 2;
       }

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 
@@ -25,6 +27,10 @@ class temp_dir {
     std::filesystem::create_directories(path_);
   }
   ~temp_dir() {
+    if (const char* keep = std::getenv("RILL_KEEP_TEST_DIR"); keep && *keep) {
+      std::printf("[ KEPT     ] %s\n", path_.c_str());
+      return;
+    }
     std::error_code ec;
     std::filesystem::remove_all(path_, ec);
   }
