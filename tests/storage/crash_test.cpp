@@ -120,7 +120,8 @@ TEST(CrashLoop, AcknowledgedRecordsSurviveSigkill) {
       log_read_stats st;
       const auto records = testing::read_all(**log, 0, 1 << 30, std::size_t{1} << 40, &st);
       ASSERT_FALSE(st.failure.has_value()) << *st.failure;
-      ASSERT_GE((*log)->end_offset(), last_end[s]) << "offsets went back";
+      ASSERT_GE((*log)->end_offset(), last_end[s])
+          << "offsets went back: shard " << s << ", iteration " << iteration << ", " << dir->path();
       last_end[s] = (*log)->end_offset();
       std::set<std::string> keys;
       std::map<std::uint64_t, const testing::stored*> by_offset;
