@@ -33,8 +33,9 @@ inline constexpr std::size_t kMemoryProbeRecords = 1'000'000;
 inline constexpr std::uint64_t kSeed = 0x5eed0001;
 inline constexpr std::string_view kStream = "bench";
 
-/// MD5 of `bytes` into `digest`: OpenSSL's one-shot MD5(), the function the
-/// engine routes partition keys with (src/md5.cpp).
+/// MD5 of `bytes` into `digest`: OpenSSL's one-shot MD5(), one key at a time,
+/// the baseline of the put benchmarks. (The engine hashes with its own code:
+/// batches in SIMD lanes, src/common/md5_batch.cpp; see docs/performance.md.)
 void md5(std::string_view bytes, unsigned char digest[16]) noexcept;
 
 /// kPoolRecords records from `seed`. With `route_bits` > 0 (at most 8), only

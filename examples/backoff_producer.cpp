@@ -9,9 +9,11 @@
 // are resent after a backoff that doubles on every consecutive throttled
 // batch (100 ms, 200 ms, … up to 5 s, with jitter) and resets on success.
 //
-// Time is a manual clock: the producer "sleeps" by advancing it, so the minute
-// of simulated traffic runs in a fraction of a second and prints the same
-// figures every run. Swap in a system_clock (and real sleeps) for production.
+// The producer waits only through the engine's clock (clock.sleep_for). Here
+// that is a manual clock, on which sleeping moves time (its default sleep
+// policy), so the minute of simulated traffic runs in a fraction of a second
+// and prints the same figures every run; with a system_clock the same code
+// sleeps for real.
 #include <algorithm>
 #include <cstdio>
 #include <deque>
@@ -65,7 +67,7 @@ int main() {
     }
     if (queue.empty() && now >= stop_producing) break;
     if (queue.empty()) {
-      clock->advance(next_arrival - now);
+      clock->sleep_for(next_arrival - now);
       continue;
     }
 
@@ -101,10 +103,10 @@ int main() {
       const auto cap = std::min<rill::duration>(kMaxBackoff, kBaseBackoff * (1 << std::min(consecutive_throttles, 10)));
       ++consecutive_throttles;
       const auto wait = rill::duration(std::uniform_int_distribution<long long>(1, cap.count())(rng));
-      clock->advance(wait);
+      clock->sleep_for(wait);
     } else {
       consecutive_throttles = 0;
-      clock->advance(10ms);  // the next tick
+      clock->sleep_for(10ms);  // the next tick
     }
   }
 
@@ -127,7 +129,7 @@ int main() {
     auto it = kinesis.get_shard_iterator({.stream_name = "orders", .shard_id = shard});
     std::optional<std::string> iterator = it->shard_iterator;
     while (iterator) {
-      clock->advance(200ms);  // reads are limited too: 5 calls/s per shard
+      clock->sleep_for(200ms);  // reads are limited too: 5 calls/s per shard
       auto got = kinesis.get_records({.shard_iterator = *iterator});
       if (!got) {
         if (got.error().code() == rill::error_code::provisioned_throughput_exceeded_exception) continue;

@@ -8,8 +8,9 @@
 //      the rest, so one shard receives more than its share.
 //   3. Half way through, while the writers keep writing, split the shard that
 //      has received the most records at the middle of its hash range.
-//   4. Read every shard, parents before children, and check that each user's
-//      events arrived exactly once and in order.
+//   4. Read every shard with a rill::stream_reader, which follows the lineage
+//      (parents before children), and check that each user's events arrived
+//      exactly once and in order.
 //   5. Print the shards' lineage and the throughput.
 //
 // Exits 0 when every check passes, 1 otherwise.
@@ -17,19 +18,18 @@
 // With `--data-dir DIR` the streams are durable (kept in DIR): a second run
 // finds the first run's stream, counts its records, and starts afresh.
 #include <rill/engine.hpp>
+#include <rill/reader.hpp>
 
 #include <array>
 #include <atomic>
 #include <charconv>
 #include <cstdint>
-#include <deque>
 #include <iomanip>
 #include <iostream>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <random>
-#include <set>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -55,9 +55,9 @@ struct writers_state {
   std::atomic<std::int64_t> written{0};
   std::array<std::atomic<std::int64_t>, kMaxShards> landed{};  // records per shard index, from put results
   std::vector<std::int64_t> events_per_user = std::vector<std::int64_t>(kUsers);  // filled when a writer ends
-  std::mutex mu;                                                                  // guards the two below
-  std::vector<std::string> problems;
-  std::string split_note;
+  std::mutex mu{};                                                                // guards the two below
+  std::vector<std::string> problems{};
+  std::string split_note{};
 
   void fail(std::string what) {
     std::lock_guard lock(mu);
@@ -159,11 +159,11 @@ void run_writer(int w, writers_state& s) {
 /// user, the counters read are 0, 1, 2, ... with no gap and no repeat.
 struct verifier {
   std::vector<std::int64_t> next_event = std::vector<std::int64_t>(kUsers);
-  std::map<rill::shard_id, rill::sequence_number> last_sequence;
-  std::vector<std::string> problems;
+  std::map<rill::shard_id, rill::sequence_number> last_sequence{};
+  std::vector<std::string> problems{};
   std::int64_t records = 0;
 
-  void check(rill::shard_id shard, const rill::record& r) {
+  void check(rill::shard_id shard, const rill::owned_record& r) {
     ++records;
     auto [last, first] = last_sequence.try_emplace(shard, r.sequence_number);
     if (!first && !(last->second < r.sequence_number)) problem(shard.to_string() + ": sequence numbers not increasing");
@@ -172,7 +172,7 @@ struct verifier {
     std::int64_t n = -1;
     std::from_chars(r.partition_key.data() + 5, r.partition_key.data() + r.partition_key.size(), user);
     const auto at = r.data.find(R"("n":)");
-    if (at != std::string_view::npos) std::from_chars(r.data.data() + at + 4, r.data.data() + r.data.size(), n);
+    if (at != std::string::npos) std::from_chars(r.data.data() + at + 4, r.data.data() + r.data.size(), n);
     if (user < 0 || user >= kUsers || n < 0) return problem("unreadable record: " + std::string(r.data));
     if (n != next_event[user]) {
       problem("user-" + std::to_string(user) + ": expected event " + std::to_string(next_event[user]) + ", read " +
@@ -184,33 +184,6 @@ struct verifier {
     if (problems.size() < 10) problems.push_back(std::move(what));
   }
 };
-
-// Reads one shard from its oldest record: a closed shard to its end (no next
-// iterator; ChildShards names the shards that continue it), an open one until
-// it is caught up. Returns the children, and counts the records in `read`.
-std::vector<rill::child_shard> read_shard(rill::engine& engine, rill::shard_id id, verifier& v, std::int64_t& read) {
-  auto start = engine.get_shard_iterator({.stream_name = kStream,
-                                          .shard_id = id.to_string(),
-                                          .shard_iterator_type = rill::shard_iterator_type::trim_horizon});
-  if (!start) {
-    v.problem("get_shard_iterator: " + start.error().to_string());
-    return {};
-  }
-  std::optional<std::string> iterator = start->shard_iterator;
-  while (iterator) {
-    auto got = engine.get_records({.shard_iterator = *iterator});  // up to 10000 records or 10 MiB
-    if (!got) {
-      v.problem("get_records: " + got.error().to_string());
-      return {};
-    }
-    for (const rill::record& r : got->records) v.check(id, r);  // r views memory owned by *got
-    read += static_cast<std::int64_t>(got->records.size());
-    if (!got->next_shard_iterator) return got->child_shards;            // the end of a closed shard
-    if (got->records.empty() && got->millis_behind_latest == 0) break;  // an open shard, caught up
-    iterator = std::move(got->next_shard_iterator);
-  }
-  return {};
-}
 
 // "[0.500, 0.625)": a shard's hash key range as fractions of the hash space.
 std::string short_range(const rill::hash_key_range& r) {
@@ -281,37 +254,26 @@ int main(int argc, char** argv) {
   std::cout << "write: " << ws.written.load() << " records in " << write_time.count() << " ms ("
             << per_second(ws.written, write_time) << " records/s)\n       " << ws.split_note << "\n";
 
-  // Read, parents before children. Start with the shards that have no parent
-  // listed; a child becomes ready once every parent it names is drained.
+  // Read with a stream_reader: it lists the shards, reads each parent to its
+  // end before its children, and stops at open shards once they are caught up.
+  // Records come as owned_records, free to keep.
+  verifier v;
+  std::map<rill::shard_id, std::int64_t> records_in;
+  const rill::timestamp read_start = engine.clock().now();
+  rill::stream_reader reader(engine, {.stream_name = kStream});
+  while (!reader.done()) {
+    auto batch = reader.next();  // one get_records call: up to 10000 records or 10 MiB
+    if (!batch) {
+      std::cerr << "read: " << batch.error() << "\n";
+      return 1;
+    }
+    for (const rill::owned_record& r : batch->records) v.check(batch->shard_id, r);
+    records_in[batch->shard_id] += static_cast<std::int64_t>(batch->records.size());
+  }
   auto listed = engine.list_shards({.stream_name = kStream});
   if (!listed) {
     std::cerr << "list_shards: " << listed.error() << "\n";
     return 1;
-  }
-  std::set<rill::shard_id> known, drained, scheduled;
-  for (const rill::shard& sh : listed->shards) known.insert(sh.shard_id);
-  std::deque<rill::shard_id> ready;
-  for (const rill::shard& sh : listed->shards) {
-    const bool has_parent = (sh.parent_shard_id && known.contains(*sh.parent_shard_id)) ||
-                            (sh.adjacent_parent_shard_id && known.contains(*sh.adjacent_parent_shard_id));
-    if (!has_parent) {
-      ready.push_back(sh.shard_id);
-      scheduled.insert(sh.shard_id);
-    }
-  }
-  verifier v;
-  std::map<rill::shard_id, std::int64_t> records_in;
-  const rill::timestamp read_start = engine.clock().now();
-  while (!ready.empty()) {
-    const rill::shard_id id = ready.front();
-    ready.pop_front();
-    const auto children = read_shard(engine, id, v, records_in[id]);
-    drained.insert(id);
-    for (const rill::child_shard& c : children) {
-      bool parents_drained = true;
-      for (const rill::shard_id& p : c.parent_shards) parents_drained = parents_drained && drained.contains(p);
-      if (parents_drained && scheduled.insert(c.shard_id).second) ready.push_back(c.shard_id);
-    }
   }
   const rill::duration read_time = engine.clock().now() - read_start;
   std::cout << "read:  " << v.records << " records in " << read_time.count() << " ms ("
@@ -335,7 +297,9 @@ int main(int argc, char** argv) {
   }
 
   // Everything written was read, once, in order for each user.
-  if (drained.size() != known.size()) v.problem("some shards were never reached from their parents");
+  if (reader.finished_shards().size() != listed->shards.size()) {
+    v.problem("some shards were never reached from their parents");
+  }
   if (v.records != kRecords || ws.written != kRecords) {
     v.problem("wrote " + std::to_string(ws.written) + " and read " + std::to_string(v.records) + " of " +
               std::to_string(kRecords) + " records");

@@ -36,7 +36,7 @@
 namespace rill {
 
 struct autoscaling_policy {
-  std::string stream_name;
+  std::string stream_name{};
   /// Utilization to aim for, in (0, 1].
   double target_utilization = 0.7;
   /// Scale in only below this utilization (hysteresis), in [0, target).
@@ -58,12 +58,12 @@ struct autoscaling_policy {
 };
 
 struct scaling_decision {
-  timestamp at;
+  timestamp at{};
   std::int32_t from_shards = 0;
   std::int32_t to_shards = 0;
   double utilization = 0;
   /// Empty if UpdateShardCount succeeded; otherwise its error.
-  std::string error;
+  std::string error{};
 };
 
 class autoscaler {

@@ -59,6 +59,16 @@ class clock {
   /// A new scheduler driven by this clock. The caller owns it; the clock must
   /// outlive it.
   [[nodiscard]] virtual std::unique_ptr<scheduler> make_scheduler() = 0;
+
+  /// Blocks the calling thread until now() ≥ t (returns at once if it already
+  /// is). The one way rill code (and code tested with rill, such as a
+  /// producer's backoff) should wait for time to pass: on a manual_clock it
+  /// moves or waits for the manual time, never the wall clock (see there).
+  /// This default waits for a task of a scheduler of this clock; system_clock
+  /// and manual_clock override it. Thread safety: any thread.
+  virtual void sleep_until(timestamp t);
+  /// sleep_until(now() + d); d ≤ 0 returns at once.
+  void sleep_for(duration d);
 };
 
 /// The wall clock (std::chrono::system_clock), in milliseconds. Its schedulers
@@ -67,6 +77,8 @@ class system_clock final : public clock {
  public:
   [[nodiscard]] timestamp now() const noexcept override;
   [[nodiscard]] std::unique_ptr<scheduler> make_scheduler() override;
+  /// std::this_thread::sleep_until on the wall clock.
+  void sleep_until(timestamp t) override;
 };
 
 /// A clock that moves only when told to. The default start is
@@ -74,9 +86,24 @@ class system_clock final : public clock {
 ///
 /// Thread safety: now() from any thread; advance(), advance_to() and run_due() from one thread at a
 /// time (typically the test's). Tasks run inside advance(), on its thread.
+///
+/// Sleeping on a manual clock (sleep_until / sleep_for), by sleep_policy:
+///   * `advance` (the default): the sleeper moves time itself, as
+///     advance_to(t) would, running the tasks that fall due, and returns. A
+///     single-threaded test of code that backs off never hangs, and a
+///     one-minute backoff takes microseconds. Sleepers and advance() calls
+///     are serialized, so time never moves backwards.
+///   * `wait`: the sleeper blocks until another thread (the test) moves the
+///     clock to t or beyond. For tests in which one thread owns time while
+///     workers sleep; sleepers() tells the test how many are waiting.
+/// In either policy, sleeping — or calling advance(), advance_to() or
+/// run_due() — from inside a task this clock is running would wait on itself
+/// forever; it throws std::logic_error instead.
 class manual_clock final : public clock {
  public:
   static constexpr timestamp default_start{std::chrono::milliseconds(1'704'067'200'000LL)};
+
+  enum class sleep_policy : std::uint8_t { advance, wait };
 
   explicit manual_clock(timestamp start = default_start);
   ~manual_clock() override;
@@ -93,6 +120,14 @@ class manual_clock final : public clock {
   void run_due();
   /// Tasks scheduled and not yet run, over all schedulers of this clock.
   [[nodiscard]] std::size_t pending_tasks() const;
+
+  /// See the class comment. Throws std::logic_error from inside a task of this clock.
+  void sleep_until(timestamp t) override;
+  /// How sleepers behave (default: advance). Any thread.
+  void set_sleep_policy(sleep_policy policy) noexcept;
+  [[nodiscard]] sleep_policy get_sleep_policy() const noexcept;
+  /// Threads blocked in sleep_until under the `wait` policy right now.
+  [[nodiscard]] std::size_t sleepers() const;
 
  private:
   struct impl;

@@ -36,9 +36,9 @@ namespace rill {
 
 struct engine_options {
   /// The clock for everything time-dependent. Default: a system_clock.
-  std::shared_ptr<rill::clock> clock;
+  std::shared_ptr<rill::clock> clock{};
   /// Where shards keep records. Default: make_memory_storage().
-  std::shared_ptr<rill::storage> storage;
+  std::shared_ptr<rill::storage> storage{};
 
   /// Used in ARNs and error messages.
   std::string region = "us-east-1";
@@ -64,17 +64,17 @@ struct engine_options {
 
   /// Per-shard read and write limits for every stream (off by default);
   /// engine::set_stream_throughput() overrides them for one stream.
-  throughput_limits throughput;
+  throughput_limits throughput{};
   /// Control-plane rates and quotas (off by default).
-  control_plane_limits control_plane;
+  control_plane_limits control_plane{};
   /// How ON_DEMAND streams split their hot shards.
-  on_demand_scaling on_demand;
+  on_demand_scaling on_demand{};
   /// CloudWatch-style metrics.
-  metrics_options metrics;
+  metrics_options metrics{};
 
   /// Key for authenticating shard iterators and pagination tokens. Empty: 32
   /// random bytes. Engines with different keys reject each other's tokens.
-  std::string token_key;
+  std::string token_key{};
 
   // --- Durable streams (see docs/storage.md) ----------------------------------
 

@@ -7,7 +7,8 @@
 // compiler warning.
 //
 // Exceptions are used only for broken invariants: asking a failed result for its
-// value throws `bad_result_access`.
+// value, or a successful result for its error, throws `bad_result_access` (a
+// std::logic_error), in every build mode, for result<T> and result<void> alike.
 //
 // Thread safety: these are plain value types; distinct objects may be used from
 // distinct threads, one object must not be mutated concurrently.
@@ -98,10 +99,14 @@ class error {
 
 std::ostream& operator<<(std::ostream& out, const error& e);
 
-/// Thrown when the value of a failed result is read: a programming error.
+/// Thrown when the value of a failed result, or the error of a successful one,
+/// is read: a programming error (check `ok()` first).
 class bad_result_access : public std::logic_error {
  public:
+  /// value() of a failed result; what() names the error.
   explicit bad_result_access(const error& e);
+  /// error() of a successful result.
+  bad_result_access();
 };
 
 /// Either a T or an error. Cheap to move; check `ok()` before `value()`.
@@ -135,8 +140,11 @@ class [[nodiscard]] result {
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 
-  /// The error. Precondition: !ok().
-  [[nodiscard]] const rill::error& error() const& { return std::get<1>(state_); }
+  /// The error. Throws bad_result_access if this holds a value (never a made-up error).
+  [[nodiscard]] const rill::error& error() const& {
+    if (ok()) throw bad_result_access();
+    return std::get<1>(state_);
+  }
   /// The error code, or nullopt on success.
   [[nodiscard]] std::optional<rill::error_code> code() const noexcept {
     if (ok()) return std::nullopt;
@@ -165,8 +173,11 @@ class [[nodiscard]] result<void> {
   void value() const {
     if (error_) throw bad_result_access(*error_);
   }
-  /// The error. Precondition: !ok().
-  [[nodiscard]] const rill::error& error() const& { return *error_; }
+  /// The error. Throws bad_result_access on success (never a made-up error).
+  [[nodiscard]] const rill::error& error() const& {
+    if (!error_) throw bad_result_access();
+    return *error_;
+  }
   [[nodiscard]] std::optional<rill::error_code> code() const noexcept {
     if (ok()) return std::nullopt;
     return error_->code();

@@ -41,7 +41,7 @@ struct fault_rule {
   /// The AWS operation name ("PutRecords", "GetRecords", "ListShards", …), or "*".
   std::string operation = "*";
   /// Only calls on this stream; any stream when absent.
-  std::optional<std::string> stream_name;
+  std::optional<std::string> stream_name{};
   fault_action action = fault_action::fail;
   /// For fail: normally InternalFailure or ProvisionedThroughputExceededException.
   rill::error_code error = error_code::internal_failure;
@@ -51,7 +51,7 @@ struct fault_rule {
   double probability = 1.0;
   /// If not empty: exactly these 1-based ordinals of the matching calls (for
   /// PutRecords: of the matching entries) are hit, and `probability` is ignored.
-  std::vector<std::uint64_t> schedule;
+  std::vector<std::uint64_t> schedule{};
   /// For PutRecords with fail: true fails entries one by one (FailedRecordCount,
   /// ErrorCode per entry); false fails the whole request.
   bool per_entry = true;
@@ -59,7 +59,7 @@ struct fault_rule {
 
 struct fault_plan {
   std::uint64_t seed = 0;
-  std::vector<fault_rule> rules;
+  std::vector<fault_rule> rules{};
 };
 
 }  // namespace rill

@@ -27,6 +27,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,32 +38,83 @@
 namespace rill {
 
 // ---------------------------------------------------------------------------
+// Borrowed bytes
+
+/// A read-only view of bytes the caller owns, for the request fields that carry
+/// record data and keys (`data`, `partition_key`, `explicit_hash_key`,
+/// `sequence_number_for_ordering`). It is `std::string_view` with one thing
+/// taken away: it cannot be made from a temporary `std::string`, so
+///
+///   req.data = make_payload();          // std::string returned by value
+///
+/// is a compile error instead of a view of freed memory. String literals,
+/// lvalue `std::string`s, `std::string_view`s and `const char*` bind as before;
+/// the caller keeps them alive for the duration of the call (the engine copies
+/// what it stores before returning). A view made explicitly
+/// (`std::string_view(tmp)`) is the caller's responsibility.
+///
+/// Thread safety: an immutable value type.
+class borrowed_string {
+ public:
+  using value_type = char;
+  using size_type = std::size_t;
+  using const_iterator = std::string_view::const_iterator;
+
+  constexpr borrowed_string() noexcept = default;
+  constexpr borrowed_string(const char* text) : view_(text) {}  // NOLINT(implicit)
+  constexpr borrowed_string(const char* text, std::size_t size) noexcept : view_(text, size) {}
+  constexpr borrowed_string(std::string_view view) noexcept : view_(view) {}     // NOLINT(implicit)
+  borrowed_string(const std::string& text) noexcept : view_(text) {}             // NOLINT(implicit)
+  /// Deleted: the string would be destroyed before the request is used. Keep
+  /// the string in a variable that outlives the call.
+  borrowed_string(std::string&&) = delete;
+  borrowed_string(const std::string&&) = delete;
+
+  constexpr operator std::string_view() const noexcept { return view_; }  // NOLINT(implicit)
+  [[nodiscard]] constexpr std::string_view view() const noexcept { return view_; }
+  [[nodiscard]] constexpr const char* data() const noexcept { return view_.data(); }
+  [[nodiscard]] constexpr std::size_t size() const noexcept { return view_.size(); }
+  [[nodiscard]] constexpr std::size_t length() const noexcept { return view_.size(); }
+  [[nodiscard]] constexpr bool empty() const noexcept { return view_.empty(); }
+  [[nodiscard]] constexpr const_iterator begin() const noexcept { return view_.begin(); }
+  [[nodiscard]] constexpr const_iterator end() const noexcept { return view_.end(); }
+  [[nodiscard]] constexpr char operator[](std::size_t i) const noexcept { return view_[i]; }
+
+  friend constexpr bool operator==(borrowed_string a, borrowed_string b) noexcept { return a.view_ == b.view_; }
+  friend constexpr auto operator<=>(borrowed_string a, borrowed_string b) noexcept { return a.view_ <=> b.view_; }
+  friend std::ostream& operator<<(std::ostream& out, borrowed_string s) { return out << s.view_; }
+
+ private:
+  std::string_view view_{};
+};
+
+// ---------------------------------------------------------------------------
 // Shared shapes
 
 struct hash_key_range {
-  hash_key starting_hash_key;
-  hash_key ending_hash_key;
+  hash_key starting_hash_key{};
+  hash_key ending_hash_key{};
   friend bool operator==(const hash_key_range&, const hash_key_range&) = default;
 };
 
 struct sequence_number_range {
-  sequence_number starting_sequence_number;
+  sequence_number starting_sequence_number{};
   /// Absent while the shard is open.
-  std::optional<sequence_number> ending_sequence_number;
+  std::optional<sequence_number> ending_sequence_number{};
 };
 
 struct shard {
-  rill::shard_id shard_id;
-  std::optional<rill::shard_id> parent_shard_id;
-  std::optional<rill::shard_id> adjacent_parent_shard_id;
-  rill::hash_key_range hash_key_range;
-  rill::sequence_number_range sequence_number_range;
+  rill::shard_id shard_id{};
+  std::optional<rill::shard_id> parent_shard_id{};
+  std::optional<rill::shard_id> adjacent_parent_shard_id{};
+  rill::hash_key_range hash_key_range{};
+  rill::sequence_number_range sequence_number_range{};
 };
 
 struct child_shard {
-  rill::shard_id shard_id;
-  std::vector<rill::shard_id> parent_shards;
-  rill::hash_key_range hash_key_range;
+  rill::shard_id shard_id{};
+  std::vector<rill::shard_id> parent_shards{};
+  rill::hash_key_range hash_key_range{};
 };
 
 struct stream_mode_details {
@@ -71,12 +123,12 @@ struct stream_mode_details {
 
 struct enhanced_metrics {
   /// Shard-level metric names enabled, e.g. "IncomingBytes".
-  std::vector<std::string> shard_level_metrics;
+  std::vector<std::string> shard_level_metrics{};
 };
 
 struct tag {
-  std::string key;
-  std::string value;
+  std::string key{};
+  std::string value{};
   friend bool operator==(const tag&, const tag&) = default;
 };
 
@@ -85,183 +137,183 @@ struct tag {
 
 struct create_stream_request {
   /// Required. `[a-zA-Z0-9_.-]+`, 1..128 characters, unique in the engine.
-  std::string stream_name;
+  std::string stream_name{};
   /// Required for PROVISIONED (≥ 1); ignored for ON_DEMAND, which starts at 4.
-  std::optional<std::int32_t> shard_count;
+  std::optional<std::int32_t> shard_count{};
   /// PROVISIONED when absent.
-  std::optional<rill::stream_mode_details> stream_mode_details;
+  std::optional<rill::stream_mode_details> stream_mode_details{};
   /// At most 50 tags.
-  std::map<std::string, std::string> tags;
+  std::map<std::string, std::string> tags{};
 };
 
 struct delete_stream_request {
-  std::optional<std::string> stream_name;
-  std::optional<std::string> stream_arn;
+  std::optional<std::string> stream_name{};
+  std::optional<std::string> stream_arn{};
   bool enforce_consumer_deletion = false;
 };
 
 struct list_streams_request {
   /// 1..10000; default 100.
-  std::optional<std::int32_t> limit;
-  std::optional<std::string> exclusive_start_stream_name;
+  std::optional<std::int32_t> limit{};
+  std::optional<std::string> exclusive_start_stream_name{};
   /// From a previous result; expires after 300 s.
-  std::optional<std::string> next_token;
+  std::optional<std::string> next_token{};
 };
 
 struct stream_summary {
-  std::string stream_name;
-  std::string stream_arn;
+  std::string stream_name{};
+  std::string stream_arn{};
   rill::stream_status stream_status = stream_status::active;
-  rill::stream_mode_details stream_mode_details;
-  timestamp stream_creation_timestamp;
+  rill::stream_mode_details stream_mode_details{};
+  timestamp stream_creation_timestamp{};
 };
 
 struct list_streams_result {
   /// In lexicographic order.
-  std::vector<std::string> stream_names;
+  std::vector<std::string> stream_names{};
   bool has_more_streams = false;
-  std::optional<std::string> next_token;
-  std::vector<stream_summary> stream_summaries;
+  std::optional<std::string> next_token{};
+  std::vector<stream_summary> stream_summaries{};
 };
 
 struct describe_stream_request {
-  std::optional<std::string> stream_name;
-  std::optional<std::string> stream_arn;
+  std::optional<std::string> stream_name{};
+  std::optional<std::string> stream_arn{};
   /// 1..10000; default 100; at most 100 shards are returned per call.
-  std::optional<std::int32_t> limit;
+  std::optional<std::int32_t> limit{};
   /// Start listing after this shard (by shard index).
-  std::optional<std::string> exclusive_start_shard_id;
+  std::optional<std::string> exclusive_start_shard_id{};
 };
 
 struct stream_description {
-  std::string stream_name;
-  std::string stream_arn;
+  std::string stream_name{};
+  std::string stream_arn{};
   rill::stream_status stream_status = stream_status::active;
-  rill::stream_mode_details stream_mode_details;
+  rill::stream_mode_details stream_mode_details{};
   /// Open and closed shards, not expired ones, by index.
-  std::vector<shard> shards;
+  std::vector<shard> shards{};
   bool has_more_shards = false;
   std::int32_t retention_period_hours = 24;
-  timestamp stream_creation_timestamp;
-  std::vector<enhanced_metrics> enhanced_monitoring;
+  timestamp stream_creation_timestamp{};
+  std::vector<enhanced_metrics> enhanced_monitoring{};
   rill::encryption_type encryption_type = encryption_type::none;
-  std::optional<std::string> key_id;
+  std::optional<std::string> key_id{};
 };
 
 struct describe_stream_result {
-  rill::stream_description stream_description;
+  rill::stream_description stream_description{};
 };
 
 struct describe_stream_summary_request {
-  std::optional<std::string> stream_name;
-  std::optional<std::string> stream_arn;
+  std::optional<std::string> stream_name{};
+  std::optional<std::string> stream_arn{};
 };
 
 struct stream_description_summary {
-  std::string stream_name;
-  std::string stream_arn;
+  std::string stream_name{};
+  std::string stream_arn{};
   rill::stream_status stream_status = stream_status::active;
-  rill::stream_mode_details stream_mode_details;
+  rill::stream_mode_details stream_mode_details{};
   std::int32_t retention_period_hours = 24;
-  timestamp stream_creation_timestamp;
-  std::vector<enhanced_metrics> enhanced_monitoring;
+  timestamp stream_creation_timestamp{};
+  std::vector<enhanced_metrics> enhanced_monitoring{};
   rill::encryption_type encryption_type = encryption_type::none;
-  std::optional<std::string> key_id;
+  std::optional<std::string> key_id{};
   std::int32_t open_shard_count = 0;
   std::int32_t consumer_count = 0;
 };
 
 struct describe_stream_summary_result {
-  rill::stream_description_summary stream_description_summary;
+  rill::stream_description_summary stream_description_summary{};
 };
 
 struct shard_filter {
   shard_filter_type type = shard_filter_type::from_trim_horizon;
   /// Required for AFTER_SHARD_ID.
-  std::optional<std::string> shard_id;
+  std::optional<std::string> shard_id{};
   /// Required for AT_TIMESTAMP and FROM_TIMESTAMP.
-  std::optional<rill::timestamp> timestamp;
+  std::optional<rill::timestamp> timestamp{};
 };
 
 struct list_shards_request {
   /// Exactly one of (stream_name or stream_arn) and next_token.
-  std::optional<std::string> stream_name;
-  std::optional<std::string> stream_arn;
-  std::optional<std::string> next_token;
-  std::optional<std::string> exclusive_start_shard_id;
+  std::optional<std::string> stream_name{};
+  std::optional<std::string> stream_arn{};
+  std::optional<std::string> next_token{};
+  std::optional<std::string> exclusive_start_shard_id{};
   /// 1..10000; default 1000; at most 1000 shards are returned per call.
-  std::optional<std::int32_t> max_results;
+  std::optional<std::int32_t> max_results{};
   /// Names which incarnation of a reused stream name is meant.
-  std::optional<timestamp> stream_creation_timestamp;
-  std::optional<rill::shard_filter> shard_filter;
+  std::optional<timestamp> stream_creation_timestamp{};
+  std::optional<rill::shard_filter> shard_filter{};
 };
 
 struct list_shards_result {
-  std::vector<shard> shards;
+  std::vector<shard> shards{};
   /// Present when more shards follow; expires after 300 s.
-  std::optional<std::string> next_token;
+  std::optional<std::string> next_token{};
 };
 
 struct update_retention_period_request {
-  std::optional<std::string> stream_name;
-  std::optional<std::string> stream_arn;
+  std::optional<std::string> stream_name{};
+  std::optional<std::string> stream_arn{};
   std::int32_t retention_period_hours = 24;
 };
 
 struct add_tags_to_stream_request {
-  std::optional<std::string> stream_name;
-  std::optional<std::string> stream_arn;
+  std::optional<std::string> stream_name{};
+  std::optional<std::string> stream_arn{};
   /// 1..50 tags; an existing key is overwritten.
-  std::map<std::string, std::string> tags;
+  std::map<std::string, std::string> tags{};
 };
 
 struct remove_tags_from_stream_request {
-  std::optional<std::string> stream_name;
-  std::optional<std::string> stream_arn;
+  std::optional<std::string> stream_name{};
+  std::optional<std::string> stream_arn{};
   /// 1..50 keys; unknown keys are ignored.
-  std::vector<std::string> tag_keys;
+  std::vector<std::string> tag_keys{};
 };
 
 struct list_tags_for_stream_request {
-  std::optional<std::string> stream_name;
-  std::optional<std::string> stream_arn;
-  std::optional<std::string> exclusive_start_tag_key;
+  std::optional<std::string> stream_name{};
+  std::optional<std::string> stream_arn{};
+  std::optional<std::string> exclusive_start_tag_key{};
   /// 1..50; default 50.
-  std::optional<std::int32_t> limit;
+  std::optional<std::int32_t> limit{};
 };
 
 struct list_tags_for_stream_result {
   /// Sorted by key.
-  std::vector<tag> tags;
+  std::vector<tag> tags{};
   bool has_more_tags = false;
 };
 
 struct split_shard_request {
-  std::optional<std::string> stream_name;
-  std::optional<std::string> stream_arn;
-  std::string shard_to_split;
+  std::optional<std::string> stream_name{};
+  std::optional<std::string> stream_arn{};
+  std::string shard_to_split{};
   /// Decimal; must be > StartingHashKey + 1 and < EndingHashKey of the shard.
-  std::string new_starting_hash_key;
+  std::string new_starting_hash_key{};
 };
 
 struct merge_shards_request {
-  std::optional<std::string> stream_name;
-  std::optional<std::string> stream_arn;
-  std::string shard_to_merge;
+  std::optional<std::string> stream_name{};
+  std::optional<std::string> stream_arn{};
+  std::string shard_to_merge{};
   /// Its range must follow shard_to_merge's range directly.
-  std::string adjacent_shard_to_merge;
+  std::string adjacent_shard_to_merge{};
 };
 
 struct update_shard_count_request {
-  std::optional<std::string> stream_name;
-  std::optional<std::string> stream_arn;
+  std::optional<std::string> stream_name{};
+  std::optional<std::string> stream_arn{};
   std::int32_t target_shard_count = 1;
   rill::scaling_type scaling_type = scaling_type::uniform_scaling;
 };
 
 struct update_shard_count_result {
-  std::string stream_name;
-  std::string stream_arn;
+  std::string stream_name{};
+  std::string stream_arn{};
   /// Open shards before the call.
   std::int32_t current_shard_count = 0;
   std::int32_t target_shard_count = 0;
@@ -269,22 +321,22 @@ struct update_shard_count_result {
 
 struct update_stream_mode_request {
   /// Required (UpdateStreamMode takes only the ARN).
-  std::string stream_arn;
-  rill::stream_mode_details stream_mode_details;
+  std::string stream_arn{};
+  rill::stream_mode_details stream_mode_details{};
 };
 
 struct enhanced_monitoring_request {
-  std::optional<std::string> stream_name;
-  std::optional<std::string> stream_arn;
+  std::optional<std::string> stream_name{};
+  std::optional<std::string> stream_arn{};
   /// Shard-level metric names, or "ALL".
-  std::vector<std::string> shard_level_metrics;
+  std::vector<std::string> shard_level_metrics{};
 };
 
 struct enhanced_monitoring_result {
-  std::string stream_name;
-  std::string stream_arn;
-  std::vector<std::string> current_shard_level_metrics;
-  std::vector<std::string> desired_shard_level_metrics;
+  std::string stream_name{};
+  std::string stream_arn{};
+  std::vector<std::string> current_shard_level_metrics{};
+  std::vector<std::string> desired_shard_level_metrics{};
 };
 
 struct describe_limits_result {
@@ -298,44 +350,45 @@ struct describe_limits_result {
 // Data plane
 
 struct put_record_request {
-  std::optional<std::string> stream_name;
-  std::optional<std::string> stream_arn;
-  /// 0..1 MiB; data plus partition key at most 1 MiB.
-  std::string_view data;
+  std::optional<std::string> stream_name{};
+  std::optional<std::string> stream_arn{};
+  /// 0..1 MiB; data plus partition key at most 1 MiB. Borrowed: see borrowed_string.
+  borrowed_string data{};
   /// 1..256 characters (UTF-16 code units, as AWS counts them), valid UTF-8.
-  std::string_view partition_key;
+  borrowed_string partition_key{};
   /// Decimal hash key that overrides the MD5 of the partition key.
-  std::optional<std::string_view> explicit_hash_key;
+  std::optional<borrowed_string> explicit_hash_key{};
   /// A sequence number previously returned by this shard; it must be valid.
-  std::optional<std::string_view> sequence_number_for_ordering;
+  std::optional<borrowed_string> sequence_number_for_ordering{};
 };
 
 struct put_record_result {
-  rill::shard_id shard_id;
-  rill::sequence_number sequence_number;
+  rill::shard_id shard_id{};
+  rill::sequence_number sequence_number{};
   rill::encryption_type encryption_type = encryption_type::none;
 };
 
+/// Borrowed fields (see borrowed_string): the bytes stay the caller's.
 struct put_records_request_entry {
-  std::string_view data;
-  std::string_view partition_key;
-  std::optional<std::string_view> explicit_hash_key;
+  borrowed_string data{};
+  borrowed_string partition_key{};
+  std::optional<borrowed_string> explicit_hash_key{};
 };
 
 struct put_records_request {
-  std::optional<std::string> stream_name;
-  std::optional<std::string> stream_arn;
+  std::optional<std::string> stream_name{};
+  std::optional<std::string> stream_arn{};
   /// 1..500 entries, at most 5 MiB in all (data plus partition keys).
-  std::vector<put_records_request_entry> records;
+  std::vector<put_records_request_entry> records{};
 };
 
 /// One entry of a PutRecords result: either a shard and sequence number, or an
 /// error code (ProvisionedThroughputExceededException or InternalFailure) and message.
 struct put_records_result_entry {
-  rill::shard_id shard_id;
-  rill::sequence_number sequence_number;
-  std::optional<rill::error_code> error_code;
-  std::string error_message;
+  rill::shard_id shard_id{};
+  rill::sequence_number sequence_number{};
+  std::optional<rill::error_code> error_code{};
+  std::string error_message{};
 
   [[nodiscard]] bool ok() const noexcept { return !error_code.has_value(); }
 };
@@ -343,56 +396,88 @@ struct put_records_result_entry {
 struct put_records_result {
   std::int32_t failed_record_count = 0;
   /// Same length and order as the request's records.
-  std::vector<put_records_result_entry> records;
+  std::vector<put_records_result_entry> records{};
   rill::encryption_type encryption_type = encryption_type::none;
 };
 
 struct get_shard_iterator_request {
-  std::optional<std::string> stream_name;
-  std::optional<std::string> stream_arn;
-  std::string shard_id;
+  std::optional<std::string> stream_name{};
+  std::optional<std::string> stream_arn{};
+  std::string shard_id{};
   rill::shard_iterator_type shard_iterator_type = shard_iterator_type::trim_horizon;
   /// Required for AT_ and AFTER_SEQUENCE_NUMBER, refused otherwise.
-  std::optional<std::string> starting_sequence_number;
+  std::optional<std::string> starting_sequence_number{};
   /// Required for AT_TIMESTAMP; must not be in the future.
-  std::optional<rill::timestamp> timestamp;
+  std::optional<rill::timestamp> timestamp{};
 };
 
 struct get_shard_iterator_result {
   /// Opaque; reusable until it expires 300 s after issue.
-  std::string shard_iterator;
+  std::string shard_iterator{};
 };
 
 struct get_records_request {
-  std::string shard_iterator;
+  std::string shard_iterator{};
   /// 1..10000; default 10000. At most 10 MiB is returned per call.
-  std::optional<std::int32_t> limit;
+  std::optional<std::int32_t> limit{};
   /// If present, must name the iterator's stream.
-  std::optional<std::string> stream_arn;
+  std::optional<std::string> stream_arn{};
 };
 
-/// A record as GetRecords returns it. `data` and `partition_key` view memory
-/// owned by the get_records_result they came from (shared by its copies): keep a
-/// copy of that result alive while you use them.
-struct record {
-  rill::sequence_number sequence_number;
-  timestamp approximate_arrival_timestamp;
-  std::string_view data;
-  std::string_view partition_key;
+/// A record that owns its bytes: what to keep past the get_records_result a
+/// `record` came from (record::to_owned()). Thread safety: a plain value type.
+struct owned_record {
+  rill::sequence_number sequence_number{};
+  timestamp approximate_arrival_timestamp{};
+  std::string data{};
+  std::string partition_key{};
   rill::encryption_type encryption_type = encryption_type::none;
+  friend bool operator==(const owned_record&, const owned_record&) = default;
+};
+
+/// A record as GetRecords returns it. `data` and `partition_key` VIEW memory
+/// owned by the get_records_result they came from (shared by its copies): keep a
+/// copy of that result alive while you use them, or call `to_owned()`.
+///
+/// A record used after every copy of its result is gone reads freed memory. rill
+/// makes that loud where it can: under AddressSanitizer the buffer is poisoned
+/// when released (a heap-use-after-free report); in a library built without
+/// NDEBUG the buffer's pages are unmapped-protected for a while after release,
+/// so a read faults (SIGSEGV) instead of returning garbage. In release builds it
+/// is undefined behaviour, as with any dangling std::string_view.
+struct record {
+  rill::sequence_number sequence_number{};
+  timestamp approximate_arrival_timestamp{};
+  std::string_view data{};
+  std::string_view partition_key{};
+  rill::encryption_type encryption_type = encryption_type::none;
+
+  /// A copy that owns its bytes (two string copies), valid after the result is gone.
+  [[nodiscard]] owned_record to_owned() const {
+    return owned_record{sequence_number, approximate_arrival_timestamp, std::string(data), std::string(partition_key),
+                        encryption_type};
+  }
 };
 
 struct get_records_result {
-  /// In sequence-number order.
-  std::vector<record> records;
+  /// In sequence-number order. They view `buffer`: see record.
+  std::vector<record> records{};
   /// Absent once the shard is closed and every record has been returned.
-  std::optional<std::string> next_shard_iterator;
+  std::optional<std::string> next_shard_iterator{};
   /// How far behind the newest record of the shard this response ends; 0 = caught up.
   std::int64_t millis_behind_latest = 0;
   /// Present only at the end of a closed shard.
-  std::vector<child_shard> child_shards;
+  std::vector<child_shard> child_shards{};
   /// Owns the bytes that `records` view (shared by copies of this result).
-  std::shared_ptr<const void> buffer;
+  std::shared_ptr<const void> buffer{};
+
+  /// Every record as an owning copy (one allocation per string).
+  [[nodiscard]] std::vector<owned_record> owned_records() const {
+    std::vector<owned_record> out;
+    out.reserve(records.size());
+    for (const record& r : records) out.push_back(r.to_owned());
+    return out;
+  }
 };
 
 /// StartStreamEncryption / StopStreamEncryption.

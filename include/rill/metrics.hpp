@@ -51,7 +51,7 @@ struct metrics_options {
 /// One minute of one metric.
 struct metric_datapoint {
   /// The start of the minute.
-  rill::timestamp timestamp;
+  rill::timestamp timestamp{};
   double sum = 0;
   double minimum = 0;
   double maximum = 0;
@@ -60,22 +60,22 @@ struct metric_datapoint {
 };
 
 struct get_metric_statistics_request {
-  std::string stream_name;
+  std::string stream_name{};
   /// For a shard-level metric.
-  std::optional<std::string> shard_id;
+  std::optional<std::string> shard_id{};
   /// e.g. "IncomingRecords".
-  std::string metric_name;
+  std::string metric_name{};
   /// Minutes whose start lies in [start_time, end_time).
-  rill::timestamp start_time;
-  rill::timestamp end_time;
+  rill::timestamp start_time{};
+  rill::timestamp end_time{};
 };
 
 struct get_metric_statistics_result {
-  std::string label;
+  std::string label{};
   /// "Bytes", "Count" or "Milliseconds".
-  std::string unit;
+  std::string unit{};
   /// Oldest first; minutes with no samples are left out.
-  std::vector<metric_datapoint> datapoints;
+  std::vector<metric_datapoint> datapoints{};
 };
 
 // ---------------------------------------------------------------------------
@@ -88,8 +88,8 @@ struct get_metric_statistics_result {
 // that runs against another `rill::kinesis`.
 
 struct metric_dimension {
-  std::string name;
-  std::string value;
+  std::string name{};
+  std::string value{};
   friend bool operator==(const metric_dimension&, const metric_dimension&) = default;
   friend auto operator<=>(const metric_dimension&, const metric_dimension&) = default;
 };

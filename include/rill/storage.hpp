@@ -160,16 +160,24 @@ class storage {
 
 struct memory_storage_options {
   /// Records are packed into segments; a shard's first segment has
-  /// `first_segment_bytes`, each next one twice the last, up to `segment_bytes`
-  /// (a larger record gets a segment of its own). Trimming releases whole
-  /// segments.
-  std::size_t first_segment_bytes = 64 << 10;
+  /// `first_segment_bytes`, each next one twice the last when the last filled
+  /// up, up to `segment_bytes` (a larger record gets a segment of its own). A
+  /// shard whose segments all expired starts small again. Trimming releases
+  /// whole segments, so a quiet shard holds about first_segment_bytes.
+  std::size_t first_segment_bytes = 4 << 10;
   std::size_t segment_bytes = 1 << 20;
   /// Full-size segments released by trimming or by dropped shards are kept
   /// for reuse up to this many bytes (then freed), so a stream whose old
   /// records expire as new ones arrive reuses memory instead of faulting in
   /// new pages.
   std::size_t pool_bytes = 64 << 20;
+  /// Full-size segments kept ready ahead of need, allocated and with their
+  /// pages already faulted in by a helper thread of the storage, so that a
+  /// writer on a fresh (growing) engine does not pay for page provisioning.
+  /// The helper starts when the storage first uses a full-size segment (a
+  /// small engine never starts it) and holds at most this many segments
+  /// unused. 0: no helper; writers fault in their own pages.
+  std::size_t prefault_segments = 4;
 };
 
 /// Storage in process memory: records packed into segments, no per-record

@@ -3,6 +3,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <stdexcept>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -11,6 +13,31 @@
 #include "common/asio.hpp"
 
 namespace rill {
+
+// --- clock ----------------------------------------------------------------------
+
+void clock::sleep_for(duration d) {
+  if (d.count() <= 0) return;
+  const timestamp now_t = now();
+  // Saturate instead of overflowing for huge durations.
+  const auto room = timestamp::max() - now_t;
+  sleep_until(d >= room ? timestamp::max() : now_t + d);
+}
+
+void clock::sleep_until(timestamp t) {
+  if (now() >= t) return;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool fired = false;
+  auto sched = make_scheduler();
+  sched->call_at(t, [&] {
+    std::lock_guard lock(mu);
+    fired = true;
+    cv.notify_all();
+  });
+  std::unique_lock lock(mu);
+  cv.wait(lock, [&] { return fired; });
+}
 
 // --- system_clock -------------------------------------------------------------
 
@@ -84,6 +111,10 @@ class asio_scheduler final : public scheduler {
 
 std::unique_ptr<scheduler> system_clock::make_scheduler() { return std::make_unique<asio_scheduler>(); }
 
+void system_clock::sleep_until(timestamp t) {
+  std::this_thread::sleep_until(std::chrono::time_point_cast<std::chrono::system_clock::duration>(t));
+}
+
 // --- manual_clock -------------------------------------------------------------
 
 namespace {
@@ -106,6 +137,28 @@ struct manual_clock::impl {
 
   explicit impl(timestamp start) : now_ms(start.time_since_epoch().count()) {}
 
+  // The clock whose tasks the current thread is running (inside run_until).
+  static inline thread_local const impl* running = nullptr;
+
+  void refuse_reentry(const char* what) const {
+    if (running == this) {
+      throw std::logic_error(std::string("rill::manual_clock: ") + what +
+                             " from inside a task of the same clock would wait on itself forever");
+    }
+  }
+
+  // Sleepers under the wait policy, woken when time moves.
+  mutable std::mutex time_mu;
+  std::condition_variable time_cv;
+  std::size_t waiting = 0;  // guarded by time_mu
+  std::atomic<sleep_policy> policy{sleep_policy::advance};
+
+  void set_now(std::int64_t ms) {
+    now_ms.store(ms);
+    std::lock_guard lock(time_mu);
+    if (waiting > 0) time_cv.notify_all();
+  }
+
   std::atomic<std::int64_t> now_ms;
   std::mutex mu;
   std::map<key, entry> queue;                              // guarded by mu
@@ -115,14 +168,20 @@ struct manual_clock::impl {
 
   // Runs tasks due at or before `limit`, then sets now to max(now, limit).
   void run_until(std::int64_t limit) {
+    refuse_reentry("advancing the clock");
     std::lock_guard advancing(advance_mu);
+    struct running_scope {
+      explicit running_scope(const impl* c) : saved(running) { running = c; }
+      ~running_scope() { running = saved; }
+      const impl* saved;
+    } scope(this);
     for (;;) {
       entry e;
       {
         std::lock_guard lock(mu);
         auto it = queue.begin();
         if (it == queue.end() || it->first.first > limit) break;
-        if (it->first.first > now_ms.load()) now_ms.store(it->first.first);
+        if (it->first.first > now_ms.load()) set_now(it->first.first);
         due_of.erase(it->first.second);
         e = std::move(it->second);
         queue.erase(it);
@@ -130,7 +189,7 @@ struct manual_clock::impl {
       std::lock_guard run(e.owner->run_mu);
       if (e.owner->alive) e.task();
     }
-    if (limit > now_ms.load()) now_ms.store(limit);
+    if (limit > now_ms.load()) set_now(limit);
   }
 
   class manual_scheduler final : public scheduler {
@@ -207,6 +266,29 @@ void manual_clock::run_due() { impl_->run_until(impl_->now_ms.load()); }
 std::size_t manual_clock::pending_tasks() const {
   std::lock_guard lock(impl_->mu);
   return impl_->queue.size();
+}
+
+void manual_clock::sleep_until(timestamp t) {
+  impl_->refuse_reentry("sleep_until");
+  const std::int64_t ms = t.time_since_epoch().count();
+  if (impl_->policy.load() == sleep_policy::advance) {
+    if (ms > impl_->now_ms.load()) impl_->run_until(ms);
+    return;
+  }
+  std::unique_lock lock(impl_->time_mu);
+  ++impl_->waiting;
+  impl_->time_cv.notify_all();  // a test may wait for sleepers() to change
+  impl_->time_cv.wait(lock, [&] { return impl_->now_ms.load() >= ms; });
+  --impl_->waiting;
+}
+
+void manual_clock::set_sleep_policy(sleep_policy policy) noexcept { impl_->policy.store(policy); }
+
+manual_clock::sleep_policy manual_clock::get_sleep_policy() const noexcept { return impl_->policy.load(); }
+
+std::size_t manual_clock::sleepers() const {
+  std::lock_guard lock(impl_->time_mu);
+  return impl_->waiting;
 }
 
 }  // namespace rill

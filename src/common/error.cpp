@@ -61,4 +61,6 @@ std::ostream& operator<<(std::ostream& out, const error& e) { return out << e.to
 bad_result_access::bad_result_access(const error& e)
     : std::logic_error("value() of a failed rill::result: " + e.to_string()) {}
 
+bad_result_access::bad_result_access() : std::logic_error("error() of a successful rill::result") {}
+
 }  // namespace rill

@@ -14,6 +14,8 @@
 
 namespace rill::detail {
 
+/// Seals and opens tokens. Thread safety: const methods may run concurrently;
+/// the codec holds no mutable state.
 class token_codec {
  public:
   /// An empty key means 32 random bytes.
@@ -24,8 +26,13 @@ class token_codec {
   [[nodiscard]] std::optional<std::string> open(std::string_view token) const;
 
  private:
+  /// HMAC-SHA256(key, payload) (RFC 2104), from the keyed midstates below.
   void tag(std::string_view payload, unsigned char out[32]) const;
-  std::string key_;
+  /// SHA-256 chaining values after the one block key ^ ipad (inner) or
+  /// key ^ opad (outer): every tag starts from them, so it hashes only the
+  /// payload and the inner digest, and the key itself is not kept.
+  std::uint32_t inner_[8] = {};
+  std::uint32_t outer_[8] = {};
 };
 
 /// Little-endian field writer/reader for token payloads.

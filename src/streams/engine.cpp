@@ -144,6 +144,7 @@ engine::~engine() {
   std::lock_guard control(impl_->control_mu);
   std::unique_lock streams(impl_->streams_mu);
   impl_->streams.clear();  // the logs close; a durable engine's files stay
+  impl_->by_name.clear();
 }
 
 rill::clock& engine::clock() const noexcept { return *impl_->clock; }
@@ -196,8 +197,8 @@ result<std::string> engine::impl::resolve(const std::optional<std::string>& name
 
 result<std::shared_ptr<stream_state>> engine::impl::find(std::string_view name) const {
   std::shared_lock lock(streams_mu);
-  auto it = streams.find(name);
-  if (it == streams.end()) return detail::stream_not_found(at(name));
+  auto it = by_name.find(name);
+  if (it == by_name.end()) return detail::stream_not_found(at(name));
   return it->second;
 }
 

@@ -14,6 +14,8 @@
 
 #include "streams/engine_impl.hpp"
 #include "common/md5.hpp"
+#include "common/md5_batch.hpp"
+#include "common/record_buffer.hpp"
 
 namespace rill {
 
@@ -36,7 +38,7 @@ constexpr std::uint8_t kIteratorToken = 1;
 // Model constraints on one record; `prefix` is "" (PutRecord) or
 // "records.N.member." (PutRecords).
 void validate_record(validation& v, std::string_view key, std::string_view data,
-                     const std::optional<std::string_view>& explicit_hash_key, std::string_view prefix) {
+                     const std::optional<borrowed_string>& explicit_hash_key, std::string_view prefix) {
   const std::string key_member = fmt::format("{}partitionKey", prefix);
   if (key.empty()) {
     v.length_at_least(key, key_member, 1);
@@ -77,7 +79,7 @@ bool is_ascii(std::string_view s) {
 
 // The fast check of validate_record(): no message is built unless it fails.
 bool record_valid(std::string_view key, std::string_view data,
-                  const std::optional<std::string_view>& explicit_hash_key) {
+                  const std::optional<borrowed_string>& explicit_hash_key) {
   if (key.empty() || key.size() + data.size() > kMaxRecordBytes) return false;
   if (!is_ascii(key) || key.size() > 256) {
     const long long units = detail::utf16_length(key);
@@ -87,13 +89,13 @@ bool record_valid(std::string_view key, std::string_view data,
 }
 
 // The hash a record routes by: its ExplicitHashKey, or the MD5 of its key.
-result<hash_key> routing_hash(std::string_view key, const std::optional<std::string_view>& explicit_hash_key) {
+result<hash_key> routing_hash(std::string_view key, const std::optional<borrowed_string>& explicit_hash_key) {
   if (!explicit_hash_key) return detail::md5_hash_key(key);
   auto h = hash_key::parse(*explicit_hash_key);
   if (!h) {
     return detail::invalid_argument(fmt::format(
         "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {}",
-        *explicit_hash_key));
+        explicit_hash_key->view()));
   }
   return *h;
 }
@@ -110,10 +112,7 @@ bool accepts_writes(stream_status s) { return s == stream_status::active || s ==
 // Scratch space reused by the puts of one thread: no allocation per record.
 struct put_scratch {
   std::vector<hash_key> hashes;
-  std::vector<std::uint32_t> slot;
-  std::vector<std::uint32_t> order;
-  std::vector<std::uint32_t> starts;
-  std::vector<std::uint32_t> fill;
+  std::vector<std::uint64_t> keys;  // (shard position << 32) | entry
   std::vector<log_entry> entries;
   std::vector<std::uint32_t> accepted;
   std::vector<std::uint8_t> injected;  // error_code + 1 of an injected fault, or 0
@@ -217,7 +216,7 @@ result<put_record_result> engine::put_record(const put_record_request& req) {
     if (!seq || seq->seq_time_seconds() > seconds_of(now)) {
       return detail::invalid_argument(
           fmt::format("ExclusiveMinimumSequenceNumber {} used in PutRecord on stream {} under account {} is invalid.",
-                      *req.sequence_number_for_ordering, st.name, d.opt.account_id));
+                      req.sequence_number_for_ordering->view(), st.name, d.opt.account_id));
     }
     // Numbers already increase strictly within a shard, so a valid one needs no further action.
   }
@@ -295,7 +294,11 @@ result<put_records_result> engine::put_records(const put_records_request& req) {
   auto& sc = scratch();
   const std::size_t n = records.size();
   sc.hashes.resize(n);
+  // Every key's MD5 at once, side by side in SIMD lanes; ExplicitHashKeys then replace theirs.
+  detail::md5_hash_keys_of(
+      n, [&](std::size_t i) { return std::string_view(records[i].partition_key); }, sc.hashes.data());
   for (std::size_t i = 0; i < n; ++i) {
+    if (!records[i].explicit_hash_key) continue;
     auto h = routing_hash(records[i].partition_key, records[i].explicit_hash_key);
     if (!h) return h.error();
     sc.hashes[i] = *h;
@@ -322,28 +325,26 @@ result<put_records_result> engine::put_records(const put_records_request& req) {
   if (!accepts_writes(st.status)) return detail::stream_not_found(d.at(st.name));
   out.encryption_type = st.encryption;
 
-  // Group entries by shard, keeping request order within each shard.
-  const std::size_t shards = st.open.size();
-  sc.slot.resize(n);
-  sc.starts.assign(shards + 1, 0);
+  // Group entries by shard, keeping request order within each shard: a sort
+  // of the entries by (shard position, entry), so the cost depends on the
+  // entries, not on how many shards the stream has.
+  sc.keys.resize(n);
   for (std::size_t i = 0; i < n; ++i) {
-    sc.slot[i] = static_cast<std::uint32_t>(route(st.open, sc.hashes[i]));
-    ++sc.starts[sc.slot[i] + 1];
+    sc.keys[i] = (static_cast<std::uint64_t>(route(st.open, sc.hashes[i])) << 32) | i;
   }
-  for (std::size_t k = 0; k < shards; ++k) sc.starts[k + 1] += sc.starts[k];
-  sc.order.resize(n);
-  sc.fill.assign(sc.starts.begin(), sc.starts.end());  // next free position per slot
-  for (std::size_t i = 0; i < n; ++i) sc.order[sc.fill[sc.slot[i]]++] = static_cast<std::uint32_t>(i);
+  std::sort(sc.keys.begin(), sc.keys.end());
 
   sc.tallies.clear();
   std::int64_t ok_bytes = 0;
   std::int64_t ok_records = 0;
   std::int64_t throttled = 0;
   std::int64_t failed = 0;
-  for (std::size_t k = 0; k < shards; ++k) {
-    const std::uint32_t begin = sc.starts[k];
-    const std::uint32_t end = sc.starts[k + 1];
-    if (begin == end) continue;
+  for (std::size_t begin = 0; begin < n;) {
+    const std::size_t k = static_cast<std::size_t>(sc.keys[begin] >> 32);
+    std::size_t end = begin + 1;
+    while (end < n && (sc.keys[end] >> 32) == k) ++end;
+    const std::size_t group_begin = begin;
+    begin = end;
     shard_state& sh = *st.open[k];
     std::unique_lock lock(sh.mu);
     // Admit entries in request order. Once one is throttled, the rest of this
@@ -352,8 +353,8 @@ result<put_records_result> engine::put_records(const put_records_request& req) {
     sc.accepted.clear();
     bool throttling = false;
     put_scratch::tally t{sh.id.index(), 0, 0, 0};
-    for (std::uint32_t j = begin; j < end; ++j) {
-      const std::uint32_t i = sc.order[j];
+    for (std::size_t j = group_begin; j < end; ++j) {
+      const auto i = static_cast<std::uint32_t>(sc.keys[j] & 0xFFFFFFFFU);
       const auto& r = records[i];
       const auto size = static_cast<std::int64_t>(r.partition_key.size() + r.data.size());
       if (sc.injected[i] != 0) {
@@ -599,7 +600,6 @@ result<get_records_result> engine::get_records(const get_records_request& req) {
   }
 
   std::shared_lock stream_lock(st.mu);
-  const duration retention = st.retention();
   const shard_state* found = st.status == stream_status::creating ? nullptr : st.live_shard(id, now);
   if (!found) return detail::shard_does_not_exist(d.at(name), id);
   const shard_state& sh = *found;
@@ -630,7 +630,7 @@ result<get_records_result> engine::get_records(const get_records_request& req) {
   const shard_log& log = *sh.log;
   // Records that have outlived the retention period are unreadable at once,
   // whether or not the trimmer has released them yet.
-  const std::uint64_t readable = log.offset_at_or_after(now - retention + duration(1));
+  const std::uint64_t readable = log.offset_at_or_after(st.horizon(now) + duration(1));
   const std::uint64_t from = std::max(position, readable);
 
   // One pass: keys and data are copied into chunks the result owns, and the
@@ -638,11 +638,8 @@ result<get_records_result> engine::get_records(const get_records_request& req) {
   // return at a generous size each, so a typical read needs one allocation.
   const std::uint64_t available = from < log.end_offset() ? log.end_offset() - from : 0;
   const std::size_t expected = static_cast<std::size_t>(std::min<std::uint64_t>(limit, available));
-  struct chunks {
-    std::vector<std::unique_ptr<char[]>> blocks;
-  };
   struct copy_state {
-    std::shared_ptr<chunks> owner;
+    std::shared_ptr<detail::record_buffer> owner;
     char* at = nullptr;
     char* end = nullptr;
     std::size_t next_chunk;
@@ -652,8 +649,7 @@ result<get_records_result> engine::get_records(const get_records_request& req) {
     char* room(std::size_t n) {
       if (static_cast<std::size_t>(end - at) < n) {
         const std::size_t size = std::max(n, next_chunk);
-        owner->blocks.push_back(std::make_unique_for_overwrite<char[]>(size));
-        at = owner->blocks.back().get();
+        at = owner->allocate(size);
         end = at + size;
         next_chunk = std::min<std::size_t>(next_chunk * 2, kMaxGetRecordsBytes);
       }
@@ -661,7 +657,7 @@ result<get_records_result> engine::get_records(const get_records_request& req) {
       at += n;
       return p;
     }
-  } cs{std::make_shared<chunks>(),
+  } cs{std::make_shared<detail::record_buffer>(),
        nullptr,
        nullptr,
        std::clamp<std::size_t>(expected * 192, 4096, kMaxGetRecordsBytes),

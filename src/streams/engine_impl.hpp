@@ -23,16 +23,18 @@
 #include <set>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
+#include "common/shared_mutex.hpp"
+#include "common/token.hpp"
+#include "rill/engine.hpp"
 #include "streams/faults.hpp"
 #include "streams/messages.hpp"
 #include "streams/metrics_store.hpp"
 #include "streams/persistence.hpp"
 #include "streams/rate.hpp"
-#include "rill/engine.hpp"
-#include "common/shared_mutex.hpp"
-#include "common/token.hpp"
 
 namespace rill::detail {
 
@@ -131,8 +133,9 @@ struct shard_state {
     return {create_s, id.index(), offset + 1, seconds_of(arrival)};
   }
   [[nodiscard]] rill::hash_key_range range() const { return {start, end}; }
-  /// Closed and past retention: gone from listings and reads.
-  [[nodiscard]] bool expired(timestamp now, duration retention) const { return closed && closed_at + retention <= now; }
+  /// Closed at or before the stream's expiry horizon (stream_state::horizon):
+  /// gone from listings and reads.
+  [[nodiscard]] bool expired(timestamp horizon) const { return closed && closed_at <= horizon; }
 };
 
 struct stream_state {
@@ -164,7 +167,7 @@ struct stream_state {
   /// When the first shards opened (the stream turned ACTIVE).
   std::optional<timestamp> activated_at;
   /// Work to do when an UPDATING period ends (an accepted reshard or mode switch).
-  std::function<void()> on_updated;
+  std::function<void(std::unique_lock<detail::shared_mutex>&)> on_updated;
 
   // Rolling 24-hour histories for the control-plane quotas; guarded by control_mu.
   rolling_window scalings;
@@ -174,12 +177,29 @@ struct stream_state {
   /// Per-minute metrics; has its own lock.
   mutable stream_metrics metrics;
 
+  /// Everything at or before this time has expired for good, whatever the
+  /// retention period says now: a retention change raises it to the horizon
+  /// of the old period, so an increase never makes expired data readable again.
+  timestamp expired_through = timestamp::min();
+  /// Leading entries of `shards` known to be null (released), where scans start.
+  std::size_t released_prefix = 0;
+
+  // What this stream contributes to the engine's quota counters (engine::impl::recount);
+  // guarded by control_mu.
+  std::int64_t counted_open_shards = 0;
+  bool counted_on_demand = false;
+  bool counted_creating = false;
+  bool removed = false;
+
   [[nodiscard]] duration retention() const { return std::chrono::hours(retention_hours); }
+  /// The expiry horizon at `now`: records that arrived at or before it, and
+  /// shards closed at or before it, have expired.
+  [[nodiscard]] timestamp horizon(timestamp now) const { return std::max(expired_through, now - retention()); }
   /// The shard `id` names if it exists and has not expired, else null.
   [[nodiscard]] shard_state* live_shard(std::optional<shard_id> id, timestamp now) const {
     if (!id || id->index() >= shards.size() || !shards[id->index()]) return nullptr;
     shard_state* sh = shards[id->index()].get();
-    return sh->expired(now, retention()) ? nullptr : sh;
+    return sh->expired(horizon(now)) ? nullptr : sh;
   }
   [[nodiscard]] where at(std::string_view account) const { return {name, account}; }
 };
@@ -199,8 +219,23 @@ struct engine::impl {
 
   std::mutex control_mu;
   mutable detail::shared_mutex streams_mu;
-  std::map<std::string, std::shared_ptr<detail::stream_state>, std::less<>> streams;  // guarded by streams_mu
-  std::uint64_t next_uid = 1;                                                         // guarded by control_mu
+  struct name_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+  // The streams by name: ordered for ListStreams, hashed for the O(1) lookup
+  // of every call. Both guarded by streams_mu and always holding the same streams.
+  std::map<std::string, std::shared_ptr<detail::stream_state>, std::less<>> streams;
+  std::unordered_map<std::string, std::shared_ptr<detail::stream_state>, name_hash, std::equal_to<>> by_name;
+  std::uint64_t next_uid = 1;  // guarded by control_mu
+
+  // Quota counters, kept up to date by recount() so that no call scans every
+  // stream; guarded by control_mu.
+  std::int64_t open_shards_total = 0;  // open shards of PROVISIONED streams (CREATING: the shards asked for)
+  std::int32_t on_demand_streams = 0;  // ON_DEMAND streams
+  std::int32_t creating_streams = 0;   // streams in CREATING
+  /// ON_DEMAND streams by uid, for the scaler; guarded by control_mu.
+  std::map<std::uint64_t, std::weak_ptr<detail::stream_state>> on_demand_set;
 
   detail::fault_injector faults;
 
@@ -243,26 +278,44 @@ struct engine::impl {
                                                        const std::optional<std::string>& arn) const;
 
   /// Open shards of PROVISIONED streams (the shard quota's count). Caller
-  /// holds control_mu and no stream lock.
+  /// holds control_mu.
   std::int64_t open_shard_total() const;
-  /// ON_DEMAND streams, and the check of their quota. Caller holds control_mu
-  /// and no stream lock.
+  /// ON_DEMAND streams, and the check of their quota. Caller holds control_mu.
   std::int32_t on_demand_stream_total() const;
+  /// Brings the quota counters up to date with `s` after a change of its
+  /// status, mode or open shards. Caller holds control_mu. O(log streams).
+  void recount(const std::shared_ptr<detail::stream_state>& s);
   result<void> check_on_demand_quota() const;
   /// Creates the initial shards of a stream and makes it ACTIVE. Caller holds
   /// control_mu and s.mu exclusive.
   void activate(detail::stream_state& s);
-  /// Appends a new open shard. Caller holds s.mu exclusive.
+  /// A new shard of `s` with its log and armed limits, not yet in the stream.
+  /// Caller holds control_mu (s.limits, s.name, s.uid do not change under it).
+  std::shared_ptr<detail::shard_state> make_shard(detail::stream_state& s, shard_id id, hash_key start, hash_key end,
+                                                  std::optional<shard_id> parent, std::optional<shard_id> adjacent,
+                                                  std::uint64_t create_s, timestamp now);
+  /// Appends a new shard to s.shards (not to s.open). Caller holds s.mu exclusive.
   detail::shard_state* add_shard(detail::stream_state& s, hash_key start, hash_key end, std::optional<shard_id> parent,
                                  std::optional<shard_id> adjacent, std::uint64_t create_s, timestamp now);
   /// Closes `parent`s and opens children; the reshard primitive. Caller holds s.mu exclusive.
   void split(detail::stream_state& s, detail::shard_state& parent, hash_key at, timestamp now);
   void merge(detail::stream_state& s, detail::shard_state& lower, detail::shard_state& upper, timestamp now);
   void close_shard(detail::shard_state& shard, timestamp now);
-  void rebuild_open(detail::stream_state& s);
+  /// Replaces the open shards `first .. first + count - 1` (by position in
+  /// s.open) with `with`. Caller holds s.mu exclusive. O(open shards) pointer moves.
+  void replace_open(detail::stream_state& s, std::size_t first, std::size_t count,
+                    std::initializer_list<detail::shard_state*> with);
+  /// The position of `sh` in s.open (binary search). Caller holds s.mu.
+  std::size_t open_position(const detail::stream_state& s, const detail::shard_state& sh) const;
+  /// A change that begin_update runs: called with control_mu held and the
+  /// stream's lock held exclusive through `lock`. A change may release the
+  /// lock to prepare work that readers and writers need not wait for (the
+  /// topology changes only under control_mu) and must hold it again on return.
+  using update_fn = std::function<void(std::unique_lock<detail::shared_mutex>& lock)>;
   /// Runs `change` now (no delay) or after update_stream_delay with the stream
-  /// UPDATING meanwhile. Caller holds control_mu and s.mu exclusive.
-  void begin_update(const std::shared_ptr<detail::stream_state>& s, std::function<void()> change);
+  /// UPDATING meanwhile. Caller holds control_mu and s.mu exclusive (through `lock`).
+  void begin_update(const std::shared_ptr<detail::stream_state>& s, std::unique_lock<detail::shared_mutex>& lock,
+                    update_fn change);
   /// Removes a stream. Caller holds control_mu.
   void remove_stream(const std::shared_ptr<detail::stream_state>& s);
 

@@ -42,6 +42,23 @@ struct start_after {
     if (auto parsed = shard_id::parse(*text)) return id.index() > parsed->index();
     return id.to_string() > *text;
   }
+  /// The first index among [0, size) that admits() admits (size if none):
+  /// admits() is monotone in the index, since canonical ids have a fixed width.
+  [[nodiscard]] std::size_t first_index(std::size_t size) const {
+    if (!text) return 0;
+    if (auto parsed = shard_id::parse(*text)) return std::min<std::size_t>(size, std::size_t{parsed->index()} + 1);
+    std::size_t lo = 0;
+    std::size_t hi = size;
+    while (lo < hi) {
+      const std::size_t mid = lo + (hi - lo) / 2;
+      if (admits(shard_id(static_cast<std::uint32_t>(mid)))) {
+        hi = mid;
+      } else {
+        lo = mid + 1;
+      }
+    }
+    return lo;
+  }
 };
 
 shard describe_shard(const shard_state& s) {
@@ -82,9 +99,8 @@ void engine::impl::activate(stream_state& s) {
   const auto starts = uniform_starts(static_cast<std::uint32_t>(s.initial_shards));
   for (std::size_t i = 0; i < starts.size(); ++i) {
     hash_key end = i + 1 < starts.size() ? hash_key(starts[i + 1].value() - 1) : hash_key::max();
-    add_shard(s, starts[i], end, std::nullopt, std::nullopt, seconds_of(t), t);
+    s.open.push_back(add_shard(s, starts[i], end, std::nullopt, std::nullopt, seconds_of(t), t));
   }
-  rebuild_open(s);
   s.status = stream_status::active;
   s.activated_at = t;
 }
@@ -95,14 +111,25 @@ void engine::impl::remove_stream(const std::shared_ptr<stream_state>& s) {
     auto it = streams.find(s->name);
     if (it == streams.end() || it->second != s) return;
     streams.erase(it);
+    by_name.erase(s->name);
   }
-  std::unique_lock lock(s->mu);  // waits for in-flight puts and reads
-  persist_erase(*s);             // the manifest forgets it before its files go
-  for (auto& sh : s->shards) {
+  std::vector<std::shared_ptr<shard_state>> shards;
+  {
+    std::unique_lock lock(s->mu);  // waits for in-flight puts and reads
+    persist_erase(*s);             // the manifest forgets it before its files go
+    // The shards leave the stream before their logs are removed: a read that
+    // still holds the stream finds no shard rather than a removed log, and the
+    // trimmer finds nothing to trim or remove again.
+    shards.swap(s->shards);
+    s->open.clear();
+    s->released_prefix = 0;
+    s->status = stream_status::deleting;
+    s->removed = true;
+  }
+  recount(s);
+  for (auto& sh : shards) {
     if (sh) storage->remove_log({s->name, s->uid, sh->id});
   }
-  s->open.clear();
-  s->status = stream_status::deleting;
 }
 
 // --- control plane -----------------------------------------------------------
@@ -136,10 +163,7 @@ result<void> engine::create_stream(const create_stream_request& req) {
     return detail::shard_limit_exceeded(d.opt.account_id, d.opt.region, current, d.opt.shard_limit, shards);
   }
   if (d.opt.control_plane.enabled) {
-    std::int32_t creating = 0;
-    std::shared_lock lock(d.streams_mu);
-    for (auto& [n, other] : d.streams) creating += other->status == stream_status::creating ? 1 : 0;
-    if (creating >= d.opt.control_plane.max_creating_streams) {
+    if (d.creating_streams >= d.opt.control_plane.max_creating_streams) {
       return error(error_code::limit_exceeded_exception,
                    fmt::format("This request would exceed the limit of {} streams in the CREATING state for the "
                                "account {} in {}.",
@@ -162,12 +186,17 @@ result<void> engine::create_stream(const create_stream_request& req) {
   {
     std::unique_lock lock(d.streams_mu);
     d.streams.emplace(s->name, s);
+    d.by_name.emplace(s->name, s);
   }
+  d.recount(s);
   logger()->debug("created stream {} ({} shards, {})", s->name, shards, to_string(mode));
   if (d.opt.create_stream_delay <= duration::zero()) {
-    std::unique_lock lock(s->mu);
-    d.activate(*s);
-    d.persist_locked(*s);
+    {
+      std::unique_lock lock(s->mu);
+      d.activate(*s);
+      d.persist_locked(*s);
+    }
+    d.recount(s);
     return {};
   }
   {
@@ -179,9 +208,12 @@ result<void> engine::create_stream(const create_stream_request& req) {
     std::lock_guard control(d.control_mu);
     auto st = weak.lock();
     if (!st) return;
-    std::unique_lock lock(st->mu);
-    if (st->status == stream_status::creating) d.activate(*st);
-    d.persist_locked(*st);
+    {
+      std::unique_lock lock(st->mu);
+      if (st->status == stream_status::creating) d.activate(*st);
+      d.persist_locked(*st);
+    }
+    d.recount(st);
   });
   return {};
 }
@@ -202,6 +234,7 @@ result<void> engine::delete_stream(const delete_stream_request& req) {
     stream->status = stream_status::deleting;
     stream->on_updated = nullptr;
   }
+  d.recount(stream);
   std::weak_ptr<stream_state> weak = stream;
   d.sched->call_at(d.now() + d.opt.delete_stream_delay, [&d, weak] {
     std::lock_guard control(d.control_mu);
@@ -280,8 +313,10 @@ result<describe_stream_result> engine::describe_stream(const describe_stream_req
   auto& desc = out.stream_description;
   std::shared_lock lock(st.mu);
   describe_common(desc, st);
-  for (const auto& sh : st.shards) {
-    if (!sh || sh->expired(t, st.retention()) || !after.admits(sh->id)) continue;
+  const timestamp horizon = st.horizon(t);
+  for (std::size_t i = std::max(st.released_prefix, after.first_index(st.shards.size())); i < st.shards.size(); ++i) {
+    const auto& sh = st.shards[i];
+    if (!sh || sh->expired(horizon)) continue;
     if (desc.shards.size() == limit) {
       desc.has_more_shards = true;
       break;
@@ -395,10 +430,10 @@ result<list_shards_result> engine::list_shards(const list_shards_request& req) {
 
   list_shards_result out;
   std::shared_lock lock(st.mu);
-  const duration retention = st.retention();
+  const timestamp expiry = st.horizon(t);
   // The trim horizon as a time: records before it are gone. A younger stream's
   // horizon is when its first shards opened.
-  const timestamp horizon = std::max(t - retention, st.activated_at.value_or(st.created));
+  const timestamp horizon = std::max(expiry, st.activated_at.value_or(st.created));
   auto open_at = [](const shard_state& sh, timestamp when) {
     return sh.created_at <= when && (!sh.closed || sh.closed_at >= when);
   };
@@ -414,10 +449,11 @@ result<list_shards_result> engine::list_shards(const list_shards_request& req) {
     return true;
   };
   std::optional<std::uint32_t> last;
-  for (const auto& sh : st.shards) {
-    if (!sh || sh->expired(t, retention)) continue;
-    if (resume_after && sh->id.index() <= *resume_after) continue;
-    if (!after.admits(sh->id)) continue;
+  std::size_t first = std::max(st.released_prefix, after.first_index(st.shards.size()));
+  if (resume_after) first = std::max<std::size_t>(first, std::size_t{*resume_after} + 1);
+  for (std::size_t i = first; i < st.shards.size(); ++i) {
+    const auto& sh = st.shards[i];
+    if (!sh || sh->expired(expiry)) continue;
     std::shared_lock sl(sh->mu);
     if (!keep(*sh)) continue;
     if (out.shards.size() == limit) {

@@ -21,23 +21,32 @@ using detail::validation;
 
 // --- quotas ------------------------------------------------------------------
 
-std::int64_t engine::impl::open_shard_total() const {
-  std::int64_t total = 0;
-  std::shared_lock lock(streams_mu);
-  for (const auto& [n, s] : streams) {
-    // status, mode, initial_shards and open change only under control_mu, held here.
-    if (s->mode == stream_mode::on_demand) continue;  // the quota covers provisioned streams
-    total += s->status == stream_status::creating ? s->initial_shards : static_cast<std::int64_t>(s->open.size());
-  }
-  return total;
-}
+std::int64_t engine::impl::open_shard_total() const { return open_shards_total; }
 
-std::int32_t engine::impl::on_demand_stream_total() const {
-  std::int32_t total = 0;
-  std::shared_lock lock(streams_mu);
-  for (const auto& [n, s] : streams)
-    total += s->mode == stream_mode::on_demand ? 1 : 0;  // mode changes under control_mu
-  return total;
+std::int32_t engine::impl::on_demand_stream_total() const { return on_demand_streams; }
+
+void engine::impl::recount(const std::shared_ptr<stream_state>& sp) {
+  // status, mode, initial_shards and open change only under control_mu, held here.
+  stream_state& s = *sp;
+  const bool on_demand = !s.removed && s.mode == stream_mode::on_demand;
+  const bool creating = !s.removed && s.status == stream_status::creating;
+  std::int64_t open = 0;
+  if (!s.removed && !on_demand) open = creating ? s.initial_shards : static_cast<std::int64_t>(s.open.size());
+  open_shards_total += open - s.counted_open_shards;
+  s.counted_open_shards = open;
+  if (on_demand != s.counted_on_demand) {
+    on_demand_streams += on_demand ? 1 : -1;
+    if (on_demand) {
+      on_demand_set[s.uid] = sp;
+    } else {
+      on_demand_set.erase(s.uid);
+    }
+    s.counted_on_demand = on_demand;
+  }
+  if (creating != s.counted_creating) {
+    creating_streams += creating ? 1 : -1;
+    s.counted_creating = creating;
+  }
 }
 
 result<void> engine::impl::check_on_demand_quota() const {

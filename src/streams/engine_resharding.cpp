@@ -50,9 +50,9 @@ std::uint64_t child_create_seconds(std::uint64_t parent_create_s, timestamp now)
 
 // --- topology primitives -----------------------------------------------------
 
-shard_state* engine::impl::add_shard(stream_state& s, hash_key start, hash_key end, std::optional<shard_id> parent,
-                                     std::optional<shard_id> adjacent, std::uint64_t create_s, timestamp now) {
-  shard_id id(s.next_index++);
+std::shared_ptr<shard_state> engine::impl::make_shard(stream_state& s, shard_id id, hash_key start, hash_key end,
+                                                      std::optional<shard_id> parent, std::optional<shard_id> adjacent,
+                                                      std::uint64_t create_s, timestamp now) {
   auto log = storage->create_log({s.name, s.uid, id});
   if (!log) throw std::runtime_error("rill: storage could not create a shard log: " + log.error().to_string());
   if (s.encryption == encryption_type::kms && s.key_id) (*log)->set_encryption(*s.key_id);
@@ -61,17 +61,29 @@ shard_state* engine::impl::add_shard(stream_state& s, hash_key start, hash_key e
     std::unique_lock lock(sh->mu);
     sh->arm(s.limits, now);
   }
+  return sh;
+}
+
+shard_state* engine::impl::add_shard(stream_state& s, hash_key start, hash_key end, std::optional<shard_id> parent,
+                                     std::optional<shard_id> adjacent, std::uint64_t create_s, timestamp now) {
+  auto sh = make_shard(s, shard_id(s.next_index), start, end, parent, adjacent, create_s, now);
+  ++s.next_index;
   s.shards.push_back(sh);
   return sh.get();
 }
 
-void engine::impl::rebuild_open(stream_state& s) {
-  s.open.clear();
-  for (auto& sh : s.shards) {
-    if (sh && !sh->closed) s.open.push_back(sh.get());
-  }
-  std::sort(s.open.begin(), s.open.end(),
-            [](const shard_state* a, const shard_state* b) { return a->start < b->start; });
+std::size_t engine::impl::open_position(const stream_state& s, const shard_state& sh) const {
+  auto it = std::lower_bound(s.open.begin(), s.open.end(), sh.start,
+                             [](const shard_state* x, hash_key k) { return x->start < k; });
+  assert(it != s.open.end() && *it == &sh);
+  return static_cast<std::size_t>(it - s.open.begin());
+}
+
+void engine::impl::replace_open(stream_state& s, std::size_t first, std::size_t count,
+                                std::initializer_list<shard_state*> with) {
+  auto at = s.open.erase(s.open.begin() + static_cast<std::ptrdiff_t>(first),
+                         s.open.begin() + static_cast<std::ptrdiff_t>(first + count));
+  s.open.insert(at, with.begin(), with.end());
 }
 
 void engine::impl::close_shard(shard_state& sh, timestamp t) {
@@ -82,28 +94,39 @@ void engine::impl::close_shard(shard_state& sh, timestamp t) {
 }
 
 void engine::impl::split(stream_state& s, shard_state& parent, hash_key at, timestamp t) {
+  const std::size_t pos = open_position(s, parent);
   close_shard(parent, t);
   std::uint64_t cs = child_create_seconds(parent.create_s, t);
   auto* lo = add_shard(s, parent.start, hash_key(at.value() - 1), parent.id, std::nullopt, cs, t);
   auto* hi = add_shard(s, at, parent.end, parent.id, std::nullopt, cs, t);
   parent.children = {lo->id, hi->id};
-  rebuild_open(s);
+  replace_open(s, pos, 1, {lo, hi});
 }
 
 void engine::impl::merge(stream_state& s, shard_state& lower, shard_state& upper, timestamp t) {
+  const std::size_t pos = open_position(s, lower);
+  assert(pos + 1 < s.open.size() && s.open[pos + 1] == &upper);
   close_shard(lower, t);
   close_shard(upper, t);
   std::uint64_t cs = child_create_seconds(std::max(lower.create_s, upper.create_s), t);
   auto* child = add_shard(s, lower.start, upper.end, lower.id, upper.id, cs, t);
   lower.children = {child->id};
   upper.children = {child->id};
-  rebuild_open(s);
+  replace_open(s, pos, 2, {child});
 }
 
-void engine::impl::begin_update(const std::shared_ptr<stream_state>& s, std::function<void()> change) {
+void engine::impl::begin_update(const std::shared_ptr<stream_state>& s, std::unique_lock<detail::shared_mutex>& lock,
+                                update_fn change) {
   if (opt.update_stream_delay <= duration::zero()) {
-    change();
-    persist_locked(*s);  // before the caller releases s->mu: no put reaches a new shard first
+    change(lock);
+    // Before the caller releases s->mu: no put reaches a new shard before the manifest knows it.
+    if (lock.owns_lock()) {
+      persist_locked(*s);
+    } else {
+      std::shared_lock relock(s->mu);
+      persist_locked(*s);
+    }
+    recount(s);
     return;
   }
   s->status = stream_status::updating;
@@ -113,15 +136,133 @@ void engine::impl::begin_update(const std::shared_ptr<stream_state>& s, std::fun
     std::lock_guard control(control_mu);
     auto st = weak.lock();
     if (!st) return;
-    std::unique_lock lock(st->mu);
-    if (st->status != stream_status::updating) return;  // deleted meanwhile
-    auto fn = std::move(st->on_updated);
-    st->on_updated = nullptr;
-    if (fn) fn();
-    st->status = stream_status::active;
-    persist_locked(*st);
+    {
+      std::unique_lock lock(st->mu);
+      if (st->status != stream_status::updating) return;  // deleted meanwhile
+      auto fn = std::move(st->on_updated);
+      st->on_updated = nullptr;
+      if (fn) fn(lock);
+      st->status = stream_status::active;
+      persist_locked(*st);
+    }
+    recount(st);
   });
 }
+
+// --- uniform scaling ------------------------------------------------------------
+
+namespace {
+
+// The splits and merges that take the open shards to `target` shards of equal
+// size, planned before anything changes. A target boundary within a tiny
+// tolerance (a 2^-32 part of a target shard's width) of a current boundary
+// keeps the current one, so the rounding of two uniform layouts (n and 2n
+// shards, say) costs no sliver shards: doubling is one split per shard, halving
+// one merge per pair, and in general every target boundary that falls inside a
+// shard costs one split and every current boundary that falls inside a target
+// shard one merge, the fewest any sequence of splits and merges can do.
+struct reshard_plan {
+  // A shard of the plan: an open shard (its position in `open`) or one the plan
+  // creates (its number among the created shards).
+  struct node {
+    hash_key start;
+    hash_key end;
+    std::int64_t open_pos = -1;
+    std::int64_t created = -1;
+    std::uint64_t create_s = 0;
+  };
+  struct op {
+    bool split = false;
+    node a;       // the parent (split) or the lower parent (merge)
+    node b;       // the upper parent (merge)
+    hash_key at;  // split: where the upper child starts
+    std::int64_t first_child = 0;
+  };
+  struct child {
+    hash_key start;
+    hash_key end;
+    node parent;
+    std::optional<node> adjacent;
+    std::uint64_t create_s = 0;
+  };
+  std::vector<op> ops;
+  std::vector<child> children;  // by creation number
+  std::vector<node> result;     // the open shards afterwards, by hash key
+  std::int64_t peak_extra = 0;  // most open shards above the current count at any step
+};
+
+reshard_plan plan_uniform(const std::vector<shard_state*>& open, std::uint32_t target, timestamp t) {
+  using u128 = unsigned __int128;
+  reshard_plan plan;
+  const auto ideal = uniform_starts(target);
+  const u128 tol = (target > 1 ? ideal[1].value() : ~u128{0}) >> 32;
+  // The target boundaries (starts of shards 1..target-1), snapped to a current
+  // boundary when one is within the tolerance.
+  std::vector<hash_key> bounds;
+  bounds.reserve(target);
+  for (std::size_t j = 1; j < ideal.size(); ++j) {
+    const u128 b = ideal[j].value();
+    auto it = std::lower_bound(open.begin() + 1, open.end(), ideal[j],
+                               [](const shard_state* x, hash_key k) { return x->start < k; });
+    u128 best = b;
+    u128 best_diff = tol + 1;
+    if (it != open.end() && (*it)->start.value() - b <= tol) {
+      best = (*it)->start.value();
+      best_diff = (*it)->start.value() - b;
+    }
+    if (it != open.begin() + 1 && b - (*(it - 1))->start.value() < best_diff) best = (*(it - 1))->start.value();
+    bounds.emplace_back(best);
+  }
+  std::int64_t extra = 0;
+  auto make_node_open = [&](std::size_t i) {
+    return reshard_plan::node{open[i]->start, open[i]->end, static_cast<std::int64_t>(i), -1, open[i]->create_s};
+  };
+  auto create = [&](hash_key start, hash_key end, const reshard_plan::node& parent,
+                    std::optional<reshard_plan::node> adjacent) {
+    const std::uint64_t ps = std::max(parent.create_s, adjacent ? adjacent->create_s : 0);
+    const std::uint64_t cs = child_create_seconds(ps, t);
+    plan.children.push_back({start, end, parent, adjacent, cs});
+    return reshard_plan::node{start, end, -1, static_cast<std::int64_t>(plan.children.size() - 1), cs};
+  };
+  std::size_t next = 1;
+  reshard_plan::node cur = make_node_open(0);
+  for (std::size_t j = 0; j < target; ++j) {
+    const hash_key hi = j + 1 < target ? hash_key(bounds[j].value() - 1) : hash_key::max();
+    for (;;) {
+      if (cur.end == hi) {
+        plan.result.push_back(cur);
+        if (next < open.size()) cur = make_node_open(next++);
+        break;
+      }
+      if (hi < cur.end) {  // a target boundary inside `cur`: split there
+        reshard_plan::op o;
+        o.split = true;
+        o.a = cur;
+        o.at = hash_key(hi.value() + 1);
+        o.first_child = static_cast<std::int64_t>(plan.children.size());
+        auto lo = create(cur.start, hi, cur, std::nullopt);
+        auto up = create(o.at, cur.end, cur, std::nullopt);
+        plan.ops.push_back(o);
+        plan.result.push_back(lo);
+        cur = up;
+        plan.peak_extra = std::max(plan.peak_extra, ++extra);
+        break;
+      }
+      // `cur` ends inside the target shard: merge it with the next one.
+      assert(next < open.size());
+      reshard_plan::op o;
+      o.a = cur;
+      o.b = make_node_open(next++);
+      o.first_child = static_cast<std::int64_t>(plan.children.size());
+      cur = create(o.a.start, o.b.end, o.a, o.b);
+      plan.ops.push_back(o);
+      --extra;
+    }
+  }
+  return plan;
+}
+
+}  // namespace
 
 // --- resharding --------------------------------------------------------------
 
@@ -184,7 +325,7 @@ result<void> engine::split_shard(const split_shard_request& req) {
   const hash_key at = *key;
   const shard_id pid = parent.id;
   logger()->info("SplitShard {} of stream {} at {}", pid.to_string(), st.name, at.to_string());
-  d.begin_update(stream, [&d, &st, pid, at] {
+  d.begin_update(stream, lock, [&d, &st, pid, at](std::unique_lock<detail::shared_mutex>&) {
     auto& p = *st.shards[pid.index()];
     if (!p.closed) d.split(st, p, at, d.now());
   });
@@ -219,7 +360,7 @@ result<void> engine::merge_shards(const merge_shards_request& req) {
   }
   const shard_id lo = a->id;
   const shard_id hi = b->id;
-  d.begin_update(stream, [&d, &st, lo, hi] {
+  d.begin_update(stream, lock, [&d, &st, lo, hi](std::unique_lock<detail::shared_mutex>&) {
     auto& x = *st.shards[lo.index()];
     auto& y = *st.shards[hi.index()];
     if (!x.closed && !y.closed) d.merge(st, x, y, d.now());
@@ -240,7 +381,9 @@ result<update_shard_count_result> engine::update_shard_count(const update_shard_
   const auto w = d.at(st.name);
   // Before the stream lock: it takes streams_mu, which comes first in the lock order.
   const std::int64_t total = d.open_shard_total();
-  std::unique_lock lock(st.mu);
+  // The checks and the plan under the stream lock shared (puts go on); the
+  // topology and status change only under control_mu, which this call holds.
+  std::shared_lock check(st.mu);
   if (auto e = reshardable(st, "UpdateShardCount", w)) return *e;
   const auto current = static_cast<std::int32_t>(st.open.size());
   const std::int32_t target = req.target_shard_count;
@@ -271,43 +414,62 @@ result<update_shard_count_result> engine::update_shard_count(const update_shard_
                              cp.max_scalings_per_day, st.name, d.opt.account_id,
                              detail::java_date(st.scalings.next_free(std::chrono::hours(24)))));
   }
-  // Splits come first, then merges: the peak is current + number of splits.
-  const auto starts = uniform_starts(static_cast<std::uint32_t>(target));
-  std::int64_t splits = 0;
-  {
-    std::size_t oi = 0;
-    for (std::size_t i = 1; i < starts.size(); ++i) {
-      while (oi < st.open.size() && st.open[oi]->end < starts[i]) ++oi;
-      if (oi < st.open.size() && st.open[oi]->start < starts[i]) ++splits;
-    }
-  }
-  if (total + splits > d.opt.shard_limit) {
-    return detail::shard_limit_exceeded(d.opt.account_id, d.opt.region, total, d.opt.shard_limit, splits);
+  // The plan is made again when the change runs (the same open shards then:
+  // the topology changes only under control_mu, and the stream is UPDATING).
+  const std::int64_t peak = plan_uniform(st.open, static_cast<std::uint32_t>(target), d.now()).peak_extra;
+  if (total + peak > d.opt.shard_limit) {
+    return detail::shard_limit_exceeded(d.opt.account_id, d.opt.region, total, d.opt.shard_limit, peak);
   }
   if (cp.enabled) st.scalings.add(d.now());
   logger()->info("UpdateShardCount on stream {}: {} -> {} open shards", st.name, current, target);
-  d.begin_update(stream, [&d, &st, starts] {
+  check.unlock();
+  std::unique_lock lock(st.mu);
+  d.begin_update(stream, lock, [&d, &st, target](std::unique_lock<detail::shared_mutex>& held) {
+    // Plan and make the new shards (and their logs) with the stream lock
+    // released: puts and reads go on meanwhile. The topology changes only
+    // under control_mu, which is held, so the plan stays valid.
+    held.unlock();
     const timestamp now = d.now();
-    // 1. Split every open shard that a target boundary cuts.
-    for (std::size_t i = 1; i < starts.size(); ++i) {
-      for (auto* sh : st.open) {
-        if (sh->start < starts[i] && starts[i] <= sh->end) {
-          d.split(st, *sh, starts[i], now);
-          break;
-        }
+    const reshard_plan plan = plan_uniform(st.open, static_cast<std::uint32_t>(target), now);
+    std::vector<std::shared_ptr<shard_state>> made;
+    made.reserve(plan.children.size());
+    const std::uint32_t base = st.next_index;
+    auto id_of = [&](const reshard_plan::node& n) {
+      return n.open_pos >= 0 ? st.open[static_cast<std::size_t>(n.open_pos)]->id
+                             : shard_id(base + static_cast<std::uint32_t>(n.created));
+    };
+    for (const auto& c : plan.children) {
+      std::optional<shard_id> adjacent;
+      if (c.adjacent) adjacent = id_of(*c.adjacent);
+      made.push_back(d.make_shard(st, shard_id(base + static_cast<std::uint32_t>(made.size())), c.start, c.end,
+                                  id_of(c.parent), adjacent, c.create_s, now));
+    }
+    held.lock();
+    // Apply: close the parents in plan order and swap in the new open shards.
+    auto resolve = [&](const reshard_plan::node& n) -> shard_state* {
+      return n.open_pos >= 0 ? st.open[static_cast<std::size_t>(n.open_pos)]
+                             : made[static_cast<std::size_t>(n.created)].get();
+    };
+    for (const auto& o : plan.ops) {
+      shard_state* a = resolve(o.a);
+      const auto first = static_cast<std::size_t>(o.first_child);
+      d.close_shard(*a, now);
+      if (o.split) {
+        a->children = {made[first]->id, made[first + 1]->id};
+      } else {
+        shard_state* b = resolve(o.b);
+        d.close_shard(*b, now);
+        a->children = {made[first]->id};
+        b->children = {made[first]->id};
       }
     }
-    // 2. Merge, left to right, the shards inside each target range.
-    for (std::size_t i = 0; i < starts.size(); ++i) {
-      const hash_key lo = starts[i];
-      const hash_key hi = i + 1 < starts.size() ? hash_key(starts[i + 1].value() - 1) : hash_key::max();
-      for (;;) {
-        auto first = std::find_if(st.open.begin(), st.open.end(), [&](shard_state* sh) { return sh->start == lo; });
-        assert(first != st.open.end());
-        if ((*first)->end == hi) break;
-        d.merge(st, **first, **(first + 1), now);
-      }
-    }
+    std::vector<shard_state*> open;
+    open.reserve(plan.result.size());
+    for (const auto& n : plan.result) open.push_back(resolve(n));
+    st.open = std::move(open);
+    st.shards.reserve(st.shards.size() + made.size());
+    for (auto& m : made) st.shards.push_back(std::move(m));
+    st.next_index = base + static_cast<std::uint32_t>(plan.children.size());
   });
   return update_shard_count_result{st.name, st.arn, current, target};
 }
@@ -347,7 +509,7 @@ result<void> engine::update_stream_mode(const update_stream_mode_request& req) {
     }
     st.mode_switches.add(d.now());
   }
-  d.begin_update(stream, [&st, mode] { st.mode = mode; });
+  d.begin_update(stream, lock, [&st, mode](std::unique_lock<detail::shared_mutex>&) { st.mode = mode; });
   return {};
 }
 
@@ -359,31 +521,39 @@ void engine::impl::scale_on_demand() {
   const timestamp t = now();
   const std::int64_t this_minute = detail::minute_of(t);
   const std::int64_t minutes = std::max<std::int64_t>(1, std::chrono::ceil<std::chrono::minutes>(od.sustain).count());
-  std::vector<std::shared_ptr<stream_state>> all;
-  {
-    std::shared_lock lock(streams_mu);
-    for (auto& [n, s] : streams) all.push_back(s);
+  // Only the ON_DEMAND streams, each first under its lock shared: the stream
+  // lock is taken exclusive only to split shards found hot.
+  std::vector<std::shared_ptr<stream_state>> candidates;
+  for (auto& [uid, weak] : on_demand_set) {
+    if (auto s = weak.lock()) candidates.push_back(std::move(s));
   }
-  for (auto& s : all) {
-    std::unique_lock lock(s->mu);
-    if (s->mode != stream_mode::on_demand || s->status != stream_status::active) continue;
-    const double bytes_cap = static_cast<double>(s->limits.write_bytes_per_second) * 60.0 * od.split_threshold;
-    const double records_cap = static_cast<double>(s->limits.write_records_per_second) * 60.0 * od.split_threshold;
-    std::vector<shard_state*> hot;
-    for (auto* sh : s->open) {
-      // A shard qualifies once it has lived through `sustain` whole minutes,
-      // every one of them above the threshold.
-      if (sh->created_at > t - std::chrono::minutes(minutes + 1)) continue;
-      std::shared_lock sl(sh->mu);
-      bool all_hot = true;
-      for (std::int64_t m = this_minute - minutes; m < this_minute && all_hot; ++m) {
-        auto [bytes, records] = sh->written_in(m);
-        all_hot = static_cast<double>(bytes) > bytes_cap || static_cast<double>(records) > records_cap;
+  for (auto& sp : candidates) {
+    auto& s = sp;
+    std::vector<shard_id> hot;
+    {
+      std::shared_lock lock(s->mu);
+      if (s->mode != stream_mode::on_demand || s->status != stream_status::active) continue;
+      const double bytes_cap = static_cast<double>(s->limits.write_bytes_per_second) * 60.0 * od.split_threshold;
+      const double records_cap = static_cast<double>(s->limits.write_records_per_second) * 60.0 * od.split_threshold;
+      for (auto* sh : s->open) {
+        // A shard qualifies once it has lived through `sustain` whole minutes,
+        // every one of them above the threshold.
+        if (sh->created_at > t - std::chrono::minutes(minutes + 1)) continue;
+        std::shared_lock sl(sh->mu);
+        bool all_hot = true;
+        for (std::int64_t m = this_minute - minutes; m < this_minute && all_hot; ++m) {
+          auto [bytes, records] = sh->written_in(m);
+          all_hot = static_cast<double>(bytes) > bytes_cap || static_cast<double>(records) > records_cap;
+        }
+        if (all_hot) hot.push_back(sh->id);
       }
-      if (all_hot) hot.push_back(sh);
     }
-    for (auto* sh : hot) {
+    if (hot.empty()) continue;
+    std::unique_lock lock(s->mu);
+    for (auto id : hot) {
       if (static_cast<std::int32_t>(s->open.size()) >= od.max_shards) break;
+      shard_state* sh = s->shards[id.index()].get();
+      if (!sh || sh->closed) continue;
       const auto lo = sh->start.value();
       const auto hi = sh->end.value();
       if (hi - lo < 3) continue;

@@ -29,22 +29,40 @@ void engine::impl::trim_expired() {
   std::vector<std::shared_ptr<stream_state>> all;
   {
     std::shared_lock lock(streams_mu);
+    all.reserve(streams.size());
     for (auto& [n, s] : streams) all.push_back(s);
   }
   for (auto& s : all) {
-    std::vector<std::shared_ptr<shard_state>> gone;
+    // Records: the stream lock shared (puts and reads go on), each shard's
+    // lock exclusive only while its own log is trimmed.
+    bool shards_expired = false;
     {
-      std::unique_lock lock(s->mu);
-      const duration retention = s->retention();
-      for (auto& sh : s->shards) {
+      std::shared_lock lock(s->mu);
+      const timestamp horizon = s->horizon(t);
+      for (std::size_t i = s->released_prefix; i < s->shards.size(); ++i) {
+        shard_state* sh = s->shards[i].get();
         if (!sh) continue;
-        if (sh->expired(t, retention)) {
-          gone.push_back(std::move(sh));
+        if (sh->expired(horizon)) {
+          shards_expired = true;
           continue;
         }
         std::unique_lock sl(sh->mu);
-        sh->log->trim_before(t - retention + duration(1));
+        if (sh->log->start_offset() == sh->log->end_offset()) continue;  // nothing stored
+        sh->log->trim_before(horizon + duration(1));
       }
+    }
+    if (!shards_expired) continue;
+    // Expired shards leave the stream: that needs the stream lock exclusive,
+    // taken only when there are some.
+    std::vector<std::shared_ptr<shard_state>> gone;
+    {
+      std::unique_lock lock(s->mu);
+      const timestamp horizon = s->horizon(t);
+      for (std::size_t i = s->released_prefix; i < s->shards.size(); ++i) {
+        auto& sh = s->shards[i];
+        if (sh && sh->expired(horizon)) gone.push_back(std::move(sh));
+      }
+      while (s->released_prefix < s->shards.size() && !s->shards[s->released_prefix]) ++s->released_prefix;
       if (!gone.empty()) persist_locked(*s);  // the manifest first, then the files
     }
     for (auto& sh : gone) storage->remove_log({s->name, s->uid, sh->id});
@@ -99,6 +117,9 @@ result<void> engine::impl::change_retention(const update_retention_period_reques
     }
     st.retention_changes.add(now());
   }
+  // What has expired under the old period stays expired: an increase does not
+  // make expired data readable again, even before the trimmer releases it.
+  st.expired_through = st.horizon(now());
   st.retention_hours = h;
   return {};
 }

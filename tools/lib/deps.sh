@@ -16,6 +16,7 @@ RILL_PACKAGES=(
 # streams' objects, clang for the libFuzzer targets.
 RILL_TEST_PACKAGES=(
   gzip unzip zstd python3 python3-snappy clang
+  golang-go golang-github-aws-aws-sdk-go-v2-dev
 )
 
 # The root of the repository (this file is tools/lib/deps.sh).

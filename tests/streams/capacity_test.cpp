@@ -65,7 +65,8 @@ TEST(Capacity, OneMebibytePerSecondOfDataPlusKeysPerShard) {
   RILL_EXPECT_ERROR(e->put_record({.stream_name = "s", .data = "", .partition_key = "k"}),
                     error_code::provisioned_throughput_exceeded_exception);
   e.clock->advance(1ms);  // 1048.576 bytes back
-  RILL_ASSERT_OK(e->put_record({.stream_name = "s", .data = std::string(1047, 'd'), .partition_key = "k"}));
+  const std::string d1047(1047, 'd');
+  RILL_ASSERT_OK(e->put_record({.stream_name = "s", .data = d1047, .partition_key = "k"}));
   RILL_EXPECT_ERROR(e->put_record({.stream_name = "s", .data = "", .partition_key = "k"}),
                     error_code::provisioned_throughput_exceeded_exception);
   e.clock->advance(1s);

@@ -105,7 +105,8 @@ TEST(BadInput, PartitionKeysOf0And257Characters) {
   EXPECT_EQ(long_key.error().message(), "1 validation error detected: Value '" + k257 +
                                             "' at 'partitionKey' failed to satisfy constraint: Member must have "
                                             "length less than or equal to 256");
-  RILL_ASSERT_OK(e->put_record({.stream_name = "s", .data = "x", .partition_key = std::string(256, 'k')}));
+  const std::string k256(256, 'k');
+  RILL_ASSERT_OK(e->put_record({.stream_name = "s", .data = "x", .partition_key = k256}));
   // 256 characters of three UTF-8 bytes each is fine; 129 characters outside the BMP count 258.
   std::string bmp;
   for (int i = 0; i < 256; ++i) bmp += "\xe2\x82\xac";  // €

@@ -1,0 +1,305 @@
+// Copyright 2026 The rill Authors. Licensed under the Apache License, Version 2.0.
+//
+// rill_streams_scale_bench: how each operation's cost grows with the shards of
+// a stream (1 … 10,000) and the streams of an engine (1 … 10,000). Every curve
+// should be flat (per-call data-plane work, lookups) or linear in the shards
+// the call touches (UpdateShardCount, a full DescribeStream walk, the trim
+// sweep), reported per shard touched so that flat means O(shards touched).
+//
+//   BM_PutRecordShards/N        put_record on a stream of N shards, keys in the lowest 1/256
+//                               of the hash space (the same few shards whatever N)
+//   BM_PutRecordsShards/N       the same with put_records (500 entries)
+//   BM_PutRecordSpread/N        put_record with keys spread over all N shards (every put
+//                               touches a cold shard: shows the working set, not the engine)
+//   BM_GetRecordsShards/N       an empty get_records on a stream of N shards
+//   BM_PutRecordStreams/N       put_record on one stream of an engine with N streams
+//   BM_CreateStreamStreams/N    create_stream + delete_stream with N streams present
+//   BM_UpdateShardCountDouble/N update_shard_count N -> 2N (per new shard)
+//   BM_UpdateShardCountHalve/N  update_shard_count N -> N/2 (per closed shard)
+//   BM_DescribeStreamPages/N    every page of describe_stream over N shards (per shard)
+//   BM_TrimSweep/N              trim_expired over N shards with records (per shard)
+//   BM_OnDemandCheckStreams/N   the minute's on-demand check with N streams (one on-demand)
+//   BM_PutLatencyBaseline       put_record's worst latency while another thread creates
+//                               streams (the machine's own scheduling noise)
+//   BM_PutDuringReshard         put_record latency while another thread runs
+//                               update_shard_count 5000 <-> 10000 on the same stream
+#include <benchmark/benchmark.h>
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench_support.hpp"
+#include "rill/engine.hpp"
+
+namespace rill::bench {
+namespace {
+
+using u128 = unsigned __int128;
+
+std::unique_ptr<engine> fresh_engine(std::shared_ptr<manual_clock> clock = nullptr) {
+  engine_options opt;
+  opt.clock = clock ? clock : std::make_shared<manual_clock>();
+  opt.shard_limit = 1'000'000;
+  return std::make_unique<engine>(std::move(opt));
+}
+
+void create(engine& e, const std::string& name, std::int32_t shards) {
+  auto r = e.create_stream({.stream_name = name, .shard_count = shards});
+  if (!r) throw std::runtime_error(r.error().to_string());
+}
+
+const std::vector<std::int64_t> kCounts = {1, 10, 100, 1000, 10000};
+
+const record_set& hot_records() {
+  static const record_set rs(kSeed + 100, 8, 0);
+  return rs;
+}
+
+void put_record_loop(benchmark::State& state, const record_set& rs) {
+  const auto n = static_cast<std::int32_t>(state.range(0));
+  auto e = fresh_engine();
+  create(*e, "s", n);
+  put_record_request req{.stream_name = "s"};
+  std::size_t i = 0;
+  for (auto _ : state) {
+    req.data = rs.payload(i);
+    req.partition_key = rs.key(i);
+    auto r = e->put_record(req);
+    benchmark::DoNotOptimize(r);
+    if (++i == rs.size()) i = 0;
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(kRecordBytes));
+}
+
+void BM_PutRecordShards(benchmark::State& state) { put_record_loop(state, hot_records()); }
+BENCHMARK(BM_PutRecordShards)->ArgsProduct({kCounts});
+
+void BM_PutRecordSpread(benchmark::State& state) { put_record_loop(state, default_records()); }
+BENCHMARK(BM_PutRecordSpread)->ArgsProduct({kCounts});
+
+void BM_PutRecordsShards(benchmark::State& state) {
+  const auto n = static_cast<std::int32_t>(state.range(0));
+  auto e = fresh_engine();
+  create(*e, "s", n);
+  auto batches = hot_records().batches();
+  for (auto& b : batches) b.stream_name = "s";
+  std::size_t b = 0;
+  for (auto _ : state) {
+    auto r = e->put_records(batches[b]);
+    benchmark::DoNotOptimize(r);
+    if (++b == batches.size()) b = 0;
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(kBatch));
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(kBatch * kRecordBytes));
+}
+BENCHMARK(BM_PutRecordsShards)->ArgsProduct({kCounts});
+
+void BM_GetRecordsShards(benchmark::State& state) {
+  const auto n = static_cast<std::int32_t>(state.range(0));
+  auto e = fresh_engine();
+  create(*e, "s", n);
+  auto it = e->get_shard_iterator(
+      {.stream_name = "s", .shard_id = "shardId-000000000000", .shard_iterator_type = shard_iterator_type::latest});
+  if (!it) throw std::runtime_error(it.error().to_string());
+  get_records_request req{.shard_iterator = it->shard_iterator};
+  for (auto _ : state) {
+    auto r = e->get_records(req);
+    benchmark::DoNotOptimize(r);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_GetRecordsShards)->ArgsProduct({kCounts});
+
+void BM_PutRecordStreams(benchmark::State& state) {
+  const auto n = static_cast<std::int32_t>(state.range(0));
+  auto e = fresh_engine();
+  for (std::int32_t i = 0; i < n; ++i) create(*e, "stream-" + std::to_string(i), 1);
+  const std::string target = "stream-" + std::to_string(n / 2);
+  const record_set& rs = default_records();
+  put_record_request req{.stream_name = target};
+  std::size_t i = 0;
+  for (auto _ : state) {
+    req.data = rs.payload(i);
+    req.partition_key = rs.key(i);
+    auto r = e->put_record(req);
+    benchmark::DoNotOptimize(r);
+    if (++i == rs.size()) i = 0;
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(kRecordBytes));
+}
+BENCHMARK(BM_PutRecordStreams)->ArgsProduct({kCounts});
+
+void BM_CreateStreamStreams(benchmark::State& state) {
+  const auto n = static_cast<std::int32_t>(state.range(0));
+  auto e = fresh_engine();
+  for (std::int32_t i = 0; i < n; ++i) create(*e, "stream-" + std::to_string(i), 1);
+  for (auto _ : state) {
+    create(*e, "extra", 1);
+    auto r = e->delete_stream({.stream_name = "extra"});
+    benchmark::DoNotOptimize(r);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_CreateStreamStreams)->ArgsProduct({kCounts});
+
+void BM_UpdateShardCountDouble(benchmark::State& state) {
+  const auto n = static_cast<std::int32_t>(state.range(0));
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto e = fresh_engine();
+    create(*e, "s", n);
+    state.ResumeTiming();
+    auto r = e->update_shard_count({.stream_name = "s", .target_shard_count = 2 * n});
+    if (!r) state.SkipWithError(r.error().to_string().c_str());
+    state.PauseTiming();
+    e.reset();
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(state.iterations() * 2 * n);  // new shards
+  state.SetLabel("items = new shards");
+}
+BENCHMARK(BM_UpdateShardCountDouble)->Arg(1)->Arg(10)->Arg(100)->Arg(1000)->Arg(5000)->Unit(benchmark::kMicrosecond);
+
+void BM_UpdateShardCountHalve(benchmark::State& state) {
+  const auto n = static_cast<std::int32_t>(state.range(0));
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto e = fresh_engine();
+    create(*e, "s", n);
+    state.ResumeTiming();
+    auto r = e->update_shard_count({.stream_name = "s", .target_shard_count = n / 2});
+    if (!r) state.SkipWithError(r.error().to_string().c_str());
+    state.PauseTiming();
+    e.reset();
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(state.iterations() * n);  // closed shards
+  state.SetLabel("items = closed shards");
+}
+BENCHMARK(BM_UpdateShardCountHalve)->Arg(2)->Arg(10)->Arg(100)->Arg(1000)->Arg(10000)->Unit(benchmark::kMicrosecond);
+
+void BM_DescribeStreamPages(benchmark::State& state) {
+  const auto n = static_cast<std::int32_t>(state.range(0));
+  auto e = fresh_engine();
+  create(*e, "s", n);
+  for (auto _ : state) {
+    std::optional<std::string> after;
+    for (;;) {
+      auto r = e->describe_stream({.stream_name = "s", .exclusive_start_shard_id = after});
+      if (!r) {
+        state.SkipWithError(r.error().to_string().c_str());
+        break;
+      }
+      const auto& d = r->stream_description;
+      if (!d.has_more_shards || d.shards.empty()) break;
+      after = d.shards.back().shard_id.to_string();
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+  state.SetLabel("items = shards described");
+}
+BENCHMARK(BM_DescribeStreamPages)->ArgsProduct({kCounts})->Unit(benchmark::kMicrosecond);
+
+void BM_TrimSweep(benchmark::State& state) {
+  const auto n = static_cast<std::int32_t>(state.range(0));
+  auto clock = std::make_shared<manual_clock>();
+  auto e = fresh_engine(clock);
+  create(*e, "s", n);
+  const u128 width = ~u128{0} / static_cast<u128>(n);
+  const std::string data(100, 'x');
+  for (std::int32_t i = 0; i < n; ++i) {
+    const std::string key = hash_key(width * static_cast<u128>(i)).to_string();
+    auto r = e->put_record({.stream_name = "s", .data = data, .partition_key = "k", .explicit_hash_key = key});
+    if (!r) throw std::runtime_error(r.error().to_string());
+  }
+  for (auto _ : state) e->trim_expired();
+  state.SetItemsProcessed(state.iterations() * n);
+  state.SetLabel("items = shards swept");
+}
+BENCHMARK(BM_TrimSweep)->ArgsProduct({kCounts})->Unit(benchmark::kMicrosecond);
+
+void BM_OnDemandCheckStreams(benchmark::State& state) {
+  const auto n = static_cast<std::int32_t>(state.range(0));
+  auto clock = std::make_shared<manual_clock>();
+  engine_options opt;
+  opt.clock = clock;
+  opt.shard_limit = 1'000'000;
+  opt.on_demand.enabled = true;
+  opt.trim_interval = std::chrono::hours(24 * 365);
+  auto e = std::make_unique<engine>(std::move(opt));
+  for (std::int32_t i = 1; i < n; ++i) create(*e, "stream-" + std::to_string(i), 1);
+  auto r = e->create_stream({.stream_name = "od", .stream_mode_details = stream_mode_details{stream_mode::on_demand}});
+  if (!r) throw std::runtime_error(r.error().to_string());
+  const auto interval = e->options().on_demand.evaluation_interval;
+  for (auto _ : state) clock->advance(interval);
+  state.SetItemsProcessed(state.iterations());
+  state.SetLabel("items = evaluations");
+}
+BENCHMARK(BM_OnDemandCheckStreams)->ArgsProduct({kCounts})->Unit(benchmark::kMicrosecond);
+
+// A writer's worst put_record latency while another thread rescales the same
+// stream between 5,000 and 10,000 shards (and creates an unrelated stream
+// between rescales): the reshard must not hold up the writer for its length.
+void put_latency(benchmark::State& state, bool reshard) {
+  auto e = fresh_engine();
+  create(*e, "s", 5000);
+  std::atomic<bool> stop{false};
+  std::atomic<std::int64_t> reshards{0};
+  std::atomic<std::int64_t> reshard_ns{0};
+  std::thread scaler([&] {
+    std::int32_t target = 10000;
+    int i = 0;
+    while (!stop.load()) {
+      if (!reshard) {  // the baseline: the same thread load without the reshard
+        create(*e, "other-" + std::to_string(i++), 1);
+        auto s = e->describe_stream_summary({.stream_name = "s"});
+        benchmark::DoNotOptimize(s);
+        continue;
+      }
+      const auto t0 = std::chrono::steady_clock::now();
+      auto r = e->update_shard_count({.stream_name = "s", .target_shard_count = target});
+      reshard_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+      if (r) {
+        target = target == 10000 ? 5000 : 10000;
+        ++reshards;
+      }
+      create(*e, "other-" + std::to_string(i++), 1);
+    }
+  });
+  const record_set& rs = default_records();
+  put_record_request req{.stream_name = "s"};
+  std::size_t i = 0;
+  double worst_us = 0;
+  for (auto _ : state) {
+    req.data = rs.payload(i);
+    req.partition_key = rs.key(i);
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = e->put_record(req);
+    const auto t1 = std::chrono::steady_clock::now();
+    benchmark::DoNotOptimize(r);
+    worst_us = std::max(worst_us, std::chrono::duration<double, std::micro>(t1 - t0).count());
+    if (++i == rs.size()) i = 0;
+  }
+  stop = true;
+  scaler.join();
+  state.counters["worst_put_us"] = worst_us;
+  state.counters["reshards"] = static_cast<double>(reshards.load());
+  state.counters["mean_reshard_us"] =
+      reshards.load() > 0 ? static_cast<double>(reshard_ns.load()) / 1000.0 / static_cast<double>(reshards.load()) : 0;
+  state.SetItemsProcessed(state.iterations());
+}
+void BM_PutLatencyBaseline(benchmark::State& state) { put_latency(state, false); }
+BENCHMARK(BM_PutLatencyBaseline)->UseRealTime()->MinTime(1.0);
+
+void BM_PutDuringReshard(benchmark::State& state) { put_latency(state, true); }
+BENCHMARK(BM_PutDuringReshard)->UseRealTime()->MinTime(1.0);
+
+}  // namespace
+}  // namespace rill::bench
+
+BENCHMARK_MAIN();

@@ -1,0 +1,33 @@
+# ctest driver: -DSOURCE_DIR= -DWORK_DIR= -DGENERATOR=
+file(REMOVE_RECURSE ${WORK_DIR})
+execute_process(
+  COMMAND ${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/external/subdir -B ${WORK_DIR}/build -G ${GENERATOR}
+          -DRILL_SOURCE_DIR=${SOURCE_DIR}
+  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "configuring the parent project failed:\n${out}")
+endif()
+file(READ ${WORK_DIR}/build/compile_commands.json commands)
+string(JSON n LENGTH ${commands})
+math(EXPR last "${n} - 1")
+set(seen 0)
+foreach(i RANGE ${last})
+  string(JSON file GET ${commands} ${i} file)
+  string(JSON command GET ${commands} ${i} command)
+  if(file MATCHES "/src/(common|streams|storage|consumer)/")
+    math(EXPR seen "${seen} + 1")
+    if(NOT command MATCHES " -O2 ")
+      message(FATAL_ERROR "${file} is built without optimisation under add_subdirectory:\n${command}")
+    endif()
+  endif()
+endforeach()
+if(seen EQUAL 0)
+  message(FATAL_ERROR "no rill source in the parent's compile commands")
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} --install ${WORK_DIR}/build --prefix ${WORK_DIR}/prefix
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+file(GLOB_RECURSE installed ${WORK_DIR}/prefix/*)
+if(installed)
+  message(FATAL_ERROR "the parent's install installed rill files without RILL_INSTALL:\n${installed}")
+endif()
+message(STATUS "${seen} rill sources built with -O2; nothing installed")
