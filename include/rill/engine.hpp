@@ -60,6 +60,10 @@ struct engine_options {
   /// memory lingers.
   duration trim_interval = std::chrono::minutes(1);
 
+  /// All of AWS's limits at once: as configured below (default), enforced at
+  /// AWS's values, or reported (counted and logged) without being enforced.
+  /// See limits_mode.
+  limits_mode limits = limits_mode::as_configured;
   /// Per-shard read and write limits for every stream (off by default);
   /// engine::set_stream_throughput() overrides them for one stream.
   throughput_limits throughput;
@@ -78,6 +82,9 @@ struct engine_options {
 /// An in-process Kinesis Data Streams.
 class engine final : public kinesis {
  public:
+  /// Throws std::invalid_argument if `options.throughput` holds a rate or
+  /// size below 1 (a misconfiguration, not a request error). Any rate up to
+  /// INT64_MAX is valid; rates above about 9.2e15 per second mean "unlimited".
   explicit engine(engine_options options = {});
   /// Stops background work and drops every stream. No call may be in flight.
   ~engine() override;
