@@ -62,6 +62,10 @@ struct engine_options {
   /// memory lingers.
   duration trim_interval = std::chrono::minutes(1);
 
+  /// All of AWS's limits at once: as configured below (default), enforced at
+  /// AWS's values, or reported (counted and logged) without being enforced.
+  /// See limits_mode.
+  limits_mode limits = limits_mode::as_configured;
   /// Per-shard read and write limits for every stream (off by default);
   /// engine::set_stream_throughput() overrides them for one stream.
   throughput_limits throughput{};
@@ -105,6 +109,9 @@ class engine final : public kinesis {
   /// An engine. With `data_directory` set it opens (or creates) that folder and
   /// throws bad_result_access if it cannot; use engine::open to get that error
   /// as a value.
+  /// Throws std::invalid_argument if `options.throughput` holds a rate or
+  /// size below 1 (a misconfiguration, not a request error). Any rate up to
+  /// INT64_MAX is valid; rates above about 9.2e15 per second mean "unlimited".
   explicit engine(engine_options options = {});
   /// Opens an engine, durable when `data_directory` is set: recovers the
   /// manifest and every shard's log (cutting torn tails, rebuilding stale
