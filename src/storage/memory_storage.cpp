@@ -186,6 +186,7 @@ class memory_log final : public shard_log {
         rec.arrival = timestamp(duration(seg.base_time + seg.index[i].dt));
         rec.partition_key = std::string_view(p, key_len);
         rec.data = std::string_view(p + key_len, data_len);
+        rec.encrypted = !enc_changes_.empty() && encrypted_at(offset);
         ++stats.records;
         stats.bytes += bytes;
         stats.next_offset = ++offset;
@@ -232,6 +233,16 @@ class memory_log final : public shard_log {
       drop_front();
     }
     return start_;
+  }
+
+  void set_encryption(std::string_view key_id) override {
+    const bool on = !key_id.empty();
+    if (on == (!enc_changes_.empty() && enc_changes_.back().second)) return;
+    if (!enc_changes_.empty() && enc_changes_.back().first == end_) {
+      enc_changes_.back().second = on;
+    } else {
+      enc_changes_.emplace_back(end_, on);
+    }
   }
 
   std::size_t memory_bytes() const noexcept override {
@@ -315,6 +326,15 @@ class memory_log final : public shard_log {
     return static_cast<std::size_t>(it - segments_.begin());
   }
 
+  // Whether the record at `offset` was appended while encryption was on.
+  bool encrypted_at(std::uint64_t offset) const {
+    auto it = std::partition_point(enc_changes_.begin(), enc_changes_.end(),
+                                   [offset](const auto& c) { return c.first <= offset; });
+    return it != enc_changes_.begin() && (it - 1)->second;
+  }
+
+  // Offsets where encryption was turned on or off (rare), in order.
+  std::vector<std::pair<std::uint64_t, bool>> enc_changes_;
   std::size_t first_segment_bytes_;
   std::size_t segment_bytes_;
   std::size_t next_capacity_ = 0;
