@@ -50,6 +50,7 @@ void engine::impl::trim_expired() {
         if (sh->log->start_offset() == sh->log->end_offset()) continue;  // nothing stored
         sh->log->trim_before(horizon + duration(1));
       }
+      if (!gone.empty()) persist_locked(*s);  // the manifest first, then the files
     }
     if (!shards_expired) continue;
     // Expired shards leave the stream: that needs the stream lock exclusive,

@@ -7,7 +7,7 @@ RILL_PACKAGES=(
   cmake g++ ninja-build
   libboost-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libssl-dev
   libgtest-dev libbenchmark-dev
-  zlib1g-dev libsnappy-dev libzstd-dev libisal-dev
+  zlib1g-dev libsnappy-dev libzstd-dev libisal-dev pkg-config
   libprotobuf-dev protobuf-compiler
   libnghttp2-dev libcbor-dev libcli11-dev
 )
@@ -16,6 +16,7 @@ RILL_PACKAGES=(
 # streams' objects, clang for the libFuzzer targets.
 RILL_TEST_PACKAGES=(
   gzip unzip zstd python3 python3-snappy clang
+  golang-go golang-github-aws-aws-sdk-go-v2-dev
 )
 
 # The root of the repository (this file is tools/lib/deps.sh).

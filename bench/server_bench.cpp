@@ -1,0 +1,380 @@
+// Copyright 2026 The rill Authors. Licensed under the Apache License, Version 2.0.
+//
+// The Kinesis endpoint on loopback, with its baselines in the same run:
+//   * Wire/PutRecords/<target>/threads:N   PutRecords of 500 × 100 B over HTTP/1.1
+//     keep-alive from N client connections: records/s, and each connection's
+//     p99 request latency (p99_us, averaged over connections).
+//   * Wire/GetRecords/<target>             GetRecords of up to 10,000 records.
+//   targets: rill (this server), kinesalite (from npm, in bench/server/node;
+//   skipped with a message when absent), and the in-process dispatcher without a
+//   network (the ceiling of the wire layer).
+//   * Codec/*                               decoding a PutRecords body: JSON, CBOR
+//     (rill's reader), nlohmann_json's CBOR reader (tag-free input only: it
+//     refuses tag 1), and libcbor's cbor_load.
+// The load generator measures latency with std::chrono::steady_clock: a
+// benchmark's own stopwatch, not a component's time source.
+#include <benchmark/benchmark.h>
+#include <cbor.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "common/asio.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+
+#include "rill/engine.hpp"
+#include "rill/server.hpp"
+#include "server/codec.hpp"
+#include "server/wire.hpp"
+
+extern char** environ;
+
+namespace {
+
+namespace net = boost::asio;
+namespace http = boost::beast::http;
+using net::ip::tcp;
+using rill::wire::json;
+
+constexpr int records_per_put = 500;
+constexpr int record_bytes = 100;
+
+std::string put_records_body(const std::string& stream, rill::wire::body_format f = rill::wire::body_format::json) {
+  json records = json::array();
+  for (int i = 0; i < records_per_put; ++i) {
+    std::string data(record_bytes, static_cast<char>('a' + i % 26));
+    records.push_back({{"Data", f == rill::wire::body_format::json ? json(rill::wire::base64_encode(data))
+                                                                    : rill::wire::blob_value(data)},
+                       {"PartitionKey", "pk-" + std::to_string(i)}});
+  }
+  return rill::wire::write_body({{"StreamName", stream}, {"Records", records}}, f);
+}
+
+// --- targets -------------------------------------------------------------------
+
+struct rill_target {
+  rill::engine engine;
+  std::unique_ptr<rill::server> server;
+  rill_target() {
+    auto s = rill::server::start(engine, {.io_threads = 2});
+    if (!s) throw std::runtime_error(s.error().to_string());
+    server = std::move(*s);
+  }
+};
+
+rill_target& rill_server() {
+  static rill_target t;
+  return t;
+}
+
+// kinesalite, started once from bench/server/node (npm install there first).
+struct kinesalite_target {
+  pid_t pid = -1;
+  std::uint16_t port = 0;
+  std::string why_not;
+  kinesalite_target() {
+    std::filesystem::path cli = std::filesystem::path(RILL_BENCH_NODE_DIR) / "node_modules/kinesalite/cli.js";
+    if (!std::filesystem::exists(cli)) {
+      why_not = "kinesalite not installed: (cd bench/server/node && npm install)";
+      return;
+    }
+    port = 45000 + static_cast<std::uint16_t>(getpid() % 5000);
+    std::string port_s = std::to_string(port);
+    std::string cli_s = cli.string();
+    const char* argv[] = {"node", cli_s.c_str(), "--port", port_s.c_str(), "--createStreamMs", "0",
+                          "--shardLimit", "1000", nullptr};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    if (posix_spawnp(&pid, "node", &fa, nullptr, const_cast<char* const*>(argv), environ) != 0) {
+      why_not = "cannot start node";
+      pid = -1;
+      return;
+    }
+    // Wait until it accepts connections.
+    for (int i = 0; i < 200; ++i) {
+      try {
+        net::io_context ioc;
+        tcp::socket s(ioc);
+        s.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+        return;
+      } catch (const std::exception&) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    }
+    why_not = "kinesalite did not start";
+  }
+  ~kinesalite_target() {
+    if (pid > 0) {
+      kill(pid, SIGTERM);
+      waitpid(pid, nullptr, 0);
+    }
+  }
+};
+
+kinesalite_target& kinesalite() {
+  static kinesalite_target t;
+  return t;
+}
+
+// One keep-alive HTTP/1.1 connection.
+class connection {
+ public:
+  explicit connection(std::uint16_t port) : socket_(ioc_) {
+    socket_.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+    socket_.set_option(tcp::no_delay(true));
+  }
+  std::pair<unsigned, std::string> call(const std::string& op, const std::string& body) {
+    http::request<http::string_body> r{http::verb::post, "/", 11};
+    r.set(http::field::host, "127.0.0.1");
+    r.set("X-Amz-Target", "Kinesis_20131202." + op);
+    r.set(http::field::content_type, "application/x-amz-json-1.1");
+    r.set(http::field::authorization,
+          "AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/kinesis/aws4_request, SignedHeaders=host, Signature=0");
+    r.set("X-Amz-Date", "20240101T000000Z");
+    r.body() = body;
+    r.prepare_payload();
+    http::write(socket_, r);
+    http::response_parser<http::string_body> p;
+    p.body_limit(64u << 20);
+    http::read(socket_, buffer_, p);
+    return {p.get().result_int(), std::move(p.get().body())};
+  }
+
+ private:
+  net::io_context ioc_;
+  tcp::socket socket_;
+  boost::beast::flat_buffer buffer_;
+};
+
+std::uint16_t port_of(int target, benchmark::State& state) {
+  if (target == 0) return rill_server().server->port();
+  auto& k = kinesalite();
+  if (!k.why_not.empty()) state.SkipWithError(k.why_not.c_str());
+  return k.port;
+}
+
+void ensure_stream(std::uint16_t port, const std::string& name, int shards) {
+  connection c(port);
+  c.call("CreateStream", json{{"StreamName", name}, {"ShardCount", shards}}.dump());
+}
+
+// --- PutRecords ------------------------------------------------------------------
+
+void put_records_wire(benchmark::State& state, int target) {
+  std::uint16_t port = port_of(target, state);
+  if (state.error_occurred()) return;
+  const std::string stream = "bench-put";
+  if (state.thread_index() == 0) ensure_stream(port, stream, 8);
+  const std::string body = put_records_body(stream);
+  std::vector<double> lat_us;
+  lat_us.reserve(4096);
+  std::unique_ptr<connection> c;
+  try {
+    c = std::make_unique<connection>(port);
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+    return;
+  }
+  std::int64_t failed = 0;
+  for (auto _ : state) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto [status, reply] = c->call("PutRecords", body);
+    auto t1 = std::chrono::steady_clock::now();
+    lat_us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+    if (status != 200) ++failed;
+    benchmark::DoNotOptimize(reply);
+  }
+  std::sort(lat_us.begin(), lat_us.end());
+  double p99 = lat_us.empty() ? 0 : lat_us[std::min(lat_us.size() - 1, lat_us.size() * 99 / 100)];
+  state.counters["p99_us"] = benchmark::Counter(p99, benchmark::Counter::kAvgThreads);
+  state.counters["failed"] = benchmark::Counter(static_cast<double>(failed), benchmark::Counter::kDefaults);
+  state.SetItemsProcessed(state.iterations() * records_per_put);
+  state.SetBytesProcessed(state.iterations() * records_per_put * record_bytes);
+}
+
+void BM_PutRecords_rill(benchmark::State& s) { put_records_wire(s, 0); }
+void BM_PutRecords_kinesalite(benchmark::State& s) { put_records_wire(s, 1); }
+BENCHMARK(BM_PutRecords_rill)->Name("Wire/PutRecords/rill")->ThreadRange(1, 8)->UseRealTime()->MinTime(0.5);
+BENCHMARK(BM_PutRecords_kinesalite)->Name("Wire/PutRecords/kinesalite")->ThreadRange(1, 8)->UseRealTime()->MinTime(0.5);
+
+// The same request through the dispatcher, without a network: the wire layer's ceiling.
+void BM_PutRecords_dispatcher(benchmark::State& state) {
+  auto& t = rill_server();
+  static rill::wire::dispatcher d(t.engine, {});
+  ensure_stream(t.server->port(), "bench-put", 8);
+  rill::wire::request r;
+  r.method = "POST";
+  r.headers = {{"x-amz-target", "Kinesis_20131202.PutRecords"},
+               {"content-type", "application/x-amz-json-1.1"},
+               {"authorization", "AWS4-HMAC-SHA256 Credential=a/b/c/d/e, SignedHeaders=host, Signature=0"},
+               {"x-amz-date", "20240101T000000Z"}};
+  r.body = put_records_body("bench-put");
+  for (auto _ : state) {
+    auto res = d.handle(r);
+    benchmark::DoNotOptimize(res);
+  }
+  state.SetItemsProcessed(state.iterations() * records_per_put);
+  state.SetBytesProcessed(state.iterations() * records_per_put * record_bytes);
+}
+BENCHMARK(BM_PutRecords_dispatcher)->Name("Wire/PutRecords/in-process-dispatcher")->UseRealTime()->MinTime(0.5);
+
+// Latency at half of rill's own saturation rate (open loop): first the
+// saturation rate of `conns` connections in a closed loop, then the same
+// connections sending at half that rate, each on its own schedule; p50/p99 of
+// every request's latency (measured from its scheduled send time, so a late
+// send counts against the server).
+void BM_PutRecords_rill_half_load(benchmark::State& state) {
+  const int conns = static_cast<int>(state.range(0));
+  const std::uint16_t port = rill_server().server->port();
+  const std::string stream = "bench-paced";
+  ensure_stream(port, stream, 8);
+  const std::string body = put_records_body(stream);
+  using sclock = std::chrono::steady_clock;
+  for (auto _ : state) {
+    // 1. Saturation.
+    std::atomic<std::int64_t> sat_requests{0};
+    {
+      const auto until = sclock::now() + std::chrono::milliseconds(500);
+      std::vector<std::thread> ts;
+      for (int c = 0; c < conns; ++c) {
+        ts.emplace_back([&] {
+          connection k(port);
+          while (sclock::now() < until) {
+            k.call("PutRecords", body);
+            ++sat_requests;
+          }
+        });
+      }
+      for (auto& t : ts) t.join();
+    }
+    const double sat_rps = static_cast<double>(sat_requests.load()) / 0.5;
+    // 2. Half of it, paced.
+    const double per_conn_rps = sat_rps / 2 / conns;
+    const auto interval = std::chrono::duration_cast<sclock::duration>(std::chrono::duration<double>(1.0 / per_conn_rps));
+    std::mutex mu;
+    std::vector<double> lat;
+    std::atomic<std::int64_t> sent{0};
+    {
+      std::vector<std::thread> ts;
+      for (int c = 0; c < conns; ++c) {
+        ts.emplace_back([&, c] {
+          connection k(port);
+          std::vector<double> mine;
+          auto next = sclock::now() + interval * c / conns;
+          const auto until = sclock::now() + std::chrono::seconds(1);
+          while (next < until) {
+            std::this_thread::sleep_until(next);
+            k.call("PutRecords", body);
+            mine.push_back(std::chrono::duration<double, std::micro>(sclock::now() - next).count());
+            ++sent;
+            next += interval;
+          }
+          std::lock_guard lock(mu);
+          lat.insert(lat.end(), mine.begin(), mine.end());
+        });
+      }
+      for (auto& t : ts) t.join();
+    }
+    std::sort(lat.begin(), lat.end());
+    auto pct = [&](double q) { return lat.empty() ? 0.0 : lat[std::min(lat.size() - 1, static_cast<std::size_t>(q * lat.size()))]; };
+    state.counters["saturation_records_per_s"] = sat_rps * records_per_put;
+    state.counters["paced_records_per_s"] = static_cast<double>(sent.load()) * records_per_put;
+    state.counters["p50_us"] = pct(0.50);
+    state.counters["p99_us"] = pct(0.99);
+  }
+}
+BENCHMARK(BM_PutRecords_rill_half_load)->Name("Wire/PutRecords/rill/half-saturation")->Arg(4)->Iterations(1)->UseRealTime();
+
+// --- GetRecords ------------------------------------------------------------------
+
+void get_records_wire(benchmark::State& state, int target) {
+  std::uint16_t port = port_of(target, state);
+  if (state.error_occurred()) return;
+  const std::string stream = "bench-get";
+  connection c(port);
+  static std::once_flag filled[2];
+  std::call_once(filled[target], [&] {
+    ensure_stream(port, stream, 1);
+    const std::string body = put_records_body(stream);
+    for (int i = 0; i < 40; ++i) c.call("PutRecords", body);  // 20,000 records
+  });
+  std::int64_t records = 0;
+  for (auto _ : state) {
+    auto [st, it] = c.call("GetShardIterator", json{{"StreamName", stream},
+                                                     {"ShardId", "shardId-000000000000"},
+                                                     {"ShardIteratorType", "TRIM_HORIZON"}}
+                                                    .dump());
+    auto iter = json::parse(it)["ShardIterator"].get<std::string>();
+    auto [status, reply] = c.call("GetRecords", json{{"ShardIterator", iter}, {"Limit", 10000}}.dump());
+    if (status != 200) {
+      state.SkipWithError(("GetRecords failed: " + reply.substr(0, 200)).c_str());
+      break;
+    }
+    // Count records without a full parse: each has one "SequenceNumber".
+    std::size_t n = 0;
+    for (std::size_t at = reply.find("\"SequenceNumber\""); at != std::string::npos;
+         at = reply.find("\"SequenceNumber\"", at + 1)) {
+      ++n;
+    }
+    records += static_cast<std::int64_t>(n);
+  }
+  state.SetItemsProcessed(records);
+  state.SetBytesProcessed(records * record_bytes);
+}
+
+void BM_GetRecords_rill(benchmark::State& s) { get_records_wire(s, 0); }
+void BM_GetRecords_kinesalite(benchmark::State& s) { get_records_wire(s, 1); }
+BENCHMARK(BM_GetRecords_rill)->Name("Wire/GetRecords/rill")->UseRealTime()->MinTime(0.5);
+BENCHMARK(BM_GetRecords_kinesalite)->Name("Wire/GetRecords/kinesalite")->UseRealTime()->MinTime(0.5);
+
+// --- Codecs ----------------------------------------------------------------------
+
+void BM_Decode_json(benchmark::State& state) {
+  const std::string body = put_records_body("s", rill::wire::body_format::json);
+  for (auto _ : state) benchmark::DoNotOptimize(rill::wire::parse_body(body, rill::wire::body_format::json));
+  state.SetItemsProcessed(state.iterations() * records_per_put);
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(body.size()));
+}
+void BM_Decode_cbor_rill(benchmark::State& state) {
+  const std::string body = put_records_body("s", rill::wire::body_format::cbor);
+  for (auto _ : state) benchmark::DoNotOptimize(rill::wire::parse_body(body, rill::wire::body_format::cbor));
+  state.SetItemsProcessed(state.iterations() * records_per_put);
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(body.size()));
+}
+void BM_Decode_cbor_nlohmann(benchmark::State& state) {
+  const std::string body = put_records_body("s", rill::wire::body_format::cbor);
+  for (auto _ : state) benchmark::DoNotOptimize(json::from_cbor(body, true, false));
+  state.SetItemsProcessed(state.iterations() * records_per_put);
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(body.size()));
+}
+void BM_Decode_cbor_libcbor(benchmark::State& state) {
+  const std::string body = put_records_body("s", rill::wire::body_format::cbor);
+  for (auto _ : state) {
+    cbor_load_result res;
+    cbor_item_t* item = cbor_load(reinterpret_cast<const unsigned char*>(body.data()), body.size(), &res);
+    benchmark::DoNotOptimize(item);
+    if (item) cbor_decref(&item);
+  }
+  state.SetItemsProcessed(state.iterations() * records_per_put);
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(body.size()));
+}
+BENCHMARK(BM_Decode_json)->Name("Codec/Decode/json");
+BENCHMARK(BM_Decode_cbor_rill)->Name("Codec/Decode/cbor-rill");
+BENCHMARK(BM_Decode_cbor_nlohmann)->Name("Codec/Decode/cbor-nlohmann");
+BENCHMARK(BM_Decode_cbor_libcbor)->Name("Codec/Decode/cbor-libcbor");
+
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -1,0 +1,462 @@
+// Copyright 2026 The rill Authors. Licensed under the Apache License, Version 2.0.
+#include "server/codec.hpp"
+
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace rill::wire {
+namespace {
+
+// A DOM builder that refuses nesting deeper than max_depth, so a hostile body
+// cannot exhaust the stack of the (recursive) parsers.
+class bounded_sax {
+ public:
+  explicit bounded_sax(json& root) : dom_(root, false) {}
+  bool null() { return dom_.null(); }
+  bool boolean(bool v) { return dom_.boolean(v); }
+  bool number_integer(json::number_integer_t v) { return dom_.number_integer(v); }
+  bool number_unsigned(json::number_unsigned_t v) { return dom_.number_unsigned(v); }
+  bool number_float(json::number_float_t v, const json::string_t& s) { return dom_.number_float(v, s); }
+  bool number_float(json::number_float_t v, const char*) { return dom_.number_float(v, {}); }
+  bool string(json::string_t& v) { return dom_.string(v); }
+  bool binary(json::binary_t& v) { return dom_.binary(v); }
+  bool start_object(std::size_t n) { return n_ok(n) && ++depth_ <= max_depth && dom_.start_object(n); }
+  bool key(json::string_t& v) { return dom_.key(v); }
+  bool end_object() {
+    --depth_;
+    return dom_.end_object();
+  }
+  bool start_array(std::size_t n) { return n_ok(n) && ++depth_ <= max_depth && dom_.start_array(n); }
+  bool end_array() {
+    --depth_;
+    return dom_.end_array();
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) { return false; }
+
+ private:
+  // A CBOR length prefix claiming more elements than any body can hold.
+  static bool n_ok(std::size_t n) { return n == std::size_t(-1) || n <= (std::size_t(1) << 26); }
+  nlohmann::detail::json_sax_dom_parser<json> dom_;
+  int depth_ = 0;
+};
+
+constexpr char b64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+constexpr std::array<std::int8_t, 256> make_b64_table() {
+  std::array<std::int8_t, 256> t{};
+  for (auto& v : t) v = -1;
+  for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(b64_alphabet[i])] = static_cast<std::int8_t>(i);
+  return t;
+}
+constexpr auto b64_table = make_b64_table();
+
+void append_json_string(std::string_view s, std::string& out) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out.push_back('"');
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"': out.append("\\\""); break;
+      case '\\': out.append("\\\\"); break;
+      case '\n': out.append("\\n"); break;
+      case '\r': out.append("\\r"); break;
+      case '\t': out.append("\\t"); break;
+      case '\b': out.append("\\b"); break;
+      case '\f': out.append("\\f"); break;
+      default:
+        out.append("\\u00");
+        out.push_back(hex[c >> 4]);
+        out.push_back(hex[c & 15]);
+    }
+  }
+  out.append(s.data() + run, s.size() - run);
+  out.push_back('"');
+}
+
+template <class T>
+void append_int(T v, std::string& out) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+void write_json(const json& v, std::string& out) {
+  switch (v.type()) {
+    case json::value_t::null: out.append("null"); break;
+    case json::value_t::boolean: out.append(v.get<bool>() ? "true" : "false"); break;
+    case json::value_t::number_integer: append_int(v.get<std::int64_t>(), out); break;
+    case json::value_t::number_unsigned: append_int(v.get<std::uint64_t>(), out); break;
+    case json::value_t::number_float:
+      append_epoch_seconds(std::llround(v.get<double>() * 1000.0), out);
+      break;
+    case json::value_t::string: append_json_string(v.get_ref<const std::string&>(), out); break;
+    case json::value_t::binary: {
+      const auto& b = v.get_binary();
+      out.push_back('"');
+      base64_encode(std::string_view(reinterpret_cast<const char*>(b.data()), b.size()), out);
+      out.push_back('"');
+      break;
+    }
+    case json::value_t::array: {
+      out.push_back('[');
+      bool first = true;
+      for (const auto& e : v) {
+        if (!first) out.push_back(',');
+        first = false;
+        write_json(e, out);
+      }
+      out.push_back(']');
+      break;
+    }
+    case json::value_t::object: {
+      out.push_back('{');
+      bool first = true;
+      for (const auto& [k, e] : v.items()) {
+        if (!first) out.push_back(',');
+        first = false;
+        append_json_string(k, out);
+        out.push_back(':');
+        write_json(e, out);
+      }
+      out.push_back('}');
+      break;
+    }
+    case json::value_t::discarded: out.append("null"); break;
+  }
+}
+
+void cbor_head(unsigned major, std::uint64_t n, std::string& out) {
+  auto m = static_cast<char>(major << 5);
+  if (n < 24) {
+    out.push_back(static_cast<char>(m | static_cast<char>(n)));
+  } else if (n <= 0xFF) {
+    out.push_back(static_cast<char>(m | 24));
+    out.push_back(static_cast<char>(n));
+  } else if (n <= 0xFFFF) {
+    out.push_back(static_cast<char>(m | 25));
+    for (int s = 8; s >= 0; s -= 8) out.push_back(static_cast<char>((n >> s) & 0xFF));
+  } else if (n <= 0xFFFFFFFFULL) {
+    out.push_back(static_cast<char>(m | 26));
+    for (int s = 24; s >= 0; s -= 8) out.push_back(static_cast<char>((n >> s) & 0xFF));
+  } else {
+    out.push_back(static_cast<char>(m | 27));
+    for (int s = 56; s >= 0; s -= 8) out.push_back(static_cast<char>((n >> s) & 0xFF));
+  }
+}
+
+void cbor_int(std::int64_t v, std::string& out) {
+  if (v >= 0) {
+    cbor_head(0, static_cast<std::uint64_t>(v), out);
+  } else {
+    cbor_head(1, static_cast<std::uint64_t>(-(v + 1)), out);
+  }
+}
+
+void write_cbor(const json& v, std::string& out) {
+  switch (v.type()) {
+    case json::value_t::null:
+    case json::value_t::discarded: out.push_back(static_cast<char>(0xF6)); break;
+    case json::value_t::boolean: out.push_back(static_cast<char>(v.get<bool>() ? 0xF5 : 0xF4)); break;
+    case json::value_t::number_integer: cbor_int(v.get<std::int64_t>(), out); break;
+    case json::value_t::number_unsigned: cbor_head(0, v.get<std::uint64_t>(), out); break;
+    case json::value_t::number_float:
+      cbor_head(6, 1, out);  // tag 1: epoch time, here in milliseconds as the AWS SDKs write it
+      cbor_int(std::llround(v.get<double>() * 1000.0), out);
+      break;
+    case json::value_t::string: {
+      const auto& s = v.get_ref<const std::string&>();
+      cbor_head(3, s.size(), out);
+      out.append(s);
+      break;
+    }
+    case json::value_t::binary: {
+      const auto& b = v.get_binary();
+      cbor_head(2, b.size(), out);
+      out.append(reinterpret_cast<const char*>(b.data()), b.size());
+      break;
+    }
+    case json::value_t::array:
+      cbor_head(4, v.size(), out);
+      for (const auto& e : v) write_cbor(e, out);
+      break;
+    case json::value_t::object:
+      cbor_head(5, v.size(), out);
+      for (const auto& [k, e] : v.items()) {
+        cbor_head(3, k.size(), out);
+        out.append(k);
+        write_cbor(e, out);
+      }
+      break;
+  }
+}
+
+
+// A CBOR (RFC 8949) reader feeding the bounded DOM builder. nlohmann_json's own
+// CBOR reader refuses tags 0-5, so it cannot read the tag-1 timestamps the AWS
+// SDKs send; libcbor preallocates containers from their declared length, which a
+// hostile 5-byte header turns into a multi-gigabyte allocation. This one reads
+// every item type, skips tags (keeping the tagged item: tag 1's integer is the
+// epoch-millisecond timestamp), and never allocates more than the input holds.
+class cbor_reader {
+ public:
+  cbor_reader(std::string_view in, bounded_sax& sax)
+      : p_(reinterpret_cast<const unsigned char*>(in.data())), end_(p_ + in.size()), sax_(sax) {}
+
+  bool document() { return item() && p_ == end_; }
+
+ private:
+  static constexpr std::uint64_t indefinite = ~std::uint64_t{0};
+
+  bool head(unsigned& major, unsigned& info, std::uint64_t& arg) {
+    if (p_ == end_) return false;
+    unsigned ib = *p_++;
+    major = ib >> 5;
+    info = ib & 31;
+    if (info < 24) {
+      arg = info;
+      return true;
+    }
+    if (info == 31) {
+      arg = indefinite;
+      return major >= 2 && major <= 5;  // (7/31 "break" is handled by the containers)
+    }
+    if (info > 27) return false;
+    std::size_t n = std::size_t{1} << (info - 24);
+    if (static_cast<std::size_t>(end_ - p_) < n) return false;
+    arg = 0;
+    for (std::size_t i = 0; i < n; ++i) arg = (arg << 8) | *p_++;
+    return true;
+  }
+
+  bool at_break() {
+    if (p_ != end_ && *p_ == 0xFF) {
+      ++p_;
+      return true;
+    }
+    return false;
+  }
+
+  // A definite or indefinite byte/text string of major type `major`.
+  bool chunks(unsigned major, std::uint64_t arg, std::string& out) {
+    if (arg != indefinite) {
+      if (arg > static_cast<std::uint64_t>(end_ - p_)) return false;
+      out.append(reinterpret_cast<const char*>(p_), static_cast<std::size_t>(arg));
+      p_ += arg;
+      return true;
+    }
+    while (!at_break()) {
+      unsigned m = 0, info = 0;
+      std::uint64_t len = 0;
+      if (!head(m, info, len) || m != major || len == indefinite) return false;
+      if (!chunks(major, len, out)) return false;
+    }
+    return true;
+  }
+
+  static double half_to_double(std::uint16_t h) {
+    int exp = (h >> 10) & 0x1F;
+    int mant = h & 0x3FF;
+    double v = exp == 0 ? std::ldexp(mant, -24) : exp != 31 ? std::ldexp(mant + 1024, exp - 25)
+                                                            : (mant == 0 ? INFINITY : NAN);
+    return (h & 0x8000) ? -v : v;
+  }
+
+  bool item() {
+    unsigned major = 0, info = 0;
+    std::uint64_t arg = 0;
+    if (!head(major, info, arg)) return false;
+    switch (major) {
+      case 0: return sax_.number_unsigned(arg);
+      case 1:
+        if (arg > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) return false;
+        return sax_.number_integer(-1 - static_cast<std::int64_t>(arg));
+      case 2: {
+        std::string bytes;
+        if (!chunks(2, arg, bytes)) return false;
+        json::binary_t b(std::vector<std::uint8_t>(bytes.begin(), bytes.end()));
+        return sax_.binary(b);
+      }
+      case 3: {
+        std::string text;
+        if (!chunks(3, arg, text)) return false;
+        return sax_.string(text);
+      }
+      case 4: {
+        if (!sax_.start_array(std::size_t(-1))) return false;
+        for (std::uint64_t i = 0; arg == indefinite ? !at_break() : i < arg; ++i) {
+          if (!item()) return false;
+        }
+        return sax_.end_array();
+      }
+      case 5: {
+        if (!sax_.start_object(std::size_t(-1))) return false;
+        for (std::uint64_t i = 0; arg == indefinite ? !at_break() : i < arg; ++i) {
+          unsigned km = 0, ki = 0;
+          std::uint64_t klen = 0;
+          std::string key;
+          if (!head(km, ki, klen) || km != 3 || !chunks(3, klen, key)) return false;  // text keys only
+          if (!sax_.key(key) || !item()) return false;
+        }
+        return sax_.end_object();
+      }
+      case 6: {  // the tag's number is dropped; its item stays
+        if (++tags_ > max_depth) return false;
+        bool ok = item();
+        --tags_;
+        return ok;
+      }
+      default: break;
+    }
+    // Major type 7.
+    switch (info) {
+      case 20: return sax_.boolean(false);
+      case 21: return sax_.boolean(true);
+      case 22:
+      case 23: return sax_.null();
+      case 25: return sax_.number_float(half_to_double(static_cast<std::uint16_t>(arg)), "");
+      case 26: {
+        auto bits = static_cast<std::uint32_t>(arg);
+        float f;
+        std::memcpy(&f, &bits, sizeof f);
+        return sax_.number_float(static_cast<double>(f), "");
+      }
+      case 27: {
+        double d;
+        std::memcpy(&d, &arg, sizeof d);
+        return sax_.number_float(d, "");
+      }
+      default: return false;  // simple values, a stray break
+    }
+  }
+
+  const unsigned char* p_;
+  const unsigned char* end_;
+  bounded_sax& sax_;
+  int tags_ = 0;
+};
+
+}  // namespace
+
+std::optional<json> parse_body(std::string_view body, body_format f) {
+  json root;
+  bounded_sax sax(root);
+  bool ok = false;
+  if (f == body_format::json) {
+    ok = json::sax_parse(body.begin(), body.end(), &sax, nlohmann::detail::input_format_t::json, true, false);
+  } else {
+    // Tags are skipped: tag 1 (epoch time) is followed by the integer the reader takes as milliseconds.
+    cbor_reader reader(body, sax);
+    ok = reader.document();
+  }
+  if (!ok || root.is_discarded()) return std::nullopt;
+  return root;
+}
+
+void write_body(const json& v, body_format f, std::string& out) {
+  if (f == body_format::json) {
+    write_json(v, out);
+  } else {
+    write_cbor(v, out);
+  }
+}
+
+std::string write_body(const json& v, body_format f) {
+  std::string out;
+  write_body(v, f, out);
+  return out;
+}
+
+json blob_value(std::string_view bytes) {
+  json::binary_t b(std::vector<std::uint8_t>(bytes.begin(), bytes.end()));
+  return json(std::move(b));
+}
+
+void append_epoch_seconds(std::int64_t millis, std::string& out) {
+  bool neg = millis < 0;
+  auto m = static_cast<std::uint64_t>(neg ? -millis : millis);
+  if (neg) out.push_back('-');
+  append_int(m / 1000, out);
+  auto frac = static_cast<unsigned>(m % 1000);
+  out.push_back('.');
+  char d[3] = {static_cast<char>('0' + frac / 100), static_cast<char>('0' + frac / 10 % 10),
+               static_cast<char>('0' + frac % 10)};
+  int n = 3;
+  while (n > 1 && d[n - 1] == '0') --n;
+  out.append(d, static_cast<std::size_t>(n));
+}
+
+void base64_encode(std::string_view in, std::string& out) {
+  std::size_t start = out.size();
+  out.resize(start + (in.size() + 2) / 3 * 4);
+  char* p = out.data() + start;
+  const auto* s = reinterpret_cast<const unsigned char*>(in.data());
+  std::size_t i = 0;
+  for (; i + 3 <= in.size(); i += 3) {
+    std::uint32_t v = (std::uint32_t(s[i]) << 16) | (std::uint32_t(s[i + 1]) << 8) | s[i + 2];
+    *p++ = b64_alphabet[v >> 18];
+    *p++ = b64_alphabet[(v >> 12) & 63];
+    *p++ = b64_alphabet[(v >> 6) & 63];
+    *p++ = b64_alphabet[v & 63];
+  }
+  if (std::size_t rest = in.size() - i; rest > 0) {
+    std::uint32_t v = std::uint32_t(s[i]) << 16;
+    if (rest == 2) v |= std::uint32_t(s[i + 1]) << 8;
+    *p++ = b64_alphabet[v >> 18];
+    *p++ = b64_alphabet[(v >> 12) & 63];
+    *p++ = rest == 2 ? b64_alphabet[(v >> 6) & 63] : '=';
+    *p++ = '=';
+  }
+}
+
+std::string base64_encode(std::string_view in) {
+  std::string out;
+  base64_encode(in, out);
+  return out;
+}
+
+result<std::string> base64_decode(std::string_view in) {
+  auto fail = [&](std::string why) {
+    std::string shown(in.substr(0, 64));
+    if (in.size() > 64) shown += "...";
+    return error(error_code::validation_exception,  // remapped to SerializationException by the caller
+                 "'" + shown + "' can not be converted to a Blob: " + why);
+  };
+  if (in.size() % 4 != 0) {
+    return fail("Base64 encoded length is expected a multiple of 4 bytes but found: " + std::to_string(in.size()));
+  }
+  std::size_t pad = 0;
+  if (!in.empty() && in.back() == '=') pad = (in.size() >= 2 && in[in.size() - 2] == '=') ? 2 : 1;
+  std::string out;
+  out.reserve(in.size() / 4 * 3);
+  const std::size_t body = in.size() - pad;
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (std::size_t i = 0; i < body; ++i) {
+    auto c = static_cast<unsigned char>(in[i]);
+    int v = b64_table[c];
+    if (v < 0) {
+      if (c == '=') return fail("Invalid Base64 padding found");
+      return fail(std::string("Invalid Base64 character: '") + static_cast<char>(c) + "'");
+    }
+    acc = (acc << 6) | static_cast<std::uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
+    }
+  }
+  // Canonical: the bits left over before the padding must be zero.
+  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) {
+    return fail("Invalid last non-pad Base64 character dectected");
+  }
+  return out;
+}
+
+}  // namespace rill::wire

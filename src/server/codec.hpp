@@ -1,0 +1,54 @@
+// Copyright 2026 The rill Authors. Licensed under the Apache License, Version 2.0.
+//
+// Bodies of the Kinesis wire protocol. Both formats decode into one tree
+// (nlohmann::json) and encode from one tree:
+//   * JSON 1.1: blobs are base64 strings, timestamps epoch seconds (a number).
+//   * CBOR 1.1: blobs are byte strings, timestamps tag 1 + integer epoch millis.
+// In an output tree, blobs are `binary` values and timestamps are `number_float`
+// values holding epoch seconds (Kinesis has no other floating-point member), so
+// each writer emits them in its format.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "rill/error.hpp"
+#include "rill/types.hpp"
+
+namespace rill::wire {
+
+using json = nlohmann::json;
+
+enum class body_format : std::uint8_t { json, cbor };
+
+/// Deepest nesting accepted in a body (Kinesis bodies nest at most 4 deep).
+inline constexpr int max_depth = 32;
+
+/// Parses a body. On failure: nullopt (the caller answers SerializationException).
+std::optional<json> parse_body(std::string_view body, body_format f);
+
+/// Writes a tree in a format (see the file comment for blobs and timestamps).
+void write_body(const json& v, body_format f, std::string& out);
+std::string write_body(const json& v, body_format f);
+
+/// A timestamp as an output tree value.
+inline json timestamp_value(timestamp t) { return json(static_cast<double>(t.time_since_epoch().count()) / 1000.0); }
+/// A blob as an output tree value.
+json blob_value(std::string_view bytes);
+
+/// "1704067200.5": seconds with up to 3 fraction digits, never an exponent.
+void append_epoch_seconds(std::int64_t millis, std::string& out);
+
+/// Standard base64 with padding.
+void base64_encode(std::string_view in, std::string& out);
+std::string base64_encode(std::string_view in);
+/// Strict decoding as AWS does it: length a multiple of 4, only the alphabet,
+/// canonical padding. Errors are SerializationException texts (`'<v>' can not be
+/// converted to a Blob: …`).
+result<std::string> base64_decode(std::string_view in);
+
+}  // namespace rill::wire

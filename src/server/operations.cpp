@@ -1,0 +1,743 @@
+// Copyright 2026 The rill Authors. Licensed under the Apache License, Version 2.0.
+#include "server/operations.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <unordered_map>
+
+namespace rill::wire {
+
+// ---------------------------------------------------------------------------
+// reader
+
+namespace {
+
+std::string lower_first(std::string_view key) {
+  std::string s(key);
+  if (!s.empty() && s[0] >= 'A' && s[0] <= 'Z') s[0] = static_cast<char>(s[0] - 'A' + 'a');
+  return s;
+}
+
+// The Java class AWS's Coral front end names for a JSON value of the wrong type.
+std::string java_class(const json& v) {
+  switch (v.type()) {
+    case json::value_t::boolean: return "java.lang.Boolean";
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned: return "java.lang.Long";
+    case json::value_t::number_float: return "java.lang.Double";
+    case json::value_t::string: return "java.lang.String";
+    case json::value_t::binary: return "java.nio.HeapByteBuffer";
+    default: return "java.lang.Object";
+  }
+}
+
+// Structures and lists in a scalar's place get their own texts.
+std::optional<std::string> container_misplaced(const json& v) {
+  if (v.is_object()) return "Start of structure or map found where not expected.";
+  if (v.is_array()) return "Start of list found where not expected";
+  return std::nullopt;
+}
+
+}  // namespace
+
+const json* reader::get(std::string_view key) {
+  if (st_->type_error) return nullptr;
+  auto it = obj_->find(key);
+  if (it == obj_->end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+std::string reader::member(std::string_view key) const { return path_ + lower_first(key); }
+
+void reader::type_error(std::string message) {
+  if (!st_->type_error) st_->type_error = std::move(message);
+}
+
+std::optional<std::string> reader::str(std::string_view key) {
+  const json* v = get(key);
+  if (!v) return std::nullopt;
+  if (v->is_string()) return v->get<std::string>();
+  if (auto m = container_misplaced(*v)) {
+    type_error(*m);
+  } else {
+    type_error("class " + java_class(*v) + " can not be converted to an String");
+  }
+  return std::nullopt;
+}
+
+std::optional<std::int32_t> reader::i32(std::string_view key) {
+  const json* v = get(key);
+  if (!v) return std::nullopt;
+  if (v->is_number_integer()) {
+    if (v->is_number_unsigned()) {
+      auto u = v->get<std::uint64_t>();
+      if (u > static_cast<std::uint64_t>(std::numeric_limits<std::int32_t>::max())) {
+        type_error("Numeric value (" + std::to_string(u) + ") out of range of int");
+        return std::nullopt;
+      }
+      return static_cast<std::int32_t>(u);
+    }
+    auto i = v->get<std::int64_t>();
+    if (i < std::numeric_limits<std::int32_t>::min() || i > std::numeric_limits<std::int32_t>::max()) {
+      type_error("Numeric value (" + std::to_string(i) + ") out of range of int");
+      return std::nullopt;
+    }
+    return static_cast<std::int32_t>(i);
+  }
+  if (v->is_number_float()) {
+    double d = v->get<double>();
+    if (std::isfinite(d) && d >= std::numeric_limits<std::int32_t>::min() &&
+        d <= std::numeric_limits<std::int32_t>::max()) {
+      return static_cast<std::int32_t>(d);  // Coral truncates
+    }
+    type_error("Numeric value out of range of int");
+    return std::nullopt;
+  }
+  if (auto m = container_misplaced(*v)) {
+    type_error(*m);
+  } else {
+    type_error("class " + java_class(*v) + " can not be converted to an Integer");
+  }
+  return std::nullopt;
+}
+
+std::optional<bool> reader::boolean(std::string_view key) {
+  const json* v = get(key);
+  if (!v) return std::nullopt;
+  if (v->is_boolean()) return v->get<bool>();
+  if (auto m = container_misplaced(*v)) {
+    type_error(*m);
+  } else {
+    type_error("class " + java_class(*v) + " can not be converted to an Boolean");
+  }
+  return std::nullopt;
+}
+
+std::optional<timestamp> reader::time(std::string_view key) {
+  const json* v = get(key);
+  if (!v) return std::nullopt;
+  if (v->is_number()) {
+    double d = v->get<double>();
+    // JSON: epoch seconds (fraction allowed). CBOR: tag 1 + integer epoch milliseconds
+    // (how the AWS SDKs write it); a floating-point CBOR value is taken as seconds.
+    double ms = (format_ == body_format::cbor && v->is_number_integer()) ? d : d * 1000.0;
+    if (!std::isfinite(ms) || std::fabs(ms) > 9.0e15) {
+      type_error("Numeric value out of range of a timestamp");
+      return std::nullopt;
+    }
+    return timestamp(duration(std::llround(ms)));
+  }
+  if (auto m = container_misplaced(*v)) {
+    type_error(*m);
+  } else {
+    type_error("class " + java_class(*v) + " can not be converted to milliseconds since epoch");
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string_view> reader::blob(std::string_view key) {
+  const json* v = get(key);
+  if (!v) return std::nullopt;
+  if (format_ == body_format::cbor && v->is_binary()) {
+    const auto& b = v->get_binary();
+    return std::string_view(reinterpret_cast<const char*>(b.data()), b.size());
+  }
+  if (v->is_string()) {
+    auto decoded = base64_decode(v->get_ref<const std::string&>());
+    if (!decoded) {
+      type_error(decoded.error().message());
+      return std::nullopt;
+    }
+    st_->blobs.push_back(std::move(*decoded));
+    return std::string_view(st_->blobs.back());
+  }
+  if (auto m = container_misplaced(*v)) {
+    type_error(*m);
+  } else {
+    type_error("class " + java_class(*v) + " can not be converted to a Blob");
+  }
+  return std::nullopt;
+}
+
+const json* reader::structure(std::string_view key) {
+  const json* v = get(key);
+  if (!v) return nullptr;
+  if (v->is_object()) return v;
+  type_error(v->is_array() ? "Start of list found where not expected" : "Unexpected value type in payload");
+  return nullptr;
+}
+
+const json* reader::list(std::string_view key) {
+  const json* v = get(key);
+  if (!v) return nullptr;
+  if (v->is_array()) return v;
+  type_error(v->is_object() ? "Start of structure or map found where not expected." : "Expected list or null");
+  return nullptr;
+}
+
+const json* reader::map(std::string_view key) {
+  const json* v = get(key);
+  if (!v) return nullptr;
+  if (v->is_object()) return v;
+  type_error(v->is_array() ? "Start of list found where not expected" : "Expected map or null");
+  return nullptr;
+}
+
+reader reader::nested(const json& object, std::string path) const {
+  reader r(object, format_, *st_);
+  r.path_ = path_ + std::move(path);
+  return r;
+}
+
+void reader::require(std::string_view key, bool present) {
+  if (!present && !st_->type_error) {
+    validation("Value null at '" + member(key) + "' failed to satisfy constraint: Member must not be null");
+  }
+}
+
+void reader::bad_enum(std::string_view key, const std::string& value, std::string_view allowed) {
+  validation("Value '" + value + "' at '" + member(key) +
+             "' failed to satisfy constraint: Member must satisfy enum value set: [" + std::string(allowed) + "]");
+}
+
+error reader::to_error() const {
+  if (st_->type_error) return error(error_code::validation_exception, *st_->type_error);
+  const auto& v = st_->validation;
+  std::string msg = std::to_string(v.size()) + " validation error" + (v.size() == 1 ? "" : "s") + " detected: ";
+  for (std::size_t i = 0; i < v.size() && i < 10; ++i) {
+    if (i) msg += "; ";
+    msg += v[i];
+  }
+  return error(error_code::validation_exception, std::move(msg));
+}
+
+// ---------------------------------------------------------------------------
+// Encoders of the shared shapes
+
+namespace {
+
+template <class E, std::size_t N>
+std::optional<E> enum_member(reader& in, std::string_view key, const E (&values)[N]) {
+  auto s = in.str(key);
+  if (!s) return std::nullopt;
+  for (E v : values) {
+    if (to_string(v) == *s) return v;
+  }
+  std::string allowed;
+  for (E v : values) {
+    if (!allowed.empty()) allowed += ", ";
+    allowed += to_string(v);
+  }
+  in.bad_enum(key, *s, allowed);
+  return std::nullopt;
+}
+
+constexpr stream_mode stream_modes[] = {stream_mode::provisioned, stream_mode::on_demand};
+constexpr shard_iterator_type iterator_types[] = {
+    shard_iterator_type::at_sequence_number, shard_iterator_type::after_sequence_number,
+    shard_iterator_type::trim_horizon, shard_iterator_type::latest, shard_iterator_type::at_timestamp};
+constexpr shard_filter_type filter_types[] = {shard_filter_type::after_shard_id,   shard_filter_type::at_trim_horizon,
+                                              shard_filter_type::from_trim_horizon, shard_filter_type::at_latest,
+                                              shard_filter_type::at_timestamp,      shard_filter_type::from_timestamp};
+constexpr scaling_type scaling_types[] = {scaling_type::uniform_scaling};
+
+void stream_target(reader& in, std::optional<std::string>& name, std::optional<std::string>& arn) {
+  name = in.str("StreamName");
+  arn = in.str("StreamARN");
+}
+
+std::optional<stream_mode_details> mode_details(reader& in, std::string_view key) {
+  const json* s = in.structure(key);
+  if (!s) return std::nullopt;
+  reader sub = in.nested(*s, "streamModeDetails.");
+  auto mode = enum_member(sub, "StreamMode", stream_modes);
+  sub.require("StreamMode", mode.has_value() || sub.failed());
+  return stream_mode_details{.stream_mode = mode.value_or(stream_mode::provisioned)};
+}
+
+json mode_json(const stream_mode_details& d) { return json{{"StreamMode", to_string(d.stream_mode)}}; }
+
+json hash_range_json(const hash_key_range& r) {
+  return json{{"StartingHashKey", r.starting_hash_key.to_string()}, {"EndingHashKey", r.ending_hash_key.to_string()}};
+}
+
+json shard_json(const shard& s) {
+  json j = json::object();
+  j["ShardId"] = s.shard_id.to_string();
+  if (s.parent_shard_id) j["ParentShardId"] = s.parent_shard_id->to_string();
+  if (s.adjacent_parent_shard_id) j["AdjacentParentShardId"] = s.adjacent_parent_shard_id->to_string();
+  j["HashKeyRange"] = hash_range_json(s.hash_key_range);
+  json seq = json{{"StartingSequenceNumber", s.sequence_number_range.starting_sequence_number.to_string()}};
+  if (s.sequence_number_range.ending_sequence_number) {
+    seq["EndingSequenceNumber"] = s.sequence_number_range.ending_sequence_number->to_string();
+  }
+  j["SequenceNumberRange"] = std::move(seq);
+  return j;
+}
+
+json shards_json(const std::vector<shard>& shards) {
+  json a = json::array();
+  for (const auto& s : shards) a.push_back(shard_json(s));
+  return a;
+}
+
+json monitoring_json(const std::vector<enhanced_metrics>& m) {
+  json a = json::array();
+  for (const auto& e : m) a.push_back(json{{"ShardLevelMetrics", e.shard_level_metrics}});
+  return a;
+}
+
+std::map<std::string, std::string> tag_map(reader& in, std::string_view key) {
+  std::map<std::string, std::string> tags;
+  const json* m = in.map(key);
+  if (!m) return tags;
+  for (const auto& [k, v] : m->items()) {
+    if (!v.is_string()) {
+      in.type_error(v.is_null() ? "Unexpected value type in payload"
+                                : (container_misplaced(v) ? *container_misplaced(v)
+                                                          : "class " + java_class(v) + " can not be converted to an String"));
+      break;
+    }
+    tags[k] = v.get<std::string>();
+  }
+  return tags;
+}
+
+std::vector<std::string> string_list(reader& in, std::string_view key) {
+  std::vector<std::string> out;
+  const json* l = in.list(key);
+  if (!l) return out;
+  for (const auto& v : *l) {
+    if (!v.is_string()) {
+      auto m = container_misplaced(v);
+      in.type_error(m ? *m : "class " + java_class(v) + " can not be converted to an String");
+      break;
+    }
+    out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
+// Operations
+
+op_result create_stream(kinesis& k, reader& in) {
+  create_stream_request r;
+  auto name = in.str("StreamName");
+  r.shard_count = in.i32("ShardCount");
+  r.stream_mode_details = mode_details(in, "StreamModeDetails");
+  r.tags = tag_map(in, "Tags");
+  in.require("StreamName", name.has_value());
+  if (in.failed()) return in.to_error();
+  r.stream_name = std::move(*name);
+  if (auto res = k.create_stream(r); !res) return res.error();
+  return std::optional<json>{};
+}
+
+op_result delete_stream(kinesis& k, reader& in) {
+  delete_stream_request r;
+  stream_target(in, r.stream_name, r.stream_arn);
+  r.enforce_consumer_deletion = in.boolean("EnforceConsumerDeletion").value_or(false);
+  if (in.failed()) return in.to_error();
+  if (auto res = k.delete_stream(r); !res) return res.error();
+  return std::optional<json>{};
+}
+
+op_result list_streams(kinesis& k, reader& in) {
+  list_streams_request r;
+  r.limit = in.i32("Limit");
+  r.exclusive_start_stream_name = in.str("ExclusiveStartStreamName");
+  r.next_token = in.str("NextToken");
+  if (in.failed()) return in.to_error();
+  auto res = k.list_streams(r);
+  if (!res) return res.error();
+  json out = json::object();
+  out["StreamNames"] = res->stream_names;
+  out["HasMoreStreams"] = res->has_more_streams;
+  if (res->next_token) out["NextToken"] = *res->next_token;
+  json sums = json::array();
+  for (const auto& s : res->stream_summaries) {
+    sums.push_back(json{{"StreamName", s.stream_name},
+                        {"StreamARN", s.stream_arn},
+                        {"StreamStatus", to_string(s.stream_status)},
+                        {"StreamModeDetails", mode_json(s.stream_mode_details)},
+                        {"StreamCreationTimestamp", timestamp_value(s.stream_creation_timestamp)}});
+  }
+  out["StreamSummaries"] = std::move(sums);
+  return std::optional<json>(std::move(out));
+}
+
+op_result describe_stream(kinesis& k, reader& in) {
+  describe_stream_request r;
+  stream_target(in, r.stream_name, r.stream_arn);
+  r.limit = in.i32("Limit");
+  r.exclusive_start_shard_id = in.str("ExclusiveStartShardId");
+  if (in.failed()) return in.to_error();
+  auto res = k.describe_stream(r);
+  if (!res) return res.error();
+  const auto& d = res->stream_description;
+  json desc = json::object();
+  desc["StreamName"] = d.stream_name;
+  desc["StreamARN"] = d.stream_arn;
+  desc["StreamStatus"] = to_string(d.stream_status);
+  desc["StreamModeDetails"] = mode_json(d.stream_mode_details);
+  desc["Shards"] = shards_json(d.shards);
+  desc["HasMoreShards"] = d.has_more_shards;
+  desc["RetentionPeriodHours"] = d.retention_period_hours;
+  desc["StreamCreationTimestamp"] = timestamp_value(d.stream_creation_timestamp);
+  desc["EnhancedMonitoring"] = monitoring_json(d.enhanced_monitoring);
+  desc["EncryptionType"] = to_string(d.encryption_type);
+  if (d.key_id) desc["KeyId"] = *d.key_id;
+  return std::optional<json>(json{{"StreamDescription", std::move(desc)}});
+}
+
+op_result describe_stream_summary(kinesis& k, reader& in) {
+  describe_stream_summary_request r;
+  stream_target(in, r.stream_name, r.stream_arn);
+  if (in.failed()) return in.to_error();
+  auto res = k.describe_stream_summary(r);
+  if (!res) return res.error();
+  const auto& d = res->stream_description_summary;
+  json desc = json::object();
+  desc["StreamName"] = d.stream_name;
+  desc["StreamARN"] = d.stream_arn;
+  desc["StreamStatus"] = to_string(d.stream_status);
+  desc["StreamModeDetails"] = mode_json(d.stream_mode_details);
+  desc["RetentionPeriodHours"] = d.retention_period_hours;
+  desc["StreamCreationTimestamp"] = timestamp_value(d.stream_creation_timestamp);
+  desc["EnhancedMonitoring"] = monitoring_json(d.enhanced_monitoring);
+  desc["EncryptionType"] = to_string(d.encryption_type);
+  if (d.key_id) desc["KeyId"] = *d.key_id;
+  desc["OpenShardCount"] = d.open_shard_count;
+  desc["ConsumerCount"] = d.consumer_count;
+  return std::optional<json>(json{{"StreamDescriptionSummary", std::move(desc)}});
+}
+
+op_result list_shards(kinesis& k, reader& in) {
+  list_shards_request r;
+  stream_target(in, r.stream_name, r.stream_arn);
+  r.next_token = in.str("NextToken");
+  r.exclusive_start_shard_id = in.str("ExclusiveStartShardId");
+  r.max_results = in.i32("MaxResults");
+  r.stream_creation_timestamp = in.time("StreamCreationTimestamp");
+  if (const json* f = in.structure("ShardFilter")) {
+    reader sub = in.nested(*f, "shardFilter.");
+    shard_filter filter;
+    auto type = enum_member(sub, "Type", filter_types);
+    sub.require("Type", type.has_value() || sub.failed());
+    filter.type = type.value_or(shard_filter_type::from_trim_horizon);
+    filter.shard_id = sub.str("ShardId");
+    filter.timestamp = sub.time("Timestamp");
+    r.shard_filter = filter;
+  }
+  if (in.failed()) return in.to_error();
+  auto res = k.list_shards(r);
+  if (!res) return res.error();
+  json out = json::object();
+  out["Shards"] = shards_json(res->shards);
+  if (res->next_token) out["NextToken"] = *res->next_token;
+  return std::optional<json>(std::move(out));
+}
+
+template <result<void> (kinesis::*Fn)(const update_retention_period_request&)>
+op_result retention(kinesis& k, reader& in) {
+  update_retention_period_request r;
+  stream_target(in, r.stream_name, r.stream_arn);
+  auto hours = in.i32("RetentionPeriodHours");
+  in.require("RetentionPeriodHours", hours.has_value());
+  if (in.failed()) return in.to_error();
+  r.retention_period_hours = *hours;
+  if (auto res = (k.*Fn)(r); !res) return res.error();
+  return std::optional<json>{};
+}
+
+op_result add_tags(kinesis& k, reader& in) {
+  add_tags_to_stream_request r;
+  stream_target(in, r.stream_name, r.stream_arn);
+  bool present = in.map("Tags") != nullptr;
+  r.tags = tag_map(in, "Tags");
+  in.require("Tags", present);
+  if (in.failed()) return in.to_error();
+  if (auto res = k.add_tags_to_stream(r); !res) return res.error();
+  return std::optional<json>{};
+}
+
+op_result remove_tags(kinesis& k, reader& in) {
+  remove_tags_from_stream_request r;
+  stream_target(in, r.stream_name, r.stream_arn);
+  bool present = in.list("TagKeys") != nullptr;
+  r.tag_keys = string_list(in, "TagKeys");
+  in.require("TagKeys", present);
+  if (in.failed()) return in.to_error();
+  if (auto res = k.remove_tags_from_stream(r); !res) return res.error();
+  return std::optional<json>{};
+}
+
+op_result list_tags(kinesis& k, reader& in) {
+  list_tags_for_stream_request r;
+  stream_target(in, r.stream_name, r.stream_arn);
+  r.exclusive_start_tag_key = in.str("ExclusiveStartTagKey");
+  r.limit = in.i32("Limit");
+  if (in.failed()) return in.to_error();
+  auto res = k.list_tags_for_stream(r);
+  if (!res) return res.error();
+  json tags = json::array();
+  for (const auto& t : res->tags) tags.push_back(json{{"Key", t.key}, {"Value", t.value}});
+  return std::optional<json>(json{{"Tags", std::move(tags)}, {"HasMoreTags", res->has_more_tags}});
+}
+
+op_result split_shard(kinesis& k, reader& in) {
+  split_shard_request r;
+  stream_target(in, r.stream_name, r.stream_arn);
+  auto shard = in.str("ShardToSplit");
+  auto key = in.str("NewStartingHashKey");
+  in.require("ShardToSplit", shard.has_value());
+  in.require("NewStartingHashKey", key.has_value());
+  if (in.failed()) return in.to_error();
+  r.shard_to_split = std::move(*shard);
+  r.new_starting_hash_key = std::move(*key);
+  if (auto res = k.split_shard(r); !res) return res.error();
+  return std::optional<json>{};
+}
+
+op_result merge_shards(kinesis& k, reader& in) {
+  merge_shards_request r;
+  stream_target(in, r.stream_name, r.stream_arn);
+  auto a = in.str("ShardToMerge");
+  auto b = in.str("AdjacentShardToMerge");
+  in.require("ShardToMerge", a.has_value());
+  in.require("AdjacentShardToMerge", b.has_value());
+  if (in.failed()) return in.to_error();
+  r.shard_to_merge = std::move(*a);
+  r.adjacent_shard_to_merge = std::move(*b);
+  if (auto res = k.merge_shards(r); !res) return res.error();
+  return std::optional<json>{};
+}
+
+op_result update_shard_count(kinesis& k, reader& in) {
+  update_shard_count_request r;
+  stream_target(in, r.stream_name, r.stream_arn);
+  auto target = in.i32("TargetShardCount");
+  auto scaling = enum_member(in, "ScalingType", scaling_types);
+  in.require("TargetShardCount", target.has_value());
+  in.require("ScalingType", scaling.has_value() || in.failed());
+  if (in.failed()) return in.to_error();
+  r.target_shard_count = *target;
+  r.scaling_type = *scaling;
+  auto res = k.update_shard_count(r);
+  if (!res) return res.error();
+  return std::optional<json>(json{{"StreamName", res->stream_name},
+                                  {"StreamARN", res->stream_arn},
+                                  {"CurrentShardCount", res->current_shard_count},
+                                  {"TargetShardCount", res->target_shard_count}});
+}
+
+op_result update_stream_mode(kinesis& k, reader& in) {
+  update_stream_mode_request r;
+  auto arn = in.str("StreamARN");
+  auto details = mode_details(in, "StreamModeDetails");
+  in.require("StreamARN", arn.has_value());
+  in.require("StreamModeDetails", details.has_value() || in.failed());
+  if (in.failed()) return in.to_error();
+  r.stream_arn = std::move(*arn);
+  r.stream_mode_details = *details;
+  if (auto res = k.update_stream_mode(r); !res) return res.error();
+  return std::optional<json>{};
+}
+
+template <result<enhanced_monitoring_result> (kinesis::*Fn)(const enhanced_monitoring_request&)>
+op_result monitoring(kinesis& k, reader& in) {
+  enhanced_monitoring_request r;
+  stream_target(in, r.stream_name, r.stream_arn);
+  bool present = in.list("ShardLevelMetrics") != nullptr;
+  r.shard_level_metrics = string_list(in, "ShardLevelMetrics");
+  in.require("ShardLevelMetrics", present);
+  if (in.failed()) return in.to_error();
+  auto res = (k.*Fn)(r);
+  if (!res) return res.error();
+  return std::optional<json>(json{{"StreamName", res->stream_name},
+                                  {"StreamARN", res->stream_arn},
+                                  {"CurrentShardLevelMetrics", res->current_shard_level_metrics},
+                                  {"DesiredShardLevelMetrics", res->desired_shard_level_metrics}});
+}
+
+op_result describe_limits(kinesis& k, reader& in) {
+  if (in.failed()) return in.to_error();
+  auto res = k.describe_limits();
+  if (!res) return res.error();
+  return std::optional<json>(json{{"ShardLimit", res->shard_limit},
+                                  {"OpenShardCount", res->open_shard_count},
+                                  {"OnDemandStreamCount", res->on_demand_stream_count},
+                                  {"OnDemandStreamCountLimit", res->on_demand_stream_count_limit}});
+}
+
+op_result put_record(kinesis& k, reader& in) {
+  put_record_request r;
+  stream_target(in, r.stream_name, r.stream_arn);
+  auto data = in.blob("Data");
+  auto key = in.str("PartitionKey");
+  auto ehk = in.str("ExplicitHashKey");
+  auto sfo = in.str("SequenceNumberForOrdering");
+  in.require("Data", data.has_value());
+  in.require("PartitionKey", key.has_value());
+  if (in.failed()) return in.to_error();
+  r.data = *data;
+  r.partition_key = *key;
+  if (ehk) r.explicit_hash_key = std::string_view(*ehk);
+  if (sfo) r.sequence_number_for_ordering = std::string_view(*sfo);
+  auto res = k.put_record(r);
+  if (!res) return res.error();
+  return std::optional<json>(json{{"ShardId", res->shard_id.to_string()},
+                                  {"SequenceNumber", res->sequence_number.to_string()},
+                                  {"EncryptionType", to_string(res->encryption_type)}});
+}
+
+op_result put_records(kinesis& k, reader& in) {
+  put_records_request r;
+  stream_target(in, r.stream_name, r.stream_arn);
+  const json* records = in.list("Records");
+  in.require("Records", records != nullptr);
+  // Partition keys and hash keys are held here so the request can view them.
+  std::vector<std::string> keys;
+  if (records) {
+    keys.reserve(records->size() * 2);
+    r.records.reserve(records->size());
+    std::size_t i = 0;
+    for (const auto& e : *records) {
+      ++i;
+      if (!e.is_object()) {
+        in.type_error(e.is_array() ? "Start of list found where not expected" : "Unexpected value type in payload");
+        break;
+      }
+      reader sub = in.nested(e, "records." + std::to_string(i) + ".member.");
+      auto data = sub.blob("Data");
+      auto key = sub.str("PartitionKey");
+      auto ehk = sub.str("ExplicitHashKey");
+      sub.require("Data", data.has_value());
+      sub.require("PartitionKey", key.has_value());
+      if (in.type_failed()) break;
+      put_records_request_entry entry;
+      entry.data = data.value_or(std::string_view{});
+      keys.push_back(key.value_or(std::string{}));
+      entry.partition_key = keys.back();
+      if (ehk) {
+        keys.push_back(std::move(*ehk));
+        entry.explicit_hash_key = std::string_view(keys.back());
+      }
+      r.records.push_back(entry);
+    }
+  }
+  if (in.failed()) return in.to_error();
+  auto res = k.put_records(r);
+  if (!res) return res.error();
+  json out = json::object();
+  out["FailedRecordCount"] = res->failed_record_count;
+  json entries = json::array();
+  for (const auto& e : res->records) {
+    if (e.ok()) {
+      entries.push_back(
+          json{{"ShardId", e.shard_id.to_string()}, {"SequenceNumber", e.sequence_number.to_string()}});
+    } else {
+      entries.push_back(json{{"ErrorCode", to_string(*e.error_code)}, {"ErrorMessage", e.error_message}});
+    }
+  }
+  out["Records"] = std::move(entries);
+  out["EncryptionType"] = to_string(res->encryption_type);
+  return std::optional<json>(std::move(out));
+}
+
+op_result get_shard_iterator(kinesis& k, reader& in) {
+  get_shard_iterator_request r;
+  stream_target(in, r.stream_name, r.stream_arn);
+  auto shard = in.str("ShardId");
+  auto type = enum_member(in, "ShardIteratorType", iterator_types);
+  r.starting_sequence_number = in.str("StartingSequenceNumber");
+  r.timestamp = in.time("Timestamp");
+  in.require("ShardId", shard.has_value());
+  if (!type && !in.failed()) in.require("ShardIteratorType", false);
+  if (in.failed()) return in.to_error();
+  r.shard_id = std::move(*shard);
+  r.shard_iterator_type = *type;
+  auto res = k.get_shard_iterator(r);
+  if (!res) return res.error();
+  return std::optional<json>(json{{"ShardIterator", res->shard_iterator}});
+}
+
+op_result get_records(kinesis& k, reader& in) {
+  get_records_request r;
+  auto it = in.str("ShardIterator");
+  r.limit = in.i32("Limit");
+  r.stream_arn = in.str("StreamARN");
+  in.require("ShardIterator", it.has_value());
+  if (in.failed()) return in.to_error();
+  r.shard_iterator = std::move(*it);
+  auto res = k.get_records(r);
+  if (!res) return res.error();
+  json out = json::object();
+  json records = json::array();
+  for (const auto& rec : res->records) {
+    json j = json::object();
+    j["SequenceNumber"] = rec.sequence_number.to_string();
+    j["ApproximateArrivalTimestamp"] = timestamp_value(rec.approximate_arrival_timestamp);
+    j["Data"] = blob_value(rec.data);
+    j["PartitionKey"] = std::string(rec.partition_key);
+    if (rec.encryption_type != encryption_type::none) j["EncryptionType"] = to_string(rec.encryption_type);
+    records.push_back(std::move(j));
+  }
+  out["Records"] = std::move(records);
+  if (res->next_shard_iterator) out["NextShardIterator"] = *res->next_shard_iterator;
+  out["MillisBehindLatest"] = res->millis_behind_latest;
+  if (!res->child_shards.empty()) {
+    json children = json::array();
+    for (const auto& c : res->child_shards) {
+      json parents = json::array();
+      for (const auto& p : c.parent_shards) parents.push_back(p.to_string());
+      children.push_back(json{{"ShardId", c.shard_id.to_string()},
+                              {"ParentShards", std::move(parents)},
+                              {"HashKeyRange", hash_range_json(c.hash_key_range)}});
+    }
+    out["ChildShards"] = std::move(children);
+  }
+  return std::optional<json>(std::move(out));
+}
+
+const std::vector<operation> table = {
+    {"AddTagsToStream", &add_tags},
+    {"CreateStream", &create_stream},
+    {"DecreaseStreamRetentionPeriod", &retention<&kinesis::decrease_stream_retention_period>},
+    {"DeleteStream", &delete_stream},
+    {"DescribeLimits", &describe_limits},
+    {"DescribeStream", &describe_stream},
+    {"DescribeStreamSummary", &describe_stream_summary},
+    {"DisableEnhancedMonitoring", &monitoring<&kinesis::disable_enhanced_monitoring>},
+    {"EnableEnhancedMonitoring", &monitoring<&kinesis::enable_enhanced_monitoring>},
+    {"GetRecords", &get_records},
+    {"GetShardIterator", &get_shard_iterator},
+    {"IncreaseStreamRetentionPeriod", &retention<&kinesis::increase_stream_retention_period>},
+    {"ListShards", &list_shards},
+    {"ListStreams", &list_streams},
+    {"ListTagsForStream", &list_tags},
+    {"MergeShards", &merge_shards},
+    {"PutRecord", &put_record, true},
+    {"PutRecords", &put_records, true},
+    {"RemoveTagsFromStream", &remove_tags},
+    {"SplitShard", &split_shard},
+    {"UpdateShardCount", &update_shard_count},
+    {"UpdateStreamMode", &update_stream_mode},
+};
+
+}  // namespace
+
+const operation* find_kinesis_operation(std::string_view name) {
+  static const std::unordered_map<std::string_view, const operation*> index = [] {
+    std::unordered_map<std::string_view, const operation*> m;
+    for (const auto& op : table) m.emplace(op.name, &op);
+    return m;
+  }();
+  auto it = index.find(name);
+  return it == index.end() ? nullptr : it->second;
+}
+
+const std::vector<operation>& kinesis_operations() { return table; }
+
+}  // namespace rill::wire

@@ -1,0 +1,42 @@
+// Copyright 2026 The rill Authors. Licensed under the Apache License, Version 2.0.
+//
+// AWS Signature Version 4 over the requests of wire.hpp: parsing the
+// Authorization header (the region comes from its credential scope), computing
+// the signature (HMAC-SHA256 via OpenSSL) to verify it, and signing (for tests
+// and the `rill` CLI's endpoint client).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "server/wire.hpp"
+
+namespace rill::wire {
+
+struct sigv4_authorization {
+  std::string access_key_id;
+  std::string date;     ///< yyyymmdd of the credential scope
+  std::string region;
+  std::string service;
+  std::string signed_headers;  ///< "content-type;host;x-amz-date"
+  std::string signature;       ///< lower-case hex
+};
+
+/// Parses `AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/kinesis/aws4_request,
+/// SignedHeaders=a;b, Signature=hex`. Parameters missing from it are left empty.
+sigv4_authorization parse_authorization(std::string_view header);
+
+/// The signature of `req` under `secret`, for the scope and signed headers of `auth`
+/// and the request time `amz_date` (yyyymmddThhmmssZ).
+std::string sigv4_signature(const request& req, const sigv4_authorization& auth, std::string_view secret,
+                            std::string_view amz_date);
+
+/// Adds X-Amz-Date, Host (if absent) and Authorization to `req`.
+void sigv4_sign(request& req, std::string_view access_key_id, std::string_view secret, std::string_view region,
+                std::string_view service, std::string_view amz_date);
+
+/// Lower-case hex SHA-256.
+std::string sha256_hex(std::string_view data);
+
+}  // namespace rill::wire
