@@ -51,6 +51,7 @@ json to_json(const stream& s) {
             {"shards", std::move(shards)}};
   if (s.key_id) j["key_id"] = *s.key_id;
   if (s.activated_ms) j["activated_ms"] = *s.activated_ms;
+  if (s.expired_through_ms) j["expired_through_ms"] = *s.expired_through_ms;
   return j;
 }
 
@@ -93,6 +94,7 @@ stream stream_from(const json& j) {
   s.next_index = get<std::uint32_t>(j, "next_index");
   s.initial_shards = get<std::int32_t>(j, "initial_shards");
   if (j.contains("activated_ms")) s.activated_ms = get<std::int64_t>(j, "activated_ms");
+  if (j.contains("expired_through_ms")) s.expired_through_ms = get<std::int64_t>(j, "expired_through_ms");
   const json& shards = j.at("shards");
   if (!shards.is_array()) throw json::type_error::create(302, "shards is not an array", &shards);
   for (const auto& sh : shards) s.shards.push_back(shard_from(sh));

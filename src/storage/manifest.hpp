@@ -54,6 +54,8 @@ struct stream {
   std::uint32_t next_index = 0;
   std::int32_t initial_shards = 0;
   std::optional<std::int64_t> activated_ms{};
+  /// Everything that arrived (or closed) at or before this time has expired for good.
+  std::optional<std::int64_t> expired_through_ms{};
   std::vector<shard> shards{};  // live (not yet released) shards, by index
   friend bool operator==(const stream&, const stream&) = default;
 };

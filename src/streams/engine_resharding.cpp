@@ -119,7 +119,13 @@ void engine::impl::begin_update(const std::shared_ptr<stream_state>& s, std::uni
                                 update_fn change) {
   if (opt.update_stream_delay <= duration::zero()) {
     change(lock);
-    persist_locked(*s);  // before the caller releases s->mu: no put reaches a new shard first
+    // Before the caller releases s->mu: no put reaches a new shard before the manifest knows it.
+    if (lock.owns_lock()) {
+      persist_locked(*s);
+    } else {
+      std::shared_lock relock(s->mu);
+      persist_locked(*s);
+    }
     recount(s);
     return;
   }

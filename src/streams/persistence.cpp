@@ -70,6 +70,7 @@ manifest::stream to_manifest(const stream_state& s) {
   m.next_index = s.next_index;
   m.initial_shards = s.initial_shards;
   if (s.activated_at) m.activated_ms = s.activated_at->time_since_epoch().count();
+  if (s.expired_through != timestamp::min()) m.expired_through_ms = s.expired_through.time_since_epoch().count();
   for (const auto& sh : s.shards) {
     if (!sh) continue;
     manifest::shard x;
@@ -230,9 +231,16 @@ result<void> engine::impl::open_durable() {
       s->shards[x.index] = std::move(sh);
       live.emplace(m.name, m.uid, x.index);
     }
+    for (std::size_t i = 0; i < s->shards.size() && !s->shards[i]; ++i) s->released_prefix = i + 1;
+    if (m.expired_through_ms) s->expired_through = timestamp(duration(*m.expired_through_ms));
+    std::lock_guard control(control_mu);
     {
       std::unique_lock lock(s->mu);
-      rebuild_open(*s);
+      for (const auto& sh : s->shards) {
+        if (sh && !sh->closed) s->open.push_back(sh.get());
+      }
+      std::sort(s->open.begin(), s->open.end(),
+                [](const shard_state* a, const shard_state* b) { return a->start < b->start; });
       if (m.status == "CREATING") {
         s->status = stream_status::creating;
         activate(*s);  // the creation finishes now
@@ -244,8 +252,12 @@ result<void> engine::impl::open_durable() {
       }
       if (m.status != "ACTIVE") persist_locked(*s);
     }
-    std::unique_lock lock(streams_mu);
-    streams.emplace(s->name, s);
+    {
+      std::unique_lock lock(streams_mu);
+      streams.emplace(s->name, s);
+      by_name.emplace(s->name, s);
+    }
+    recount(s);
   }
   // Files of shards the manifest does not know: a crash between creating them
   // and writing the manifest. Nothing in them was acknowledged.
@@ -290,7 +302,7 @@ result<void> engine::impl::change_encryption(const stream_encryption_request& re
     return detail::invalid_argument(
         fmt::format("Stream {} under account {} is not encrypted with key {}.", st.name, opt.account_id, key));
   }
-  begin_update(call->stream, [&st, key, start] {
+  begin_update(call->stream, lock, [&st, key, start](std::unique_lock<detail::shared_mutex>&) {
     st.encryption = start ? encryption_type::kms : encryption_type::none;
     st.key_id = start ? std::optional<std::string>(key) : std::nullopt;
     for (auto& sh : st.shards) {

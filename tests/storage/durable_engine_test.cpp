@@ -156,8 +156,9 @@ TEST(DurableEngine, StreamsShardsAndRecordsSurviveARestart) {
   for (const auto& s : b.shards) {
     if (s.sequence_number_range.ending_sequence_number) continue;
     const auto& before = records_before[s.shard_id.to_string()];
-    auto r = d->put_record({.stream_name = "clicks", .data = "after", .partition_key = "k",
-                            .explicit_hash_key = std::string(s.hash_key_range.starting_hash_key.to_string())});
+    const std::string start_key = s.hash_key_range.starting_hash_key.to_string();
+    auto r = d->put_record(
+        {.stream_name = "clicks", .data = "after", .partition_key = "k", .explicit_hash_key = start_key});
     ASSERT_OK(r);
     EXPECT_EQ(r->shard_id, s.shard_id);
     if (!before.empty()) EXPECT_GT(r->sequence_number, before.back().seq);
