@@ -311,8 +311,13 @@ struct dispatcher::impl {
                       std::to_string(cap) + " bytes",
                   413);
     }
-    // 4. Body syntax.
     body_format fmt = kind == content_kind::cbor11 ? body_format::cbor : body_format::json;
+    // Fast path: a well-formed body of the common shape, with a known target and
+    // authorization present, skips the tree (steps 4-8 cannot fail for it).
+    if (op && op->fast && kind == content_kind::json11 && !check_auth(req, kind)) {
+      if (auto out = op->fast(k, req.body, fmt)) return finish(req, kind, fmt, std::move(*out));
+    }
+    // 4. Body syntax.
     auto body = parse_body(req.body, fmt);
     if (!body) return fail(req, kind, "SerializationException", "");
     // 5. Target.
@@ -332,6 +337,10 @@ struct dispatcher::impl {
     reader in(*body, fmt, state);
     op_result out = op->fn(k, in);
     if (state.type_error) return fail(req, kind, "SerializationException", *state.type_error, 400, true);
+    return finish(req, kind, fmt, std::move(out));
+  }
+
+  response finish(const request& req, content_kind kind, body_format fmt, op_result out) const {
     if (!out) {
       const error& e = out.error();
       unsigned status = e.code() == error_code::internal_failure ? 500 : 400;
@@ -341,7 +350,11 @@ struct dispatcher::impl {
     r.content_type = kind == content_kind::json11  ? std::string(json_type)
                      : kind == content_kind::cbor11 ? std::string(cbor_type)
                                                     : std::string(legacy_json_type);
-    if (*out) write_body(**out, fmt, r.body);
+    if (out->raw) {
+      r.body = std::move(*out->raw);
+    } else if (out->tree) {
+      write_body(*out->tree, fmt, r.body);
+    }
     return r;
   }
 };
