@@ -34,6 +34,8 @@ class goal_reporter final : public benchmark::ConsoleReporter {
     bool has_median = false;
     double bytes_per_record = 0;
     bool has_bytes_per_record = false;
+    double reopen_fraction = 0;  // BM_ReopenDurable
+    bool has_reopen_fraction = false;
 
     [[nodiscard]] bool empty() const { return !has_median && items_per_second.empty(); }
     [[nodiscard]] double rate() const;

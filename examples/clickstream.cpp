@@ -14,6 +14,9 @@
 //   5. Print the shards' lineage and the throughput.
 //
 // Exits 0 when every check passes, 1 otherwise.
+//
+// With `--data-dir DIR` the streams are durable (kept in DIR): a second run
+// finds the first run's stream, counts its records, and starts afresh.
 #include <rill/engine.hpp>
 #include <rill/reader.hpp>
 
@@ -25,9 +28,11 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -191,10 +196,46 @@ std::string short_range(const rill::hash_key_range& r) {
 
 std::int64_t per_second(std::int64_t n, rill::duration d) { return n * 1000 / std::max<std::int64_t>(d.count(), 1); }
 
+// --data-dir: the records an earlier run left in the stream (-1: no stream), counted with get_records.
+std::int64_t count_earlier_run(rill::engine& engine) {
+  auto listed = engine.list_shards({.stream_name = kStream});
+  if (!listed) return -1;
+  std::int64_t n = 0;
+  for (const rill::shard& sh : listed->shards) {
+    auto it = engine.get_shard_iterator({.stream_name = kStream, .shard_id = sh.shard_id.to_string()});
+    std::optional<std::string> next;
+    if (it) next = it->shard_iterator;
+    while (next) {
+      auto r = engine.get_records({.shard_iterator = *next});
+      if (!r || r->records.empty()) break;
+      n += static_cast<std::int64_t>(r->records.size());
+      next = r->next_shard_iterator;
+    }
+  }
+  return n;
+}
+
 }  // namespace
 
-int main() {
-  rill::engine engine;  // defaults: the system clock, in-memory storage
+int main(int argc, char** argv) {
+  rill::engine_options options;  // defaults: the system clock, in-memory storage
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::string_view(argv[i]) == "--data-dir") options.data_directory = argv[i + 1];
+  }
+  auto opened = rill::engine::open(options);
+  if (!opened) {
+    std::cerr << "open: " << opened.error() << "\n";
+    return 1;
+  }
+  rill::engine& engine = **opened;
+  if (const std::int64_t earlier = count_earlier_run(engine); earlier >= 0) {
+    std::cout << "found " << earlier << " records from an earlier run in " << options.data_directory
+              << "; deleting that stream to start afresh\n\n";
+    if (auto deleted = engine.delete_stream({.stream_name = kStream}); !deleted) {
+      std::cerr << "delete_stream: " << deleted.error() << "\n";
+      return 1;
+    }
+  }
   if (auto created = engine.create_stream({.stream_name = kStream, .shard_count = kShards}); !created) {
     std::cerr << "create_stream: " << created.error() << "\n";
     return 1;

@@ -24,6 +24,8 @@
 #include <string>
 
 #include "rill/clock.hpp"
+#include "rill/encryption.hpp"
+#include "rill/file_system.hpp"
 #include "rill/faults.hpp"
 #include "rill/kinesis.hpp"
 #include "rill/limits.hpp"
@@ -73,12 +75,45 @@ struct engine_options {
   /// Key for authenticating shard iterators and pagination tokens. Empty: 32
   /// random bytes. Engines with different keys reject each other's tokens.
   std::string token_key{};
+
+  // --- Durable streams (see docs/storage.md) ----------------------------------
+
+  /// A folder that makes the engine durable: streams, shards, lineage,
+  /// statuses, retention, tags, mode, throughput, encryption state (in
+  /// `MANIFEST`) and every unexpired record (in segment files under
+  /// `streams/`) survive a restart, and sequence numbers keep increasing. One
+  /// live engine per folder (an advisory lock on `LOCK`). Empty (the
+  /// default): everything lives in memory and `storage` applies.
+  std::string data_directory{};
+  /// When put_record / put_records make records durable (data_directory only).
+  rill::sync_policy sync = sync_policy::none;
+  /// The period of sync_policy::interval, on the engine's clock.
+  duration sync_interval{1000};
+  /// Size at which a shard's segment file is sealed and a new one started.
+  std::size_t segment_bytes = 64u << 20;
+  /// All file access of a durable engine. Default: posix_file_system().
+  std::shared_ptr<rill::file_system> file_system{};
+  /// Gives the data keys of streams under start_stream_encryption. A durable
+  /// engine needs one to encrypt (else KMSNotFoundException); an in-memory
+  /// engine without one treats encryption as a flag and accepts any key id.
+  std::shared_ptr<rill::key_provider> key_provider{};
 };
 
 /// An in-process Kinesis Data Streams.
 class engine final : public kinesis {
  public:
+  /// An engine. With `data_directory` set it opens (or creates) that folder and
+  /// throws bad_result_access if it cannot; use engine::open to get that error
+  /// as a value.
   explicit engine(engine_options options = {});
+  /// Opens an engine, durable when `data_directory` is set: recovers the
+  /// manifest and every shard's log (cutting torn tails, rebuilding stale
+  /// indexes), removes files of shards the manifest does not know (a crash
+  /// during a control-plane call), and finishes interrupted transitions
+  /// (CREATING streams activate, DELETING ones go, UPDATING ones become ACTIVE
+  /// without their pending change). Errors: InternalFailure naming the folder
+  /// or file (locked by another engine, unreadable, corrupt).
+  static result<std::unique_ptr<engine>> open(engine_options options);
   /// Stops background work and drops every stream. No call may be in flight.
   ~engine() override;
   engine(const engine&) = delete;
@@ -102,6 +137,8 @@ class engine final : public kinesis {
   result<enhanced_monitoring_result> enable_enhanced_monitoring(const enhanced_monitoring_request& req) override;
   result<enhanced_monitoring_result> disable_enhanced_monitoring(const enhanced_monitoring_request& req) override;
   result<describe_limits_result> describe_limits() override;
+  result<void> start_stream_encryption(const stream_encryption_request& req) override;
+  result<void> stop_stream_encryption(const stream_encryption_request& req) override;
 
   result<put_record_result> put_record(const put_record_request& req) override;
   result<put_records_result> put_records(const put_records_request& req) override;
@@ -143,6 +180,8 @@ class engine final : public kinesis {
   [[nodiscard]] std::string metrics_json() const;
 
  private:
+  struct defer_open {};
+  engine(engine_options options, defer_open);
   struct impl;
   std::unique_ptr<impl> impl_;
 };

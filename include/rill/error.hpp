@@ -69,6 +69,9 @@ enum class error_code : std::uint8_t {
   concurrent_modification_exception,
   /// Firehose: the KMS key given for the delivery stream cannot be used.
   invalid_kms_resource_exception,
+  /// KCL: the record processor no longer holds its shard's lease (lost, stolen
+  /// or handed off), so it may not checkpoint.
+  shutdown_exception,
 };
 
 /// The exception name, e.g. "ResourceNotFoundException".

@@ -480,6 +480,17 @@ struct get_records_result {
   }
 };
 
+/// StartStreamEncryption / StopStreamEncryption.
+struct stream_encryption_request {
+  std::optional<std::string> stream_name{};
+  std::optional<std::string> stream_arn{};
+  /// Only KMS is accepted.
+  rill::encryption_type encryption_type = encryption_type::kms;
+  /// 1..2048 characters: a key ARN, an alias ARN, a key GUID, "alias/…", or
+  /// "alias/aws/kinesis" (the AWS-managed key).
+  std::string key_id{};
+};
+
 // ---------------------------------------------------------------------------
 
 /// The operations of Kinesis Data Streams. See the conventions at the top:
@@ -550,6 +561,25 @@ class kinesis {
   virtual result<enhanced_monitoring_result> disable_enhanced_monitoring(const enhanced_monitoring_request& req) = 0;
   /// The shard quota and usage, and the on-demand stream quota and usage.
   virtual result<describe_limits_result> describe_limits() = 0;
+  /// Turns on encryption at rest for the records written from now on
+  /// (ACTIVE → UPDATING → ACTIVE, or at once with no update delay); the stream
+  /// and its records report EncryptionType KMS. Errors: ValidationException
+  /// (encryption type NONE, key id length), ResourceInUseException (not
+  /// ACTIVE), ResourceNotFoundException, and the KMS exceptions of the key
+  /// (KMSNotFoundException, KMSDisabledException, KMSAccessDeniedException,
+  /// KMSInvalidStateException, …). Implementations without encryption return
+  /// InvalidArgumentException.
+  virtual result<void> start_stream_encryption(const stream_encryption_request& req) {
+    (void)req;
+    return error(error_code::invalid_argument_exception, "StartStreamEncryption is not supported here.");
+  }
+  /// Turns it off for the records written from now on (records already
+  /// written stay encrypted and readable). Errors: as start_stream_encryption,
+  /// and InvalidArgumentException when the key id is not the stream's.
+  virtual result<void> stop_stream_encryption(const stream_encryption_request& req) {
+    (void)req;
+    return error(error_code::invalid_argument_exception, "StopStreamEncryption is not supported here.");
+  }
 
   // --- Data plane -------------------------------------------------------------
 

@@ -22,7 +22,13 @@
 #include <string>
 #include <string_view>
 
+#include <optional>
+#include <vector>
+
+#include "rill/clock.hpp"
+#include "rill/encryption.hpp"
 #include "rill/error.hpp"
+#include "rill/file_system.hpp"
 #include "rill/types.hpp"
 
 namespace rill {
@@ -42,6 +48,8 @@ struct log_record {
   timestamp arrival{};
   std::string_view partition_key{};
   std::string_view data{};
+  /// Whether the record was stored encrypted (see shard_log::set_encryption).
+  bool encrypted = false;
 };
 
 /// What a read returned.
@@ -50,6 +58,11 @@ struct log_read_stats {
   std::size_t bytes = 0;  // partition keys plus data
   /// Offset after the last record visited (the next offset to read).
   std::uint64_t next_offset = 0;
+  /// Set when the read stopped early at a record it could not return (an I/O
+  /// error, a checksum mismatch, a key the key provider refused); the records
+  /// before it were visited. A log never hands out a record that failed its
+  /// checks.
+  std::optional<rill::error> failure{};
 };
 
 /// One shard's records.
@@ -88,6 +101,26 @@ class shard_log {
 
   /// Bytes of memory the log holds (for reports and tests).
   [[nodiscard]] virtual std::size_t memory_bytes() const noexcept = 0;
+
+  /// The sync point: makes the records before `end_offset` as durable as the
+  /// storage's sync policy promises. Under `sync_policy::every_batch` it
+  /// returns once they are on disk, and concurrent callers share one
+  /// fdatasync (group commit); under the other policies (and in memory) it
+  /// returns at once. Errors: InternalFailure (the sync failed; the records
+  /// may not be durable).
+  /// Thread safety: internally synchronized; call it WITHOUT the shard lock
+  /// (it may run concurrently with append and read).
+  [[nodiscard]] virtual result<void> sync(std::uint64_t end_offset) {
+    (void)end_offset;
+    return {};
+  }
+
+  /// Encryption at rest for the batches appended from now on: empty `key_id`
+  /// turns it off. A log that stores bytes (the file log) seals each batch
+  /// with AES-256-GCM under the key the storage's key_provider gives for
+  /// `key_id`; the memory log only remembers which records were appended
+  /// while it was on (log_record::encrypted). Called under the exclusive lock.
+  virtual void set_encryption(std::string_view key_id) { (void)key_id; }
 };
 
 /// Identifies a shard log to its storage.
@@ -107,6 +140,22 @@ class storage {
   [[nodiscard]] virtual result<std::unique_ptr<shard_log>> create_log(const shard_log_key& key) = 0;
   /// Called when a shard's log is dropped for good (stream deleted, shard expired).
   virtual void remove_log(const shard_log_key& key) = 0;
+
+  /// The log a shard had before the process restarted, with every record it
+  /// still stores (a durable storage recovers it from disk: torn tail cut,
+  /// stale index rebuilt). A storage that keeps nothing across restarts
+  /// returns a new, empty log. Errors: InternalFailure naming the file that
+  /// could not be read or is corrupt beyond its tail.
+  [[nodiscard]] virtual result<std::unique_ptr<shard_log>> open_log(const shard_log_key& key) {
+    return create_log(key);
+  }
+
+  /// The shard logs the storage holds (for finding orphans after a crash).
+  /// Empty for a storage that keeps nothing across restarts.
+  [[nodiscard]] virtual std::vector<shard_log_key> list_logs() { return {}; }
+
+  /// Whether records survive the process (a file storage) or not (memory).
+  [[nodiscard]] virtual bool durable() const noexcept { return false; }
 };
 
 struct memory_storage_options {
@@ -122,10 +171,57 @@ struct memory_storage_options {
   /// records expire as new ones arrive reuses memory instead of faulting in
   /// new pages.
   std::size_t pool_bytes = 64 << 20;
+  /// Full-size segments kept ready ahead of need, allocated and with their
+  /// pages already faulted in by a helper thread of the storage, so that a
+  /// writer on a fresh (growing) engine does not pay for page provisioning.
+  /// The helper starts when the storage first uses a full-size segment (a
+  /// small engine never starts it) and holds at most this many segments
+  /// unused. 0: no helper; writers fault in their own pages.
+  std::size_t prefault_segments = 4;
 };
 
 /// Storage in process memory: records packed into segments, no per-record
 /// allocation. Nothing survives the process.
 std::shared_ptr<storage> make_memory_storage(memory_storage_options options = {});
+
+/// When a file storage makes appended records durable.
+enum class sync_policy : std::uint8_t {
+  /// The operating system decides (records survive a process crash, not
+  /// necessarily a power cut).
+  none,
+  /// Every `sync_interval` on the storage's clock, all logs with new records
+  /// are synced: a power cut loses at most that much.
+  interval,
+  /// put_record / put_records return only after their records are on disk
+  /// (group commit: concurrent writers of a shard share one fdatasync).
+  every_batch,
+};
+
+/// A file storage: per shard, append-only segment files of checksummed record
+/// batches under `directory` (see docs/storage-format.md).
+struct file_storage_options {
+  /// Root folder of the shard logs (created if missing).
+  std::string directory{};
+  /// Default: posix_file_system().
+  std::shared_ptr<rill::file_system> file_system{};
+  /// Drives interval syncs. Default: a system_clock.
+  std::shared_ptr<rill::clock> clock{};
+  rill::sync_policy sync = sync_policy::none;
+  duration sync_interval{1000};
+  /// A segment is sealed and a new one started when the next batch would take
+  /// it past `segment_bytes`, or when its first record is older than
+  /// `segment_age` (by arrival times). Retention deletes whole segments.
+  std::size_t segment_bytes = 64u << 20;
+  duration segment_age = std::chrono::hours(1);
+  /// One sparse-index entry per this many bytes of a segment.
+  std::size_t index_interval_bytes = 4096;
+  /// Gives the data keys of encrypted batches. Without one, set_encryption()
+  /// makes appends fail with KMSNotFoundException.
+  std::shared_ptr<rill::key_provider> keys{};
+};
+
+/// Opens (or creates) a file storage. Errors: InternalFailure naming the
+/// folder when it cannot be created or read.
+result<std::shared_ptr<storage>> open_file_storage(file_storage_options options);
 
 }  // namespace rill

@@ -20,6 +20,8 @@
 //   ASSERT_OK(expr) / EXPECT_OK(expr)                  the rill::result succeeded
 //   ASSERT_KINESIS_ERROR(expr, code) / EXPECT_KINESIS_ERROR(expr, code)
 //                                                      it failed with that error_code
+// Link the CMake target rill::testing (it brings rill::rill and rill::consumer)
+// and GTest.
 // The same macros exist with a RILL_ prefix; the short names are defined only
 // if no other library defined them first, and not at all if
 // RILL_TESTING_NO_SHORT_MACROS is defined before the include.
@@ -42,22 +44,23 @@
 #include "rill/clock.hpp"
 #include "rill/engine.hpp"
 #include "rill/kinesis.hpp"
+#include "rill/reader.hpp"
 
-#define RILL_TESTING_CHECK_OK_(expr, fail)                                                               \
-  do {                                                                                                   \
-    const auto& rill_testing_r_ = (expr);                                                                \
-    if (!rill_testing_r_.ok()) fail() << #expr << " failed: " << rill_testing_r_.error();                \
+#define RILL_TESTING_CHECK_OK_(expr, fail)                                                \
+  do {                                                                                    \
+    const auto& rill_testing_r_ = (expr);                                                 \
+    if (!rill_testing_r_.ok()) fail() << #expr << " failed: " << rill_testing_r_.error(); \
   } while (0)
 
-#define RILL_TESTING_CHECK_ERROR_(expr, code_, fail)                                                      \
-  do {                                                                                                    \
-    const auto& rill_testing_r_ = (expr);                                                                 \
-    const ::rill::error_code rill_testing_c_ = (code_);                                                   \
-    if (rill_testing_r_.ok()) {                                                                           \
-      fail() << #expr << " succeeded; expected " << rill_testing_c_;                                      \
-    } else if (rill_testing_r_.error().code() != rill_testing_c_) {                                       \
+#define RILL_TESTING_CHECK_ERROR_(expr, code_, fail)                                                     \
+  do {                                                                                                   \
+    const auto& rill_testing_r_ = (expr);                                                                \
+    const ::rill::error_code rill_testing_c_ = (code_);                                                  \
+    if (rill_testing_r_.ok()) {                                                                          \
+      fail() << #expr << " succeeded; expected " << rill_testing_c_;                                     \
+    } else if (rill_testing_r_.error().code() != rill_testing_c_) {                                      \
       fail() << #expr << " failed with " << rill_testing_r_.error() << "; expected " << rill_testing_c_; \
-    }                                                                                                     \
+    }                                                                                                    \
   } while (0)
 
 /// The rill::result `expr` succeeded; otherwise a fatal failure naming the error.
@@ -197,7 +200,8 @@ class stream_builder {
 
   void split(shard_id id, hash_key at) {
     value_or_throw(
-        k_.split_shard({.stream_name = name_, .shard_to_split = id.to_string(), .new_starting_hash_key = at.to_string()}),
+        k_.split_shard(
+            {.stream_name = name_, .shard_to_split = id.to_string(), .new_starting_hash_key = at.to_string()}),
         "split_shard");
   }
 
@@ -212,10 +216,10 @@ class stream_builder {
   void split_middle(const shard& s) { split_in_half(s); }
 
   void merge(shard_id a, shard_id b) {
-    value_or_throw(k_.merge_shards({.stream_name = name_,
-                                    .shard_to_merge = a.to_string(),
-                                    .adjacent_shard_to_merge = b.to_string()}),
-                   "merge_shards");
+    value_or_throw(
+        k_.merge_shards(
+            {.stream_name = name_, .shard_to_merge = a.to_string(), .adjacent_shard_to_merge = b.to_string()}),
+        "merge_shards");
   }
 
   std::string iterator(shard_id id, shard_iterator_type type = shard_iterator_type::trim_horizon,
@@ -227,6 +231,13 @@ class stream_builder {
                                                  .timestamp = at}),
                           "get_shard_iterator")
         .shard_iterator;
+  }
+
+  /// Every record of the stream, read with a stream_reader: parents before
+  /// children, open shards until caught up (each shard's records in order).
+  std::vector<owned_record> read_stream() {
+    stream_reader reader(k_, {.stream_name = name_});
+    return value_or_throw(reader.read_all(), "stream_reader::read_all");
   }
 
   /// The data of every record of one shard, from TRIM_HORIZON to its current

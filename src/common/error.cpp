@@ -7,7 +7,7 @@ namespace rill {
 namespace {
 
 // In the order of error_code.
-constexpr std::array<std::string_view, 20> kNames = {
+constexpr std::array<std::string_view, 21> kNames = {
     "ResourceNotFoundException",
     "ResourceInUseException",
     "InvalidArgumentException",
@@ -28,8 +28,9 @@ constexpr std::array<std::string_view, 20> kNames = {
     "ServiceUnavailableException",
     "ConcurrentModificationException",
     "InvalidKMSResourceException",
+    "ShutdownException",
 };
-static_assert(kNames.size() == static_cast<std::size_t>(error_code::invalid_kms_resource_exception) + 1);
+static_assert(kNames.size() == static_cast<std::size_t>(error_code::shutdown_exception) + 1);
 
 }  // namespace
 

@@ -17,7 +17,9 @@
 // GCC 12's avx512fintrin.h self-initialises _mm512_undefined_epi32() and
 // -Wuninitialized reports it wherever an intrinsic built on it is inlined.
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 #define RILL_MD5_X86 1
 #else

@@ -39,7 +39,7 @@ std::size_t page_round(std::size_t n) {
 struct quarantine {
   std::mutex mu;
   std::deque<std::pair<void*, std::size_t>> blocks;  // guarded by mu
-  std::size_t bytes = 0;                              // guarded by mu
+  std::size_t bytes = 0;                             // guarded by mu
 
   void add(void* p, std::size_t n) {
     ::madvise(p, n, MADV_DONTNEED);

@@ -7,9 +7,9 @@ namespace rill {
 namespace {
 
 error max_attempts(const char* waiter, const stream_description_summary& s) {
-  return error(error_code::resource_in_use_exception,
-               std::string("Waiter ") + waiter + " failed: Max attempts exceeded (stream " + s.stream_name + " is " +
-                   std::string(to_string(s.stream_status)) + ")");
+  return error(error_code::resource_in_use_exception, std::string("Waiter ") + waiter +
+                                                          " failed: Max attempts exceeded (stream " + s.stream_name +
+                                                          " is " + std::string(to_string(s.stream_status)) + ")");
 }
 
 }  // namespace

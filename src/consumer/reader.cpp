@@ -64,9 +64,8 @@ bool stream_reader::ready(const shard_state& s) const {
 }
 
 result<std::string> stream_reader::start_iterator(shard_state& s) {
-  get_shard_iterator_request req{.stream_name = options_.stream_name,
-                                 .stream_arn = options_.stream_arn,
-                                 .shard_id = s.info.shard_id.to_string()};
+  get_shard_iterator_request req{
+      .stream_name = options_.stream_name, .stream_arn = options_.stream_arn, .shard_id = s.info.shard_id.to_string()};
   if (s.last_sequence_number) {
     // Renewing an expired iterator: just after the last record handed out.
     req.shard_iterator_type = shard_iterator_type::after_sequence_number;
@@ -134,8 +133,7 @@ result<reader_batch> stream_reader::next() {
         needs_listing_ = true;
         batch.shard_done = true;
         return batch;
-      default:
-        return got.error();
+      default: return got.error();
     }
   }
   batch.millis_behind_latest = got->millis_behind_latest;

@@ -202,6 +202,14 @@ struct finished {
   std::size_t data_bytes = 0;
 };
 
+// Records finished under the lock, completed and counted once it is released.
+struct completions {
+  std::vector<finished> items;  // with a future or callback
+  std::size_t plain = 0;        // without: only counted
+  std::size_t plain_bytes = 0;
+  [[nodiscard]] bool empty() const noexcept { return items.empty() && plain == 0; }
+};
+
 bool valid_utf8_key(std::string_view s, std::size_t& utf16_units) {
   utf16_units = 0;
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
@@ -346,15 +354,20 @@ struct producer::impl {
     r->attempts->push_back(std::move(a));
   }
 
-  void finish(user_rec* r, user_record_result&& res, std::vector<finished>& out) {
-    if (r->attempts) res.attempts = std::move(*r->attempts);
+  void finish(user_rec* r, user_record_result&& res, completions& out) {
     // Outstanding until its future or callback has completed (complete_all).
-    out.push_back({std::move(r->done), std::move(res), r->data_len});
+    if (r->done) {
+      if (r->attempts) res.attempts = std::move(*r->attempts);
+      out.items.push_back({std::move(r->done), std::move(res), r->data_len});
+    } else {
+      ++out.plain;
+      out.plain_bytes += r->data_len;
+    }
     user_rec::destroy(r);
   }
 
   void fail(stream_state* s, user_rec* r, std::string_view code, std::string_view message,
-            std::vector<finished>& out) {
+            completions& out) {
     timestamp now = clock->now();
     add_attempt(r, now, now, false, code, message);
     error_metric(code, s);
@@ -367,7 +380,7 @@ struct producer::impl {
 
   // A failed attempt: retry after a backoff, or fail.
   void retry_or_fail(stream_state* s, user_rec* r, std::string_view code, std::string_view message,
-                     timestamp start, timestamp end, std::vector<finished>& out) {
+                     timestamp start, timestamp end, completions& out) {
     add_attempt(r, start, end, false, code, message);
     error_metric(code, s);
     if (config.fail_if_throttled && code == "ProvisionedThroughputExceededException") {
@@ -406,7 +419,7 @@ struct producer::impl {
     retry_timer = control->call_at(due, [this] { on_retry_timer(); });
   }
 
-  void add_to_pipeline(stream_state* s, user_rec* r, std::vector<finished>& out) {
+  void add_to_pipeline(stream_state* s, user_rec* r, completions& out) {
     auto predicted = s->predict(r->key);
     if (config.aggregation_enabled && predicted) {
       aggregator& a = s->aggregators[*predicted];
@@ -448,7 +461,7 @@ struct producer::impl {
     return k;
   }
 
-  void flush_aggregator(stream_state* s, std::uint32_t shard, std::vector<finished>& out) {
+  void flush_aggregator(stream_state* s, std::uint32_t shard, completions& out) {
     aggregator& a = s->aggregators[shard];
     if (a.count == 0) return;
     kin_ptr k;
@@ -504,7 +517,7 @@ struct producer::impl {
     return now + duration(std::max<std::int64_t>(1, ms));
   }
 
-  void to_limiter(stream_state* s, kin_ptr k, std::vector<finished>& out) {
+  void to_limiter(stream_state* s, kin_ptr k, completions& out) {
     if (!k->predicted) {
       to_collector(s, std::move(k), out);
       return;
@@ -523,7 +536,7 @@ struct producer::impl {
     arm_stream(s, next_tokens(l, *l.queue.front(), clock->now()));
   }
 
-  void drain_limiters(stream_state* s, std::vector<finished>& out) {
+  void drain_limiters(stream_state* s, completions& out) {
     timestamp now = clock->now();
     std::vector<user_rec*> requeue;  // re-added after the loop: re-adding may create limiters
     for (auto& [shard, l] : s->limiters) {
@@ -557,7 +570,7 @@ struct producer::impl {
     for (user_rec* r : requeue) add_to_pipeline(s, r, out);
   }
 
-  void to_collector(stream_state* s, kin_ptr k, std::vector<finished>& out) {
+  void to_collector(stream_state* s, kin_ptr k, completions& out) {
     std::size_t size = k->estimated_size;
     if (!s->collected.empty() && s->collected_bytes + size > config.collection_max_size) send_collected(s);
     s->collected_bytes += size;
@@ -607,7 +620,7 @@ struct producer::impl {
 
   // Everything of a stream that is due (within `slack`, so that shards due
   // together share PutRecords calls; nothing waits past its deadline).
-  void process_due(stream_state* s, std::vector<finished>& out, bool everything) {
+  void process_due(stream_state* s, completions& out, bool everything) {
     timestamp now = clock->now();
     // Only when something is due now does the stream send; it then takes along
     // what would fall due within `slack`.
@@ -637,24 +650,24 @@ struct producer::impl {
   }
 
   // Outside the lock: completes futures and callbacks, then counts the records finished.
-  void complete_all(std::vector<finished>& out) {
+  void complete_all(completions& out) {
     if (out.empty()) return;
-    std::size_t bytes = 0;
-    for (auto& f : out) {
-      if (f.done) f.done->complete(std::move(f.result));
+    std::size_t bytes = out.plain_bytes;
+    for (auto& f : out.items) {
+      f.done->complete(std::move(f.result));
       bytes += f.data_bytes;
     }
     {
       std::lock_guard lock(mu);
-      outstanding.fetch_sub(out.size(), std::memory_order_relaxed);
+      outstanding.fetch_sub(out.items.size() + out.plain, std::memory_order_relaxed);
       outstanding_data.fetch_sub(bytes, std::memory_order_relaxed);
     }
     cv.notify_all();
-    out.clear();
+    out = completions{};
   }
 
   void on_stream_timer(stream_state* s) {
-    std::vector<finished> out;
+    completions out;
     {
       std::lock_guard lock(mu);
       s->timer = 0;
@@ -669,7 +682,7 @@ struct producer::impl {
   }
 
   void on_retry_timer() {
-    std::vector<finished> out;
+    completions out;
     {
       std::lock_guard lock(mu);
       retry_timer = 0;
@@ -807,7 +820,7 @@ struct producer::impl {
     }
     if (stale) refresh(b->stream);
 
-    std::vector<finished> out;
+    completions out;
     {
       std::lock_guard lock(mu);
       handle_result(*b, res, start, end, out);
@@ -821,7 +834,7 @@ struct producer::impl {
   }
 
   void handle_result(batch& b, const result<put_records_result>& res, timestamp start, timestamp end,
-                     std::vector<finished>& out) {
+                     completions& out) {
     stream_state* s = b.stream;
     metric("Request Time", static_cast<double>((end - start).count()), "Milliseconds", s, std::nullopt, false);
     metric("KinesisRecordsPerPutRecordsRequest", static_cast<double>(b.recs.size()), "Count", s, std::nullopt,
@@ -929,7 +942,7 @@ struct producer::impl {
     cv.notify_all();
     control->shutdown();
     for (auto& s : senders) s->shutdown();
-    std::vector<finished> out;
+    completions out;
     {
       std::lock_guard lock(mu);
       auto fail_all = [&](stream_state* s, user_rec* r) {
@@ -1024,7 +1037,7 @@ struct producer::impl {
     user_rec* r = user_rec::make(req.partition_key, req.explicit_hash_key, req.data);
     r->key = key;
     r->done = std::move(done);
-    std::vector<finished> out;
+    completions out;
     {
       std::lock_guard lock(mu);
       if (closed) {
@@ -1056,7 +1069,7 @@ struct producer::impl {
   }
 
   void flush(std::optional<std::string_view> stream) {
-    std::vector<finished> out;
+    completions out;
     {
       std::lock_guard lock(mu);
       if (closed) return;

@@ -17,10 +17,12 @@
 #include <algorithm>
 #include <array>
 #include <cassert>
+#include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <limits>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "rill/storage.hpp"
@@ -38,23 +40,47 @@ std::size_t encoded_size(const log_entry& e) { return kHeader + e.partition_key.
 // for reuse up to a byte budget: a stream in its steady state (as much expiring
 // as arriving) then writes into memory it already has instead of faulting in
 // fresh pages. Shared by the logs of one storage.
+//
+// With `prefault` > 0 the pool also provisions fresh memory ahead of need: once
+// the storage has used a first full-size segment (so an engine that stays small
+// never pays for it), a helper thread of the pool keeps `prefault` buffers
+// ready, allocated and with every page touched, so a writer that needs a new
+// segment takes memory the kernel has already provided instead of taking a page
+// fault every 4 KiB on its own thread. The helper reads no clock and never
+// sleeps on time: it waits on a condition variable for a buffer to be taken.
 class segment_pool {
  public:
-  segment_pool(std::size_t segment_bytes, std::size_t max_bytes)
-      : segment_bytes_(segment_bytes), max_buffers_(max_bytes / segment_bytes) {}
+  segment_pool(std::size_t segment_bytes, std::size_t max_bytes, std::size_t prefault)
+      : segment_bytes_(segment_bytes),
+        max_buffers_(std::max<std::size_t>(max_bytes / segment_bytes, prefault)),
+        prefault_(prefault) {}
+  ~segment_pool() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (helper_.joinable()) helper_.join();
+  }
+  segment_pool(const segment_pool&) = delete;
+  segment_pool& operator=(const segment_pool&) = delete;
 
   [[nodiscard]] std::size_t segment_bytes() const noexcept { return segment_bytes_; }
 
-  /// A buffer of segment_bytes(): pooled if one is free, else new.
+  /// A buffer of segment_bytes(): pooled (recycled or prefaulted) if one is
+  /// free, else new.
   std::unique_ptr<char[]> take() {
     {
       std::lock_guard lock(mu_);
+      if (prefault_ > 0 && !helper_.joinable() && !stop_) helper_ = std::thread([this] { provision(); });
       if (!free_.empty()) {
         auto b = std::move(free_.back());
         free_.pop_back();
+        if (free_.size() < prefault_) cv_.notify_one();
         return b;
       }
     }
+    cv_.notify_one();
     return std::make_unique_for_overwrite<char[]>(segment_bytes_);
   }
   /// Returns a buffer of segment_bytes(); freed if the pool is full.
@@ -64,10 +90,31 @@ class segment_pool {
   }
 
  private:
+  // The helper: keeps `prefault_` buffers free, touching every page of each
+  // new one before it is offered.
+  void provision() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [this] { return stop_ || free_.size() < prefault_; });
+      if (stop_) return;
+      lock.unlock();
+      auto b = std::make_unique_for_overwrite<char[]>(segment_bytes_);
+      for (std::size_t i = 0; i < segment_bytes_; i += kPage) b[i] = 0;
+      b[segment_bytes_ - 1] = 0;
+      lock.lock();
+      if (free_.size() < max_buffers_) free_.push_back(std::move(b));
+    }
+  }
+
+  static constexpr std::size_t kPage = 4096;
   const std::size_t segment_bytes_;
   const std::size_t max_buffers_;
+  const std::size_t prefault_;
   std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;                          // guarded by mu_
   std::vector<std::unique_ptr<char[]>> free_;  // guarded by mu_
+  std::thread helper_;                         // started under mu_ by the first take()
 };
 
 class memory_log final : public shard_log {
@@ -139,6 +186,7 @@ class memory_log final : public shard_log {
         rec.arrival = timestamp(duration(seg.base_time + seg.index[i].dt));
         rec.partition_key = std::string_view(p, key_len);
         rec.data = std::string_view(p + key_len, data_len);
+        rec.encrypted = !enc_changes_.empty() && encrypted_at(offset);
         ++stats.records;
         stats.bytes += bytes;
         stats.next_offset = ++offset;
@@ -185,6 +233,16 @@ class memory_log final : public shard_log {
       drop_front();
     }
     return start_;
+  }
+
+  void set_encryption(std::string_view key_id) override {
+    const bool on = !key_id.empty();
+    if (on == (!enc_changes_.empty() && enc_changes_.back().second)) return;
+    if (!enc_changes_.empty() && enc_changes_.back().first == end_) {
+      enc_changes_.back().second = on;
+    } else {
+      enc_changes_.emplace_back(end_, on);
+    }
   }
 
   std::size_t memory_bytes() const noexcept override {
@@ -268,6 +326,15 @@ class memory_log final : public shard_log {
     return static_cast<std::size_t>(it - segments_.begin());
   }
 
+  // Whether the record at `offset` was appended while encryption was on.
+  bool encrypted_at(std::uint64_t offset) const {
+    auto it = std::partition_point(enc_changes_.begin(), enc_changes_.end(),
+                                   [offset](const auto& c) { return c.first <= offset; });
+    return it != enc_changes_.begin() && (it - 1)->second;
+  }
+
+  // Offsets where encryption was turned on or off (rare), in order.
+  std::vector<std::pair<std::uint64_t, bool>> enc_changes_;
   std::size_t first_segment_bytes_;
   std::size_t segment_bytes_;
   std::size_t next_capacity_ = 0;
@@ -282,7 +349,7 @@ class memory_storage final : public storage {
   explicit memory_storage(memory_storage_options options) : options_(options) {
     options_.segment_bytes = std::max<std::size_t>(options_.segment_bytes, 64);
     options_.first_segment_bytes = std::max<std::size_t>(options_.first_segment_bytes, 64);
-    pool_ = std::make_shared<segment_pool>(options_.segment_bytes, options_.pool_bytes);
+    pool_ = std::make_shared<segment_pool>(options_.segment_bytes, options_.pool_bytes, options_.prefault_segments);
   }
 
   result<std::unique_ptr<shard_log>> create_log(const shard_log_key&) override {

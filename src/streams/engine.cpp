@@ -119,21 +119,31 @@ engine::impl::impl(engine_options o)
   sched = clock->make_scheduler();
 }
 
-engine::engine(engine_options options) : impl_(std::make_unique<impl>(std::move(options))) {
+engine::engine(engine_options options) : engine(std::move(options), defer_open{}) {
+  if (!impl_->opt.data_directory.empty()) {
+    if (auto r = impl_->open_durable(); !r) throw bad_result_access(r.error());
+  }
   impl_->schedule_trim();
   impl_->schedule_on_demand();
+}
+
+engine::engine(engine_options options, defer_open) : impl_(std::make_unique<impl>(std::move(options))) {}
+
+result<std::unique_ptr<engine>> engine::open(engine_options options) {
+  std::unique_ptr<engine> e(new engine(std::move(options), defer_open{}));
+  if (!e->impl_->opt.data_directory.empty()) {
+    if (auto r = e->impl_->open_durable(); !r) return r.error();
+  }
+  e->impl_->schedule_trim();
+  e->impl_->schedule_on_demand();
+  return e;
 }
 
 engine::~engine() {
   impl_->sched->shutdown();
   std::lock_guard control(impl_->control_mu);
   std::unique_lock streams(impl_->streams_mu);
-  for (auto& [name, s] : impl_->streams) {
-    for (auto& sh : s->shards) {
-      if (sh) impl_->storage->remove_log({s->name, s->uid, sh->id});
-    }
-  }
-  impl_->streams.clear();
+  impl_->streams.clear();  // the logs close; a durable engine's files stay
   impl_->by_name.clear();
 }
 
@@ -211,7 +221,8 @@ result<engine::impl::control_call> engine::impl::begin_control(std::string_view 
   std::unique_lock control(control_mu);
   s = lookup(name, arn);  // again, under the lock: it may have been deleted meanwhile
   if (!s) return s.error();
-  return control_call{std::move(control), std::move(*s)};
+  auto stream = *s;
+  return control_call{std::move(control), std::move(*s), persist_on_exit(persist ? this : nullptr, std::move(stream))};
 }
 
 void engine::set_fault_plan(fault_plan plan) { impl_->faults.install(std::move(plan)); }

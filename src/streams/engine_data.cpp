@@ -238,6 +238,10 @@ result<put_record_result> engine::put_record(const put_record_request& req) {
     }
   }
   lock.unlock();
+  if (admitted && offset->ok()) {
+    // The sync point: under every_batch the record is on disk before we answer.
+    if (auto synced = sh.log->sync(**offset + 1); !synced) offset.emplace(synced.error());
+  }
   const bool stored = admitted && offset->ok();
   d.record(st, now, [&](detail::stream_metrics& m, std::int64_t minute, std::int64_t keep) {
     auto& stats = m.stream.at(minute, keep);
@@ -383,6 +387,9 @@ result<put_records_result> engine::put_records(const put_records_request& req) {
       }
     }
     lock.unlock();
+    if (first) {  // the sync point: under every_batch the batch is on disk before we answer
+      if (auto synced = sh.log->sync(*first + sc.entries.size()); !synced) first = synced.error();
+    }
     if (first) {
       t.records = static_cast<std::int64_t>(sc.accepted.size());
       const sequence_number base = sh.record_sequence_number(*first, arrival);
@@ -393,9 +400,12 @@ result<put_records_result> engine::put_records(const put_records_request& req) {
             sequence_number(base.shard_create_seconds(), sh.id.index(), base.seq_index() + a, base.seq_time_seconds());
       }
     } else {
+      // Storage failures are InternalFailure; a key the key provider refused keeps its KMS name.
+      const error_code code = first.error().code();
       for (auto i : sc.accepted) {
-        out.records[i].error_code = error_code::internal_failure;
-        out.records[i].error_message = "Internal Service Failure";
+        out.records[i].error_code = code;
+        out.records[i].error_message =
+            code == error_code::internal_failure ? std::string("Internal Service Failure") : first.error().message();
       }
       failed += static_cast<std::int64_t>(sc.accepted.size());
       t.bytes = 0;
@@ -677,9 +687,10 @@ result<get_records_result> engine::get_records(const get_records_request& req) {
       }
       cs.records->push_back(record{sequence_number(cs.shard->create_s, cs.shard->id.index(), rec.offset + 1, seconds),
                                    rec.arrival, std::string_view(key + k, rec.data.size()), std::string_view(key, k),
-                                   cs.enc});
+                                   rec.encrypted ? encryption_type::kms : encryption_type::none});
     }
   });
+  if (read.records == 0 && read.failure) return *read.failure;  // never garbage: an I/O, checksum or key error
   if (read.records > 0) out.buffer = std::move(cs.owner);
   const std::uint64_t next = read.records > 0 ? read.next_offset : from;
   const std::uint64_t end = log.end_offset();

@@ -33,6 +33,7 @@
 #include "streams/faults.hpp"
 #include "streams/messages.hpp"
 #include "streams/metrics_store.hpp"
+#include "streams/persistence.hpp"
 #include "streams/rate.hpp"
 
 namespace rill::detail {
@@ -243,6 +244,27 @@ struct engine::impl {
 
   std::unique_ptr<scheduler> sched;  // shut down first in ~engine
 
+  // --- durable engines (persistence.cpp) ---
+  std::unique_ptr<detail::persistence> persist;  // null in memory
+  /// Opens opt.data_directory: lock, manifest, shard logs, orphans.
+  result<void> open_durable();
+  /// Writes s's control state to the manifest (no-op in memory). Caller holds
+  /// s.mu (either mode); call it before releasing s.mu after a change.
+  void persist_locked(const detail::stream_state& s);
+  /// Drops a stream from the manifest (before its files go).
+  void persist_erase(const detail::stream_state& s);
+  /// Persists a stream when a control call ends (see control_call).
+  struct persist_on_exit {
+    impl* d = nullptr;
+    std::shared_ptr<detail::stream_state> s;
+    persist_on_exit() = default;
+    persist_on_exit(impl* d, std::shared_ptr<detail::stream_state> s) : d(d), s(std::move(s)) {}
+    persist_on_exit(persist_on_exit&& o) noexcept : d(std::exchange(o.d, nullptr)), s(std::move(o.s)) {}
+    persist_on_exit& operator=(persist_on_exit&&) = delete;
+    ~persist_on_exit();
+  };
+  result<void> change_encryption(const stream_encryption_request& req, bool start);
+
   [[nodiscard]] timestamp now() const { return clock->now(); }
   [[nodiscard]] detail::where at(std::string_view stream) const { return {stream, opt.account_id}; }
   [[nodiscard]] std::string arn_of(std::string_view name) const;
@@ -305,6 +327,7 @@ struct engine::impl {
   struct control_call {
     std::unique_lock<std::mutex> lock;  // control_mu
     std::shared_ptr<detail::stream_state> stream;
+    persist_on_exit persisted{};  // destroyed first: writes the manifest under control_mu
   };
   result<control_call> begin_control(std::string_view op, const std::optional<std::string>& name,
                                      const std::optional<std::string>& arn);

@@ -116,6 +116,7 @@ void engine::impl::remove_stream(const std::shared_ptr<stream_state>& s) {
   std::vector<std::shared_ptr<shard_state>> shards;
   {
     std::unique_lock lock(s->mu);  // waits for in-flight puts and reads
+    persist_erase(*s);             // the manifest forgets it before its files go
     // The shards leave the stream before their logs are removed: a read that
     // still holds the stream finds no shard rather than a removed log, and the
     // trimmer finds nothing to trim or remove again.
@@ -193,9 +194,14 @@ result<void> engine::create_stream(const create_stream_request& req) {
     {
       std::unique_lock lock(s->mu);
       d.activate(*s);
+      d.persist_locked(*s);
     }
     d.recount(s);
     return {};
+  }
+  {
+    std::shared_lock lock(s->mu);
+    d.persist_locked(*s);
   }
   std::weak_ptr<stream_state> weak = s;
   d.sched->call_at(d.now() + d.opt.create_stream_delay, [&d, weak] {
@@ -205,6 +211,7 @@ result<void> engine::create_stream(const create_stream_request& req) {
     {
       std::unique_lock lock(st->mu);
       if (st->status == stream_status::creating) d.activate(*st);
+      d.persist_locked(*st);
     }
     d.recount(st);
   });

@@ -153,6 +153,7 @@ result<void> engine::set_stream_throughput(const std::string& stream_name, const
     std::unique_lock sl(sh->mu);
     sh->arm(limits, t);
   }
+  d.persist_locked(st);
   return {};
 }
 

@@ -55,6 +55,7 @@ std::shared_ptr<shard_state> engine::impl::make_shard(stream_state& s, shard_id 
                                                       std::uint64_t create_s, timestamp now) {
   auto log = storage->create_log({s.name, s.uid, id});
   if (!log) throw std::runtime_error("rill: storage could not create a shard log: " + log.error().to_string());
+  if (s.encryption == encryption_type::kms && s.key_id) (*log)->set_encryption(*s.key_id);
   auto sh = std::make_shared<shard_state>(id, start, end, parent, adjacent, create_s, now, std::move(*log));
   {
     std::unique_lock lock(sh->mu);
@@ -118,6 +119,13 @@ void engine::impl::begin_update(const std::shared_ptr<stream_state>& s, std::uni
                                 update_fn change) {
   if (opt.update_stream_delay <= duration::zero()) {
     change(lock);
+    // Before the caller releases s->mu: no put reaches a new shard before the manifest knows it.
+    if (lock.owns_lock()) {
+      persist_locked(*s);
+    } else {
+      std::shared_lock relock(s->mu);
+      persist_locked(*s);
+    }
     recount(s);
     return;
   }
@@ -135,6 +143,7 @@ void engine::impl::begin_update(const std::shared_ptr<stream_state>& s, std::uni
       st->on_updated = nullptr;
       if (fn) fn(lock);
       st->status = stream_status::active;
+      persist_locked(*st);
     }
     recount(st);
   });
@@ -552,6 +561,7 @@ void engine::impl::scale_on_demand() {
       logger()->info("on-demand stream {}: splitting hot shard {} at {}", s->name, sh->id.to_string(), at.to_string());
       split(*s, *sh, at, t);
     }
+    if (!hot.empty()) persist_locked(*s);
   }
 }
 

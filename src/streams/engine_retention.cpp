@@ -63,6 +63,7 @@ void engine::impl::trim_expired() {
         if (sh && sh->expired(horizon)) gone.push_back(std::move(sh));
       }
       while (s->released_prefix < s->shards.size() && !s->shards[s->released_prefix]) ++s->released_prefix;
+      if (!gone.empty()) persist_locked(*s);  // the manifest first, then the files
     }
     for (auto& sh : gone) storage->remove_log({s->name, s->uid, sh->id});
   }

@@ -2,7 +2,8 @@
 # package needs no header-only dependency, then build tests/external with
 # COMPILER and -Wall -Wextra -Werror (linking only when LINK is ON), compiling
 # every ```cpp block of README.md and docs/*.md too.
-#   -DBUILD_DIR= -DSOURCE_DIR= -DWORK_DIR= -DCOMPILER= -DLINK=ON|OFF -DFLAGS="..." -DGENERATOR=
+#   -DBUILD_DIR= -DSOURCE_DIR= -DWORK_DIR= -DCOMPILER= -DLINK=ON|OFF -DGENERATOR=
+#   -DFLAGS="..." link flags (a sanitizer build's -fsanitize=..., to link its runtime)
 file(REMOVE_RECURSE ${WORK_DIR})
 set(prefix ${WORK_DIR}/prefix)
 execute_process(COMMAND ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix}
@@ -25,6 +26,13 @@ endforeach()
 set(snippets ${WORK_DIR}/snippets)
 file(MAKE_DIRECTORY ${snippets})
 file(GLOB docs ${SOURCE_DIR}/README.md ${SOURCE_DIR}/docs/*.md)
+# A snippet without #include lines sees every public header, as a user who
+# includes what the snippet's doc names would.
+file(GLOB public_headers RELATIVE ${SOURCE_DIR}/include ${SOURCE_DIR}/include/rill/*.hpp)
+set(public_includes "")
+foreach(h IN LISTS public_headers)
+  string(APPEND public_includes "#include <${h}>\n")
+endforeach()
 set(count 0)
 foreach(doc IN LISTS docs)
   file(STRINGS ${doc} lines)
@@ -43,8 +51,7 @@ foreach(doc IN LISTS docs)
         file(WRITE ${file} "${body}")
       else()
         file(WRITE ${file} "// From ${doc}\n#include <iostream>\n#include <memory>\n#include <optional>\n"
-                           "#include <rill/engine.hpp>\n#include <rill/reader.hpp>\n#include <rill/testing.hpp>\n"
-                           "#include <rill/waiter.hpp>\nusing namespace std::chrono_literals;\n"
+                           "${public_includes}using namespace std::chrono_literals;\n"
                            "[[maybe_unused]] static int snippet_${count}() {\n${body}\n  return 0;\n}\n")
       endif()
     elseif(inside)
@@ -57,8 +64,7 @@ message(STATUS "${count} snippets from the docs")
 execute_process(
   COMMAND ${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/external -B ${WORK_DIR}/build -G ${GENERATOR}
           -DCMAKE_CXX_COMPILER=${COMPILER} -DCMAKE_PREFIX_PATH=${prefix} -DRILL_SOURCE_DIR=${SOURCE_DIR}
-          -DSNIPPETS_DIR=${snippets} -DRILL_LINK=${LINK} "-DCMAKE_CXX_FLAGS=${FLAGS}"
-          "-DCMAKE_EXE_LINKER_FLAGS=${FLAGS}"
+          -DSNIPPETS_DIR=${snippets} -DRILL_LINK=${LINK} "-DCMAKE_EXE_LINKER_FLAGS=${FLAGS}"
   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "configuring the external project failed:\n${out}")

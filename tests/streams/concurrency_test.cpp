@@ -26,24 +26,18 @@ struct ack {
   sequence_number seq;
 };
 
-// Reads every shard of a stream to its current end: {data -> (shard, seq)}.
+// Reads every shard of a stream to its current end, parents before children
+// (rill::stream_reader): {data -> (shard, seq)}.
 std::map<std::string, std::pair<shard_id, sequence_number>> read_everything(rill::engine& e, const std::string& name) {
   std::map<std::string, std::pair<shard_id, sequence_number>> out;
-  auto shards = e.list_shards({.stream_name = name});
-  EXPECT_TRUE(shards.ok());
-  for (const auto& sh : shards->shards) {
-    auto it = e.get_shard_iterator({.stream_name = name, .shard_id = sh.shard_id.to_string()});
-    EXPECT_TRUE(it.ok());
-    std::optional<std::string> next = it->shard_iterator;
-    while (next) {
-      auto r = e.get_records({.shard_iterator = *next});
-      EXPECT_TRUE(r.ok()) << r.error();
-      for (const auto& rec : r->records) {
-        auto [pos, fresh] = out.emplace(std::string(rec.data), std::make_pair(sh.shard_id, rec.sequence_number));
-        EXPECT_TRUE(fresh) << "record stored twice: " << rec.data;
-      }
-      if (r->records.empty()) break;
-      next = r->next_shard_iterator;
+  stream_reader reader(e, {.stream_name = name});
+  while (!reader.done()) {
+    auto batch = reader.next();
+    EXPECT_TRUE(batch.ok()) << batch.error();
+    if (!batch) break;
+    for (const auto& rec : batch->records) {
+      auto [pos, fresh] = out.emplace(rec.data, std::make_pair(batch->shard_id, rec.sequence_number));
+      EXPECT_TRUE(fresh) << "record stored twice: " << rec.data;
     }
   }
   return out;

@@ -1,6 +1,7 @@
 # The engine's tests in tests/streams/ (core-engine): included from tests/CMakeLists.txt.
 add_executable(rill_streams_engine_tests
   ${CMAKE_CURRENT_LIST_DIR}/engine_scale_test.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/memory_prefault_test.cpp
 )
 target_link_libraries(rill_streams_engine_tests PRIVATE rill::rill GTest::gtest GTest::gtest_main)
 target_include_directories(rill_streams_engine_tests PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/tests)

@@ -62,10 +62,18 @@ TEST(StreamBuilder, MakesSplitsPutsAndAdvances) {
   EXPECT_EQ(s.read_all(shard_id(0)).back(), "first");
   s.merge(shard_id(2), shard_id(3));
   EXPECT_EQ(s.open_shards().size(), 2u);
+  s.put("a", "4");
+  const auto all = s.read_stream();  // across the split and the merge
+  ASSERT_EQ(all.size(), 5u);
+  std::vector<std::string> of_a;
+  for (const auto& r : all) {
+    if (r.partition_key == "a") of_a.push_back(r.data);
+  }
+  EXPECT_EQ(of_a, (std::vector<std::string>{"1", "4"}));
   const timestamp t0 = e.clock->now();
   e.advance(25h);
   EXPECT_EQ(e.clock->now(), t0 + 25h);
-  EXPECT_TRUE(s.read_all(shard_id(0)).empty());  // expired
+  EXPECT_TRUE(s.read_all(shard_id(0)).empty());                           // expired
   EXPECT_THROW(s.split(shard_id(1), hash_key(5)), testing::call_failed);  // closed and expired
   try {
     stream_builder again(*e, "s", 1);

@@ -7,7 +7,7 @@ RILL_PACKAGES=(
   cmake g++ ninja-build
   libboost-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libssl-dev
   libgtest-dev libbenchmark-dev
-  zlib1g-dev libsnappy-dev libzstd-dev libisal-dev
+  zlib1g-dev libsnappy-dev libzstd-dev libisal-dev pkg-config
   libprotobuf-dev protobuf-compiler
   libnghttp2-dev libcbor-dev libcli11-dev
 )
