@@ -953,6 +953,95 @@ op_result get_records(kinesis& k, reader& in) {
   return op_output::raw_body(write_get_records_result(*res, in.format()));
 }
 
+// --- Firehose_20150804 ----------------------------------------------------------
+
+op_result firehose_put_record(firehose& f, reader& in) {
+  delivery::put_record_request r;
+  auto name = in.str("DeliveryStreamName");
+  const json* rec = in.structure("Record");
+  std::optional<std::string_view> data;
+  if (rec) {
+    reader sub = in.nested(*rec, "record.");
+    data = sub.blob("Data");
+    sub.require("Data", data.has_value());
+  }
+  in.require("DeliveryStreamName", name.has_value());
+  in.require("Record", rec != nullptr);
+  if (in.failed()) return in.to_error();
+  r.delivery_stream_name = std::move(*name);
+  r.record.data = *data;
+  auto res = f.put_record(r);
+  if (!res) return res.error();
+  return op_output(json{{"RecordId", res->record_id}, {"Encrypted", res->encrypted}});
+}
+
+op_result firehose_put_record_batch(firehose& f, reader& in) {
+  delivery::put_record_batch_request r;
+  auto name = in.str("DeliveryStreamName");
+  const json* records = in.list("Records");
+  in.require("DeliveryStreamName", name.has_value());
+  in.require("Records", records != nullptr);
+  if (records) {
+    std::size_t i = 0;
+    for (const auto& e : *records) {
+      ++i;
+      if (!e.is_object()) {
+        in.type_error(e.is_array() ? "Start of list found where not expected" : "Unexpected value type in payload");
+        break;
+      }
+      reader sub = in.nested(e, "records." + std::to_string(i) + ".member.");
+      auto data = sub.blob("Data");
+      sub.require("Data", data.has_value());
+      r.records.push_back({.data = data.value_or(std::string_view{})});
+    }
+  }
+  if (in.failed()) return in.to_error();
+  r.delivery_stream_name = std::move(*name);
+  auto res = f.put_record_batch(r);
+  if (!res) return res.error();
+  json entries = json::array();
+  for (const auto& e : res->request_responses) {
+    json j = json::object();
+    if (e.record_id) j["RecordId"] = *e.record_id;
+    if (e.error_code) j["ErrorCode"] = *e.error_code;
+    if (e.error_message) j["ErrorMessage"] = *e.error_message;
+    entries.push_back(std::move(j));
+  }
+  return op_output(json{{"FailedPutCount", res->failed_put_count},
+                        {"Encrypted", res->encrypted},
+                        {"RequestResponses", std::move(entries)}});
+}
+
+op_result firehose_list(firehose& f, reader& in) {
+  delivery::list_delivery_streams_request r;
+  r.limit = in.i32("Limit");
+  r.delivery_stream_type = in.str("DeliveryStreamType");
+  r.exclusive_start_delivery_stream_name = in.str("ExclusiveStartDeliveryStreamName");
+  if (in.failed()) return in.to_error();
+  auto res = f.list_delivery_streams(r);
+  if (!res) return res.error();
+  return op_output(json{{"DeliveryStreamNames", res->delivery_stream_names},
+                        {"HasMoreDeliveryStreams", res->has_more_delivery_streams}});
+}
+
+op_result firehose_delete(firehose& f, reader& in) {
+  delivery::delete_delivery_stream_request r;
+  auto name = in.str("DeliveryStreamName");
+  r.allow_force_delete = in.boolean("AllowForceDelete").value_or(false);
+  in.require("DeliveryStreamName", name.has_value());
+  if (in.failed()) return in.to_error();
+  r.delivery_stream_name = std::move(*name);
+  if (auto res = f.delete_delivery_stream(r); !res) return res.error();
+  return op_output(json::object());
+}
+
+const std::vector<operation> firehose_table = {
+    {"DeleteDeliveryStream", nullptr, false, nullptr, &firehose_delete},
+    {"ListDeliveryStreams", nullptr, false, nullptr, &firehose_list},
+    {"PutRecord", nullptr, true, nullptr, &firehose_put_record},
+    {"PutRecordBatch", nullptr, true, nullptr, &firehose_put_record_batch},
+};
+
 const std::vector<operation> table = {
     {"AddTagsToStream", &add_tags},
     {"CreateStream", &create_stream},
@@ -988,6 +1077,13 @@ const operation* find_kinesis_operation(std::string_view name) {
   }();
   auto it = index.find(name);
   return it == index.end() ? nullptr : it->second;
+}
+
+const operation* find_firehose_operation(std::string_view name) {
+  for (const auto& op : firehose_table) {
+    if (op.name == name) return &op;
+  }
+  return nullptr;
 }
 
 const std::vector<operation>& kinesis_operations() { return table; }
