@@ -126,6 +126,7 @@ engine::engine(engine_options options) : impl_(std::make_unique<impl>(std::move(
 
 engine::~engine() {
   impl_->sched->shutdown();
+  impl_->fanout.shutdown();
   std::lock_guard control(impl_->control_mu);
   std::unique_lock streams(impl_->streams_mu);
   for (auto& [name, s] : impl_->streams) {
