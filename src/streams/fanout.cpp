@@ -41,8 +41,8 @@ class fanout_subscription final : public subscription, public std::enable_shared
   fanout_subscription(fanout_hub& hub, std::shared_ptr<stream_state> st, std::shared_ptr<shard_state> sh,
                       std::string consumer_arn, subscription_options options, std::uint64_t position, bool limited,
                       timestamp now)
-      : timers_(hub.sched),
-        clock_(hub.clock),
+      : clock_(hub.clock),
+        timers_(hub.sched),
         lifetime_(hub.opt.subscription_lifetime),
         heartbeat_interval_(hub.opt.heartbeat_interval),
         stream_(std::move(st)),
@@ -328,8 +328,8 @@ class fanout_subscription final : public subscription, public std::enable_shared
     return out_t(std::move(ev));
   }
 
+  std::shared_ptr<rill::clock> clock_;  // declared first: outlives the schedulers made from it
   std::shared_ptr<scheduler> timers_;  // the hub's; call_at is a no-op once it has shut down
-  std::shared_ptr<rill::clock> clock_;
   const duration lifetime_;
   const duration heartbeat_interval_;
   manual_clock* manual_ = nullptr;
