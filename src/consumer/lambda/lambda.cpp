@@ -48,6 +48,7 @@ std::string kinesis_data::data_base64() const {
 struct event_source_mapping::item {
   owned_record record;
   std::optional<std::uint64_t> sub_sequence_number;
+  std::string sequence_number;  // record.sequence_number as text, made once
 };
 
 struct event_source_mapping::pending_shard {
@@ -115,11 +116,9 @@ result<void> event_source_mapping::poll() {
   }
   const timestamp now = clock_.now();
   const auto done_seq = checkpoints_.find(shard);
-  const auto skip = [&](const sequence_number& s) {
-    if (done_seq == checkpoints_.end()) return false;
-    auto c = sequence_number::parse(done_seq->second);
-    return c && s <= *c;
-  };
+  const std::optional<sequence_number> done =
+      done_seq == checkpoints_.end() ? std::nullopt : sequence_number::parse(done_seq->second);
+  const auto skip = [&](const sequence_number& s) { return done && s <= *done; };
   for (auto& r : batch->records) {
     if (skip(r.sequence_number)) continue;
     if (slot->records.empty()) slot->first_buffered = now;
@@ -128,11 +127,12 @@ result<void> event_source_mapping::poll() {
       for (const auto& u : d.records) {
         owned_record o{r.sequence_number, r.approximate_arrival_timestamp, std::string(u.data),
                        std::string(u.partition_key), r.encryption_type};
-        slot->records.push_back({std::move(o), u.sub_sequence_number});
+        slot->records.push_back({std::move(o), u.sub_sequence_number, r.sequence_number.to_string()});
       }
       continue;
     }
-    slot->records.push_back({std::move(r), std::nullopt});
+    std::string seq = r.sequence_number.to_string();
+    slot->records.push_back({std::move(r), std::nullopt, std::move(seq)});
   }
   for (auto& [id, p] : pending_) flush(*p, now, batch->shard_done && id == shard);
   return {};
@@ -175,7 +175,7 @@ void event_source_mapping::flush(pending_shard& p, timestamp now, bool force) {
                             std::make_move_iterator(p.records.begin() + static_cast<std::ptrdiff_t>(n)));
     p.records.erase(p.records.begin(), p.records.begin() + static_cast<std::ptrdiff_t>(n));
     p.first_buffered = now;
-    const std::string last = batch.back().record.sequence_number.to_string();
+    const std::string last = batch.back().sequence_number;
     if (opt_.parallelization_factor == 1) {
       process(p.shard_id, std::move(batch));
     } else {
@@ -203,12 +203,13 @@ kinesis_event event_source_mapping::make_event(const std::string& shard, const s
     const auto& r = it.record;
     kinesis_event_record e;
     e.kinesis.partition_key = r.partition_key;
-    e.kinesis.sequence_number = r.sequence_number.to_string();
+    e.kinesis.sequence_number = it.sequence_number;
     e.kinesis.data = r.data;
     e.kinesis.approximate_arrival_timestamp =
         static_cast<double>(r.approximate_arrival_timestamp.time_since_epoch().count()) / 1000.0;
     e.kinesis.sub_sequence_number = it.sub_sequence_number;
-    e.event_id = shard + ":" + e.kinesis.sequence_number;
+    e.event_id.reserve(shard.size() + 1 + e.kinesis.sequence_number.size());
+    e.event_id.append(shard).append(1, ':').append(e.kinesis.sequence_number);
     e.aws_region = opt_.aws_region;
     e.event_source_arn = stream_arn_;
     ev.records.push_back(std::move(e));
@@ -267,7 +268,7 @@ void event_source_mapping::process(const std::string& shard, std::vector<item> b
       } else if (opt_.report_batch_item_failures && !resp.batch_item_failures.empty()) {
         // The checkpoint lands just before the lowest failed record.
         for (std::size_t i = 0; i < records.size(); ++i) {
-          const std::string seq = records[i].record.sequence_number.to_string();
+          const std::string& seq = records[i].sequence_number;
           if (std::find(resp.batch_item_failures.begin(), resp.batch_item_failures.end(), seq) !=
               resp.batch_item_failures.end()) {
             ok_prefix = i;
@@ -278,7 +279,7 @@ void event_source_mapping::process(const std::string& shard, std::vector<item> b
       stats_.records_processed += static_cast<std::int64_t>(ok_prefix);
       if (ok_prefix > 0 && ok_prefix < records.size() && opt_.parallelization_factor == 1) {
         // ReportBatchItemFailures: the checkpoint lands just before the lowest failure.
-        checkpoints_[shard] = records[ok_prefix - 1].record.sequence_number.to_string();
+        checkpoints_[shard] = records[ok_prefix - 1].sequence_number;
       }
       records.erase(records.begin(), records.begin() + static_cast<std::ptrdiff_t>(ok_prefix));
       if (records.empty()) break;
