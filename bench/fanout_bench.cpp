@@ -82,8 +82,7 @@ void BM_PushLatency(benchmark::State& state, bool spin) {
     rill::engine e;
     (void)e.create_stream({.stream_name = "s", .shard_count = 1});
     const auto c = consumer_of(e, "s", "c");
-    auto sub = e.subscribe_to_shard(
-                    {.consumer_arn = c, .shard_id = "shardId-000000000000", .options = {.spin = spin}})
+    auto sub = e.subscribe_to_shard({.consumer_arn = c, .shard_id = "shardId-000000000000", .options = {.spin = spin}})
                    .value();
     std::atomic<int> received{0};
     std::vector<std::int64_t> local;
@@ -193,8 +192,8 @@ void BM_GetRecords(benchmark::State& state) {
   std::int64_t n = 0;
   for (auto _ : state) {
     for (int sh = 0; sh < 4; ++sh) {
-      auto it = e.get_shard_iterator({.stream_name = "s",
-                                      .shard_id = rill::shard_id(static_cast<std::uint32_t>(sh)).to_string()})
+      auto it = e.get_shard_iterator(
+                     {.stream_name = "s", .shard_id = rill::shard_id(static_cast<std::uint32_t>(sh)).to_string()})
                     .value()
                     .shard_iterator;
       for (;;) {

@@ -329,7 +329,7 @@ class fanout_subscription final : public subscription, public std::enable_shared
   }
 
   std::shared_ptr<rill::clock> clock_;  // declared first: outlives the schedulers made from it
-  std::shared_ptr<scheduler> timers_;  // the hub's; call_at is a no-op once it has shut down
+  std::shared_ptr<scheduler> timers_;   // the hub's; call_at is a no-op once it has shut down
   const duration lifetime_;
   const duration heartbeat_interval_;
   manual_clock* manual_ = nullptr;
