@@ -34,6 +34,24 @@
 
 namespace rill {
 
+/// Enhanced fan-out (see kinesis.hpp: subscription).
+struct fanout_options {
+  /// How long a consumer stays CREATING and DELETING. Zero: the transition
+  /// happens inside the call.
+  duration register_consumer_delay{0};
+  duration deregister_consumer_delay{0};
+  /// Consumers per stream, and CREATING at once per stream (Kinesis: 20, 5).
+  std::int32_t max_consumers_per_stream = 20;
+  std::int32_t max_creating_consumers = 5;
+  /// A subscription's life, and the takeover rule (Kinesis: 5 minutes, 5 s).
+  duration subscription_lifetime = std::chrono::minutes(5);
+  duration takeover_after = std::chrono::seconds(5);
+  /// An event without records is produced when none was for this long.
+  duration heartbeat_interval = std::chrono::seconds(1);
+  /// Per (consumer, shard) pipe when the stream's throughput limits are enabled.
+  std::int64_t pipe_bytes_per_second = 2 << 20;
+};
+
 struct engine_options {
   /// The clock for everything time-dependent. Default: a system_clock.
   std::shared_ptr<rill::clock> clock{};
@@ -101,6 +119,8 @@ struct engine_options {
   /// engine needs one to encrypt (else KMSNotFoundException); an in-memory
   /// engine without one treats encryption as a flag and accepts any key id.
   std::shared_ptr<rill::key_provider> key_provider{};
+  /// Enhanced fan-out.
+  fanout_options fanout{};
 };
 
 /// An in-process Kinesis Data Streams.
@@ -151,6 +171,12 @@ class engine final : public kinesis {
   result<put_records_result> put_records(const put_records_request& req) override;
   result<get_shard_iterator_result> get_shard_iterator(const get_shard_iterator_request& req) override;
   result<get_records_result> get_records(const get_records_request& req) override;
+
+  result<register_stream_consumer_result> register_stream_consumer(const register_stream_consumer_request& req) override;
+  result<describe_stream_consumer_result> describe_stream_consumer(const describe_stream_consumer_request& req) override;
+  result<list_stream_consumers_result> list_stream_consumers(const list_stream_consumers_request& req) override;
+  result<void> deregister_stream_consumer(const deregister_stream_consumer_request& req) override;
+  result<std::shared_ptr<subscription>> subscribe_to_shard(const subscribe_to_shard_request& req) override;
 
   // --- Beyond the Kinesis API -------------------------------------------------
 

@@ -182,6 +182,7 @@ result<std::unique_ptr<engine>> engine::open(engine_options options) {
 
 engine::~engine() {
   impl_->sched->shutdown();
+  impl_->fanout.shutdown();
   std::lock_guard control(impl_->control_mu);
   std::unique_lock streams(impl_->streams_mu);
   impl_->streams.clear();  // the logs close; a durable engine's files stay

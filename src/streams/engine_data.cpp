@@ -251,6 +251,7 @@ result<put_record_result> engine::put_record(const put_record_request& req) {
     if (auto synced = sh.log->sync(**offset + 1); !synced) offset.emplace(synced.error());
   }
   const bool stored = admitted && offset->ok();
+  if (stored && sh.fanout.armed()) detail::fanout_hub::notify(sh);
   d.record(st, now, [&](detail::stream_metrics& m, std::int64_t minute, std::int64_t keep) {
     auto& stats = m.stream.at(minute, keep);
     add(stats, stream_metric::put_record_success, stored ? 1 : 0);
@@ -405,6 +406,7 @@ result<put_records_result> engine::put_records(const put_records_request& req) {
     if (first) {  // the sync point: under every_batch the batch is on disk before we answer
       if (auto synced = sh.log->sync(*first + sc.entries.size()); !synced) first = synced.error();
     }
+    if (first && !sc.entries.empty() && sh.fanout.armed()) detail::fanout_hub::notify(sh);
     if (first) {
       t.records = static_cast<std::int64_t>(sc.accepted.size());
       const sequence_number base = sh.record_sequence_number(*first, arrival);

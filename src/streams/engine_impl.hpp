@@ -30,6 +30,7 @@
 #include "common/shared_mutex.hpp"
 #include "common/token.hpp"
 #include "rill/engine.hpp"
+#include "streams/fanout.hpp"
 #include "streams/faults.hpp"
 #include "streams/messages.hpp"
 #include "streams/metrics_store.hpp"
@@ -78,6 +79,7 @@ struct shard_state {
   mutable shared_mutex mu;
   std::unique_ptr<shard_log> log;  // guarded by mu
   timestamp last_arrival{};        // guarded by mu; arrivals never go back
+  shard_subscribers fanout;        // enhanced fan-out subscribers (fanout.hpp)
 
   // Write limits, checked and charged under mu (exclusive) as records append.
   token_bucket write_bytes;    // guarded by mu
@@ -400,6 +402,9 @@ struct engine::impl {
 
   // Tokens.
   std::string make_iterator(const detail::stream_state& s, shard_id shard, std::uint64_t position, timestamp now) const;
+
+  /// Enhanced fan-out (fanout.cpp); last, so it is destroyed first.
+  detail::fanout_hub fanout{clock, opt.fanout};
 };
 
 }  // namespace rill

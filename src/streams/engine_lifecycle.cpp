@@ -228,6 +228,7 @@ result<void> engine::delete_stream(const delete_stream_request& req) {
   auto call = d.begin_control("DeleteStream", req.stream_name, req.stream_arn);
   if (!call) return call.error();
   auto stream = std::move(call->stream);
+  if (auto consumers = d.fanout.on_delete_stream(*stream, req.enforce_consumer_deletion); !consumers) return consumers;
   logger()->debug("deleting stream {}", stream->name);
   if (d.opt.delete_stream_delay <= duration::zero()) {
     d.remove_stream(stream);
@@ -343,7 +344,7 @@ result<describe_stream_summary_result> engine::describe_stream_summary(const des
   std::shared_lock lock(st.mu);
   describe_common(sum, st);
   sum.open_shard_count = static_cast<std::int32_t>(st.open.size());
-  sum.consumer_count = 0;
+  sum.consumer_count = d.fanout.consumer_count(st.uid);
   return out;
 }
 

@@ -91,6 +91,8 @@ void engine::impl::close_shard(shard_state& sh, timestamp t) {
   sh.closed = true;
   sh.closed_at = std::max(t, sh.last_arrival);
   sh.close_offset = sh.log->end_offset();
+  lock.unlock();
+  if (sh.fanout.armed()) detail::fanout_hub::notify(sh);  // subscribers reach the end
 }
 
 void engine::impl::split(stream_state& s, shard_state& parent, hash_key at, timestamp t) {
