@@ -187,8 +187,8 @@ void BM_ProducerUserRecords(benchmark::State& state) {
   rill::producer prod(e, c);
   std::size_t i = 0;
   for (auto _ : state) {
-    auto r = prod.add_user_record({.stream_name = "bench", .partition_key = p.keys[i & 65535], .data = p.data[i & 65535]},
-                                  nullptr);
+    auto r = prod.add_user_record(
+        {.stream_name = "bench", .partition_key = p.keys[i & 65535], .data = p.data[i & 65535]}, nullptr);
     if (!r.ok()) state.SkipWithError("add_user_record failed");
     if ((++i & 4095) == 0) clock->advance(std::chrono::milliseconds(5));
   }
@@ -223,7 +223,8 @@ double bytes_per_buffered_record(int variant) {
   if (variant == 2) futures.reserve(n);
   std::size_t before = heap_in_use();
   for (std::size_t i = 0; i < n; ++i) {
-    rill::user_record_request req{.stream_name = "bench", .partition_key = p.keys[i & 65535], .data = p.data[i & 65535]};
+    rill::user_record_request req{
+        .stream_name = "bench", .partition_key = p.keys[i & 65535], .data = p.data[i & 65535]};
     if (variant == 0) {
       (void)prod.add_user_record(req, nullptr);
     } else if (variant == 1) {

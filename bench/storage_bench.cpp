@@ -133,8 +133,8 @@ void BM_PutRecordsDurable(benchmark::State& state, sync_policy sync) {
   }
   state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(kBatch));
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(kBatch * kRecordBytes));
-  state.counters["calls_per_second"] = benchmark::Counter(static_cast<double>(state.iterations()),
-                                                          benchmark::Counter::kIsRate);
+  state.counters["calls_per_second"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
   state.SetLabel(sync == sync_policy::none ? "4 shards, 500 per call, no sync"
                                            : "4 shards, 500 per call, fdatasync before returning");
 }
@@ -274,9 +274,9 @@ void run_reads(benchmark::State& state, read_fixture& f, bool cold) {
     }
     auto r = f.e->get_records(req);
     if (!r || r->records.empty()) {
-      const std::string why = r ? "get_records returned no records (behind " + std::to_string(r->millis_behind_latest) +
-                                      " ms)"
-                                : r.error().to_string();
+      const std::string why =
+          r ? "get_records returned no records (behind " + std::to_string(r->millis_behind_latest) + " ms)"
+            : r.error().to_string();
       state.SkipWithError(why.c_str());
       break;
     }

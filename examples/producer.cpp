@@ -80,7 +80,8 @@ run_figures run(bool aggregation, std::uint64_t events) {
   bool duplicate_or_foreign = false;
   auto shards = kinesis.list_shards({.stream_name = "events"});
   for (const auto& sh : shards->shards) {
-    auto it = kinesis.get_shard_iterator({.stream_name = "events", .shard_id = sh.shard_id.to_string(),
+    auto it = kinesis.get_shard_iterator({.stream_name = "events",
+                                          .shard_id = sh.shard_id.to_string(),
                                           .shard_iterator_type = rill::shard_iterator_type::trim_horizon});
     std::string iterator = it->shard_iterator;
     for (;;) {

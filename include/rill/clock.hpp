@@ -113,6 +113,7 @@ class manual_clock final : public clock {
 
   /// Moves time forward by `d` (≥ 0), running every task due up to the new time
   /// in due-time order (ties in scheduling order), each with now() == its due time.
+  /// Time saturates at timestamp::max() (advance(duration::max()) is safe).
   void advance(duration d);
   /// Moves time forward to `t` (no-op if `t` is not later than now()).
   void advance_to(timestamp t);

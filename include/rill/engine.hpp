@@ -34,6 +34,24 @@
 
 namespace rill {
 
+/// Enhanced fan-out (see kinesis.hpp: subscription).
+struct fanout_options {
+  /// How long a consumer stays CREATING and DELETING. Zero: the transition
+  /// happens inside the call.
+  duration register_consumer_delay{0};
+  duration deregister_consumer_delay{0};
+  /// Consumers per stream, and CREATING at once per stream (Kinesis: 20, 5).
+  std::int32_t max_consumers_per_stream = 20;
+  std::int32_t max_creating_consumers = 5;
+  /// A subscription's life, and the takeover rule (Kinesis: 5 minutes, 5 s).
+  duration subscription_lifetime = std::chrono::minutes(5);
+  duration takeover_after = std::chrono::seconds(5);
+  /// An event without records is produced when none was for this long.
+  duration heartbeat_interval = std::chrono::seconds(1);
+  /// Per (consumer, shard) pipe when the stream's throughput limits are enabled.
+  std::int64_t pipe_bytes_per_second = 2 << 20;
+};
+
 struct engine_options {
   /// The clock for everything time-dependent. Default: a system_clock.
   std::shared_ptr<rill::clock> clock{};
@@ -62,6 +80,10 @@ struct engine_options {
   /// memory lingers.
   duration trim_interval = std::chrono::minutes(1);
 
+  /// All of AWS's limits at once: as configured below (default), enforced at
+  /// AWS's values, or reported (counted and logged) without being enforced.
+  /// See limits_mode.
+  limits_mode limits = limits_mode::as_configured;
   /// Per-shard read and write limits for every stream (off by default);
   /// engine::set_stream_throughput() overrides them for one stream.
   throughput_limits throughput{};
@@ -97,6 +119,8 @@ struct engine_options {
   /// engine needs one to encrypt (else KMSNotFoundException); an in-memory
   /// engine without one treats encryption as a flag and accepts any key id.
   std::shared_ptr<rill::key_provider> key_provider{};
+  /// Enhanced fan-out.
+  fanout_options fanout{};
 };
 
 /// An in-process Kinesis Data Streams.
@@ -105,6 +129,9 @@ class engine final : public kinesis {
   /// An engine. With `data_directory` set it opens (or creates) that folder and
   /// throws bad_result_access if it cannot; use engine::open to get that error
   /// as a value.
+  /// Throws std::invalid_argument if `options.throughput` holds a rate or
+  /// size below 1 (a misconfiguration, not a request error). Any rate up to
+  /// INT64_MAX is valid; rates above about 9.2e15 per second mean "unlimited".
   explicit engine(engine_options options = {});
   /// Opens an engine, durable when `data_directory` is set: recovers the
   /// manifest and every shard's log (cutting torn tails, rebuilding stale
@@ -144,6 +171,12 @@ class engine final : public kinesis {
   result<put_records_result> put_records(const put_records_request& req) override;
   result<get_shard_iterator_result> get_shard_iterator(const get_shard_iterator_request& req) override;
   result<get_records_result> get_records(const get_records_request& req) override;
+
+  result<register_stream_consumer_result> register_stream_consumer(const register_stream_consumer_request& req) override;
+  result<describe_stream_consumer_result> describe_stream_consumer(const describe_stream_consumer_request& req) override;
+  result<list_stream_consumers_result> list_stream_consumers(const list_stream_consumers_request& req) override;
+  result<void> deregister_stream_consumer(const deregister_stream_consumer_request& req) override;
+  result<std::shared_ptr<subscription>> subscribe_to_shard(const subscribe_to_shard_request& req) override;
 
   // --- Beyond the Kinesis API -------------------------------------------------
 

@@ -30,10 +30,13 @@ enum class fault_action : std::uint8_t {
   /// The call (or, for PutRecords, the entry) fails with `error`. Nothing of
   /// it is stored.
   fail,
-  /// The call completes `latency` later on the engine's clock. The calling
-  /// thread waits for the clock to get there: on a system_clock that is a real
-  /// wait; on a manual_clock the call returns once another thread advances the
-  /// clock far enough, so a single-threaded test must not delay its own calls.
+  /// The call completes `latency` later on the engine's clock. On a
+  /// system_clock the calling thread waits that long. The engine never waits
+  /// where the wait could not end or would stall the clock: on a manual_clock
+  /// (time moves only when the test calls advance()) and inside a task of a
+  /// rill scheduler (it would wait on the clock that runs it), the delay is
+  /// recorded (counted and logged at debug level) and the call goes on at
+  /// once. So a delay fault never hangs a single-threaded test or advance().
   delay,
 };
 

@@ -40,6 +40,7 @@
 
 #include "rill/clock.hpp"
 #include "rill/error.hpp"
+#include "rill/file_system.hpp"
 #include "rill/metrics.hpp"
 #include "rill/types.hpp"
 
@@ -48,8 +49,6 @@ class kinesis;
 }
 
 namespace rill::delivery {
-
-class file_system;  // src/delivery/file_system.hpp: where objects reach the disk
 
 // ---------------------------------------------------------------------------
 // Configuration shapes (CreateDeliveryStream)
@@ -413,8 +412,9 @@ struct firehose_options {
   std::filesystem::path s3_directory{};
   /// When set, objects go to this callback instead of the directory.
   delivery::object_sink sink{};
-  /// The file system objects and checkpoints reach the disk through. Null: POSIX.
-  std::shared_ptr<delivery::file_system> file_system{};
+  /// The file system objects and checkpoints reach the disk through
+  /// (rill/file_system.hpp). Null: rill::posix_file_system().
+  std::shared_ptr<rill::file_system> file_system{};
   /// Transformation functions by Lambda ARN (`arn:aws:lambda:…`).
   std::map<std::string, delivery::transformation_function> lambda_functions{};
   /// The Kinesis implementation a KinesisStreamAsSource stream reads (not owned

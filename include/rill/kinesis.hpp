@@ -24,6 +24,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -491,6 +492,167 @@ struct stream_encryption_request {
   std::string key_id{};
 };
 
+
+// ---------------------------------------------------------------------------
+// Enhanced fan-out (registered consumers and SubscribeToShard)
+
+enum class consumer_status : std::uint8_t { creating, active, deleting };
+
+/// "CREATING", "ACTIVE" or "DELETING".
+inline std::string_view to_string(consumer_status s) noexcept {
+  switch (s) {
+    case consumer_status::creating: return "CREATING";
+    case consumer_status::active: return "ACTIVE";
+    case consumer_status::deleting: return "DELETING";
+  }
+  return "ACTIVE";
+}
+
+struct consumer {
+  std::string consumer_name{};
+  /// `<stream ARN>/consumer/<name>:<creation epoch seconds>`.
+  std::string consumer_arn{};
+  rill::consumer_status consumer_status = consumer_status::creating;
+  timestamp consumer_creation_timestamp{};
+};
+
+struct consumer_description {
+  std::string consumer_name{};
+  std::string consumer_arn{};
+  rill::consumer_status consumer_status = consumer_status::creating;
+  timestamp consumer_creation_timestamp{};
+  std::string stream_arn{};
+};
+
+struct register_stream_consumer_request {
+  /// Required.
+  std::string stream_arn{};
+  /// Required. `[a-zA-Z0-9_.-]+`, 1..128 characters, unique within the stream.
+  std::string consumer_name{};
+};
+
+struct register_stream_consumer_result {
+  rill::consumer consumer{};
+};
+
+/// Names a consumer by `consumer_arn`, or by `stream_arn` plus `consumer_name`.
+struct describe_stream_consumer_request {
+  std::optional<std::string> stream_arn{};
+  std::optional<std::string> consumer_name{};
+  std::optional<std::string> consumer_arn{};
+};
+
+struct describe_stream_consumer_result {
+  rill::consumer_description consumer_description{};
+};
+
+/// As describe_stream_consumer_request.
+using deregister_stream_consumer_request = describe_stream_consumer_request;
+
+struct list_stream_consumers_request {
+  /// Required unless next_token is given.
+  std::optional<std::string> stream_arn{};
+  /// From a previous result; expires after 300 s.
+  std::optional<std::string> next_token{};
+  /// 1..10000; default 100.
+  std::optional<std::int32_t> max_results{};
+  /// If present, must match the stream's creation time.
+  std::optional<timestamp> stream_creation_timestamp{};
+};
+
+struct list_stream_consumers_result {
+  /// By consumer name.
+  std::vector<consumer> consumers{};
+  std::optional<std::string> next_token{};
+};
+
+struct starting_position {
+  /// One of the five iterator types.
+  shard_iterator_type type = shard_iterator_type::latest;
+  /// Required for AT_ and AFTER_SEQUENCE_NUMBER (e.g. a continuation sequence number).
+  std::optional<std::string> sequence_number{};
+  /// Required for AT_TIMESTAMP.
+  std::optional<rill::timestamp> timestamp{};
+};
+
+/// One SubscribeToShardEvent. Records are owned copies.
+struct subscribe_to_shard_event {
+  std::vector<owned_record> records{};
+  /// Resubscribe with AFTER_SEQUENCE_NUMBER from here (and checkpoint it). It
+  /// advances with time even when no data arrives. Null (absent) at the end of a
+  /// closed shard, where child_shards lists the children.
+  std::optional<std::string> continuation_sequence_number{};
+  /// How far this event ends behind the newest record of the shard; 0 = caught up.
+  std::int64_t millis_behind_latest = 0;
+  std::vector<child_shard> child_shards{};
+};
+
+/// How a subscription delivers (beyond the AWS API, which delivers over HTTP/2).
+struct subscription_options {
+  /// At most this many records (1..10000) and bytes per event.
+  std::int32_t max_event_records = 10000;
+  std::int64_t max_event_bytes = 1 << 20;
+  /// Pull mode only: pull() waits by spinning on the clock instead of a
+  /// condition variable (trades a core for latency). Ignored on a manual_clock.
+  bool spin = false;
+  /// Callback mode when set: every event (or the exception that ends the
+  /// subscription) is handed to it on a delivery thread of the subscription's
+  /// own (a task of a scheduler of the engine's clock: inside advance()/run_due()
+  /// on a manual_clock). One call at a time; it must not block for long (it
+  /// delays only this subscription). pull() and try_pull() then return nothing.
+  std::function<void(result<subscribe_to_shard_event>)> handler{};
+  /// Callback mode: called once when the subscription ends without an
+  /// exception (5-minute expiry, end of a closed shard, cancel()).
+  std::function<void()> on_complete{};
+};
+
+struct subscribe_to_shard_request {
+  /// Required; an ACTIVE consumer.
+  std::string consumer_arn{};
+  /// Required.
+  std::string shard_id{};
+  rill::starting_position starting_position{};
+  rill::subscription_options options{};
+};
+
+/// The stream of events of one SubscribeToShard call: a (consumer, shard)
+/// pipe. It ends after 5 minutes on the engine's clock (resubscribe from the
+/// last continuation), at the end of a closed shard (after the event with child
+/// shards), when taken over by a newer subscription (ResourceInUseException),
+/// when the consumer or stream goes (ResourceNotFoundException), or on cancel().
+///
+/// Back-pressure: events are read from the shard when the subscriber asks
+/// (pull) or is ready (callback), never pushed into an unbounded queue. A slow
+/// subscriber holds at most one event of its own; the rest stays in the shard,
+/// so nothing is dropped, writers never wait, and the lag shows in
+/// millis_behind_latest (records older than the retention period are lost to
+/// it, as on AWS).
+///
+/// Thread safety: pull/try_pull from one thread at a time; ended() and cancel()
+/// from any thread. Ownership: the caller's shared_ptr; destroying it cancels.
+/// A subscription must not be used after its engine is destroyed (it has ended
+/// with InternalFailure by then), except to destroy it.
+class subscription {
+ public:
+  virtual ~subscription() = default;
+  /// The next event if one is ready: records, a heartbeat (no records, the
+  /// continuation advanced, once per heartbeat interval) or the final event of a
+  /// closed shard. nullopt when nothing is ready or the subscription has ended
+  /// normally; the exception that ends it (once). Never blocks.
+  virtual result<std::optional<subscribe_to_shard_event>> try_pull() = 0;
+  /// As try_pull, waiting up to `timeout` on the engine's clock for an event
+  /// (without busy-waiting unless `spin`); woken by puts, heartbeats and ends.
+  /// On a manual_clock whose sleep policy is `advance`, no other thread moves
+  /// time: the wait moves time itself in 1 ms steps (clock::sleep_until, running
+  /// due tasks) until an event is ready or the deadline, so a single-threaded
+  /// test never hangs and time stops at the task that woke it; under the
+  /// `wait` policy it waits for another thread's advance() or put.
+  virtual result<std::optional<subscribe_to_shard_event>> pull(duration timeout) = 0;
+  /// True once the subscription has ended (no more events).
+  [[nodiscard]] virtual bool ended() const = 0;
+  /// Ends the subscription (normally). Idempotent.
+  virtual void cancel() = 0;
+};
 // ---------------------------------------------------------------------------
 
 /// The operations of Kinesis Data Streams. See the conventions at the top:
@@ -604,6 +766,45 @@ class kinesis {
   /// ExpiredIteratorException (older than 300 s), ResourceNotFoundException
   /// (stream or shard gone), ProvisionedThroughputExceededException (when limits are on).
   virtual result<get_records_result> get_records(const get_records_request& req) = 0;
+
+  // --- Enhanced fan-out ----------------------------------------------------------
+  // Implementations without fan-out keep these defaults (InternalFailure).
+
+  /// Registers a consumer (CREATING, then ACTIVE). Errors: ResourceInUseException
+  /// ("Consumer <name> exists"), LimitExceededException (20 consumers per stream,
+  /// 5 CREATING at once), ResourceNotFoundException, ValidationException.
+  virtual result<register_stream_consumer_result> register_stream_consumer(
+      const register_stream_consumer_request& req) {
+    (void)req;
+    return error(error_code::internal_failure, "RegisterStreamConsumer is not supported by this implementation");
+  }
+  /// Errors: ResourceNotFoundException (no such consumer), InvalidArgumentException
+  /// (neither ARN nor stream ARN plus name), ValidationException.
+  virtual result<describe_stream_consumer_result> describe_stream_consumer(
+      const describe_stream_consumer_request& req) {
+    (void)req;
+    return error(error_code::internal_failure, "DescribeStreamConsumer is not supported by this implementation");
+  }
+  /// Consumers of a stream by name, paginated. Errors: as describe_stream_consumer,
+  /// ExpiredNextTokenException, InvalidArgumentException (bad token, token with stream ARN).
+  virtual result<list_stream_consumers_result> list_stream_consumers(const list_stream_consumers_request& req) {
+    (void)req;
+    return error(error_code::internal_failure, "ListStreamConsumers is not supported by this implementation");
+  }
+  /// DELETING, then gone; its subscriptions end with ResourceNotFoundException.
+  /// Errors: as describe_stream_consumer.
+  virtual result<void> deregister_stream_consumer(const deregister_stream_consumer_request& req) {
+    (void)req;
+    return error(error_code::internal_failure, "DeregisterStreamConsumer is not supported by this implementation");
+  }
+  /// Opens a pipe from a shard to a consumer (see subscription). Errors:
+  /// ResourceNotFoundException (consumer, stream or shard), ResourceInUseException
+  /// (consumer not ACTIVE; a subscription of the same consumer and shard began
+  /// less than 5 s ago), InvalidArgumentException (position), ValidationException.
+  virtual result<std::shared_ptr<subscription>> subscribe_to_shard(const subscribe_to_shard_request& req) {
+    (void)req;
+    return error(error_code::internal_failure, "SubscribeToShard is not supported by this implementation");
+  }
 };
 
 }  // namespace rill

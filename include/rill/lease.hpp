@@ -156,7 +156,9 @@ std::shared_ptr<lease_store> make_memory_lease_store();
 
 /// What the file lease store needs from a file system: a small subset of a
 /// LevelDB-style Env. Paths are absolute or relative to the process's directory.
-/// (When the storage layer's `rill::file_system` lands, an adapter replaces this.)
+/// Unlike rill::file_system (rill/file_system.hpp), whose lock is a non-blocking
+/// exclusive data-directory lock, this one needs blocking shared/exclusive locks
+/// held for the length of one lease operation.
 ///
 /// Thread safety: every method may be called from any thread concurrently.
 class lease_file_system {

@@ -20,6 +20,24 @@ namespace rill {
 
 /// Per-shard data-plane limits (Kinesis: 1 MiB/s and 1000 records/s in, 5
 /// reads/s and 2 MiB/s out, 5 GetShardIterator calls/s). Off by default.
+/// How the engine applies AWS's limits, in one option (engine_options::limits).
+enum class limits_mode : std::uint8_t {
+  /// `engine_options::throughput` and `control_plane` as set (both off by default).
+  as_configured,
+  /// Every AWS limit at AWS's values, enforced: per-shard write and read
+  /// throughput, GetShardIterator rates, control-plane rates and quotas, as
+  /// the defaults of throughput_limits and control_plane_limits (which this
+  /// replaces). The shard and on-demand quotas always apply.
+  aws,
+  /// AWS's limits at AWS's values, reported and not enforced: a call (or
+  /// PutRecords entry) AWS would have refused goes through, is counted in the
+  /// engine's metrics registry (namespace "rill/Limits", metric
+  /// "WouldBeThrottled", dimensions Limit and StreamName) and logged as a
+  /// warning at most once a minute per limit and stream. For tests that want
+  /// to notice code that production would throttle without being throttled.
+  aws_report,
+};
+
 struct throughput_limits {
   bool enabled = false;
   /// Writes per shard, PutRecord and PutRecords together; bytes count data

@@ -114,10 +114,11 @@ struct producer_configuration {
   /// Checks every range and name. Errors: InvalidArgumentException naming the key.
   [[nodiscard]] result<void> validate() const;
 
-  /// Reads a KPL properties file (`Key = Value` lines, `#` and `!` comments),
-  /// starting from the defaults. Keys of the KPL that configure a connection
-  /// (Region, KinesisEndpoint, …) are accepted and ignored; an unknown key or a
-  /// value that does not parse or validate is an InvalidArgumentException naming the line.
+  /// Parses the text of a KPL properties file such as the KPL's
+  /// default_config.properties (`Key = Value` lines, `#` and `!` comments),
+  /// starting from the defaults. (rill reads no files itself: pass the file's text.) Keys of the KPL that configure a
+  /// connection (Region, KinesisEndpoint, …) are accepted and ignored; an unknown key or a value that does not parse or
+  /// validate is an InvalidArgumentException naming the line.
   [[nodiscard]] static result<producer_configuration> from_properties(std::string_view text);
 };
 
@@ -178,7 +179,7 @@ class producer {
   producer(rill::kinesis& kinesis, producer_configuration config = {});
   /// A producer, or InvalidArgumentException for an invalid configuration.
   [[nodiscard]] static result<std::unique_ptr<producer>> make(rill::kinesis& kinesis,
-                                                             producer_configuration config = {});
+                                                              producer_configuration config = {});
   /// shutdown().
   ~producer();
   producer(const producer&) = delete;

@@ -36,6 +36,8 @@
 
 namespace rill {
 
+class firehose;
+
 /// What one request or connection may cost. Defaults follow AWS's limits.
 struct server_limits {
   /// Largest request body (bytes). PutRecords' 5 MiB of payload is about
@@ -95,6 +97,10 @@ struct server_options {
   /// Sends `Access-Control-Allow-Origin: *` when a request has an Origin, and
   /// answers OPTIONS preflights (kinesalite does).
   bool cors = true;
+  /// Delivery streams to serve as `Firehose_20150804.*` (PutRecord, PutRecordBatch,
+  /// ListDeliveryStreams, DeleteDeliveryStream); not owned, must outlive the
+  /// server. Null: those targets answer UnknownOperationException.
+  rill::firehose* firehose = nullptr;
 };
 
 /// A running endpoint. Thread safety: all methods may be called from any thread.

@@ -1,6 +1,8 @@
 // Copyright 2026 The rill Authors. Licensed under the Apache License, Version 2.0.
 #include "rill/clock.hpp"
 
+#include "common/scheduler_context.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -45,6 +47,15 @@ timestamp system_clock::now() const noexcept {
   return std::chrono::time_point_cast<duration>(std::chrono::system_clock::now());
 }
 
+namespace detail {
+namespace {
+thread_local bool t_in_task = false;
+}  // namespace
+bool in_scheduled_task() noexcept { return t_in_task; }
+scheduled_task_scope::scheduled_task_scope() noexcept : outer_(t_in_task) { t_in_task = true; }
+scheduled_task_scope::~scheduled_task_scope() { t_in_task = outer_; }
+}  // namespace detail
+
 namespace {
 
 // Runs tasks on a Boost.Asio io_context served by one thread it owns.
@@ -66,6 +77,7 @@ class asio_scheduler final : public scheduler {
         // Cancelled, or shut down: the entry is gone.
         if (ec || timers_.erase(id) == 0) return;
       }
+      detail::scheduled_task_scope scope;
       task();
     });
     return id;
@@ -187,6 +199,7 @@ struct manual_clock::impl {
         queue.erase(it);
       }
       std::lock_guard run(e.owner->run_mu);
+      detail::scheduled_task_scope scope;
       if (e.owner->alive) e.task();
     }
     if (limit > now_ms.load()) set_now(limit);
@@ -254,7 +267,10 @@ std::unique_ptr<scheduler> manual_clock::make_scheduler() {
 
 void manual_clock::advance(duration d) {
   if (d.count() < 0) d = duration(0);
-  impl_->run_until(impl_->now_ms.load() + d.count());
+  // Saturates at timestamp::max() rather than overflowing (advance(duration::max())).
+  std::int64_t limit = 0;
+  if (__builtin_add_overflow(impl_->now_ms.load(), d.count(), &limit)) limit = duration::max().count();
+  impl_->run_until(limit);
 }
 
 void manual_clock::advance_to(timestamp t) {

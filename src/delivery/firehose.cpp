@@ -576,7 +576,7 @@ struct local_firehose::impl {
     if (!options.clock) throw std::invalid_argument("firehose_options::clock is required");
     if (options.s3_directory.empty() && !options.sink)
       throw std::invalid_argument("firehose_options needs s3_directory or sink");
-    fs = options.file_system ? options.file_system : make_posix_file_system();
+    fs = options.file_system ? options.file_system : posix_file_system();
     sched = options.clock->make_scheduler();
     rng.seed(options.random_seed ? options.random_seed : std::random_device{}());
   }
@@ -1029,7 +1029,7 @@ struct local_firehose::impl {
     }
     if (!safe_key(key))
       return error(error_code::invalid_argument_exception, fmt::format("The key '{}' cannot be a file path.", key));
-    return write_file_atomically(*fs, options.s3_directory / t.bucket / key, body);
+    return delivery::write_file_atomically(*fs, (options.s3_directory / t.bucket / key).string(), body);
   }
 
   void submit(stream& s, job j) {
@@ -1322,7 +1322,7 @@ result<void> local_firehose::delete_delivery_stream(const delete_delivery_stream
   if (m.options.metrics) m.options.metrics->remove_dimension({"DeliveryStreamName", s->name});
   // A new stream of the same name starts afresh (at LATEST), as on AWS.
   if (s->source_cfg && !m.options.checkpoint_directory.empty())
-    (void)m.fs->remove(m.options.checkpoint_directory / (s->name + ".checkpoint"));
+    (void)m.fs->remove((m.options.checkpoint_directory / (s->name + ".checkpoint")).string());
   m.by_gen.erase(s->gen);
   m.streams.erase(s->name);
   return {};

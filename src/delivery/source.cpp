@@ -17,7 +17,7 @@ class kinesis_reader final : public record_source {
                  std::filesystem::path file)
       : kinesis_(std::move(k)), arn_(std::move(arn)), start_(now), fs_(std::move(fs)), file_(std::move(file)) {
     if (!file_.empty() && fs_) {
-      auto text = fs_->read_file(file_);
+      auto text = read_whole_file(*fs_, file_.string());
       if (text) {
         auto doc = nlohmann::json::parse(*text, nullptr, false);
         if (doc.is_object() && doc.contains("shards") && doc["shards"].is_object()) {
@@ -179,7 +179,7 @@ class kinesis_reader final : public record_source {
     doc["start"] = start_.time_since_epoch().count();
     doc["shards"] = nlohmann::json::object();
     for (const auto& [shard, seq] : checkpoints_) doc["shards"][shard] = seq;
-    if (auto r = write_file_atomically(*fs_, file_, doc.dump()); !r)
+    if (auto r = delivery::write_file_atomically(*fs_, file_.string(), doc.dump()); !r)
       rill::logger()->warn("delivery: checkpoint not written: {}", r.error().to_string());
   }
 

@@ -43,12 +43,31 @@ std::string_view trim(std::string_view s) {
 // Keys of the KPL that configure the connection to AWS (or the Java wrapper):
 // meaningless for a rill::kinesis, accepted so that existing files load.
 const std::set<std::string, std::less<>>& ignored_keys() {
-  static const std::set<std::string, std::less<>> keys = {
-      "CloudwatchEndpoint", "CloudwatchPort", "KinesisEndpoint", "KinesisPort", "Region", "VerifyCertificate",
-      "ProxyHost", "ProxyPort", "ProxyUserName", "ProxyPassword", "CaCertPath", "StsEndpoint", "StsPort",
-      "CredentialsRefreshDelay", "EnableCoreDumps", "NativeExecutable", "TempDirectory", "ThreadingModel",
-      "ThreadPoolSize", "UserRecordTimeoutInMillis", "EnableOldestFutureTracker", "ReturnUserRecordOnFailure",
-      "AwsAccessKeyId", "AwsSecretAccessKey", "LogFile"};
+  static const std::set<std::string, std::less<>> keys = {"CloudwatchEndpoint",
+                                                          "CloudwatchPort",
+                                                          "KinesisEndpoint",
+                                                          "KinesisPort",
+                                                          "Region",
+                                                          "VerifyCertificate",
+                                                          "ProxyHost",
+                                                          "ProxyPort",
+                                                          "ProxyUserName",
+                                                          "ProxyPassword",
+                                                          "CaCertPath",
+                                                          "StsEndpoint",
+                                                          "StsPort",
+                                                          "CredentialsRefreshDelay",
+                                                          "EnableCoreDumps",
+                                                          "NativeExecutable",
+                                                          "TempDirectory",
+                                                          "ThreadingModel",
+                                                          "ThreadPoolSize",
+                                                          "UserRecordTimeoutInMillis",
+                                                          "EnableOldestFutureTracker",
+                                                          "ReturnUserRecordOnFailure",
+                                                          "AwsAccessKeyId",
+                                                          "AwsSecretAccessKey",
+                                                          "LogFile"};
   return keys;
 }
 

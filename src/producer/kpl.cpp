@@ -51,8 +51,8 @@ inline std::uint32_t record_size(std::uint32_t pk_index, bool has_ehk, std::uint
 // ---------------------------------------------------------------------------
 // Encoder
 
-void aggregated_record_builder::add(std::string_view partition_key,
-                                    std::optional<std::string_view> explicit_hash_key, std::string_view data) {
+void aggregated_record_builder::add(std::string_view partition_key, std::optional<std::string_view> explicit_hash_key,
+                                    std::string_view data) {
   member m;
   auto [pk_it, pk_new] = pk_index_.try_emplace(partition_key, static_cast<std::uint32_t>(pk_table_.size()));
   if (pk_new) {
@@ -208,8 +208,7 @@ struct reader {
         if (end - p < 4) return false;
         p += 4;
         return true;
-      default:
-        return skip_group_or_fail(wire_type);
+      default: return skip_group_or_fail(wire_type);
     }
   }
 
@@ -342,14 +341,10 @@ thread_local tables scratch_tables;
 
 std::string_view to_string(record_format f) noexcept {
   switch (f) {
-    case record_format::aggregated:
-      return "AGGREGATED";
-    case record_format::not_aggregated:
-      return "NOT_AGGREGATED";
-    case record_format::checksum_mismatch:
-      return "CHECKSUM_MISMATCH";
-    case record_format::invalid_protobuf:
-      return "INVALID_PROTOBUF";
+    case record_format::aggregated: return "AGGREGATED";
+    case record_format::not_aggregated: return "NOT_AGGREGATED";
+    case record_format::checksum_mismatch: return "CHECKSUM_MISMATCH";
+    case record_format::invalid_protobuf: return "INVALID_PROTOBUF";
   }
   return "UNKNOWN";
 }
@@ -368,9 +363,10 @@ record_format deaggregate_into(const rill::record& rec, const std::optional<hash
                                std::string* detail) {
   std::string_view data = rec.data;
   if (!has_magic(data)) {
-    if (detail) *detail = data.size() >= 4 && std::memcmp(data.data(), magic.data(), 4) == 0
-                              ? "magic present but too short for an aggregated record"
-                              : "no KPL magic";
+    if (detail)
+      *detail = data.size() >= 4 && std::memcmp(data.data(), magic.data(), 4) == 0
+                    ? "magic present but too short for an aggregated record"
+                    : "no KPL magic";
     fill_plain(rec, out);
     return record_format::not_aggregated;
   }

@@ -168,7 +168,7 @@ enum class map_state : std::uint8_t { invalid, ready };
 struct stream_state {
   std::string name;
   map_state state = map_state::invalid;
-  std::vector<shard_info> open_by_end;                   // sorted by end
+  std::vector<shard_info> open_by_end;                  // sorted by end
   std::unordered_map<std::uint32_t, shard_info> known;  // open and closed
   std::uint32_t refresh_failures = 0;
   bool refresh_scheduled = false;
@@ -294,8 +294,8 @@ struct producer::impl {
         config(std::move(c)),
         clock(config.clock ? config.clock : std::make_shared<system_clock>()),
         control(clock->make_scheduler()),
-        buffered(static_cast<std::int64_t>(
-            std::min<std::uint64_t>(config.record_max_buffered_time, 1'000'000'000'000ULL))),
+        buffered(
+            static_cast<std::int64_t>(std::min<std::uint64_t>(config.record_max_buffered_time, 1'000'000'000'000ULL))),
         ttl(static_cast<std::int64_t>(std::min<std::uint64_t>(config.record_ttl, 1'000'000'000'000ULL))),
         slack(std::min<std::int64_t>(50, buffered.count() / 5)),
         metrics_ns(config.metrics_namespace.empty() ? std::string(ns_default) : config.metrics_namespace) {
@@ -366,8 +366,7 @@ struct producer::impl {
     user_rec::destroy(r);
   }
 
-  void fail(stream_state* s, user_rec* r, std::string_view code, std::string_view message,
-            completions& out) {
+  void fail(stream_state* s, user_rec* r, std::string_view code, std::string_view message, completions& out) {
     timestamp now = clock->now();
     add_attempt(r, now, now, false, code, message);
     error_metric(code, s);
@@ -379,8 +378,8 @@ struct producer::impl {
   bool expired(const user_rec* r, timestamp now) const { return now >= r->arrival + ttl; }
 
   // A failed attempt: retry after a backoff, or fail.
-  void retry_or_fail(stream_state* s, user_rec* r, std::string_view code, std::string_view message,
-                     timestamp start, timestamp end, completions& out) {
+  void retry_or_fail(stream_state* s, user_rec* r, std::string_view code, std::string_view message, timestamp start,
+                     timestamp end, completions& out) {
     add_attempt(r, start, end, false, code, message);
     error_metric(code, s);
     if (config.fail_if_throttled && code == "ProvisionedThroughputExceededException") {
@@ -390,8 +389,7 @@ struct producer::impl {
     }
     timestamp now = clock->now();
     if (expired(r, now)) {
-      fail(s, r, "Expired", fmt::format("Record has reached expiration after {} attempts", r->attempts->size()),
-           out);
+      fail(s, r, "Expired", fmt::format("Record has reached expiration after {} attempts", r->attempts->size()), out);
       return;
     }
     std::size_t failures = r->attempts->size();
@@ -693,8 +691,8 @@ struct producer::impl {
         auto [s, r] = retries.begin()->second;
         retries.erase(retries.begin());
         if (expired(r, now)) {
-          fail(s, r, "Expired", fmt::format("Record has reached expiration after {} attempts",
-                                            r->attempts ? r->attempts->size() : 0),
+          fail(s, r, "Expired",
+               fmt::format("Record has reached expiration after {} attempts", r->attempts ? r->attempts->size() : 0),
                out);
           continue;
         }
@@ -837,8 +835,7 @@ struct producer::impl {
                      completions& out) {
     stream_state* s = b.stream;
     metric("Request Time", static_cast<double>((end - start).count()), "Milliseconds", s, std::nullopt, false);
-    metric("KinesisRecordsPerPutRecordsRequest", static_cast<double>(b.recs.size()), "Count", s, std::nullopt,
-           false);
+    metric("KinesisRecordsPerPutRecordsRequest", static_cast<double>(b.recs.size()), "Count", s, std::nullopt, false);
     std::size_t users = 0;
     for (auto& k : b.recs) users += k->members.size();
     metric("UserRecordsPerPutRecordsRequest", static_cast<double>(users), "Count", s, std::nullopt, false);
@@ -853,9 +850,9 @@ struct producer::impl {
     std::map<std::uint32_t, shard_sums> per_shard;
     if (!res || res->records.size() != b.recs.size()) {
       std::string code = res ? "Record Count Mismatch" : std::string(res.error().name());
-      std::string message = res ? fmt::format("PutRecords returned {} results for {} records", res->records.size(),
-                                              b.recs.size())
-                                : res.error().message();
+      std::string message =
+          res ? fmt::format("PutRecords returned {} results for {} records", res->records.size(), b.recs.size())
+              : res.error().message();
       if (res) {
         for (auto& k : b.recs)
           for (user_rec* r : k->members) {
@@ -986,9 +983,9 @@ struct producer::impl {
 
   result<void> add(const user_record_request& req, std::unique_ptr<completion> done) {
     if (!valid_stream_name(req.stream_name))
-      return error(error_code::validation_exception,
-                   fmt::format("StreamName must match [a-zA-Z0-9_.-]+ and have 1..128 characters, got \"{}\"",
-                               req.stream_name));
+      return error(
+          error_code::validation_exception,
+          fmt::format("StreamName must match [a-zA-Z0-9_.-]+ and have 1..128 characters, got \"{}\"", req.stream_name));
     std::size_t units = 0;
     if (!valid_utf8_key(req.partition_key, units))
       return error(error_code::validation_exception, "PartitionKey must be valid UTF-8");
@@ -996,9 +993,8 @@ struct producer::impl {
       return error(error_code::validation_exception,
                    fmt::format("PartitionKey must have 1..256 characters, got {}", units));
     if (req.data.size() > config.max_user_record_size)
-      return error(error_code::validation_exception,
-                   fmt::format("Data must be less than or equal to {} bytes, got {}", config.max_user_record_size,
-                               req.data.size()));
+      return error(error_code::validation_exception, fmt::format("Data must be less than or equal to {} bytes, got {}",
+                                                                 config.max_user_record_size, req.data.size()));
     hash_key key;
     if (req.explicit_hash_key) {
       auto k = hash_key::parse(*req.explicit_hash_key);
@@ -1057,8 +1053,9 @@ struct producer::impl {
 
   bool wait_for_room(std::unique_lock<std::mutex>& lock, std::size_t bytes) {
     auto room = [&] {
-      return closed || (outstanding.load() < config.max_outstanding_records &&
-                        outstanding_data.load() + bytes <= config.max_outstanding_bytes) ||
+      return closed ||
+             (outstanding.load() < config.max_outstanding_records &&
+              outstanding_data.load() + bytes <= config.max_outstanding_bytes) ||
              outstanding.load() == 0;
     };
     if (!room()) {

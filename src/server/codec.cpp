@@ -53,6 +53,8 @@ constexpr std::array<std::int8_t, 256> make_b64_table() {
 }
 constexpr auto b64_table = make_b64_table();
 
+}  // namespace
+
 void append_json_string(std::string_view s, std::string& out) {
   static constexpr char hex[] = "0123456789abcdef";
   out.push_back('"');
@@ -79,6 +81,8 @@ void append_json_string(std::string_view s, std::string& out) {
   out.append(s.data() + run, s.size() - run);
   out.push_back('"');
 }
+
+namespace {
 
 template <class T>
 void append_int(T v, std::string& out) {
@@ -132,6 +136,8 @@ void write_json(const json& v, std::string& out) {
   }
 }
 
+}  // namespace
+
 void cbor_head(unsigned major, std::uint64_t n, std::string& out) {
   auto m = static_cast<char>(major << 5);
   if (n < 24) {
@@ -150,6 +156,8 @@ void cbor_head(unsigned major, std::uint64_t n, std::string& out) {
     for (int s = 56; s >= 0; s -= 8) out.push_back(static_cast<char>((n >> s) & 0xFF));
   }
 }
+
+namespace {
 
 void cbor_int(std::int64_t v, std::string& out) {
   if (v >= 0) {
@@ -197,6 +205,30 @@ void write_cbor(const json& v, std::string& out) {
   }
 }
 
+
+// Well-formed UTF-8 (no overlongs, no surrogates, at most U+10FFFF).
+bool valid_utf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = p + s.size();
+  while (p < end) {
+    unsigned c = *p;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    }
+    int n = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC2 ? 1 : -1;
+    if (n < 0 || c > 0xF4 || end - p <= n) return false;
+    for (int i = 1; i <= n; ++i) {
+      if ((p[i] & 0xC0) != 0x80) return false;
+    }
+    if (c == 0xE0 && p[1] < 0xA0) return false;  // overlong
+    if (c == 0xED && p[1] >= 0xA0) return false;  // surrogate
+    if (c == 0xF0 && p[1] < 0x90) return false;  // overlong
+    if (c == 0xF4 && p[1] >= 0x90) return false;  // beyond U+10FFFF
+    p += n + 1;
+  }
+  return true;
+}
 
 // A CBOR (RFC 8949) reader feeding the bounded DOM builder. nlohmann_json's own
 // CBOR reader refuses tags 0-5, so it cannot read the tag-1 timestamps the AWS
@@ -285,7 +317,7 @@ class cbor_reader {
       }
       case 3: {
         std::string text;
-        if (!chunks(3, arg, text)) return false;
+        if (!chunks(3, arg, text) || !valid_utf8(text)) return false;
         return sax_.string(text);
       }
       case 4: {
@@ -301,7 +333,9 @@ class cbor_reader {
           unsigned km = 0, ki = 0;
           std::uint64_t klen = 0;
           std::string key;
-          if (!head(km, ki, klen) || km != 3 || !chunks(3, klen, key)) return false;  // text keys only
+          if (!head(km, ki, klen) || km != 3 || !chunks(3, klen, key) || !valid_utf8(key)) {
+            return false;  // text keys only
+          }
           if (!sax_.key(key) || !item()) return false;
         }
         return sax_.end_object();
@@ -434,12 +468,24 @@ result<std::string> base64_decode(std::string_view in) {
   std::size_t pad = 0;
   if (!in.empty() && in.back() == '=') pad = (in.size() >= 2 && in[in.size() - 2] == '=') ? 2 : 1;
   std::string out;
-  out.reserve(in.size() / 4 * 3);
   const std::size_t body = in.size() - pad;
+  out.resize(body * 3 / 4);
+  char* o = out.data();
+  const auto* s = reinterpret_cast<const unsigned char*>(in.data());
+  std::size_t i = 0;
+  // Whole groups of four characters first.
+  for (; i + 4 <= body; i += 4) {
+    int a = b64_table[s[i]], b = b64_table[s[i + 1]], c = b64_table[s[i + 2]], d = b64_table[s[i + 3]];
+    if ((a | b | c | d) < 0) break;  // an invalid character: reported below
+    std::uint32_t v = (std::uint32_t(a) << 18) | (std::uint32_t(b) << 12) | (std::uint32_t(c) << 6) | std::uint32_t(d);
+    *o++ = static_cast<char>(v >> 16);
+    *o++ = static_cast<char>((v >> 8) & 0xFF);
+    *o++ = static_cast<char>(v & 0xFF);
+  }
   std::uint32_t acc = 0;
   int bits = 0;
-  for (std::size_t i = 0; i < body; ++i) {
-    auto c = static_cast<unsigned char>(in[i]);
+  for (; i < body; ++i) {
+    auto c = s[i];
     int v = b64_table[c];
     if (v < 0) {
       if (c == '=') return fail("Invalid Base64 padding found");
@@ -449,9 +495,10 @@ result<std::string> base64_decode(std::string_view in) {
     bits += 6;
     if (bits >= 8) {
       bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
+      *o++ = static_cast<char>((acc >> bits) & 0xFF);
     }
   }
+  out.resize(static_cast<std::size_t>(o - out.data()));
   // Canonical: the bits left over before the padding must be zero.
   if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) {
     return fail("Invalid last non-pad Base64 character dectected");

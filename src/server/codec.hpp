@@ -43,6 +43,16 @@ json blob_value(std::string_view bytes);
 /// "1704067200.5": seconds with up to 3 fraction digits, never an exponent.
 void append_epoch_seconds(std::int64_t millis, std::string& out);
 
+/// A JSON string literal (quotes and escapes) appended to `out`.
+void append_json_string(std::string_view s, std::string& out);
+/// A CBOR head (major type and argument) appended to `out`.
+void cbor_head(unsigned major, std::uint64_t n, std::string& out);
+/// A CBOR text string.
+inline void cbor_text(std::string_view s, std::string& out) {
+  cbor_head(3, s.size(), out);
+  out.append(s);
+}
+
 /// Standard base64 with padding.
 void base64_encode(std::string_view in, std::string& out);
 std::string base64_encode(std::string_view in);

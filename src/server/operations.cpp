@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <deque>
 #include <unordered_map>
 
 namespace rill::wire {
@@ -331,7 +332,7 @@ op_result create_stream(kinesis& k, reader& in) {
   if (in.failed()) return in.to_error();
   r.stream_name = std::move(*name);
   if (auto res = k.create_stream(r); !res) return res.error();
-  return std::optional<json>{};
+  return op_output{};
 }
 
 op_result delete_stream(kinesis& k, reader& in) {
@@ -340,7 +341,7 @@ op_result delete_stream(kinesis& k, reader& in) {
   r.enforce_consumer_deletion = in.boolean("EnforceConsumerDeletion").value_or(false);
   if (in.failed()) return in.to_error();
   if (auto res = k.delete_stream(r); !res) return res.error();
-  return std::optional<json>{};
+  return op_output{};
 }
 
 op_result list_streams(kinesis& k, reader& in) {
@@ -364,7 +365,7 @@ op_result list_streams(kinesis& k, reader& in) {
                         {"StreamCreationTimestamp", timestamp_value(s.stream_creation_timestamp)}});
   }
   out["StreamSummaries"] = std::move(sums);
-  return std::optional<json>(std::move(out));
+  return op_output(std::move(out));
 }
 
 op_result describe_stream(kinesis& k, reader& in) {
@@ -388,7 +389,7 @@ op_result describe_stream(kinesis& k, reader& in) {
   desc["EnhancedMonitoring"] = monitoring_json(d.enhanced_monitoring);
   desc["EncryptionType"] = to_string(d.encryption_type);
   if (d.key_id) desc["KeyId"] = *d.key_id;
-  return std::optional<json>(json{{"StreamDescription", std::move(desc)}});
+  return op_output(json{{"StreamDescription", std::move(desc)}});
 }
 
 op_result describe_stream_summary(kinesis& k, reader& in) {
@@ -410,7 +411,7 @@ op_result describe_stream_summary(kinesis& k, reader& in) {
   if (d.key_id) desc["KeyId"] = *d.key_id;
   desc["OpenShardCount"] = d.open_shard_count;
   desc["ConsumerCount"] = d.consumer_count;
-  return std::optional<json>(json{{"StreamDescriptionSummary", std::move(desc)}});
+  return op_output(json{{"StreamDescriptionSummary", std::move(desc)}});
 }
 
 op_result list_shards(kinesis& k, reader& in) {
@@ -436,7 +437,7 @@ op_result list_shards(kinesis& k, reader& in) {
   json out = json::object();
   out["Shards"] = shards_json(res->shards);
   if (res->next_token) out["NextToken"] = *res->next_token;
-  return std::optional<json>(std::move(out));
+  return op_output(std::move(out));
 }
 
 template <result<void> (kinesis::*Fn)(const update_retention_period_request&)>
@@ -448,7 +449,7 @@ op_result retention(kinesis& k, reader& in) {
   if (in.failed()) return in.to_error();
   r.retention_period_hours = *hours;
   if (auto res = (k.*Fn)(r); !res) return res.error();
-  return std::optional<json>{};
+  return op_output{};
 }
 
 op_result add_tags(kinesis& k, reader& in) {
@@ -459,7 +460,7 @@ op_result add_tags(kinesis& k, reader& in) {
   in.require("Tags", present);
   if (in.failed()) return in.to_error();
   if (auto res = k.add_tags_to_stream(r); !res) return res.error();
-  return std::optional<json>{};
+  return op_output{};
 }
 
 op_result remove_tags(kinesis& k, reader& in) {
@@ -470,7 +471,7 @@ op_result remove_tags(kinesis& k, reader& in) {
   in.require("TagKeys", present);
   if (in.failed()) return in.to_error();
   if (auto res = k.remove_tags_from_stream(r); !res) return res.error();
-  return std::optional<json>{};
+  return op_output{};
 }
 
 op_result list_tags(kinesis& k, reader& in) {
@@ -483,7 +484,7 @@ op_result list_tags(kinesis& k, reader& in) {
   if (!res) return res.error();
   json tags = json::array();
   for (const auto& t : res->tags) tags.push_back(json{{"Key", t.key}, {"Value", t.value}});
-  return std::optional<json>(json{{"Tags", std::move(tags)}, {"HasMoreTags", res->has_more_tags}});
+  return op_output(json{{"Tags", std::move(tags)}, {"HasMoreTags", res->has_more_tags}});
 }
 
 op_result split_shard(kinesis& k, reader& in) {
@@ -497,7 +498,7 @@ op_result split_shard(kinesis& k, reader& in) {
   r.shard_to_split = std::move(*shard);
   r.new_starting_hash_key = std::move(*key);
   if (auto res = k.split_shard(r); !res) return res.error();
-  return std::optional<json>{};
+  return op_output{};
 }
 
 op_result merge_shards(kinesis& k, reader& in) {
@@ -511,7 +512,7 @@ op_result merge_shards(kinesis& k, reader& in) {
   r.shard_to_merge = std::move(*a);
   r.adjacent_shard_to_merge = std::move(*b);
   if (auto res = k.merge_shards(r); !res) return res.error();
-  return std::optional<json>{};
+  return op_output{};
 }
 
 op_result update_shard_count(kinesis& k, reader& in) {
@@ -526,7 +527,7 @@ op_result update_shard_count(kinesis& k, reader& in) {
   r.scaling_type = *scaling;
   auto res = k.update_shard_count(r);
   if (!res) return res.error();
-  return std::optional<json>(json{{"StreamName", res->stream_name},
+  return op_output(json{{"StreamName", res->stream_name},
                                   {"StreamARN", res->stream_arn},
                                   {"CurrentShardCount", res->current_shard_count},
                                   {"TargetShardCount", res->target_shard_count}});
@@ -542,7 +543,7 @@ op_result update_stream_mode(kinesis& k, reader& in) {
   r.stream_arn = std::move(*arn);
   r.stream_mode_details = *details;
   if (auto res = k.update_stream_mode(r); !res) return res.error();
-  return std::optional<json>{};
+  return op_output{};
 }
 
 template <result<enhanced_monitoring_result> (kinesis::*Fn)(const enhanced_monitoring_request&)>
@@ -555,7 +556,7 @@ op_result monitoring(kinesis& k, reader& in) {
   if (in.failed()) return in.to_error();
   auto res = (k.*Fn)(r);
   if (!res) return res.error();
-  return std::optional<json>(json{{"StreamName", res->stream_name},
+  return op_output(json{{"StreamName", res->stream_name},
                                   {"StreamARN", res->stream_arn},
                                   {"CurrentShardLevelMetrics", res->current_shard_level_metrics},
                                   {"DesiredShardLevelMetrics", res->desired_shard_level_metrics}});
@@ -565,7 +566,7 @@ op_result describe_limits(kinesis& k, reader& in) {
   if (in.failed()) return in.to_error();
   auto res = k.describe_limits();
   if (!res) return res.error();
-  return std::optional<json>(json{{"ShardLimit", res->shard_limit},
+  return op_output(json{{"ShardLimit", res->shard_limit},
                                   {"OpenShardCount", res->open_shard_count},
                                   {"OnDemandStreamCount", res->on_demand_stream_count},
                                   {"OnDemandStreamCountLimit", res->on_demand_stream_count_limit}});
@@ -587,9 +588,298 @@ op_result put_record(kinesis& k, reader& in) {
   if (sfo) r.sequence_number_for_ordering = std::string_view(*sfo);
   auto res = k.put_record(r);
   if (!res) return res.error();
-  return std::optional<json>(json{{"ShardId", res->shard_id.to_string()},
+  return op_output(json{{"ShardId", res->shard_id.to_string()},
                                   {"SequenceNumber", res->sequence_number.to_string()},
                                   {"EncryptionType", to_string(res->encryption_type)}});
+}
+
+
+// ---------------------------------------------------------------------------
+// Direct writers of the large results (no tree), and the PutRecords fast path.
+
+std::string write_put_records_result(const put_records_result& res, body_format f) {
+  std::string out;
+  out.reserve(64 + res.records.size() * 110);
+  if (f == body_format::json) {
+    out += "{\"FailedRecordCount\":";
+    out += std::to_string(res.failed_record_count);
+    out += ",\"Records\":[";
+    bool first = true;
+    for (const auto& e : res.records) {
+      if (!first) out.push_back(',');
+      first = false;
+      if (e.ok()) {
+        out += "{\"ShardId\":\"";
+        out += e.shard_id.to_string();
+        out += "\",\"SequenceNumber\":\"";
+        out += e.sequence_number.to_string();
+        out += "\"}";
+      } else {
+        out += "{\"ErrorCode\":";
+        append_json_string(to_string(*e.error_code), out);
+        out += ",\"ErrorMessage\":";
+        append_json_string(e.error_message, out);
+        out.push_back('}');
+      }
+    }
+    out += "],\"EncryptionType\":";
+    append_json_string(to_string(res.encryption_type), out);
+    out.push_back('}');
+    return out;
+  }
+  cbor_head(5, 3, out);
+  cbor_text("FailedRecordCount", out);
+  cbor_head(0, static_cast<std::uint64_t>(res.failed_record_count), out);
+  cbor_text("Records", out);
+  cbor_head(4, res.records.size(), out);
+  for (const auto& e : res.records) {
+    cbor_head(5, 2, out);
+    if (e.ok()) {
+      cbor_text("ShardId", out);
+      cbor_text(e.shard_id.to_string(), out);
+      cbor_text("SequenceNumber", out);
+      cbor_text(e.sequence_number.to_string(), out);
+    } else {
+      cbor_text("ErrorCode", out);
+      cbor_text(to_string(*e.error_code), out);
+      cbor_text("ErrorMessage", out);
+      cbor_text(e.error_message, out);
+    }
+  }
+  cbor_text("EncryptionType", out);
+  cbor_text(to_string(res.encryption_type), out);
+  return out;
+}
+
+void append_hash_range(const hash_key_range& r, body_format f, std::string& out) {
+  if (f == body_format::json) {
+    out += "{\"StartingHashKey\":\"" + r.starting_hash_key.to_string() + "\",\"EndingHashKey\":\"" +
+           r.ending_hash_key.to_string() + "\"}";
+  } else {
+    cbor_head(5, 2, out);
+    cbor_text("StartingHashKey", out);
+    cbor_text(r.starting_hash_key.to_string(), out);
+    cbor_text("EndingHashKey", out);
+    cbor_text(r.ending_hash_key.to_string(), out);
+  }
+}
+
+std::string write_get_records_result(const get_records_result& res, body_format f) {
+  std::string out;
+  std::size_t bytes = 0;
+  for (const auto& r : res.records) bytes += r.data.size() + r.partition_key.size();
+  out.reserve(128 + res.records.size() * 150 + bytes * 4 / 3);
+  const bool json = f == body_format::json;
+  const bool children = !res.child_shards.empty();
+  if (json) {
+    out += "{\"Records\":[";
+  } else {
+    cbor_head(5, 2 + (res.next_shard_iterator ? 1 : 0) + (children ? 1 : 0), out);
+    cbor_text("Records", out);
+    cbor_head(4, res.records.size(), out);
+  }
+  bool first = true;
+  for (const auto& r : res.records) {
+    const bool encrypted = r.encryption_type != encryption_type::none;
+    if (json) {
+      if (!first) out.push_back(',');
+      first = false;
+      out += "{\"SequenceNumber\":\"";
+      out += r.sequence_number.to_string();
+      out += "\",\"ApproximateArrivalTimestamp\":";
+      append_epoch_seconds(r.approximate_arrival_timestamp.time_since_epoch().count(), out);
+      out += ",\"Data\":\"";
+      base64_encode(r.data, out);
+      out += "\",\"PartitionKey\":";
+      append_json_string(r.partition_key, out);
+      if (encrypted) {
+        out += ",\"EncryptionType\":";
+        append_json_string(to_string(r.encryption_type), out);
+      }
+      out.push_back('}');
+    } else {
+      cbor_head(5, encrypted ? 5 : 4, out);
+      cbor_text("SequenceNumber", out);
+      cbor_text(r.sequence_number.to_string(), out);
+      cbor_text("ApproximateArrivalTimestamp", out);
+      cbor_head(6, 1, out);
+      auto ms = r.approximate_arrival_timestamp.time_since_epoch().count();
+      if (ms >= 0) {
+        cbor_head(0, static_cast<std::uint64_t>(ms), out);
+      } else {
+        cbor_head(1, static_cast<std::uint64_t>(-(ms + 1)), out);
+      }
+      cbor_text("Data", out);
+      cbor_head(2, r.data.size(), out);
+      out.append(r.data);
+      cbor_text("PartitionKey", out);
+      cbor_text(r.partition_key, out);
+      if (encrypted) {
+        cbor_text("EncryptionType", out);
+        cbor_text(to_string(r.encryption_type), out);
+      }
+    }
+  }
+  if (json) {
+    out += "]";
+    if (res.next_shard_iterator) {
+      out += ",\"NextShardIterator\":";
+      append_json_string(*res.next_shard_iterator, out);
+    }
+    out += ",\"MillisBehindLatest\":" + std::to_string(res.millis_behind_latest);
+  } else {
+    if (res.next_shard_iterator) {
+      cbor_text("NextShardIterator", out);
+      cbor_text(*res.next_shard_iterator, out);
+    }
+    cbor_text("MillisBehindLatest", out);
+    cbor_head(0, static_cast<std::uint64_t>(std::max<std::int64_t>(0, res.millis_behind_latest)), out);
+  }
+  if (children) {
+    if (json) {
+      out += ",\"ChildShards\":[";
+    } else {
+      cbor_text("ChildShards", out);
+      cbor_head(4, res.child_shards.size(), out);
+    }
+    bool firstc = true;
+    for (const auto& c : res.child_shards) {
+      if (json) {
+        if (!firstc) out.push_back(',');
+        firstc = false;
+        out += "{\"ShardId\":\"" + c.shard_id.to_string() + "\",\"ParentShards\":[";
+        for (std::size_t i = 0; i < c.parent_shards.size(); ++i) {
+          if (i) out.push_back(',');
+          out += "\"" + c.parent_shards[i].to_string() + "\"";
+        }
+        out += "],\"HashKeyRange\":";
+        append_hash_range(c.hash_key_range, f, out);
+        out.push_back('}');
+      } else {
+        cbor_head(5, 3, out);
+        cbor_text("ShardId", out);
+        cbor_text(c.shard_id.to_string(), out);
+        cbor_text("ParentShards", out);
+        cbor_head(4, c.parent_shards.size(), out);
+        for (const auto& p : c.parent_shards) cbor_text(p.to_string(), out);
+        cbor_text("HashKeyRange", out);
+        append_hash_range(c.hash_key_range, f, out);
+      }
+    }
+    if (json) out.push_back(']');
+  }
+  if (json) out.push_back('}');
+  return out;
+}
+
+// A scanner for the one JSON shape PutRecords takes, without a tree. It accepts
+// only what it can answer exactly (no escapes, no nulls, no unknown members, a
+// valid base64 Data and both required members); anything else goes to the
+// generic path, which gives AWS's errors.
+class put_records_scanner {
+ public:
+  explicit put_records_scanner(std::string_view in) : p_(in.data()), end_(in.data() + in.size()) {}
+
+  bool scan(put_records_request& req, std::deque<std::string>& blobs) {
+    if (!lit('{')) return false;
+    bool records = false;
+    if (peek('}')) return false;
+    do {
+      std::string_view key;
+      if (!string(key) || !lit(':')) return false;
+      if (key == "StreamName" || key == "StreamARN") {
+        std::string_view v;
+        if (!string(v)) return false;
+        (key == "StreamName" ? req.stream_name : req.stream_arn) = std::string(v);
+      } else if (key == "Records") {
+        if (records || !lit('[')) return false;
+        records = true;
+        if (peek(']')) return false;  // an empty list is a validation error: generic path
+        do {
+          if (!entry(req, blobs)) return false;
+        } while (lit(','));
+        if (!lit(']')) return false;
+      } else {
+        return false;
+      }
+    } while (lit(','));
+    if (!lit('}')) return false;
+    ws();
+    return records && p_ == end_;
+  }
+
+ private:
+  void ws() {
+    while (p_ != end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
+  }
+  bool lit(char c) {
+    ws();
+    if (p_ == end_ || *p_ != c) return false;
+    ++p_;
+    return true;
+  }
+  bool peek(char c) {
+    ws();
+    if (p_ != end_ && *p_ == c) {
+      ++p_;
+      return true;
+    }
+    return false;
+  }
+  bool string(std::string_view& out) {
+    if (!lit('"')) return false;
+    const char* start = p_;
+    while (p_ != end_ && *p_ != '"') {
+      auto c = static_cast<unsigned char>(*p_);
+      if (c == '\\' || c < 0x20 || c >= 0x80) return false;  // escapes, controls, non-ASCII: generic path
+      ++p_;
+    }
+    if (p_ == end_) return false;
+    out = std::string_view(start, static_cast<std::size_t>(p_ - start));
+    ++p_;
+    return true;
+  }
+  bool entry(put_records_request& req, std::deque<std::string>& blobs) {
+    if (!lit('{')) return false;
+    std::optional<std::string_view> data, key, ehk;
+    do {
+      std::string_view k, v;
+      if (!string(k) || !lit(':') || !string(v)) return false;
+      if (k == "Data" && !data) {
+        data = v;
+      } else if (k == "PartitionKey" && !key) {
+        key = v;
+      } else if (k == "ExplicitHashKey" && !ehk) {
+        ehk = v;
+      } else {
+        return false;
+      }
+    } while (lit(','));
+    if (!lit('}') || !data || !key) return false;
+    auto decoded = base64_decode(*data);
+    if (!decoded) return false;
+    blobs.push_back(std::move(*decoded));
+    put_records_request_entry e;
+    e.data = std::string_view(blobs.back());
+    e.partition_key = *key;  // views into the body, which outlives the call
+    if (ehk) e.explicit_hash_key = *ehk;
+    req.records.push_back(e);
+    return true;
+  }
+
+  const char* p_;
+  const char* end_;
+};
+
+std::optional<op_result> put_records_fast(kinesis& k, std::string_view body, body_format f) {
+  if (f != body_format::json) return std::nullopt;
+  put_records_request r;
+  std::deque<std::string> blobs;
+  r.records.reserve(512);
+  if (!put_records_scanner(body).scan(r, blobs)) return std::nullopt;
+  auto res = k.put_records(r);
+  if (!res) return op_result(res.error());
+  return op_result(op_output::raw_body(write_put_records_result(*res, f)));
 }
 
 op_result put_records(kinesis& k, reader& in) {
@@ -630,20 +920,7 @@ op_result put_records(kinesis& k, reader& in) {
   if (in.failed()) return in.to_error();
   auto res = k.put_records(r);
   if (!res) return res.error();
-  json out = json::object();
-  out["FailedRecordCount"] = res->failed_record_count;
-  json entries = json::array();
-  for (const auto& e : res->records) {
-    if (e.ok()) {
-      entries.push_back(
-          json{{"ShardId", e.shard_id.to_string()}, {"SequenceNumber", e.sequence_number.to_string()}});
-    } else {
-      entries.push_back(json{{"ErrorCode", to_string(*e.error_code)}, {"ErrorMessage", e.error_message}});
-    }
-  }
-  out["Records"] = std::move(entries);
-  out["EncryptionType"] = to_string(res->encryption_type);
-  return std::optional<json>(std::move(out));
+  return op_output::raw_body(write_put_records_result(*res, in.format()));
 }
 
 op_result get_shard_iterator(kinesis& k, reader& in) {
@@ -660,7 +937,7 @@ op_result get_shard_iterator(kinesis& k, reader& in) {
   r.shard_iterator_type = *type;
   auto res = k.get_shard_iterator(r);
   if (!res) return res.error();
-  return std::optional<json>(json{{"ShardIterator", res->shard_iterator}});
+  return op_output(json{{"ShardIterator", res->shard_iterator}});
 }
 
 op_result get_records(kinesis& k, reader& in) {
@@ -673,33 +950,97 @@ op_result get_records(kinesis& k, reader& in) {
   r.shard_iterator = std::move(*it);
   auto res = k.get_records(r);
   if (!res) return res.error();
-  json out = json::object();
-  json records = json::array();
-  for (const auto& rec : res->records) {
-    json j = json::object();
-    j["SequenceNumber"] = rec.sequence_number.to_string();
-    j["ApproximateArrivalTimestamp"] = timestamp_value(rec.approximate_arrival_timestamp);
-    j["Data"] = blob_value(rec.data);
-    j["PartitionKey"] = std::string(rec.partition_key);
-    if (rec.encryption_type != encryption_type::none) j["EncryptionType"] = to_string(rec.encryption_type);
-    records.push_back(std::move(j));
-  }
-  out["Records"] = std::move(records);
-  if (res->next_shard_iterator) out["NextShardIterator"] = *res->next_shard_iterator;
-  out["MillisBehindLatest"] = res->millis_behind_latest;
-  if (!res->child_shards.empty()) {
-    json children = json::array();
-    for (const auto& c : res->child_shards) {
-      json parents = json::array();
-      for (const auto& p : c.parent_shards) parents.push_back(p.to_string());
-      children.push_back(json{{"ShardId", c.shard_id.to_string()},
-                              {"ParentShards", std::move(parents)},
-                              {"HashKeyRange", hash_range_json(c.hash_key_range)}});
-    }
-    out["ChildShards"] = std::move(children);
-  }
-  return std::optional<json>(std::move(out));
+  return op_output::raw_body(write_get_records_result(*res, in.format()));
 }
+
+// --- Firehose_20150804 ----------------------------------------------------------
+
+op_result firehose_put_record(firehose& f, reader& in) {
+  delivery::put_record_request r;
+  auto name = in.str("DeliveryStreamName");
+  const json* rec = in.structure("Record");
+  std::optional<std::string_view> data;
+  if (rec) {
+    reader sub = in.nested(*rec, "record.");
+    data = sub.blob("Data");
+    sub.require("Data", data.has_value());
+  }
+  in.require("DeliveryStreamName", name.has_value());
+  in.require("Record", rec != nullptr);
+  if (in.failed()) return in.to_error();
+  r.delivery_stream_name = std::move(*name);
+  r.record.data = *data;
+  auto res = f.put_record(r);
+  if (!res) return res.error();
+  return op_output(json{{"RecordId", res->record_id}, {"Encrypted", res->encrypted}});
+}
+
+op_result firehose_put_record_batch(firehose& f, reader& in) {
+  delivery::put_record_batch_request r;
+  auto name = in.str("DeliveryStreamName");
+  const json* records = in.list("Records");
+  in.require("DeliveryStreamName", name.has_value());
+  in.require("Records", records != nullptr);
+  if (records) {
+    std::size_t i = 0;
+    for (const auto& e : *records) {
+      ++i;
+      if (!e.is_object()) {
+        in.type_error(e.is_array() ? "Start of list found where not expected" : "Unexpected value type in payload");
+        break;
+      }
+      reader sub = in.nested(e, "records." + std::to_string(i) + ".member.");
+      auto data = sub.blob("Data");
+      sub.require("Data", data.has_value());
+      r.records.push_back({.data = data.value_or(std::string_view{})});
+    }
+  }
+  if (in.failed()) return in.to_error();
+  r.delivery_stream_name = std::move(*name);
+  auto res = f.put_record_batch(r);
+  if (!res) return res.error();
+  json entries = json::array();
+  for (const auto& e : res->request_responses) {
+    json j = json::object();
+    if (e.record_id) j["RecordId"] = *e.record_id;
+    if (e.error_code) j["ErrorCode"] = *e.error_code;
+    if (e.error_message) j["ErrorMessage"] = *e.error_message;
+    entries.push_back(std::move(j));
+  }
+  return op_output(json{{"FailedPutCount", res->failed_put_count},
+                        {"Encrypted", res->encrypted},
+                        {"RequestResponses", std::move(entries)}});
+}
+
+op_result firehose_list(firehose& f, reader& in) {
+  delivery::list_delivery_streams_request r;
+  r.limit = in.i32("Limit");
+  r.delivery_stream_type = in.str("DeliveryStreamType");
+  r.exclusive_start_delivery_stream_name = in.str("ExclusiveStartDeliveryStreamName");
+  if (in.failed()) return in.to_error();
+  auto res = f.list_delivery_streams(r);
+  if (!res) return res.error();
+  return op_output(json{{"DeliveryStreamNames", res->delivery_stream_names},
+                        {"HasMoreDeliveryStreams", res->has_more_delivery_streams}});
+}
+
+op_result firehose_delete(firehose& f, reader& in) {
+  delivery::delete_delivery_stream_request r;
+  auto name = in.str("DeliveryStreamName");
+  r.allow_force_delete = in.boolean("AllowForceDelete").value_or(false);
+  in.require("DeliveryStreamName", name.has_value());
+  if (in.failed()) return in.to_error();
+  r.delivery_stream_name = std::move(*name);
+  if (auto res = f.delete_delivery_stream(r); !res) return res.error();
+  return op_output(json::object());
+}
+
+const std::vector<operation> firehose_table = {
+    {"DeleteDeliveryStream", nullptr, false, nullptr, &firehose_delete},
+    {"ListDeliveryStreams", nullptr, false, nullptr, &firehose_list},
+    {"PutRecord", nullptr, true, nullptr, &firehose_put_record},
+    {"PutRecordBatch", nullptr, true, nullptr, &firehose_put_record_batch},
+};
 
 const std::vector<operation> table = {
     {"AddTagsToStream", &add_tags},
@@ -719,7 +1060,7 @@ const std::vector<operation> table = {
     {"ListTagsForStream", &list_tags},
     {"MergeShards", &merge_shards},
     {"PutRecord", &put_record, true},
-    {"PutRecords", &put_records, true},
+    {"PutRecords", &put_records, true, &put_records_fast},
     {"RemoveTagsFromStream", &remove_tags},
     {"SplitShard", &split_shard},
     {"UpdateShardCount", &update_shard_count},
@@ -736,6 +1077,13 @@ const operation* find_kinesis_operation(std::string_view name) {
   }();
   auto it = index.find(name);
   return it == index.end() ? nullptr : it->second;
+}
+
+const operation* find_firehose_operation(std::string_view name) {
+  for (const auto& op : firehose_table) {
+    if (op.name == name) return &op;
+  }
+  return nullptr;
 }
 
 const std::vector<operation>& kinesis_operations() { return table; }

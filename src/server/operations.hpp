@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "rill/firehose.hpp"
 #include "rill/kinesis.hpp"
 #include "server/codec.hpp"
 
@@ -66,19 +67,41 @@ class reader {
   std::string path_;
 };
 
-/// What an operation gives back: a tree (an object), nothing (empty 200), or an error.
-using op_result = result<std::optional<json>>;
+/// What an operation gives back: a tree (an object), a body already written in
+/// the request's format (large results skip the tree), or nothing (empty 200).
+struct op_output {
+  op_output() = default;
+  explicit op_output(json t) : tree(std::move(t)) {}
+  static op_output raw_body(std::string b) {
+    op_output o;
+    o.raw = std::move(b);
+    return o;
+  }
+  std::optional<json> tree;
+  std::optional<std::string> raw;
+};
+using op_result = result<op_output>;
 using op_fn = op_result (*)(rill::kinesis&, reader&);
+/// A fast path over the raw body for the common well-formed shape; nullopt
+/// hands the request to the generic path (which gives the exact errors).
+using fast_fn = std::optional<op_result> (*)(rill::kinesis&, std::string_view body, body_format);
+
+using firehose_fn = op_result (*)(rill::firehose&, reader&);
 
 struct operation {
   std::string_view name;
   op_fn fn = nullptr;
-  /// PutRecord(s): the large body cap applies.
+  /// PutRecord(s), PutRecordBatch: the large body cap applies.
   bool large_body = false;
+  fast_fn fast = nullptr;
+  /// Set instead of `fn` for the Firehose_20150804 operations.
+  firehose_fn firehose = nullptr;
 };
 
 /// The Kinesis_20131202 operation named `name`, or null.
 const operation* find_kinesis_operation(std::string_view name);
+/// The Firehose_20150804 operation named `name`, or null.
+const operation* find_firehose_operation(std::string_view name);
 /// Every operation served (for docs and tests).
 const std::vector<operation>& kinesis_operations();
 

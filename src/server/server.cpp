@@ -96,7 +96,8 @@ struct server::impl {
                                                .cors = opt.cors,
                                                .limits = opt.limits,
                                                .clock = c,
-                                               .metrics = opt.metrics}),
+                                               .metrics = opt.metrics,
+                                               .firehose = opt.firehose}),
         clock(std::move(c)) {}
 
   std::int64_t now_ms() const { return clock->now().time_since_epoch().count(); }

@@ -287,7 +287,9 @@ struct dispatcher::impl {
 
     const operation* op = nullptr;
     if (target.well_formed && target.service == kinesis_prefix) op = find_kinesis_operation(target.operation);
-    (void)firehose_prefix;  // Firehose_20150804 targets: no delivery streams on this branch (UnknownOperation).
+    if (target.well_formed && target.service == firehose_prefix && opt.firehose) {
+      op = find_firehose_operation(target.operation);
+    }
 
     // 2. Empty body.
     if (req.body.empty()) {
@@ -311,8 +313,13 @@ struct dispatcher::impl {
                       std::to_string(cap) + " bytes",
                   413);
     }
-    // 4. Body syntax.
     body_format fmt = kind == content_kind::cbor11 ? body_format::cbor : body_format::json;
+    // Fast path: a well-formed body of the common shape, with a known target and
+    // authorization present, skips the tree (steps 4-8 cannot fail for it).
+    if (op && op->fast && kind == content_kind::json11 && !check_auth(req, kind)) {
+      if (auto out = op->fast(k, req.body, fmt)) return finish(req, kind, fmt, std::move(*out));
+    }
+    // 4. Body syntax.
     auto body = parse_body(req.body, fmt);
     if (!body) return fail(req, kind, "SerializationException", "");
     // 5. Target.
@@ -330,8 +337,12 @@ struct dispatcher::impl {
     }
     reader_state state;
     reader in(*body, fmt, state);
-    op_result out = op->fn(k, in);
+    op_result out = op->firehose ? op->firehose(*opt.firehose, in) : op->fn(k, in);
     if (state.type_error) return fail(req, kind, "SerializationException", *state.type_error, 400, true);
+    return finish(req, kind, fmt, std::move(out));
+  }
+
+  response finish(const request& req, content_kind kind, body_format fmt, op_result out) const {
     if (!out) {
       const error& e = out.error();
       unsigned status = e.code() == error_code::internal_failure ? 500 : 400;
@@ -341,7 +352,11 @@ struct dispatcher::impl {
     r.content_type = kind == content_kind::json11  ? std::string(json_type)
                      : kind == content_kind::cbor11 ? std::string(cbor_type)
                                                     : std::string(legacy_json_type);
-    if (*out) write_body(**out, fmt, r.body);
+    if (out->raw) {
+      r.body = std::move(*out->raw);
+    } else if (out->tree) {
+      write_body(*out->tree, fmt, r.body);
+    }
     return r;
   }
 };
@@ -372,8 +387,11 @@ response dispatcher::handle(const request& req) const { return impl_->handle(req
 
 std::size_t dispatcher::body_limit(std::string_view x_amz_target) const noexcept {
   auto dot = x_amz_target.find('.');
-  if (dot != std::string_view::npos && x_amz_target.substr(0, dot) == kinesis_prefix) {
-    const operation* op = find_kinesis_operation(x_amz_target.substr(dot + 1));
+  if (dot != std::string_view::npos) {
+    auto service = x_amz_target.substr(0, dot);
+    const operation* op = service == kinesis_prefix    ? find_kinesis_operation(x_amz_target.substr(dot + 1))
+                          : service == firehose_prefix ? find_firehose_operation(x_amz_target.substr(dot + 1))
+                                                       : nullptr;
     if (op && !op->large_body) return impl_->opt.limits.max_control_body_bytes;
   }
   return std::max(impl_->opt.limits.max_body_bytes, impl_->opt.limits.max_control_body_bytes);

@@ -60,6 +60,8 @@ struct dispatcher_options {
   /// For SigV4 request-time checks; null skips them.
   std::shared_ptr<rill::clock> clock{};
   std::shared_ptr<metrics_registry> metrics{};
+  /// Served as Firehose_20150804.* when set (not owned).
+  rill::firehose* firehose = nullptr;
 };
 
 /// Thread safety: handle() may be called from any number of threads at once.

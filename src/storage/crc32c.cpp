@@ -106,7 +106,7 @@ __attribute__((target("sse4.2"))) void three_streams(std::uint64_t& c, const uns
 }
 
 __attribute__((target("sse4.2"))) std::uint32_t extend_sse42(std::uint32_t crc, const unsigned char* p,
-                                                               std::size_t n) noexcept {
+                                                             std::size_t n) noexcept {
   static const shift_tables long_shift(kLong), short_shift(kShort);
   std::uint64_t c = static_cast<std::uint32_t>(~crc);
   while (n > 0 && (reinterpret_cast<std::uintptr_t>(p) & 7) != 0) {
@@ -148,8 +148,8 @@ std::uint32_t extend_portable(std::uint32_t crc, const void* data, std::size_t n
   while (n >= 8) {
     std::uint32_t lo = c ^ (static_cast<std::uint32_t>(p[0]) | static_cast<std::uint32_t>(p[1]) << 8 |
                             static_cast<std::uint32_t>(p[2]) << 16 | static_cast<std::uint32_t>(p[3]) << 24);
-    c = t[7][lo & 0xFF] ^ t[6][(lo >> 8) & 0xFF] ^ t[5][(lo >> 16) & 0xFF] ^ t[4][lo >> 24] ^ t[3][p[4]] ^
-        t[2][p[5]] ^ t[1][p[6]] ^ t[0][p[7]];
+    c = t[7][lo & 0xFF] ^ t[6][(lo >> 8) & 0xFF] ^ t[5][(lo >> 16) & 0xFF] ^ t[4][lo >> 24] ^ t[3][p[4]] ^ t[2][p[5]] ^
+        t[1][p[6]] ^ t[0][p[7]];
     p += 8;
     n -= 8;
   }

@@ -103,15 +103,15 @@ result<std::string> test_key_provider::data_key(std::string_view key_id) {
                      "The ciphertext refers to a customer master key that does not exist, does not exist in this "
                      "region, or you are not allowed to access.");
       case key_state::pending_deletion:
-        return error(error_code::kms_invalid_state_exception,
-                     "Key '" + std::string(key_id) + "' is pending deletion.");
+        return error(error_code::kms_invalid_state_exception, "Key '" + std::string(key_id) + "' is pending deletion.");
     }
   }
   std::string input = secret_;
   input.push_back('\0');
   input.append(key_id);
   std::string key(aead::kKeyBytes, '\0');
-  SHA256(reinterpret_cast<const unsigned char*>(input.data()), input.size(), reinterpret_cast<unsigned char*>(key.data()));
+  SHA256(reinterpret_cast<const unsigned char*>(input.data()), input.size(),
+         reinterpret_cast<unsigned char*>(key.data()));
   return key;
 }
 

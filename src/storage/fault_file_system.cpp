@@ -7,8 +7,7 @@ namespace rill {
 namespace {
 
 error injected_error(std::string_view op, const std::string& path, int err) {
-  return error(error_code::internal_failure,
-               std::string(op) + " " + path + ": " + std::strerror(err) + " (injected)");
+  return error(error_code::internal_failure, std::string(op) + " " + path + ": " + std::strerror(err) + " (injected)");
 }
 
 class fault_writable_file final : public writable_file {

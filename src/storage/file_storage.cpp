@@ -228,8 +228,8 @@ class file_log final : public shard_log {
     segfmt::seal_batch_header(buf.data(), h);
 
     segment* seg = &segs_.back();
-    if (!seg->empty() && (seg->size + buf.size() > st_->opt.segment_bytes ||
-                          t - seg->first_arrival >= st_->opt.segment_age.count())) {
+    if (!seg->empty() &&
+        (seg->size + buf.size() > st_->opt.segment_bytes || t - seg->first_arrival >= st_->opt.segment_age.count())) {
       if (auto r = roll(); !r) return r.error();
       seg = &segs_.back();
     }
@@ -512,9 +512,9 @@ class file_log final : public shard_log {
     }
     plain.resize(sv.cipher.size());
     if (!aead::open(cached_key, sv.nonce, segfmt::batch_aad(aad_prefix_, header), sv.cipher, plain.data(), sv.tag)) {
-      return error(error_code::kms_invalid_state_exception,
-                   "The data in " + path + " at byte " + std::to_string(pos) +
-                       " cannot be decrypted with key '" + std::string(sv.key_id) + "'");
+      return error(error_code::kms_invalid_state_exception, "The data in " + path + " at byte " + std::to_string(pos) +
+                                                                " cannot be decrypted with key '" +
+                                                                std::string(sv.key_id) + "'");
     }
     return {};
   }
@@ -713,8 +713,8 @@ class file_log final : public shard_log {
 
   std::shared_ptr<shared_state> st_;
   std::string dir_;
-  std::string aad_prefix_;  // "<stream>/<shardId>"
-  std::deque<segment> segs_;  // the last is the active one
+  std::string aad_prefix_;                 // "<stream>/<shardId>"
+  std::deque<segment> segs_;               // the last is the active one
   std::unique_ptr<writable_file> active_;  // swapped under sync_mu_
   std::uint64_t start_ = 0;
   std::uint64_t end_ = 0;
@@ -780,9 +780,7 @@ class file_storage final : public storage {
   std::string stream_dir(const shard_log_key& k) const {
     return root() + "/" + k.stream_name + "@" + std::to_string(k.stream_uid);
   }
-  std::string shard_dir(const shard_log_key& k) const {
-    return stream_dir(k) + "/" + shard_dir_name(k.shard.index());
-  }
+  std::string shard_dir(const shard_log_key& k) const { return stream_dir(k) + "/" + shard_dir_name(k.shard.index()); }
 
   result<std::unique_ptr<shard_log>> make(const shard_log_key& key, bool fresh) {
     auto& fs = *st_->fs;

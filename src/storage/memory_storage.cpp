@@ -16,13 +16,18 @@
 // shard.
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cassert>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <limits>
+#include <map>
 #include <mutex>
+#include <stdexcept>
+#include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "rill/storage.hpp"
@@ -117,12 +122,35 @@ class segment_pool {
   std::thread helper_;                         // started under mu_ by the first take()
 };
 
+// The storage contract, checked in debug builds (NDEBUG unset): a log is not
+// used after remove_log() for its key, and remove_log() is called once per
+// created log. A violation throws std::logic_error (a broken invariant of the
+// caller: harmless for memory logs, fatal for file logs).
+#ifdef NDEBUG
+constexpr bool kCheckContract = false;
+#else
+constexpr bool kCheckContract = true;
+#endif
+
+[[noreturn]] void contract_broken(const std::string& what) {
+  throw std::logic_error("rill: storage contract broken: " + what);
+}
+
 class memory_log final : public shard_log {
  public:
   memory_log(const memory_storage_options& o, std::shared_ptr<segment_pool> pool)
       : first_segment_bytes_(std::min(o.first_segment_bytes, o.segment_bytes)),
         segment_bytes_(o.segment_bytes),
         pool_(std::move(pool)) {}
+
+  /// Set by the storage's remove_log() (debug builds); shared with the storage,
+  /// so a log destroyed without remove_log() leaves nothing dangling.
+  std::shared_ptr<std::atomic<bool>> removed = std::make_shared<std::atomic<bool>>(false);
+  void check_live(const char* op) const {
+    if (kCheckContract && removed->load(std::memory_order_relaxed)) {
+      contract_broken(std::string(op) + "() on a log after remove_log()");
+    }
+  }
   ~memory_log() override {
     while (!segments_.empty()) drop_front();
   }
@@ -130,6 +158,7 @@ class memory_log final : public shard_log {
   memory_log& operator=(const memory_log&) = delete;
 
   result<std::uint64_t> append(std::span<const log_entry> entries, timestamp arrival) override {
+    check_live("append");
     const std::int64_t t = arrival.time_since_epoch().count();
     const std::uint64_t first = end_;
     for (const auto& e : entries) {
@@ -148,6 +177,7 @@ class memory_log final : public shard_log {
 
   log_read_stats read(std::uint64_t from, std::size_t max_records, std::size_t max_bytes,
                       const std::function<void(std::span<const log_record>)>& visit) const override {
+    check_live("read");
     log_read_stats stats;
     std::uint64_t offset = std::max(from, start_);
     stats.next_offset = offset;
@@ -225,6 +255,7 @@ class memory_log final : public shard_log {
   }
 
   std::uint64_t trim_before(timestamp cutoff) override {
+    check_live("trim_before");
     start_ = std::max(start_, offset_at_or_after(cutoff));
     // Drop leading segments that hold no stored record any more.
     while (!segments_.empty()) {
@@ -352,13 +383,30 @@ class memory_storage final : public storage {
     pool_ = std::make_shared<segment_pool>(options_.segment_bytes, options_.pool_bytes, options_.prefault_segments);
   }
 
-  result<std::unique_ptr<shard_log>> create_log(const shard_log_key&) override {
-    return std::unique_ptr<shard_log>(std::make_unique<memory_log>(options_, pool_));
+  result<std::unique_ptr<shard_log>> create_log(const shard_log_key& key) override {
+    auto log = std::make_unique<memory_log>(options_, pool_);
+    if (kCheckContract) {
+      std::lock_guard lock(mu_);
+      live_[{key.stream_name, key.stream_uid, key.shard.index()}] = log->removed;
+    }
+    return std::unique_ptr<shard_log>(std::move(log));
   }
-  void remove_log(const shard_log_key&) override {}
+  void remove_log(const shard_log_key& key) override {
+    if (!kCheckContract) return;
+    std::lock_guard lock(mu_);
+    auto it = live_.find({key.stream_name, key.stream_uid, key.shard.index()});
+    if (it == live_.end()) {
+      contract_broken("remove_log() twice (or never created) for " + key.stream_name + "/" + key.shard.to_string());
+    }
+    it->second->store(true, std::memory_order_relaxed);
+    live_.erase(it);
+  }
 
  private:
   memory_storage_options options_;
+  // Debug builds: the logs created and not yet removed, by key (their "removed" flags).
+  std::mutex mu_;
+  std::map<std::tuple<std::string, std::uint64_t, std::uint32_t>, std::shared_ptr<std::atomic<bool>>> live_;
   std::shared_ptr<segment_pool> pool_;
 };
 

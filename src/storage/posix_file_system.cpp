@@ -87,7 +87,7 @@ class posix_random_access_file final : public random_access_file {
   }
 
   result<std::uint64_t> size() const override {
-    struct stat st{};
+    struct stat st {};
     if (::fstat(fd_, &st) != 0) return io_error("stat", path_, errno);
     return static_cast<std::uint64_t>(st.st_size);
   }
@@ -116,7 +116,7 @@ class posix_fs final : public file_system {
   result<std::unique_ptr<writable_file>> open_append(const std::string& path) override {
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) return io_error("open", path, errno);
-    struct stat st{};
+    struct stat st {};
     if (::fstat(fd, &st) != 0) {
       int e = errno;
       ::close(fd);
@@ -180,7 +180,7 @@ class posix_fs final : public file_system {
   }
 
   result<std::uint64_t> file_size(const std::string& path) override {
-    struct stat st{};
+    struct stat st {};
     if (::stat(path.c_str(), &st) != 0) return io_error("stat", path, errno);
     return static_cast<std::uint64_t>(st.st_size);
   }
@@ -191,7 +191,7 @@ class posix_fs final : public file_system {
   }
 
   bool exists(const std::string& path) override {
-    struct stat st{};
+    struct stat st {};
     return ::stat(path.c_str(), &st) == 0;
   }
 

@@ -8,8 +8,8 @@
 #include <cmath>
 #include <mutex>
 
-#include "streams/messages.hpp"
 #include "rill/logging.hpp"
+#include "streams/messages.hpp"
 
 namespace rill {
 

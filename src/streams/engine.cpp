@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "rill/logging.hpp"
 #include "streams/engine_impl.hpp"
@@ -76,6 +77,7 @@ std::string list_repr(const std::vector<std::string>& keys) {
 namespace {
 
 struct parsed_arn {
+  std::string_view partition;
   std::string_view region;
   std::string_view account;
   std::string_view name;
@@ -93,6 +95,7 @@ std::optional<parsed_arn> parse_arn(std::string_view a) {
   const std::size_t region_begin = k + 9;
   if (st < 13 || st - 13 < region_begin || a[st - 13] != ':') return std::nullopt;
   parsed_arn out;
+  out.partition = a.substr(4, k - 4);  // "aws", "aws-cn", …: the text the model's `aws.*` matches
   out.account = a.substr(st - 12, 12);
   if (!std::all_of(out.account.begin(), out.account.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     return std::nullopt;
@@ -115,8 +118,46 @@ engine::impl::impl(engine_options o)
   opt.clock = clock;
   opt.storage = storage;
   opt.token_key.clear();  // not kept readable
+  if (opt.limits != limits_mode::as_configured) {
+    opt.throughput = throughput_limits{};
+    opt.throughput.enabled = true;
+    opt.control_plane = control_plane_limits{};
+    opt.control_plane.enabled = true;
+    report_limits = opt.limits == limits_mode::aws_report;
+  }
+  const auto& l = opt.throughput;
+  for (auto [value, name] :
+       {std::pair{l.write_bytes_per_second, "write_bytes_per_second"},
+        std::pair{l.write_records_per_second, "write_records_per_second"},
+        std::pair{l.read_calls_per_second, "read_calls_per_second"},
+        std::pair{l.read_bytes_per_second, "read_bytes_per_second"}, std::pair{l.large_read_bytes, "large_read_bytes"},
+        std::pair{l.get_shard_iterator_per_second, "get_shard_iterator_per_second"}}) {
+    if (value < 1) {
+      throw std::invalid_argument(
+          fmt::format("rill: engine_options::throughput.{} must be at least 1, not {}", name, value));
+    }
+  }
+  if (l.large_read_penalty < duration::zero()) {
+    throw std::invalid_argument("rill: engine_options::throughput.large_read_penalty must not be negative");
+  }
+  manual = dynamic_cast<manual_clock*>(clock.get()) != nullptr;
   registry = std::make_shared<metrics_registry>(clock, opt.metrics);
   sched = clock->make_scheduler();
+}
+
+result<void> engine::impl::check_clock_range(timestamp t) const {
+  // Sequence numbers hold whole seconds since 1970 up to sequence_number::max_create_seconds
+  // (creation times; arrival times have more room). Refuse what they cannot hold rather
+  // than issue numbers the engine would later refuse.
+  const auto ms = t.time_since_epoch().count();
+  if (ms >= 0 &&
+      static_cast<std::uint64_t>(ms / 1000) + std::uint64_t{86400} * 366 <= sequence_number::max_create_seconds) {
+    return {};
+  }
+  return detail::invalid_argument(
+      fmt::format("The clock reads {} ms since 1970, outside the times sequence numbers can hold (1970-01-01 up to "
+                  "a year before {} s since 1970).",
+                  ms, sequence_number::max_create_seconds));
 }
 
 engine::engine(engine_options options) : engine(std::move(options), defer_open{}) {
@@ -141,6 +182,7 @@ result<std::unique_ptr<engine>> engine::open(engine_options options) {
 
 engine::~engine() {
   impl_->sched->shutdown();
+  impl_->fanout.shutdown();
   std::lock_guard control(impl_->control_mu);
   std::unique_lock streams(impl_->streams_mu);
   impl_->streams.clear();  // the logs close; a durable engine's files stay
@@ -155,8 +197,23 @@ std::shared_ptr<metrics_registry> engine::metrics() const noexcept { return impl
 
 void engine::trim_expired() { impl_->trim_expired(); }
 
+namespace detail {
+
+std::string_view partition_of(std::string_view region) {
+  if (region.starts_with("cn-")) return "aws-cn";
+  if (region.starts_with("us-gov-")) return "aws-us-gov";
+  if (region.starts_with("us-isob-")) return "aws-iso-b";
+  if (region.starts_with("us-iso-")) return "aws-iso";
+  if (region.starts_with("eu-isoe-")) return "aws-iso-e";
+  if (region.starts_with("us-isof-")) return "aws-iso-f";
+  return "aws";
+}
+
+}  // namespace detail
+
 std::string engine::impl::arn_of(std::string_view name) const {
-  return fmt::format("arn:aws:kinesis:{}:{}:stream/{}", opt.region, opt.account_id, name);
+  return fmt::format("arn:{}:kinesis:{}:{}:stream/{}", detail::partition_of(opt.region), opt.region, opt.account_id,
+                     name);
 }
 
 // --- lookup -------------------------------------------------------------------
@@ -183,7 +240,9 @@ result<std::string> engine::impl::resolve(const std::optional<std::string>& name
   }
   if (!v.ok()) return v.error();
   if (parsed) {
-    if (parsed->account != opt.account_id || parsed->region != opt.region) {
+    // An ARN of another partition, account or region names no stream here.
+    if (parsed->partition != detail::partition_of(opt.region) || parsed->account != opt.account_id ||
+        parsed->region != opt.region) {
       return detail::stream_not_found({parsed->name, parsed->account});
     }
     if (name && *name != parsed->name) {

@@ -12,10 +12,11 @@
 #include <algorithm>
 #include <cstring>
 
-#include "streams/engine_impl.hpp"
 #include "common/md5.hpp"
 #include "common/md5_batch.hpp"
 #include "common/record_buffer.hpp"
+#include "streams/engine_impl.hpp"
+#include "streams/engine_shared.hpp"
 
 namespace rill {
 
@@ -200,7 +201,12 @@ std::string rate_exceeded(const shard_state& sh, const stream_state& st, std::st
 // enough. Caller holds sh.mu exclusive.
 bool admit_write(shard_state& sh, const throughput_limits& l, std::int64_t bytes, timestamp now) {
   if (!l.enabled) return true;
-  if (!sh.write_bytes.has(bytes, now) || !sh.write_records.has(1, now)) return false;
+  // A record larger than the whole byte bucket (a limit set below one record's
+  // size) is admitted when the bucket is full and leaves it in debt: refused
+  // forever otherwise, however long the producer waited.
+  const bool bytes_ok =
+      sh.write_bytes.has(bytes, now) || (bytes > sh.write_bytes.capacity() && sh.write_bytes.full(now));
+  if (!bytes_ok || !sh.write_records.has(1, now)) return false;
   sh.write_bytes.take(bytes, now);
   sh.write_records.take(1, now);
   return true;
@@ -247,6 +253,7 @@ result<put_record_result> engine::put_record(const put_record_request& req) {
   auto s = d.lookup(req.stream_name, req.stream_arn);
   if (!s) return s.error();
   stream_state& st = **s;
+  if (auto range = d.check_clock_range(start); !range) return range.error();
   if (auto admitted = d.enter("PutRecord", st.name); !admitted) {
     d.record_failure(st, start, stream_metric::put_record_success, stream_metric::put_record_latency);
     return admitted.error();
@@ -269,7 +276,8 @@ result<put_record_result> engine::put_record(const put_record_request& req) {
   const log_entry entry{req.partition_key, req.data};
   const auto bytes = static_cast<std::int64_t>(req.partition_key.size() + req.data.size());
   std::unique_lock lock(sh.mu);
-  const bool admitted = admit_write(sh, st.limits, bytes, now);
+  const bool admitted =
+      (admit_write(sh, st.limits, bytes, now) || !d.enforce("WriteProvisionedThroughputExceeded", st.name));
   const timestamp arrival = std::max(now, sh.last_arrival);
   std::optional<result<std::uint64_t>> offset;  // built only if admitted: no error text on the fast path
   if (admitted) {
@@ -285,6 +293,7 @@ result<put_record_result> engine::put_record(const put_record_request& req) {
     if (auto synced = sh.log->sync(**offset + 1); !synced) offset.emplace(synced.error());
   }
   const bool stored = admitted && offset->ok();
+  if (stored && sh.fanout.armed()) detail::fanout_hub::notify(sh);
   d.record(st, now, [&](detail::stream_metrics& m, std::int64_t minute, std::int64_t keep) {
     auto& stats = m.stream.at(minute, keep);
     add(stats, stream_metric::put_record_success, stored ? 1 : 0);
@@ -348,6 +357,7 @@ result<put_records_result> engine::put_records(const put_records_request& req) {
   auto s = d.lookup(req.stream_name, req.stream_arn);
   if (!s) return s.error();
   stream_state& st = **s;
+  if (auto range = d.check_clock_range(start); !range) return range.error();
   if (auto admitted = d.enter("PutRecords", st.name); !admitted) {
     d.record_failure(st, start, stream_metric::put_records_success, stream_metric::put_records_latency);
     return admitted.error();
@@ -399,15 +409,21 @@ result<put_records_result> engine::put_records(const put_records_request& req) {
       const auto i = static_cast<std::uint32_t>(sc.keys[j] & 0xFFFFFFFFU);
       const auto& r = records[i];
       const auto size = static_cast<std::int64_t>(r.partition_key.size() + r.data.size());
-      if (sc.injected[i] != 0) {
+      if (sc.injected[i] != 0 && !throttling) {
         auto& e = out.records[i];
         e.error_code = static_cast<error_code>(sc.injected[i] - 1);
         const bool rate = *e.error_code == error_code::provisioned_throughput_exceeded_exception;
         e.error_message = rate ? rate_exceeded(sh, st, d.opt.account_id) : std::string("Internal Service Failure");
         ++(rate ? t.throttled : failed);
+        // An injected throughput refusal behaves as a real one: the shard's
+        // later entries in this request are refused too, so a retrying
+        // producer never sees a later record of a key accepted before an
+        // earlier one.
+        throttling = rate;
         continue;
       }
-      throttling = throttling || !admit_write(sh, st.limits, size, now);
+      throttling = throttling || !(admit_write(sh, st.limits, size, now) ||
+                                   !d.enforce("WriteProvisionedThroughputExceeded", st.name));
       if (throttling) {
         auto& e = out.records[i];
         e.error_code = error_code::provisioned_throughput_exceeded_exception;
@@ -432,6 +448,7 @@ result<put_records_result> engine::put_records(const put_records_request& req) {
     if (first) {  // the sync point: under every_batch the batch is on disk before we answer
       if (auto synced = sh.log->sync(*first + sc.entries.size()); !synced) first = synced.error();
     }
+    if (first && !sc.entries.empty() && sh.fanout.armed()) detail::fanout_hub::notify(sh);
     if (first) {
       t.records = static_cast<std::int64_t>(sc.accepted.size());
       const sequence_number base = sh.record_sequence_number(*first, arrival);
@@ -499,6 +516,9 @@ result<get_shard_iterator_result> engine::get_shard_iterator(const get_shard_ite
   } else if (!detail::is_name_chars(req.shard_id)) {
     v.pattern(req.shard_id, "shardId", detail::kShardIdPattern);
   }
+  if (req.shard_iterator_type > shard_iterator_type::at_timestamp) {
+    v.enum_value(static_cast<unsigned>(req.shard_iterator_type), "shardIteratorType", detail::kShardIteratorTypeSet);
+  }
   if (req.starting_sequence_number && !detail::is_decimal(*req.starting_sequence_number, 129)) {
     v.pattern(*req.starting_sequence_number, "startingSequenceNumber", detail::kSequenceNumberPattern);
   }
@@ -541,7 +561,7 @@ result<get_shard_iterator_result> engine::get_shard_iterator(const get_shard_ite
   const shard_state& sh = *found;
   if (st.limits.enabled) {
     std::lock_guard rl(sh.reads.mu);
-    if (!sh.reads.iterators.try_take(1, now)) {
+    if (!sh.reads.iterators.try_take(1, now) && d.enforce("GetShardIterator rate", st.name)) {
       return error(error_code::provisioned_throughput_exceeded_exception,
                    fmt::format("Rate exceeded for shard {} in stream {} under account {}.", sh.id.to_string(), st.name,
                                d.opt.account_id));
@@ -621,7 +641,7 @@ result<get_records_result> engine::get_records(const get_records_request& req) {
   }
   const timestamp now = d.now();
   const timestamp issued{duration(issued_ms)};
-  if (now - issued > kIteratorLifetime) {
+  if (detail::token_expired(issued_ms, now, kIteratorLifetime)) {
     return error(error_code::expired_iterator_exception,
                  fmt::format("Iterator expired. The iterator was created at time {} while right now it is {} which is "
                              "further in the future than the tolerated delay of {} milliseconds.",
@@ -650,7 +670,8 @@ result<get_records_result> engine::get_records(const get_records_request& req) {
   if (limits.enabled) {
     std::lock_guard rl(sh.reads.mu);
     // A refused call returns nothing and costs nothing.
-    const bool allowed = now >= sh.reads.blocked_until && sh.reads.bytes.positive(now) && sh.reads.calls.has(1, now);
+    bool allowed = now >= sh.reads.blocked_until && sh.reads.bytes.positive(now) && sh.reads.calls.has(1, now);
+    if (!allowed && !d.enforce("ReadProvisionedThroughputExceeded", st.name)) allowed = true;
     if (allowed) sh.reads.calls.take(1, now);
     if (!allowed) {
       d.record(st, now, [&](detail::stream_metrics& m, std::int64_t minute, std::int64_t keep) {

@@ -30,6 +30,7 @@
 #include "common/shared_mutex.hpp"
 #include "common/token.hpp"
 #include "rill/engine.hpp"
+#include "streams/fanout.hpp"
 #include "streams/faults.hpp"
 #include "streams/messages.hpp"
 #include "streams/metrics_store.hpp"
@@ -41,6 +42,15 @@ namespace rill::detail {
 /// Whole seconds since the epoch (the unit of the sequence-number layout).
 inline std::uint64_t seconds_of(timestamp t) {
   return static_cast<std::uint64_t>(std::chrono::floor<std::chrono::seconds>(t).time_since_epoch().count());
+}
+
+/// True if a token issued at `issued_ms` (ms since 1970, as sealed in the
+/// token) has outlived `lifetime` at `now`. Safe for any issue time: a sealed
+/// time near INT64_MIN or INT64_MAX cannot overflow the check.
+inline bool token_expired(std::int64_t issued_ms, timestamp now, duration lifetime) {
+  std::int64_t age = 0;
+  if (__builtin_sub_overflow(now.time_since_epoch().count(), issued_ms, &age)) return issued_ms < 0;
+  return age > lifetime.count();
 }
 
 struct shard_state {
@@ -69,6 +79,7 @@ struct shard_state {
   mutable shared_mutex mu;
   std::unique_ptr<shard_log> log;  // guarded by mu
   timestamp last_arrival{};        // guarded by mu; arrivals never go back
+  shard_subscribers fanout;        // enhanced fan-out subscribers (fanout.hpp)
 
   // Write limits, checked and charged under mu (exclusive) as records append.
   token_bucket write_bytes;    // guarded by mu
@@ -336,6 +347,35 @@ struct engine::impl {
   result<void> enter(std::string_view op, std::string_view stream);
   /// Blocks the calling thread until the clock reaches `t` (fault delays).
   void wait_until(timestamp t);
+  /// An injected delay of `d`: waits on a system clock outside scheduled
+  /// tasks; on a manual clock or inside a scheduled task it is only recorded.
+  void delay(std::string_view op, std::string_view stream, duration d);
+  /// True when the engine runs on a manual_clock.
+  bool manual = false;
+  /// limits_mode::aws_report: limits are checked and reported, not enforced.
+  bool report_limits = false;
+  /// Whether a limit that would refuse a call is enforced. In report mode it
+  /// is not: the refusal is counted (metrics registry, "rill/Limits"
+  /// WouldBeThrottled) and logged at most once a minute per limit and stream,
+  /// and the caller lets the call through.
+  bool enforce(std::string_view limit, std::string_view stream);
+  std::mutex report_mu;
+  std::map<std::string, std::int64_t, std::less<>> report_logged;  // limit/stream -> minute; guarded by report_mu
+  /// Injected delays recorded but not waited (manual clock, scheduled task).
+  std::atomic<std::uint64_t> faults_delays_skipped{0};
+  /// The last creation second given to shards (claim_create_seconds); guarded by control_mu.
+  std::uint64_t last_create_s = 0;
+  /// A creation second for new shards: at least `at_least` and after every one
+  /// given before, so that a sequence number names one stream incarnation:
+  /// two streams (or two incarnations of a name) never share a shard's
+  /// (creation second, index). Caller holds control_mu.
+  std::uint64_t claim_create_seconds(std::uint64_t at_least) {
+    last_create_s = std::max(at_least, last_create_s + 1);
+    return last_create_s;
+  }
+  /// InternalFailure-free check that `t` fits the sequence-number layout
+  /// (1970 up to the layout's year-2477 cap): else an InvalidArgumentException.
+  result<void> check_clock_range(timestamp t) const;
   /// The current minute of metrics for a stream is recorded by `fn(stats&)`
   /// under the stream's metrics lock; a no-op when metrics are off.
   template <class Fn>
@@ -354,12 +394,17 @@ struct engine::impl {
   void scale_on_demand();
   void schedule_on_demand();
 
-  /// Releases expired records and shards everywhere.
+  /// Releases expired records and shards everywhere, and metric datapoints
+  /// and series outside the window or of released shards.
   void trim_expired();
+  void release_metrics(detail::stream_state& s, timestamp t);
   void schedule_trim();
 
   // Tokens.
   std::string make_iterator(const detail::stream_state& s, shard_id shard, std::uint64_t position, timestamp now) const;
+
+  /// Enhanced fan-out (fanout.cpp); last, so it is destroyed first.
+  detail::fanout_hub fanout{clock, opt.fanout};
 };
 
 }  // namespace rill

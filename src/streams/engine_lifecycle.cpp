@@ -97,9 +97,10 @@ void describe_common(Description& out, const stream_state& st) {
 void engine::impl::activate(stream_state& s) {
   const timestamp t = now();
   const auto starts = uniform_starts(static_cast<std::uint32_t>(s.initial_shards));
+  const std::uint64_t create_s = claim_create_seconds(seconds_of(t));
   for (std::size_t i = 0; i < starts.size(); ++i) {
     hash_key end = i + 1 < starts.size() ? hash_key(starts[i + 1].value() - 1) : hash_key::max();
-    s.open.push_back(add_shard(s, starts[i], end, std::nullopt, std::nullopt, seconds_of(t), t));
+    s.open.push_back(add_shard(s, starts[i], end, std::nullopt, std::nullopt, create_s, t));
   }
   s.status = stream_status::active;
   s.activated_at = t;
@@ -139,7 +140,9 @@ result<void> engine::create_stream(const create_stream_request& req) {
   validation v;
   validate_stream_name(v, req.stream_name, "streamName");
   const stream_mode mode = req.stream_mode_details ? req.stream_mode_details->stream_mode : stream_mode::provisioned;
-  if (mode == stream_mode::provisioned) {
+  if (mode != stream_mode::provisioned && mode != stream_mode::on_demand) {
+    v.enum_value(static_cast<unsigned>(mode), "streamModeDetails.streamMode", detail::kStreamModeSet);
+  } else if (mode == stream_mode::provisioned) {
     if (!req.shard_count) {
       v.fail_null("shardCount");
     } else if (*req.shard_count < 1) {
@@ -155,6 +158,7 @@ result<void> engine::create_stream(const create_stream_request& req) {
   if (req.tags.size() > kMaxTagsPerStream) return too_many_tags(w);
 
   const std::int32_t shards = mode == stream_mode::on_demand ? kOnDemandInitialShards : *req.shard_count;
+  if (auto range = d.check_clock_range(d.now()); !range) return range.error();
   if (auto admitted = d.enter("CreateStream", req.stream_name); !admitted) return admitted.error();
   std::lock_guard control(d.control_mu);
   if (d.find(req.stream_name)) return detail::stream_in_use_exists(w);
@@ -163,7 +167,8 @@ result<void> engine::create_stream(const create_stream_request& req) {
     return detail::shard_limit_exceeded(d.opt.account_id, d.opt.region, current, d.opt.shard_limit, shards);
   }
   if (d.opt.control_plane.enabled) {
-    if (d.creating_streams >= d.opt.control_plane.max_creating_streams) {
+    if (d.creating_streams >= d.opt.control_plane.max_creating_streams &&
+        d.enforce("CREATING streams", req.stream_name)) {
       return error(error_code::limit_exceeded_exception,
                    fmt::format("This request would exceed the limit of {} streams in the CREATING state for the "
                                "account {} in {}.",
@@ -223,6 +228,7 @@ result<void> engine::delete_stream(const delete_stream_request& req) {
   auto call = d.begin_control("DeleteStream", req.stream_name, req.stream_arn);
   if (!call) return call.error();
   auto stream = std::move(call->stream);
+  if (auto consumers = d.fanout.on_delete_stream(*stream, req.enforce_consumer_deletion); !consumers) return consumers;
   logger()->debug("deleting stream {}", stream->name);
   if (d.opt.delete_stream_delay <= duration::zero()) {
     d.remove_stream(stream);
@@ -266,7 +272,7 @@ result<list_streams_result> engine::list_streams(const list_streams_request& req
     if (!payload || !r.u8(kind) || kind != kListStreamsToken || !r.i64(issued) || !r.str(last) || !r.done()) {
       return detail::invalid_argument("Invalid NextToken.");
     }
-    if (t - timestamp(duration(issued)) > kNextTokenLifetime) {
+    if (detail::token_expired(issued, t, kNextTokenLifetime)) {
       return error(error_code::expired_next_token_exception,
                    fmt::format("The NextToken has expired. Tokens expire {} seconds after they are issued.",
                                kNextTokenLifetime.count() / 1000));
@@ -338,7 +344,7 @@ result<describe_stream_summary_result> engine::describe_stream_summary(const des
   std::shared_lock lock(st.mu);
   describe_common(sum, st);
   sum.open_shard_count = static_cast<std::int32_t>(st.open.size());
-  sum.consumer_count = 0;
+  sum.consumer_count = d.fanout.consumer_count(st.uid);
   return out;
 }
 
@@ -349,6 +355,9 @@ result<list_shards_result> engine::list_shards(const list_shards_request& req) {
   if (req.max_results && *req.max_results < 1) v.value_at_least(*req.max_results, "maxResults", 1);
   if (req.max_results && *req.max_results > 10000) v.value_at_most(*req.max_results, "maxResults", 10000);
   if (req.exclusive_start_shard_id) validate_shard_id_input(v, *req.exclusive_start_shard_id, "exclusiveStartShardId");
+  if (req.shard_filter && req.shard_filter->type > shard_filter_type::from_timestamp) {
+    v.enum_value(static_cast<unsigned>(req.shard_filter->type), "shardFilter.type", detail::kShardFilterTypeSet);
+  }
   if (req.shard_filter && req.shard_filter->shard_id) {
     validate_shard_id_input(v, *req.shard_filter->shard_id, "shardFilter.shardId");
   }
@@ -383,7 +392,7 @@ result<list_shards_result> engine::list_shards(const list_shards_request& req) {
         ftype > static_cast<std::uint8_t>(shard_filter_type::from_timestamp)) {
       return detail::invalid_argument("Invalid NextToken.");
     }
-    if (t - timestamp(duration(issued)) > kNextTokenLifetime) {
+    if (detail::token_expired(issued, t, kNextTokenLifetime)) {
       return error(error_code::expired_next_token_exception,
                    fmt::format("The NextToken has expired. Tokens expire {} seconds after they are issued.",
                                kNextTokenLifetime.count() / 1000));

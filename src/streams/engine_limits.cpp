@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <condition_variable>
 
+#include "common/scheduler_context.hpp"
 #include "rill/logging.hpp"
 #include "streams/engine_impl.hpp"
 #include "streams/engine_shared.hpp"
@@ -18,6 +19,33 @@ using detail::seconds_of;
 using detail::shard_state;
 using detail::stream_state;
 using detail::validation;
+
+// --- report, don't enforce ------------------------------------------------------
+
+bool engine::impl::enforce(std::string_view limit, std::string_view stream) {
+  if (!report_limits) return true;
+  const metric_dimension dims[] = {{"Limit", std::string(limit)}, {"StreamName", std::string(stream)}};
+  registry->put("rill/Limits", "WouldBeThrottled", dims, 1, "Count");
+  const std::int64_t minute = detail::minute_of(now());
+  std::string key = fmt::format("{}/{}", limit, stream);
+  bool log = false;
+  {
+    std::lock_guard lock(report_mu);
+    auto it = report_logged.find(key);
+    if (it == report_logged.end()) {
+      report_logged.emplace(std::move(key), minute);
+      log = true;
+    } else if (it->second != minute) {
+      it->second = minute;
+      log = true;
+    }
+  }
+  if (log) {
+    logger()->warn("limits (report only): AWS would have refused a call on stream '{}': {} (logged once a minute)",
+                   stream, limit);
+  }
+  return false;
+}
 
 // --- quotas ------------------------------------------------------------------
 
@@ -84,7 +112,7 @@ result<void> engine::impl::enter(std::string_view op, std::string_view stream) {
         const std::int64_t r = std::max<std::int32_t>(1, rate->second);
         bucket = control_rates.emplace(std::string(op), detail::token_bucket(r, r, t)).first;
       }
-      if (!bucket->second.try_take(1, t)) {
+      if (!bucket->second.try_take(1, t) && enforce(fmt::format("{} rate", op), stream)) {
         return error(error_code::limit_exceeded_exception,
                      stream.empty()
                          ? fmt::format("Rate exceeded for account {}.", opt.account_id)
@@ -94,10 +122,7 @@ result<void> engine::impl::enter(std::string_view op, std::string_view stream) {
   }
   if (!faults.active()) return {};
   auto outcome = faults.on_call(op, stream);
-  if (outcome.delay > duration::zero()) {
-    logger()->debug("fault plan: delaying {} on {} by {} ms", op, stream, outcome.delay.count());
-    wait_until(now() + outcome.delay);
-  }
+  if (outcome.delay > duration::zero()) delay(op, stream, outcome.delay);
   if (outcome.fail) {
     logger()->debug("fault plan: failing {} on {} with {}", op, stream, to_string(*outcome.fail));
     if (*outcome.fail == error_code::provisioned_throughput_exceeded_exception) {
@@ -107,6 +132,22 @@ result<void> engine::impl::enter(std::string_view op, std::string_view stream) {
     return error(*outcome.fail, fmt::format("Injected {} for {} on stream {}.", to_string(*outcome.fail), op, stream));
   }
   return {};
+}
+
+void engine::impl::delay(std::string_view op, std::string_view stream, duration d) {
+  // Never wait where waiting cannot end or would stall others: on a manual
+  // clock (time moves only when the test calls advance(), which a blocked
+  // single-threaded test never does) and inside a scheduled task (the task
+  // would wait on the clock that runs it). The delay is then recorded (counted
+  // and logged) and the call goes on at once.
+  if (manual || detail::in_scheduled_task()) {
+    faults_delays_skipped.fetch_add(1, std::memory_order_relaxed);
+    logger()->debug("fault plan: {} on {}: delay of {} ms recorded, not waited ({})", op, stream, d.count(),
+                    manual ? "manual clock" : "scheduled task");
+    return;
+  }
+  logger()->debug("fault plan: delaying {} on {} by {} ms", op, stream, d.count());
+  wait_until(now() + d);
 }
 
 void engine::impl::wait_until(timestamp t) {

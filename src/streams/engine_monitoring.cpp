@@ -135,6 +135,7 @@ std::string engine::metrics_json() const {
   const timestamp from = timestamp::min();
   const timestamp to = timestamp::max();
   for (const auto& s : all) {
+    d.release_metrics(*s, d.now());  // nothing outside the window, no series of released shards
     std::lock_guard lock(s->metrics.mu);
     for (std::size_t m = 0; m < detail::kStreamMetrics; ++m) {
       std::vector<metric_datapoint> points;

@@ -91,12 +91,14 @@ void engine::impl::close_shard(shard_state& sh, timestamp t) {
   sh.closed = true;
   sh.closed_at = std::max(t, sh.last_arrival);
   sh.close_offset = sh.log->end_offset();
+  lock.unlock();
+  if (sh.fanout.armed()) detail::fanout_hub::notify(sh);  // subscribers reach the end
 }
 
 void engine::impl::split(stream_state& s, shard_state& parent, hash_key at, timestamp t) {
   const std::size_t pos = open_position(s, parent);
   close_shard(parent, t);
-  std::uint64_t cs = child_create_seconds(parent.create_s, t);
+  const std::uint64_t cs = claim_create_seconds(child_create_seconds(parent.create_s, t));
   auto* lo = add_shard(s, parent.start, hash_key(at.value() - 1), parent.id, std::nullopt, cs, t);
   auto* hi = add_shard(s, at, parent.end, parent.id, std::nullopt, cs, t);
   parent.children = {lo->id, hi->id};
@@ -108,7 +110,7 @@ void engine::impl::merge(stream_state& s, shard_state& lower, shard_state& upper
   assert(pos + 1 < s.open.size() && s.open[pos + 1] == &upper);
   close_shard(lower, t);
   close_shard(upper, t);
-  std::uint64_t cs = child_create_seconds(std::max(lower.create_s, upper.create_s), t);
+  const std::uint64_t cs = claim_create_seconds(child_create_seconds(std::max(lower.create_s, upper.create_s), t));
   auto* child = add_shard(s, lower.start, upper.end, lower.id, upper.id, cs, t);
   lower.children = {child->id};
   upper.children = {child->id};
@@ -186,12 +188,16 @@ struct reshard_plan {
     std::uint64_t create_s = 0;
   };
   std::vector<op> ops;
-  std::vector<child> children;  // by creation number
-  std::vector<node> result;     // the open shards afterwards, by hash key
-  std::int64_t peak_extra = 0;  // most open shards above the current count at any step
+  std::vector<child> children;      // by creation number
+  std::vector<node> result;         // the open shards afterwards, by hash key
+  std::int64_t peak_extra = 0;      // most open shards above the current count at any step
+  std::uint64_t last_create_s = 0;  // the latest creation second of a child
 };
 
-reshard_plan plan_uniform(const std::vector<shard_state*>& open, std::uint32_t target, timestamp t) {
+// `last_create_s`: the engine's last claimed creation second; every child
+// gets a later one (plan.last_create_s is the last the plan uses).
+reshard_plan plan_uniform(const std::vector<shard_state*>& open, std::uint32_t target, timestamp t,
+                          std::uint64_t last_create_s) {
   using u128 = unsigned __int128;
   reshard_plan plan;
   const auto ideal = uniform_starts(target);
@@ -220,7 +226,8 @@ reshard_plan plan_uniform(const std::vector<shard_state*>& open, std::uint32_t t
   auto create = [&](hash_key start, hash_key end, const reshard_plan::node& parent,
                     std::optional<reshard_plan::node> adjacent) {
     const std::uint64_t ps = std::max(parent.create_s, adjacent ? adjacent->create_s : 0);
-    const std::uint64_t cs = child_create_seconds(ps, t);
+    const std::uint64_t cs = std::max(child_create_seconds(ps, t), last_create_s + 1);
+    plan.last_create_s = std::max(plan.last_create_s, cs);
     plan.children.push_back({start, end, parent, adjacent, cs});
     return reshard_plan::node{start, end, -1, static_cast<std::int64_t>(plan.children.size() - 1), cs};
   };
@@ -297,6 +304,7 @@ result<void> engine::split_shard(const split_shard_request& req) {
     v.pattern(req.new_starting_hash_key, "newStartingHashKey", detail::kHashKeyPattern);
   }
   if (!v.ok()) return v.error();
+  if (auto range = d.check_clock_range(d.now()); !range) return range.error();
   auto call = d.begin_control("SplitShard", req.stream_name, req.stream_arn);
   if (!call) return call.error();
   auto stream = std::move(call->stream);
@@ -338,6 +346,7 @@ result<void> engine::merge_shards(const merge_shards_request& req) {
   validate_shard_id_input(v, req.shard_to_merge, "shardToMerge");
   validate_shard_id_input(v, req.adjacent_shard_to_merge, "adjacentShardToMerge");
   if (!v.ok()) return v.error();
+  if (auto range = d.check_clock_range(d.now()); !range) return range.error();
   auto call = d.begin_control("MergeShards", req.stream_name, req.stream_arn);
   if (!call) return call.error();
   auto stream = std::move(call->stream);
@@ -373,7 +382,11 @@ result<update_shard_count_result> engine::update_shard_count(const update_shard_
   validation v;
   if (req.target_shard_count < 1) v.value_at_least(req.target_shard_count, "targetShardCount", 1);
   if (req.target_shard_count > 100000) v.value_at_most(req.target_shard_count, "targetShardCount", 100000);
+  if (req.scaling_type != scaling_type::uniform_scaling) {
+    v.enum_value(static_cast<unsigned>(req.scaling_type), "scalingType", detail::kScalingTypeSet);
+  }
   if (!v.ok()) return v.error();
+  if (auto range = d.check_clock_range(d.now()); !range) return range.error();
   auto call = d.begin_control("UpdateShardCount", req.stream_name, req.stream_arn);
   if (!call) return call.error();
   auto stream = std::move(call->stream);
@@ -407,7 +420,8 @@ result<update_shard_count_result> engine::update_shard_count(const update_shard_
   }
   const auto& cp = d.opt.control_plane;
   if (cp.enabled &&
-      st.scalings.count(d.now(), std::chrono::hours(24)) >= static_cast<std::size_t>(cp.max_scalings_per_day)) {
+      st.scalings.count(d.now(), std::chrono::hours(24)) >= static_cast<std::size_t>(cp.max_scalings_per_day) &&
+      d.enforce("UpdateShardCount per 24 hours", st.name)) {
     return error(error_code::limit_exceeded_exception,
                  fmt::format("Exceeded the limit of {} UpdateShardCount calls per rolling 24 hours for stream {} under "
                              "account {}. The next call is allowed at {}.",
@@ -416,7 +430,8 @@ result<update_shard_count_result> engine::update_shard_count(const update_shard_
   }
   // The plan is made again when the change runs (the same open shards then:
   // the topology changes only under control_mu, and the stream is UPDATING).
-  const std::int64_t peak = plan_uniform(st.open, static_cast<std::uint32_t>(target), d.now()).peak_extra;
+  const std::int64_t peak =
+      plan_uniform(st.open, static_cast<std::uint32_t>(target), d.now(), d.last_create_s).peak_extra;
   if (total + peak > d.opt.shard_limit) {
     return detail::shard_limit_exceeded(d.opt.account_id, d.opt.region, total, d.opt.shard_limit, peak);
   }
@@ -430,7 +445,8 @@ result<update_shard_count_result> engine::update_shard_count(const update_shard_
     // under control_mu, which is held, so the plan stays valid.
     held.unlock();
     const timestamp now = d.now();
-    const reshard_plan plan = plan_uniform(st.open, static_cast<std::uint32_t>(target), now);
+    const reshard_plan plan = plan_uniform(st.open, static_cast<std::uint32_t>(target), now, d.last_create_s);
+    d.last_create_s = std::max(d.last_create_s, plan.last_create_s);
     std::vector<std::shared_ptr<shard_state>> made;
     made.reserve(plan.children.size());
     const std::uint32_t base = st.next_index;
@@ -476,10 +492,14 @@ result<update_shard_count_result> engine::update_shard_count(const update_shard_
 
 result<void> engine::update_stream_mode(const update_stream_mode_request& req) {
   auto& d = *impl_;
-  if (req.stream_arn.empty()) {
+  {
     validation v;
-    v.length_at_least(req.stream_arn, "streamARN", 1);
-    return v.error();
+    if (req.stream_arn.empty()) v.length_at_least(req.stream_arn, "streamARN", 1);
+    const auto m = req.stream_mode_details.stream_mode;
+    if (m != stream_mode::provisioned && m != stream_mode::on_demand) {
+      v.enum_value(static_cast<unsigned>(m), "streamModeDetails.streamMode", detail::kStreamModeSet);
+    }
+    if (!v.ok()) return v.error();
   }
   auto call = d.begin_control("UpdateStreamMode", std::nullopt, req.stream_arn);
   if (!call) return call.error();
@@ -501,7 +521,8 @@ result<void> engine::update_stream_mode(const update_stream_mode_request& req) {
   const auto& cp = d.opt.control_plane;
   if (cp.enabled) {
     if (st.mode_switches.count(d.now(), std::chrono::hours(24)) >=
-        static_cast<std::size_t>(cp.max_mode_switches_per_day)) {
+            static_cast<std::size_t>(cp.max_mode_switches_per_day) &&
+        d.enforce("mode switches per 24 hours", st.name)) {
       return error(error_code::limit_exceeded_exception,
                    fmt::format("Exceeded the limit of {} capacity mode switches per rolling 24 hours for stream {} "
                                "under account {}.",

@@ -51,6 +51,7 @@ void engine::impl::trim_expired() {
         sh->log->trim_before(horizon + duration(1));
       }
     }
+    release_metrics(*s, t);
     if (!shards_expired) continue;
     // Expired shards leave the stream: that needs the stream lock exclusive,
     // taken only when there are some.
@@ -66,6 +67,26 @@ void engine::impl::trim_expired() {
       if (!gone.empty()) persist_locked(*s);  // the manifest first, then the files
     }
     for (auto& sh : gone) storage->remove_log({s->name, s->uid, sh->id});
+  }
+}
+
+void engine::impl::release_metrics(stream_state& s, timestamp t) {
+  // Datapoints outside the window go, and a shard's series with them once it
+  // has none left or its shard has been released: per-shard series do not
+  // outlive their shards and the window.
+  const std::int64_t minute = detail::minute_of(t);
+  const std::int64_t keep = keep_minutes();
+  std::shared_lock lock(s.mu);
+  std::lock_guard metrics_lock(s.metrics.mu);
+  s.metrics.stream.prune(minute, keep);
+  for (auto it = s.metrics.shards.begin(); it != s.metrics.shards.end();) {
+    it->second.prune(minute, keep);
+    const bool released = it->first >= s.shards.size() || !s.shards[it->first];
+    if (it->second.empty() || released) {
+      it = s.metrics.shards.erase(it);
+    } else {
+      ++it;
+    }
   }
 }
 
@@ -117,7 +138,8 @@ result<void> engine::impl::change_retention(const update_retention_period_reques
   const auto& cp = opt.control_plane;
   if (cp.enabled && cp.max_retention_changes_per_day > 0) {
     if (st.retention_changes.count(now(), std::chrono::hours(24)) >=
-        static_cast<std::size_t>(cp.max_retention_changes_per_day)) {
+            static_cast<std::size_t>(cp.max_retention_changes_per_day) &&
+        enforce("retention changes per 24 hours", st.name)) {
       return error(error_code::limit_exceeded_exception,
                    fmt::format("Exceeded the limit of {} retention period changes per rolling 24 hours for stream {} "
                                "under account {}.",

@@ -35,6 +35,18 @@ std::optional<error> validate_tag_map(const std::map<std::string, std::string>& 
 /// The error for a stream that would carry more than kMaxTagsPerStream tags. (engine_tags.cpp)
 error too_many_tags(where w);
 
+/// The ARN partition of a region: "aws-cn" for cn-*, "aws-us-gov" for
+/// us-gov-*, the ISO partitions, else "aws". (engine.cpp)
+std::string_view partition_of(std::string_view region);
+
+/// AWS's enum value sets, for validation::enum_value.
+inline constexpr std::string_view kStreamModeSet = "PROVISIONED, ON_DEMAND";
+inline constexpr std::string_view kShardIteratorTypeSet =
+    "AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER, TRIM_HORIZON, LATEST, AT_TIMESTAMP";
+inline constexpr std::string_view kShardFilterTypeSet =
+    "AFTER_SHARD_ID, AT_TRIM_HORIZON, FROM_TRIM_HORIZON, AT_LATEST, AT_TIMESTAMP, FROM_TIMESTAMP";
+inline constexpr std::string_view kScalingTypeSet = "UNIFORM_SCALING";
+
 /// The uniform layout of n shards: shard i starts at floor(2^128 / n) * i. (engine_resharding.cpp)
 std::vector<hash_key> uniform_starts(std::uint32_t n);
 

@@ -15,6 +15,10 @@ void validation::fail(std::string_view value, std::string_view member, std::stri
   }
 }
 
+void validation::enum_value(unsigned value, std::string_view member, std::string_view set) {
+  fail(std::to_string(value), member, fmt::format("Member must satisfy enum value set: [{}]", set));
+}
+
 void validation::fail_null(std::string_view member) {
   ++count_;
   if (errors_.size() < 10) {

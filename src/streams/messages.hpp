@@ -30,6 +30,9 @@ class validation {
   void value_at_least(long long value, std::string_view member, long long n);
   void value_at_most(long long value, std::string_view member, long long n);
   void pattern(std::string_view value, std::string_view member, std::string_view re);
+  /// An enum member whose value is none of its enumerators: AWS's
+  /// "Member must satisfy enum value set: [<set>]", the value printed as a number.
+  void enum_value(unsigned value, std::string_view member, std::string_view set);
 
   [[nodiscard]] bool ok() const noexcept { return errors_.empty(); }
   [[nodiscard]] rill::error error() const;

@@ -109,6 +109,10 @@ class minute_series {
     }
   }
   [[nodiscard]] bool empty() const { return minutes_.empty(); }
+  /// Drops the minutes more than `keep` minutes before `minute` (outside the window).
+  void prune(std::int64_t minute, std::int64_t keep) {
+    while (!minutes_.empty() && minutes_.front().index <= minute - keep) minutes_.pop_front();
+  }
 
  private:
   struct minute {

@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "delivery/file_system.hpp"
+#include "rill/file_system.hpp"
 #include "rill/clock.hpp"
 #include "rill/firehose.hpp"
 
@@ -89,26 +89,30 @@ inline std::vector<std::string> lines(const std::string& text) {
 
 /// A file system that passes through to POSIX, failing renames into paths that
 /// contain `fail_substring` while `failing` is true (or by a predicate).
-class flaky_file_system final : public delivery::file_system {
+class flaky_file_system final : public rill::file_system {
  public:
-  std::shared_ptr<delivery::file_system> base = delivery::make_posix_file_system();
+  std::shared_ptr<rill::file_system> base = rill::posix_file_system();
   std::function<bool(const std::filesystem::path&)> fail_rename;
   std::atomic<int> failures{0};
 
-  result<void> create_directories(const std::filesystem::path& dir) override { return base->create_directories(dir); }
-  result<std::unique_ptr<delivery::writable_file>> new_writable_file(const std::filesystem::path& p) override {
-    return base->new_writable_file(p);
-  }
-  result<void> rename(const std::filesystem::path& from, const std::filesystem::path& to) override {
-    if (fail_rename && fail_rename(to)) {
+  result<std::unique_ptr<writable_file>> open_append(const std::string& p) override { return base->open_append(p); }
+  result<std::unique_ptr<random_access_file>> open_read(const std::string& p) override { return base->open_read(p); }
+  result<void> rename(const std::string& from, const std::string& to) override {
+    if (fail_rename && fail_rename(std::filesystem::path(to))) {
       ++failures;
       return error(error_code::internal_failure, "injected rename failure");
     }
     return base->rename(from, to);
   }
-  result<void> sync_directory(const std::filesystem::path& dir) override { return base->sync_directory(dir); }
-  result<void> remove(const std::filesystem::path& p) override { return base->remove(p); }
-  result<std::string> read_file(const std::filesystem::path& p) override { return base->read_file(p); }
+  result<void> remove(const std::string& p) override { return base->remove(p); }
+  result<void> remove_all(const std::string& d) override { return base->remove_all(d); }
+  result<void> create_dirs(const std::string& d) override { return base->create_dirs(d); }
+  result<std::vector<std::string>> list_dir(const std::string& d) override { return base->list_dir(d); }
+  result<void> sync_dir(const std::string& d) override { return base->sync_dir(d); }
+  result<std::uint64_t> file_size(const std::string& p) override { return base->file_size(p); }
+  result<void> truncate(const std::string& p, std::uint64_t n) override { return base->truncate(p, n); }
+  bool exists(const std::string& p) override { return base->exists(p); }
+  result<std::unique_ptr<file_lock>> lock_file(const std::string& p) override { return base->lock_file(p); }
 };
 
 inline delivery::extended_s3_destination_configuration s3(std::string bucket = "bucket") {

@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "messages.pb.h"
 #include <google/protobuf/stubs/logging.h>
+#include "messages.pb.h"
 #include "producer/base64.hpp"
 #include "rill/kpl.hpp"
 #include "seed.hpp"
@@ -39,9 +39,7 @@ std::string md5(std::string_view s) {
   return std::string(reinterpret_cast<char*>(d), 16);
 }
 
-std::string frame(std::string_view body) {
-  return std::string("\xF3\x89\x9A\xC2", 4) + std::string(body) + md5(body);
-}
+std::string frame(std::string_view body) { return std::string("\xF3\x89\x9A\xC2", 4) + std::string(body) + md5(body); }
 
 std::string hex_to_bytes(std::string_view hex) {
   std::string out;
@@ -168,8 +166,8 @@ TEST(KplDecode, NotAggregatedAndBrokenRecordsComeBackRawAndSaySo) {
   // A tag without its required key.
   expect_raw(frame(hex_to_bytes("0a 01 61 1a 09 08 00 1a 01 78 22 02 12 00")), record_format::invalid_protobuf);
   // An empty data field is present (valid), unknown fields are skipped.
-  auto ok = rill::kpl::deaggregate(frame(hex_to_bytes("0a 01 61 1a 04 08 00 1a 00 28 07 1a 06 08 00 1a 00 30 01")),
-                                   "outer");
+  auto ok =
+      rill::kpl::deaggregate(frame(hex_to_bytes("0a 01 61 1a 04 08 00 1a 00 28 07 1a 06 08 00 1a 00 30 01")), "outer");
   ASSERT_EQ(ok.format, record_format::aggregated) << ok.detail;
   ASSERT_EQ(ok.records.size(), 2u);  // the second Record carries an unknown field 6
   EXPECT_EQ(ok.records[0].data, "");
@@ -318,8 +316,8 @@ TEST(KplCodec, HandWrittenDecoderAgreesWithLibprotobuf) {
 // What libprotobuf (plus the index checks every deaggregator does) makes of a body.
 bool libprotobuf_accepts(const std::string& body, std::size_t* members) {
   // Mutated keys are not UTF-8; libprotobuf logs (and accepts) them: keep the log quiet.
-  static auto* quiet = google::protobuf::SetLogHandler([](google::protobuf::LogLevel, const char*, int,
-                                                          const std::string&) {});
+  static auto* quiet =
+      google::protobuf::SetLogHandler([](google::protobuf::LogLevel, const char*, int, const std::string&) {});
   (void)quiet;
   pb::AggregatedRecord m;
   if (!m.ParseFromString(body)) return false;
@@ -360,9 +358,7 @@ TEST(KplDecode, SeededMutationsNeverCrashAndAgreeWithLibprotobuf) {
         case 2:
           if (!body.empty()) body.resize(rng() % body.size());
           break;
-        case 3:
-          body.insert(rng() % (body.size() + 1), 1, static_cast<char>(rng()));
-          break;
+        case 3: body.insert(rng() % (body.size() + 1), 1, static_cast<char>(rng())); break;
         default:
           if (!body.empty()) body.erase(rng() % body.size(), 1 + rng() % 8);
           break;

@@ -23,7 +23,8 @@ std::multiset<std::string> read_back(rill::engine& e) {
   auto shards = e.list_shards({.stream_name = "s"});
   EXPECT_TRUE(shards.ok());
   for (const auto& sh : shards->shards) {
-    auto it = e.get_shard_iterator({.stream_name = "s", .shard_id = sh.shard_id.to_string(),
+    auto it = e.get_shard_iterator({.stream_name = "s",
+                                    .shard_id = sh.shard_id.to_string(),
                                     .shard_iterator_type = rill::shard_iterator_type::trim_horizon});
     EXPECT_TRUE(it.ok());
     std::string iter = it->shard_iterator;

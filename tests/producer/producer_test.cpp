@@ -43,7 +43,8 @@ read_result read_all(rill::engine& e, const std::string& stream) {
   auto shards = e.list_shards({.stream_name = stream});
   EXPECT_TRUE(shards.ok());
   for (const auto& sh : shards->shards) {
-    auto it = e.get_shard_iterator({.stream_name = stream, .shard_id = sh.shard_id.to_string(),
+    auto it = e.get_shard_iterator({.stream_name = stream,
+                                    .shard_id = sh.shard_id.to_string(),
                                     .shard_iterator_type = rill::shard_iterator_type::trim_horizon});
     EXPECT_TRUE(it.ok());
     std::optional<std::string> iter = it->shard_iterator;
@@ -190,7 +191,10 @@ TEST(Producer, ThrottledStreamDrivesRetriesAndLosesNothing) {
     std::string data = "r" + std::to_string(i);
     ASSERT_TRUE(p.add_user_record({.stream_name = "s", .partition_key = "pk" + std::to_string(i % 50), .data = data},
                                   [&](const rill::user_record_result& r) {
-                                    if (r.successful) ++ok; else ++failed;
+                                    if (r.successful)
+                                      ++ok;
+                                    else
+                                      ++failed;
                                     if (r.attempts.size() > 1) ++retried;
                                     for (const auto& a : r.attempts)
                                       if (!a.success) throttle_codes.insert(a.error_code);
@@ -250,7 +254,8 @@ TEST(Producer, ReshardingMidFlightReroutesWithoutLossOrDuplicates) {
       ASSERT_TRUE(p.add_user_record({.stream_name = "s", .partition_key = "k" + std::to_string(rng()), .data = data},
                                     [&results, &wrong_shard_retries, data](const rill::user_record_result& r) {
                                       results[data] = r;
-                                      for (const auto& a : r.attempts) wrong_shard_retries += a.error_code == "Wrong Shard";
+                                      for (const auto& a : r.attempts)
+                                        wrong_shard_retries += a.error_code == "Wrong Shard";
                                     })
                       .ok());
     }
@@ -271,7 +276,8 @@ TEST(Producer, ReshardingMidFlightReroutesWithoutLossOrDuplicates) {
   add(2000);
   f.clock->advance(300ms);
   // Merge two children back while records are in flight.
-  auto open = f.engine->list_shards({.stream_name = "s", .shard_filter = rill::shard_filter{.type = rill::shard_filter_type::at_latest}});
+  auto open = f.engine->list_shards(
+      {.stream_name = "s", .shard_filter = rill::shard_filter{.type = rill::shard_filter_type::at_latest}});
   ASSERT_TRUE(open.ok());
   ASSERT_GE(open->shards.size(), 4u);
   add(1000);
@@ -432,14 +438,17 @@ TEST(Producer, BadInputIsRefusedWithTheAwsErrorAndNothingQueued) {
   EXPECT_EQ(code({.stream_name = "s", .partition_key = std::string(257, 'k'), .data = "x"}),
             rill::error_code::validation_exception);
   EXPECT_EQ(code({.stream_name = "s", .partition_key = std::string(256, 'k'), .data = "x"}), std::nullopt);
-  EXPECT_EQ(code({.stream_name = "s", .partition_key = "\xff\xfe", .data = "x"}), rill::error_code::validation_exception);
+  EXPECT_EQ(code({.stream_name = "s", .partition_key = "\xff\xfe", .data = "x"}),
+            rill::error_code::validation_exception);
   EXPECT_EQ(code({.stream_name = "bad name!", .partition_key = "k", .data = "x"}),
             rill::error_code::validation_exception);
   EXPECT_EQ(code({.stream_name = "s", .partition_key = "k", .data = std::string(1048577, 'd')}),
             rill::error_code::validation_exception);
   EXPECT_EQ(code({.stream_name = "s", .partition_key = "k", .data = "x", .explicit_hash_key = "-1"}),
             rill::error_code::invalid_argument_exception);
-  EXPECT_EQ(code({.stream_name = "s", .partition_key = "k", .data = "x",
+  EXPECT_EQ(code({.stream_name = "s",
+                  .partition_key = "k",
+                  .data = "x",
                   .explicit_hash_key = "340282366920938463463374607431768211456"}),
             rill::error_code::invalid_argument_exception);
   EXPECT_EQ(p.outstanding_records_count(), 1u);

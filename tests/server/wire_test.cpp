@@ -165,6 +165,42 @@ TEST_P(EveryOperation, RoundTripsThroughTheEngine) {
 INSTANTIATE_TEST_SUITE_P(Formats, EveryOperation, ::testing::Values(body_format::json, body_format::cbor),
                          [](const auto& info) { return info.param == body_format::json ? "Json" : "Cbor"; });
 
+TEST(Wire, PutRecordsFastPathAnswersLikeTheGenericPath) {
+  wire_fixture w;
+  ASSERT_EQ(w.call("CreateStream", {{"StreamName", "s"}, {"ShardCount", 2}}).status, 200u);
+  // Fast: the plain shape. Generic: the same request with an unknown member and an
+  // escaped character (the scanner hands both to the tree path).
+  auto fast = w.raw(make_request(
+      "PutRecords", R"({"StreamName":"s","Records":[{"Data":"aGk=","PartitionKey":"k"},{"Data":"","PartitionKey":"j",
+                    "ExplicitHashKey":"0"}]})"));
+  auto generic = w.raw(make_request(
+      "PutRecords", R"({"StreamName":"s","Extra":1,"Records":[{"Data":"aGk=","PartitionKey":"k"},{"Data":"",
+                    "PartitionKey":"j","ExplicitHashKey":"0"}]})"));
+  ASSERT_EQ(fast.status, 200u);
+  ASSERT_EQ(generic.status, 200u);
+  auto a = wire_fixture::tree(fast), b = wire_fixture::tree(generic);
+  EXPECT_EQ(a["FailedRecordCount"], 0);
+  EXPECT_EQ(a["EncryptionType"], "NONE");
+  ASSERT_EQ(a["Records"].size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(a["Records"][i]["ShardId"], b["Records"][i]["ShardId"]);
+    EXPECT_EQ(a["Records"][i].size(), 2u);
+  }
+  EXPECT_EQ(a["Records"][1]["ShardId"], "shardId-000000000000");
+  // Errors: from the engine through the fast path, and the exact type errors from the generic one.
+  auto missing = w.raw(make_request("PutRecords", R"({"StreamName":"nope","Records":[{"Data":"","PartitionKey":"k"}]})"));
+  EXPECT_EQ(wire_fixture::tree(missing)["__type"], "ResourceNotFoundException");
+  auto bad = w.raw(make_request("PutRecords", R"({"StreamName":"s","Records":[{"Data":"abc","PartitionKey":"k"}]})"));
+  EXPECT_EQ(wire_fixture::tree(bad)["Message"],
+            "'abc' can not be converted to a Blob: Base64 encoded length is expected a multiple of 4 bytes but found: 3");
+  auto empty = w.raw(make_request("PutRecords", R"({"StreamName":"s","Records":[]})"));
+  EXPECT_EQ(wire_fixture::tree(empty)["__type"], "ValidationException");
+  // Authorization is still checked first on the fast path's shape.
+  auto r = make_request("PutRecords", R"({"StreamName":"s","Records":[{"Data":"","PartitionKey":"k"}]})");
+  r.headers.pop_back();
+  EXPECT_EQ(wire_fixture::tree(w.raw(r))["__type"], "MissingAuthenticationTokenException");
+}
+
 TEST(Wire, TheTableServesEveryKinesisOperation) {
   std::vector<std::string> names;
   for (const auto& op : wire::kinesis_operations()) names.emplace_back(op.name);

@@ -95,8 +95,8 @@ int main(int argc, char** argv) {
   const int threads = std::atoi(argv[3]);
   const int shards = std::atoi(argv[4]);
   if (argc > 5 && std::string(argv[5]) == "engine") return run_engine(dir, iteration, threads, shards);
-  auto store = rill::open_file_storage(
-      {.directory = dir, .sync = rill::sync_policy::every_batch, .segment_bytes = 64 << 10});
+  auto store =
+      rill::open_file_storage({.directory = dir, .sync = rill::sync_policy::every_batch, .segment_bytes = 64 << 10});
   if (!store) {
     std::fprintf(stderr, "open: %s\n", store.error().to_string().c_str());
     return 3;
@@ -144,9 +144,9 @@ int main(int argc, char** argv) {
           std::_Exit(6);
         }
         char line[128];
-        const int len = std::snprintf(line, sizeof line, "%d %llu %d %d %d %llu\n", s,
-                                      static_cast<unsigned long long>(first), n, iteration, t,
-                                      static_cast<unsigned long long>(counter));
+        const int len =
+            std::snprintf(line, sizeof line, "%d %llu %d %d %d %llu\n", s, static_cast<unsigned long long>(first), n,
+                          iteration, t, static_cast<unsigned long long>(counter));
         if (::write(1, line, static_cast<std::size_t>(len)) != len) std::_Exit(7);
       }
     });

@@ -173,7 +173,7 @@ TEST(CrashLoop, EngineAcknowledgedPutsSurviveSigkill) {
     std::uint32_t shard = 0;
     std::string seq;
   };
-  std::map<std::string, acked> acks;  // by record key
+  std::map<std::string, acked> acks;              // by record key
   std::map<std::uint32_t, sequence_number> high;  // highest sequence number seen per shard
   std::size_t records_last = 0;
   std::size_t total_acked = 0;
@@ -251,7 +251,7 @@ TEST(CrashLoop, EngineAcknowledgedPutsSurviveSigkill) {
     for (const auto& [key, a] : acks) {
       auto f = found.find(key);
       ASSERT_NE(f, found.end()) << "acknowledged record " << key << " lost (iteration " << iteration << ", shard "
-                                 << a.shard << " " << a.seq << "); " << found.size() << " records found";
+                                << a.shard << " " << a.seq << "); " << found.size() << " records found";
       EXPECT_EQ(f->second.first, a.shard);
       EXPECT_EQ(f->second.second, a.seq) << key;
     }

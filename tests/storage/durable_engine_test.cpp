@@ -19,10 +19,10 @@ namespace {
 using namespace std::chrono_literals;
 namespace stdfs = std::filesystem;
 
-#define ASSERT_OK(expr)                                            \
-  do {                                                             \
-    auto&& r_ = (expr);                                            \
-    ASSERT_TRUE(r_.ok()) << #expr << " -> " << r_.error();         \
+#define ASSERT_OK(expr)                                    \
+  do {                                                     \
+    auto&& r_ = (expr);                                    \
+    ASSERT_TRUE(r_.ok()) << #expr << " -> " << r_.error(); \
   } while (0)
 
 struct durable {
@@ -80,8 +80,8 @@ std::vector<got> read_shard(engine& e, const std::string& stream, const std::str
 TEST(DurableEngine, StreamsShardsAndRecordsSurviveARestart) {
   durable d;
   ASSERT_OK(d->create_stream({.stream_name = "clicks", .shard_count = 2, .tags = {{"team", "web"}}}));
-  ASSERT_OK(d->create_stream(
-      {.stream_name = "od", .stream_mode_details = stream_mode_details{stream_mode::on_demand}}));
+  ASSERT_OK(
+      d->create_stream({.stream_name = "od", .stream_mode_details = stream_mode_details{stream_mode::on_demand}}));
   ASSERT_OK(d->increase_stream_retention_period({.stream_name = "clicks", .retention_period_hours = 48}));
   ASSERT_OK(d->enable_enhanced_monitoring({.stream_name = "clicks", .shard_level_metrics = {"IncomingBytes"}}));
   throughput_limits limits;
@@ -157,8 +157,8 @@ TEST(DurableEngine, StreamsShardsAndRecordsSurviveARestart) {
     if (s.sequence_number_range.ending_sequence_number) continue;
     const auto& before = records_before[s.shard_id.to_string()];
     const std::string start_key = s.hash_key_range.starting_hash_key.to_string();
-    auto r = d->put_record(
-        {.stream_name = "clicks", .data = "after", .partition_key = "k", .explicit_hash_key = start_key});
+    auto r =
+        d->put_record({.stream_name = "clicks", .data = "after", .partition_key = "k", .explicit_hash_key = start_key});
     ASSERT_OK(r);
     EXPECT_EQ(r->shard_id, s.shard_id);
     if (!before.empty()) EXPECT_GT(r->sequence_number, before.back().seq);
@@ -339,9 +339,9 @@ TEST(InMemoryEngineEncryption, StateAndResultFieldsWithoutAProvider) {
   engine e({.clock = clock});
   ASSERT_OK(e.create_stream({.stream_name = "s", .shard_count = 1}));
   EXPECT_EQ(e.start_stream_encryption({.stream_name = "s", .key_id = ""}).code(), error_code::validation_exception);
-  EXPECT_EQ(e.start_stream_encryption({.stream_name = "s", .encryption_type = encryption_type::none, .key_id = "k"})
-                .code(),
-            error_code::invalid_argument_exception);
+  EXPECT_EQ(
+      e.start_stream_encryption({.stream_name = "s", .encryption_type = encryption_type::none, .key_id = "k"}).code(),
+      error_code::invalid_argument_exception);
   EXPECT_EQ(e.start_stream_encryption({.stream_name = "nope", .key_id = "k"}).code(),
             error_code::resource_not_found_exception);
   ASSERT_OK(e.put_record({.stream_name = "s", .data = "a", .partition_key = "k"}));

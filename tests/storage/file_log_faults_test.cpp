@@ -65,7 +65,7 @@ TEST(FileLogFaults, AFailedAppendIsAnErrorAndAppendsNothing) {
     EXPECT_EQ(r.error().code(), error_code::internal_failure);
     EXPECT_NE(r.error().message().find("No space left on device"), std::string::npos) << r.error();
     EXPECT_EQ(log->end_offset(), 2u);
-    EXPECT_EQ(read_all(*log).size(), 2u);  // reads unaffected
+    EXPECT_EQ(read_all(*log).size(), 2u);      // reads unaffected
     auto again = log->append(entries(c), t0);  // the disk has room again
     ASSERT_TRUE(again.ok()) << again.error();
     EXPECT_EQ(*again, 2u);

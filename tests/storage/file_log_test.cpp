@@ -137,7 +137,7 @@ TEST(FileLog, SegmentsRollBySizeAndByAge) {
   auto log = f.create();
   for (int i = 0; i < 20; ++i) append(*log, make_batch(i, 1, 1000), t0);
   const auto by_size = f.files(".seg").size();
-  EXPECT_GE(by_size, 5u);  // ~1 KiB batches into 4 KiB segments
+  EXPECT_GE(by_size, 5u);                          // ~1 KiB batches into 4 KiB segments
   EXPECT_EQ(f.files(".idx").size(), by_size - 1);  // every sealed segment has its index
   append(*log, make_batch(100, 1, 10), t0 + 9min);
   EXPECT_EQ(f.files(".seg").size(), by_size);
@@ -264,9 +264,9 @@ TEST(FileLogRecovery, MissingOrStaleIndexIsRebuilt) {
   }
   auto idx = f.files(".idx");
   ASSERT_GE(idx.size(), 3u);
-  stdfs::remove(idx[0]);        // missing
-  corrupt_byte(idx[1], 20);     // fails its CRC
-  {                             // stale: a valid index of a different size of segment
+  stdfs::remove(idx[0]);     // missing
+  corrupt_byte(idx[1], 20);  // fails its CRC
+  {                          // stale: a valid index of a different size of segment
     std::ofstream(idx[2], std::ios::trunc | std::ios::binary) << "RILLIDX1";
   }
   f.reopen_storage();

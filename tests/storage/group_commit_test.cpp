@@ -21,8 +21,8 @@ namespace {
 TEST(GroupCommit, AcknowledgedBatchesSurviveAPowerCut) {
   testing::temp_dir dir;
   auto fs = std::make_shared<fault_file_system>();
-  file_storage_options o{.directory = dir.path(), .file_system = fs, .sync = sync_policy::every_batch,
-                         .segment_bytes = 16 << 10};
+  file_storage_options o{
+      .directory = dir.path(), .file_system = fs, .sync = sync_policy::every_batch, .segment_bytes = 16 << 10};
   auto store = *open_file_storage(o);
   auto log = *store->create_log({"g", 1, shard_id(0)});
   std::mutex shard_mu;  // the engine's shard lock

@@ -33,11 +33,25 @@ manifest::state sample() {
   s.next_index = 3;
   s.initial_shards = 1;
   s.activated_ms = 1'704'067'200'000;
-  manifest::shard parent{0, "0", "340282366920938463463374607431768211455", {}, {}, 1704067200, 1'704'067'200'000,
-                         true, 1'704'067'260'000, 42, {1, 2}};
+  manifest::shard parent{0,
+                         "0",
+                         "340282366920938463463374607431768211455",
+                         {},
+                         {},
+                         1704067200,
+                         1'704'067'200'000,
+                         true,
+                         1'704'067'260'000,
+                         42,
+                         {1, 2}};
   manifest::shard a{1, "0", "170141183460469231731687303715884105727", 0, {}, 1704067260, 1'704'067'260'000};
-  manifest::shard b{2, "170141183460469231731687303715884105728", "340282366920938463463374607431768211455", 0, {},
-                    1704067260, 1'704'067'260'000};
+  manifest::shard b{2,
+                    "170141183460469231731687303715884105728",
+                    "340282366920938463463374607431768211455",
+                    0,
+                    {},
+                    1704067260,
+                    1'704'067'260'000};
   s.shards = {parent, a, b};
   st.streams.push_back(s);
   manifest::stream t;
@@ -83,10 +97,8 @@ TEST(Manifest, DamageIsAnErrorNamingTheFile) {
   }
   // Well-framed JSON that breaks the rules.
   const char* bodies[] = {
-      R"({"version":1,"next_uid":1,"streams":[{"uid":5}]})",
-      R"({"version":2,"next_uid":1,"streams":[]})",
-      R"({"version":1,"next_uid":"x","streams":[]})",
-      R"([1,2,3])",
+      R"({"version":1,"next_uid":1,"streams":[{"uid":5}]})", R"({"version":2,"next_uid":1,"streams":[]})",
+      R"({"version":1,"next_uid":"x","streams":[]})",        R"([1,2,3])",
       R"({"version":1,"next_uid":1,"streams":{}})",
   };
   for (const char* body : bodies) {

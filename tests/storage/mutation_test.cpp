@@ -45,14 +45,14 @@ TEST(StorageMutation, DamagedSegmentsAndIndexesRecoverCleanlyOrFailNamingTheFile
   std::vector<testing::stored> original;
   const std::string pristine = dir.path() + "/pristine", work = dir.path() + "/work";
   {
-    auto store = *open_file_storage({.directory = pristine, .segment_bytes = 4096, .index_interval_bytes = 512,
-                                     .keys = keys});
+    auto store =
+        *open_file_storage({.directory = pristine, .segment_bytes = 4096, .index_interval_bytes = 512, .keys = keys});
     auto log = *store->create_log(key);
     for (int i = 0; i < 60; ++i) {
       if (i == 30) log->set_encryption("alias/aws/kinesis");
       std::vector<std::string> data;
-      for (int j = 0; j <= i % 4; ++j) data.push_back("r" + std::to_string(i) + "." + std::to_string(j) +
-                                                       std::string(rng() % 200, 'd'));
+      for (int j = 0; j <= i % 4; ++j)
+        data.push_back("r" + std::to_string(i) + "." + std::to_string(j) + std::string(rng() % 200, 'd'));
       std::vector<log_entry> e;
       for (const auto& d : data) e.push_back({"pk" + std::to_string(i % 3) == "pk0" ? "pk0" : "pk1", d});
       ASSERT_TRUE(log->append(e, t0 + std::chrono::seconds(i)).ok());
@@ -80,7 +80,7 @@ TEST(StorageMutation, DamagedSegmentsAndIndexesRecoverCleanlyOrFailNamingTheFile
           }
           break;
         case 2: b.resize(b.empty() ? 0 : rng() % b.size()); break;  // truncate
-        case 3:                                                        // garbage at the end
+        case 3:                                                     // garbage at the end
           for (int k = 0, n = static_cast<int>(rng() % 100); k < n; ++k) b.push_back(static_cast<char>(rng()));
           break;
         case 4:  // a file of garbage
@@ -115,8 +115,8 @@ TEST(StorageMutation, DamagedSegmentsAndIndexesRecoverCleanlyOrFailNamingTheFile
       EXPECT_EQ(*a, (*log)->end_offset() - 1);
     }
   }
-  std::printf("[ INFO     ] %d iterations: %d opened (%d with a read failure), %d refused with an error\n",
-              iterations, opened, read_failures, refused);
+  std::printf("[ INFO     ] %d iterations: %d opened (%d with a read failure), %d refused with an error\n", iterations,
+              opened, read_failures, refused);
   EXPECT_GT(opened, 0);
   EXPECT_GT(refused, 0);
 }

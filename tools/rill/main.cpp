@@ -58,19 +58,20 @@ struct serve_args {
 };
 
 int serve(const serve_args& a) {
-  if (!a.data_dir.empty()) {
-    std::cerr << "rill serve: --data-dir needs durable storage, which this build does not include yet; "
-                 "run without it to keep streams in memory\n";
-    return 2;
-  }
   rill::engine_options eo;
+  eo.data_directory = a.data_dir;  // empty: streams in memory
   eo.region = a.region;
   eo.account_id = a.account;
   eo.create_stream_delay = rill::duration(a.create_ms);
   eo.delete_stream_delay = rill::duration(a.delete_ms);
   eo.update_stream_delay = rill::duration(a.update_ms);
   eo.shard_limit = a.shard_limit;
-  rill::engine engine(eo);
+  auto opened = rill::engine::open(eo);
+  if (!opened) {
+    std::cerr << "rill serve: " << opened.error() << "\n";
+    return 1;
+  }
+  rill::engine& engine = **opened;
 
   rill::server_options so;
   so.host = a.host;
@@ -339,14 +340,14 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   serve_args sa;
-  auto* serve_cmd = app.add_subcommand("serve", "Run a standalone Kinesis endpoint (streams in memory)");
+  auto* serve_cmd = app.add_subcommand("serve", "Run a standalone Kinesis endpoint (streams in memory, or durable in --data-dir)");
   serve_cmd->add_option("--host", sa.host, "Address to listen on")->capture_default_str();
   serve_cmd->add_option("--port,-p", sa.port, "Plain port: HTTP/1.1 and h2c")->capture_default_str();
   serve_cmd->add_option("--tls-port", sa.tls_port, "Also listen with TLS here (h2 and http/1.1 by ALPN)");
   serve_cmd->add_flag("--ssl", sa.ssl, "kinesalite's --ssl: TLS on --tls-port, or port + 1");
   serve_cmd->add_option("--tls-cert", sa.tls_cert, "PEM certificate chain (default: self-signed, generated)");
   serve_cmd->add_option("--tls-key", sa.tls_key, "PEM private key");
-  serve_cmd->add_option("--data-dir,--path", sa.data_dir, "Keep streams in this folder (needs durable storage)");
+  serve_cmd->add_option("--data-dir,--path", sa.data_dir, "Keep streams durably in this folder (survive restarts)");
   serve_cmd->add_option("--create-stream-delay-ms,--createStreamMs", sa.create_ms, "Time a stream stays CREATING")
       ->capture_default_str();
   serve_cmd->add_option("--delete-stream-delay-ms,--deleteStreamMs", sa.delete_ms, "Time a stream stays DELETING")

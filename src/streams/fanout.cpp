@@ -1,0 +1,797 @@
+// Copyright 2026 The rill Authors. Licensed under the Apache License, Version 2.0.
+//
+// Enhanced fan-out: the consumer registry and SubscribeToShard. See fanout.hpp
+// for the put hook and docs/fanout.md for the delivery model.
+#include "streams/fanout.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <optional>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "rill/logging.hpp"
+#include "streams/engine_impl.hpp"
+
+namespace rill::detail {
+
+namespace {
+
+constexpr std::uint8_t kListConsumersToken = 0x46;  // distinct from the engine's token kinds
+constexpr duration kNextTokenLifetime = std::chrono::seconds(300);
+
+bool valid_consumer_name(std::string_view n) { return !n.empty() && n.size() <= 128 && is_name_chars(n); }
+
+void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
+
+}  // namespace
+
+/// One SubscribeToShard pipe. See rill::subscription.
+class fanout_subscription final : public subscription, public std::enable_shared_from_this<fanout_subscription> {
+ public:
+  fanout_subscription(fanout_hub& hub, std::shared_ptr<stream_state> st, std::shared_ptr<shard_state> sh,
+                      std::string consumer_arn, subscription_options options, std::uint64_t position, bool limited,
+                      timestamp now)
+      : clock_(hub.clock),
+        timers_(hub.sched),
+        lifetime_(hub.opt.subscription_lifetime),
+        heartbeat_interval_(hub.opt.heartbeat_interval),
+        stream_(std::move(st)),
+        shard_(std::move(sh)),
+        consumer_arn_(std::move(consumer_arn)),
+        opt_(std::move(options)),
+        limited_(limited),
+        pipe_(hub.opt.pipe_bytes_per_second, hub.opt.pipe_bytes_per_second, now),
+        position_(position) {
+    manual_ = dynamic_cast<manual_clock*>(clock_.get());
+    if (opt_.handler) delivery_ = clock_->make_scheduler();
+  }
+
+  ~fanout_subscription() override {
+    unregister();
+    if (delivery_) delivery_->shutdown();
+  }
+
+  /// Joins the shard's subscribers and starts the timers.
+  void start(timestamp now) {
+    {
+      std::lock_guard lock(shard_->fanout.mu);
+      shard_->fanout.subs.push_back(this);
+      shard_->fanout.count.fetch_add(1, std::memory_order_acq_rel);
+      registered_ = true;
+    }
+    std::weak_ptr<fanout_subscription> w = weak_from_this();
+    timers_->call_at(now + lifetime_, [w] {
+      if (auto s = w.lock()) s->finish(std::nullopt);
+    });
+    schedule_heartbeat(now);
+    wake();  // records may already be there
+  }
+
+  result<std::optional<subscribe_to_shard_event>> try_pull() override {
+    if (opt_.handler) return std::optional<subscribe_to_shard_event>{};
+    return produce();
+  }
+
+  result<std::optional<subscribe_to_shard_event>> pull(duration timeout) override {
+    if (opt_.handler) return std::optional<subscribe_to_shard_event>{};
+    auto r = produce();
+    if (!r || r->has_value() || ended() || timeout <= duration::zero()) return r;
+    const timestamp deadline = clock_->now() + timeout;
+    if (manual_ && manual_->get_sleep_policy() == manual_clock::sleep_policy::advance) {
+      // Nobody else moves this clock: move it ourselves (see subscription::pull).
+      std::uint64_t seen = signals_.load(std::memory_order_acquire);
+      while (clock_->now() < deadline) {
+        // Millisecond steps (the clock's resolution), so the wait ends at the
+        // first task that wakes us (a heartbeat, an expiry, a takeover).
+        const timestamp step = std::min(deadline, clock_->now() + std::chrono::milliseconds(1));
+        manual_->sleep_until(step);
+        if (signals_.load(std::memory_order_acquire) != seen) {
+          r = produce();
+          if (!r || r->has_value() || ended()) return r;
+          seen = signals_.load(std::memory_order_acquire);
+        }
+      }
+      return produce();
+    }
+    for (;;) {
+      const std::uint64_t seen = signals_.load(std::memory_order_acquire);
+      if (opt_.spin && !manual_) {
+        while (signals_.load(std::memory_order_acquire) == seen && clock_->now() < deadline) cpu_relax();
+      } else {
+        // A timer on the engine's clock ends the wait; the condition variable
+        // never times out by itself.
+        std::uint64_t gen = 0;
+        {
+          std::lock_guard lock(mu_);
+          gen = ++wait_gen_;
+        }
+        std::weak_ptr<fanout_subscription> w = weak_from_this();
+        const auto task = timers_->call_at(deadline, [w, gen] {
+          if (auto s = w.lock()) s->time_out(gen);
+        });
+        {
+          std::unique_lock lock(mu_);
+          waiting_.store(true, std::memory_order_seq_cst);
+          cv_.wait(lock, [&] {
+            return signals_.load(std::memory_order_seq_cst) != seen || timed_out_gen_ == gen || detached_;
+          });
+          waiting_.store(false, std::memory_order_relaxed);
+        }
+        timers_->cancel(task);
+      }
+      r = produce();
+      if (!r || r->has_value() || ended() || clock_->now() >= deadline) return r;
+      std::lock_guard lock(mu_);
+      if (timed_out_gen_ == wait_gen_ || detached_) return r;
+    }
+  }
+
+  [[nodiscard]] bool ended() const override {
+    std::lock_guard lock(mu_);
+    return over_;
+  }
+
+  void cancel() override { finish(std::nullopt); }
+
+  /// Ends the subscription: with an exception event, or normally (nullopt).
+  /// The first reason wins; records not yet delivered stay in the shard.
+  void finish(std::optional<error> e) {
+    {
+      std::lock_guard lock(mu_);
+      if (over_ || end_requested_) return;
+      end_requested_ = true;
+      pending_ = std::move(e);
+    }
+    wake();
+  }
+
+  /// The engine is going away.
+  void detach() {
+    finish(error(error_code::internal_failure, "The engine has shut down"));
+    if (delivery_) delivery_->shutdown();
+    std::lock_guard lock(mu_);
+    detached_ = true;
+    cv_.notify_all();
+  }
+
+  /// A put, a timer or an end: something to look at.
+  void wake() {
+    signals_.fetch_add(1, std::memory_order_seq_cst);
+    if (delivery_) {
+      if (!drain_pending_.exchange(true, std::memory_order_acq_rel)) {
+        std::weak_ptr<fanout_subscription> w = weak_from_this();
+        delivery_->call_at(clock_->now(), [w] {
+          if (auto s = w.lock()) s->drain();
+        });
+      }
+      return;
+    }
+    if (waiting_.load(std::memory_order_seq_cst)) {
+      std::lock_guard lock(mu_);
+      cv_.notify_all();
+    }
+  }
+
+ private:
+  void time_out(std::uint64_t gen) {
+    std::lock_guard lock(mu_);
+    timed_out_gen_ = gen;
+    cv_.notify_all();
+  }
+
+  void schedule_heartbeat(timestamp now) {
+    std::weak_ptr<fanout_subscription> w = weak_from_this();
+    timers_->call_at(now + heartbeat_interval_, [w] {
+      auto s = w.lock();
+      if (!s) return;
+      {
+        std::lock_guard lock(s->mu_);
+        if (s->over_ || s->end_requested_ || s->detached_) return;
+        s->heartbeat_due_ = true;
+      }
+      s->wake();
+      s->schedule_heartbeat(s->clock_->now());
+    });
+  }
+
+  void unregister() {
+    if (!registered_) return;
+    std::lock_guard lock(shard_->fanout.mu);
+    auto& v = shard_->fanout.subs;
+    v.erase(std::remove(v.begin(), v.end(), this), v.end());
+    shard_->fanout.count.fetch_sub(1, std::memory_order_acq_rel);
+    registered_ = false;
+  }
+
+  /// Marks the subscription over (caller holds read_mu_, not mu_).
+  void close() {
+    {
+      std::lock_guard lock(mu_);
+      over_ = true;
+    }
+    unregister();
+  }
+
+  /// Callback mode: hands every ready event to the handler.
+  void drain() {
+    drain_pending_.store(false, std::memory_order_release);
+    for (;;) {
+      auto r = produce();
+      if (!r) {
+        opt_.handler(std::move(r).error());
+        return;
+      }
+      if (!r->has_value()) {
+        if (ended() && !completed_) {
+          completed_ = true;
+          if (opt_.on_complete) opt_.on_complete();
+        }
+        return;
+      }
+      opt_.handler(std::move(**r));
+    }
+  }
+
+  /// The next event, read from the shard now.
+  result<std::optional<subscribe_to_shard_event>> produce() {
+    using out_t = std::optional<subscribe_to_shard_event>;
+    std::lock_guard rl(read_mu_);
+    bool heartbeat = false;
+    {
+      std::unique_lock lock(mu_);
+      if (over_) return out_t{};
+      if (end_requested_) {
+        auto e = std::move(pending_);
+        pending_.reset();
+        lock.unlock();
+        close();
+        if (e) return *std::move(e);
+        return out_t{};
+      }
+      heartbeat = heartbeat_due_;
+    }
+    const timestamp now = clock_->now();
+    const auto gone = [&]() -> result<out_t> {
+      close();
+      return error(
+          error_code::resource_not_found_exception,
+          fmt::format("Stream or shard {} of consumer {} no longer exists", shard_->id.to_string(), consumer_arn_));
+    };
+    std::shared_lock sl(stream_->mu);
+    if (stream_->removed) return gone();
+    std::shared_lock shl(shard_->mu);
+    const shard_log& log = *shard_->log;
+    const std::uint64_t readable = log.offset_at_or_after(stream_->horizon(now) + duration(1));
+    std::uint64_t from = std::max(position_, readable);
+    subscribe_to_shard_event ev;
+    const bool allowed = !limited_ || pipe_.positive(now);
+    if (allowed && from < log.end_offset()) {
+      const std::uint32_t index = shard_->id.index();
+      const std::uint64_t create_s = shard_->create_s;
+      const encryption_type enc = stream_->encryption;
+      auto& out = ev.records;
+      const auto read = log.read(
+          from, static_cast<std::size_t>(std::clamp(opt_.max_event_records, 1, 10000)),
+          static_cast<std::size_t>(std::max<std::int64_t>(1, opt_.max_event_bytes)),
+          [&](std::span<const log_record> batch) {
+            for (const log_record& rec : batch) {
+              out.push_back(owned_record{sequence_number(create_s, index, rec.offset + 1, seconds_of(rec.arrival)),
+                                         rec.arrival, std::string(rec.data), std::string(rec.partition_key), enc});
+            }
+          });
+      if (read.records > 0) from = read.next_offset;
+      if (limited_) pipe_.take(static_cast<std::int64_t>(read.bytes), now);
+    } else if (!allowed) {
+      // The pipe's 2 MiB/s is spent: look again when it has refilled a little.
+      std::weak_ptr<fanout_subscription> w = weak_from_this();
+      timers_->call_at(now + std::chrono::milliseconds(200), [w] {
+        if (auto s = w.lock()) s->wake();
+      });
+    }
+    position_ = from;
+    const std::uint64_t end = log.end_offset();
+    if (shard_->closed && position_ >= shard_->close_offset) {
+      for (const auto& child_id : shard_->children) {
+        const auto& child = child_id.index() < stream_->shards.size() ? stream_->shards[child_id.index()] : nullptr;
+        if (!child) continue;
+        child_shard c;
+        c.shard_id = child->id;
+        if (child->parent) c.parent_shards.push_back(*child->parent);
+        if (child->adjacent_parent) c.parent_shards.push_back(*child->adjacent_parent);
+        c.hash_key_range = child->range();
+        ev.child_shards.push_back(std::move(c));
+      }
+      shl.unlock();
+      sl.unlock();
+      close();
+      return out_t(std::move(ev));
+    }
+    if (ev.records.empty() && !heartbeat) return out_t{};
+    ev.continuation_sequence_number =
+        sequence_number(shard_->create_s, shard_->id.index(), position_, seconds_of(now)).to_string();
+    ev.millis_behind_latest =
+        position_ >= end ? 0 : std::max<std::int64_t>(0, (now - log.arrival_time(position_)).count());
+    {
+      std::lock_guard lock(mu_);
+      heartbeat_due_ = false;
+    }
+    return out_t(std::move(ev));
+  }
+
+  std::shared_ptr<rill::clock> clock_;  // declared first: outlives the schedulers made from it
+  std::shared_ptr<scheduler> timers_;   // the hub's; call_at is a no-op once it has shut down
+  const duration lifetime_;
+  const duration heartbeat_interval_;
+  manual_clock* manual_ = nullptr;
+  std::shared_ptr<stream_state> stream_;
+  std::shared_ptr<shard_state> shard_;
+  std::string consumer_arn_;
+  subscription_options opt_;
+  const bool limited_;
+
+  std::mutex read_mu_;      // serializes produce()
+  token_bucket pipe_;       // guarded by read_mu_
+  std::uint64_t position_;  // guarded by read_mu_
+  bool completed_ = false;  // the delivery thread's
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::atomic<std::uint64_t> signals_{0};
+  std::atomic<bool> waiting_{false};
+  std::atomic<bool> drain_pending_{false};
+  bool registered_ = false;  // changed by start() and unregister()
+  // Guarded by mu_.
+  bool over_ = false;
+  bool end_requested_ = false;
+  std::optional<error> pending_;
+  bool heartbeat_due_ = false;
+  bool detached_ = false;
+  std::uint64_t wait_gen_ = 0;
+  std::uint64_t timed_out_gen_ = 0;
+
+  std::unique_ptr<scheduler> delivery_;  // callback mode
+};
+
+// --- the hub -------------------------------------------------------------------
+
+fanout_hub::fanout_hub(std::shared_ptr<rill::clock> c, fanout_options o)
+    : clock(std::move(c)), opt(o), sched(clock->make_scheduler()) {}
+
+fanout_hub::~fanout_hub() { shutdown(); }
+
+void fanout_hub::notify(shard_state& sh) {
+  std::lock_guard lock(sh.fanout.mu);
+  for (auto* s : sh.fanout.subs) s->wake();
+}
+
+std::int32_t fanout_hub::consumer_count(std::uint64_t uid) const {
+  std::lock_guard lock(mu);
+  auto it = consumers.find(uid);
+  return it == consumers.end() ? 0 : static_cast<std::int32_t>(it->second.size());
+}
+
+void fanout_hub::end_consumer_subscriptions(const std::string& arn, const error& e) {
+  for (auto it = leases.lower_bound({arn, 0}); it != leases.end() && it->first.first == arn;) {
+    if (auto s = it->second.sub.lock()) s->finish(e);
+    it = leases.erase(it);
+  }
+}
+
+result<void> fanout_hub::on_delete_stream(const stream_state& s, bool enforce) {
+  std::lock_guard lock(mu);
+  auto it = consumers.find(s.uid);
+  if (it == consumers.end() || it->second.empty()) return {};
+  if (!enforce) {
+    return error(
+        error_code::resource_in_use_exception,
+        fmt::format("Consumers exist in stream {} and enforceConsumerDeletion is either not set or is false", s.name));
+  }
+  for (auto& [name, c] : it->second) {
+    end_consumer_subscriptions(
+        c->arn, error(error_code::resource_not_found_exception, fmt::format("Consumer {} not found.", c->arn)));
+  }
+  consumers.erase(it);
+  return {};
+}
+
+void fanout_hub::shutdown() {
+  std::vector<std::shared_ptr<fanout_subscription>> subs;
+  {
+    std::lock_guard lock(mu);
+    if (stopped) return;
+    stopped = true;
+    for (auto& [key, l] : leases) {
+      if (auto s = l.sub.lock()) subs.push_back(std::move(s));
+    }
+    leases.clear();
+  }
+  sched->shutdown();
+  for (auto& s : subs) s->detach();
+}
+
+}  // namespace rill::detail
+
+namespace rill {
+
+using detail::consumer_state;
+using detail::fanout_hub;
+using detail::shard_state;
+using detail::stream_state;
+using detail::validation;
+
+namespace {
+
+consumer to_consumer(const consumer_state& c) { return {c.name, c.arn, c.status, c.created}; }
+
+struct consumer_arn_parts {
+  std::string stream_arn;
+  std::string name;
+  std::uint64_t seconds = 0;
+};
+
+std::optional<consumer_arn_parts> parse_consumer_arn(std::string_view arn) {
+  const auto at = arn.rfind("/consumer/");
+  if (at == std::string_view::npos) return std::nullopt;
+  const auto colon = arn.rfind(':');
+  if (colon == std::string_view::npos || colon < at + 10) return std::nullopt;
+  consumer_arn_parts p;
+  p.stream_arn = std::string(arn.substr(0, at));
+  p.name = std::string(arn.substr(at + 10, colon - at - 10));
+  const auto digits = arn.substr(colon + 1);
+  if (digits.empty() || digits.size() > 19) return std::nullopt;
+  for (char ch : digits) {
+    if (ch < '0' || ch > '9') return std::nullopt;
+    p.seconds = p.seconds * 10 + static_cast<std::uint64_t>(ch - '0');
+  }
+  if (!detail::valid_consumer_name(p.name)) return std::nullopt;
+  return p;
+}
+
+constexpr std::string_view kConsumerArnPattern =
+    "^(arn):aws.*:kinesis:.*:\\d{12}:.*stream\\/[a-zA-Z0-9_.-]+\\/consumer\\/[a-zA-Z0-9_.-]+:[0-9]+";
+
+void validate_consumer_name(validation& v, const std::string& name) {
+  if (name.empty()) {
+    v.length_at_least(name, "consumerName", 1);
+  } else if (name.size() > 128) {
+    v.length_at_most(name, "consumerName", 128);
+  } else if (!detail::is_name_chars(name)) {
+    v.pattern(name, "consumerName", "[a-zA-Z0-9_.-]+");
+  }
+}
+
+void validate_consumer_arn(validation& v, const std::string& arn) {
+  if (arn.empty()) {
+    v.length_at_least(arn, "consumerARN", 1);
+  } else if (arn.size() > 2048) {
+    v.length_at_most(arn, "consumerARN", 2048);
+  } else if (!parse_consumer_arn(arn)) {
+    v.pattern(arn, "consumerARN", kConsumerArnPattern);
+  }
+}
+
+struct found_consumer {
+  std::shared_ptr<stream_state> stream;
+  std::shared_ptr<consumer_state> consumer;
+  consumer_state copy;  // read under the hub's lock
+};
+
+/// The consumer a describe/deregister request names.
+template <class Impl>
+result<found_consumer> find_consumer(Impl& d, std::string_view op, const describe_stream_consumer_request& req) {
+  validation v;
+  if (req.consumer_arn) validate_consumer_arn(v, *req.consumer_arn);
+  if (req.consumer_name) validate_consumer_name(v, *req.consumer_name);
+  if (!v.ok()) return v.error();
+  std::string stream_arn;
+  std::string name;
+  if (req.consumer_arn) {
+    if (req.consumer_name || req.stream_arn) {
+      return detail::invalid_argument("Provide either ConsumerARN or both StreamARN and ConsumerName, not both.");
+    }
+    auto p = parse_consumer_arn(*req.consumer_arn);
+    stream_arn = std::move(p->stream_arn);
+    name = std::move(p->name);
+  } else if (req.consumer_name && req.stream_arn) {
+    stream_arn = *req.stream_arn;
+    name = *req.consumer_name;
+  } else {
+    return detail::invalid_argument("Either ConsumerARN or both StreamARN and ConsumerName must be provided.");
+  }
+  auto s = d.lookup(std::nullopt, stream_arn);
+  if (!s) return s.error();
+  if (auto admitted = d.enter(op, (*s)->name); !admitted) return admitted.error();
+  std::lock_guard lock(d.fanout.mu);
+  auto it = d.fanout.consumers.find((*s)->uid);
+  std::shared_ptr<consumer_state> c;
+  if (it != d.fanout.consumers.end()) {
+    auto ci = it->second.find(name);
+    if (ci != it->second.end() && (!req.consumer_arn || ci->second->arn == *req.consumer_arn)) c = ci->second;
+  }
+  if (!c) {
+    return error(error_code::resource_not_found_exception,
+                 fmt::format("Consumer {} under stream {} not found.", req.consumer_arn.value_or(name), (*s)->name));
+  }
+  return found_consumer{*s, c, *c};
+}
+
+}  // namespace
+
+result<register_stream_consumer_result> engine::register_stream_consumer(const register_stream_consumer_request& req) {
+  auto& d = *impl_;
+  validation v;
+  if (req.stream_arn.empty()) v.length_at_least(req.stream_arn, "streamARN", 1);
+  validate_consumer_name(v, req.consumer_name);
+  if (!v.ok()) return v.error();
+  auto s = d.lookup(std::nullopt, req.stream_arn);
+  if (!s) return s.error();
+  stream_state& st = **s;
+  if (auto admitted = d.enter("RegisterStreamConsumer", st.name); !admitted) return admitted.error();
+  {
+    std::shared_lock lock(st.mu);
+    if (st.status == stream_status::creating || st.status == stream_status::deleting) {
+      return detail::stream_not_active(d.at(st.name), st.status);
+    }
+  }
+  auto& hub = d.fanout;
+  const timestamp now = d.now();
+  std::lock_guard lock(hub.mu);
+  auto& cs = hub.consumers[st.uid];
+  if (cs.count(req.consumer_name) != 0) {
+    return error(error_code::resource_in_use_exception, fmt::format("Consumer {} exists", req.consumer_name));
+  }
+  if (static_cast<std::int64_t>(cs.size()) >= hub.opt.max_consumers_per_stream) {
+    return error(
+        error_code::limit_exceeded_exception,
+        fmt::format("Only {} consumers can be registered to a stream at once", hub.opt.max_consumers_per_stream));
+  }
+  const auto creating = std::count_if(cs.begin(), cs.end(),
+                                      [](const auto& kv) { return kv.second->status == consumer_status::creating; });
+  if (creating >= hub.opt.max_creating_consumers) {
+    return error(error_code::limit_exceeded_exception,
+                 fmt::format("Only {} consumers can be created at the same time", hub.opt.max_creating_consumers));
+  }
+  auto c = std::make_shared<consumer_state>();
+  c->name = req.consumer_name;
+  c->stream_arn = st.arn;
+  c->stream_uid = st.uid;
+  c->created = now;
+  c->arn = fmt::format("{}/consumer/{}:{}", st.arn, req.consumer_name, detail::seconds_of(now));
+  if (hub.opt.register_consumer_delay <= duration::zero()) {
+    c->status = consumer_status::active;
+  } else {
+    std::weak_ptr<consumer_state> w = c;
+    hub.sched->call_at(now + hub.opt.register_consumer_delay, [&hub, w] {
+      std::lock_guard l(hub.mu);
+      if (auto cc = w.lock(); cc && cc->status == consumer_status::creating) cc->status = consumer_status::active;
+    });
+  }
+  cs.emplace(c->name, c);
+  logger()->debug("registered consumer {}", c->arn);
+  return register_stream_consumer_result{to_consumer(*c)};
+}
+
+result<describe_stream_consumer_result> engine::describe_stream_consumer(const describe_stream_consumer_request& req) {
+  auto f = find_consumer(*impl_, "DescribeStreamConsumer", req);
+  if (!f) return f.error();
+  const auto& c = f->copy;
+  return describe_stream_consumer_result{{c.name, c.arn, c.status, c.created, c.stream_arn}};
+}
+
+result<void> engine::deregister_stream_consumer(const deregister_stream_consumer_request& req) {
+  auto& d = *impl_;
+  auto f = find_consumer(d, "DeregisterStreamConsumer", req);
+  if (!f) return f.error();
+  auto& hub = d.fanout;
+  std::lock_guard lock(hub.mu);
+  auto c = f->consumer;
+  if (c->status == consumer_status::deleting) return {};
+  c->status = consumer_status::deleting;
+  hub.end_consumer_subscriptions(
+      c->arn, error(error_code::resource_not_found_exception, fmt::format("Consumer {} not found.", c->arn)));
+  const auto remove = [&hub, uid = c->stream_uid, name = c->name, w = std::weak_ptr<consumer_state>(c)] {
+    auto it = hub.consumers.find(uid);
+    if (it == hub.consumers.end()) return;
+    auto ci = it->second.find(name);
+    if (ci != it->second.end() && ci->second == w.lock()) it->second.erase(ci);
+    if (it->second.empty()) hub.consumers.erase(it);
+  };
+  if (hub.opt.deregister_consumer_delay <= duration::zero()) {
+    remove();
+  } else {
+    hub.sched->call_at(d.now() + hub.opt.deregister_consumer_delay, [&hub, remove] {
+      std::lock_guard l(hub.mu);
+      remove();
+    });
+  }
+  return {};
+}
+
+result<list_stream_consumers_result> engine::list_stream_consumers(const list_stream_consumers_request& req) {
+  auto& d = *impl_;
+  validation v;
+  if (req.max_results && *req.max_results < 1) v.value_at_least(*req.max_results, "maxResults", 1);
+  if (req.max_results && *req.max_results > 10000) v.value_at_most(*req.max_results, "maxResults", 10000);
+  if (!req.stream_arn && !req.next_token) v.fail_null("streamARN");
+  if (!v.ok()) return v.error();
+  const timestamp now = d.now();
+  std::optional<std::uint64_t> token_uid;
+  std::string after;
+  if (req.next_token) {
+    auto payload = d.tokens.open(*req.next_token);
+    detail::payload_reader r(payload ? *payload : std::string_view());
+    std::uint8_t kind = 0;
+    std::int64_t issued = 0;
+    std::uint64_t uid = 0;
+    if (!payload || !r.u8(kind) || kind != detail::kListConsumersToken || !r.i64(issued) || !r.u64(uid) ||
+        !r.str(after) || !r.done()) {
+      return detail::invalid_argument("Invalid NextToken.");
+    }
+    if (now - timestamp(duration(issued)) > detail::kNextTokenLifetime) {
+      return error(error_code::expired_next_token_exception,
+                   fmt::format("The NextToken has expired. Tokens expire {} seconds after they are issued.",
+                               detail::kNextTokenLifetime.count() / 1000));
+    }
+    token_uid = uid;
+  }
+  std::shared_ptr<stream_state> st;
+  if (req.stream_arn) {
+    auto s = d.lookup(std::nullopt, req.stream_arn);
+    if (!s) return s.error();
+    st = *s;
+    if (token_uid && *token_uid != st->uid) return detail::invalid_argument("Invalid NextToken.");
+  } else {
+    std::shared_lock lock(d.streams_mu);
+    for (const auto& [name, s] : d.streams) {
+      if (s->uid == *token_uid) st = s;
+    }
+    if (!st) return detail::invalid_argument("Invalid NextToken.");
+  }
+  if (req.stream_creation_timestamp && *req.stream_creation_timestamp != st->created) {
+    return detail::stream_not_found(d.at(st->name));
+  }
+  if (auto admitted = d.enter("ListStreamConsumers", st->name); !admitted) return admitted.error();
+  const std::size_t limit = static_cast<std::size_t>(req.max_results.value_or(100));
+  list_stream_consumers_result out;
+  std::lock_guard lock(d.fanout.mu);
+  auto it = d.fanout.consumers.find(st->uid);
+  if (it == d.fanout.consumers.end()) return out;
+  auto ci = after.empty() ? it->second.begin() : it->second.upper_bound(after);
+  for (; ci != it->second.end() && out.consumers.size() < limit; ++ci)
+    out.consumers.push_back(to_consumer(*ci->second));
+  if (ci != it->second.end()) {
+    out.next_token = d.tokens.seal(detail::payload_writer()
+                                       .u8(detail::kListConsumersToken)
+                                       .i64(now.time_since_epoch().count())
+                                       .u64(st->uid)
+                                       .str(out.consumers.back().consumer_name)
+                                       .take());
+  }
+  return out;
+}
+
+result<std::shared_ptr<subscription>> engine::subscribe_to_shard(const subscribe_to_shard_request& req) {
+  auto& d = *impl_;
+  validation v;
+  validate_consumer_arn(v, req.consumer_arn);
+  if (req.shard_id.empty()) v.length_at_least(req.shard_id, "shardId", 1);
+  if (req.shard_id.size() > 128) v.length_at_most(req.shard_id, "shardId", 128);
+  if (!v.ok()) return v.error();
+  const auto& pos = req.starting_position;
+  const bool by_seq =
+      pos.type == shard_iterator_type::at_sequence_number || pos.type == shard_iterator_type::after_sequence_number;
+  if (by_seq != pos.sequence_number.has_value()) {
+    return detail::invalid_argument(by_seq ? "StartingPosition needs a SequenceNumber for this type."
+                                           : "A SequenceNumber is only allowed with AT_ or AFTER_SEQUENCE_NUMBER.");
+  }
+  if ((pos.type == shard_iterator_type::at_timestamp) != pos.timestamp.has_value()) {
+    return detail::invalid_argument("A Timestamp is required for AT_TIMESTAMP and only allowed with it.");
+  }
+  if (pos.sequence_number && !detail::is_decimal(*pos.sequence_number, 129)) {
+    v.pattern(*pos.sequence_number, "startingPosition.sequenceNumber", detail::kSequenceNumberPattern);
+    return v.error();
+  }
+  const auto parts = parse_consumer_arn(req.consumer_arn);
+  auto s = d.lookup(std::nullopt, parts->stream_arn);
+  if (!s) return s.error();
+  std::shared_ptr<stream_state> st = *s;
+  if (auto admitted = d.enter("SubscribeToShard", st->name); !admitted) return admitted.error();
+  auto& hub = d.fanout;
+  {
+    std::lock_guard lock(hub.mu);
+    std::shared_ptr<consumer_state> c;
+    if (auto it = hub.consumers.find(st->uid); it != hub.consumers.end()) {
+      if (auto ci = it->second.find(parts->name); ci != it->second.end() && ci->second->arn == req.consumer_arn) {
+        c = ci->second;
+      }
+    }
+    if (!c) {
+      return error(error_code::resource_not_found_exception,
+                   fmt::format("Consumer {} under stream {} not found.", req.consumer_arn, st->name));
+    }
+    if (c->status != consumer_status::active) {
+      return error(error_code::resource_in_use_exception, fmt::format("Consumer {} is not ACTIVE, instead in state {}",
+                                                                      req.consumer_arn, to_string(c->status)));
+    }
+  }
+  const auto id = shard_id::parse(req.shard_id);
+  const timestamp now = d.now();
+  std::shared_ptr<shard_state> sh;
+  std::uint64_t position = 0;
+  {
+    std::shared_lock lock(st->mu);
+    const shard_state* found =
+        (!id || st->status == stream_status::creating || st->removed) ? nullptr : st->live_shard(id, now);
+    if (!found) {
+      return id ? detail::shard_does_not_exist(d.at(st->name), *id)
+                : error(error_code::resource_not_found_exception,
+                        fmt::format("Shard {} in stream {} under account {} does not exist", req.shard_id, st->name,
+                                    d.opt.account_id));
+    }
+    sh = st->shards[id->index()];
+    std::shared_lock shl(sh->mu);
+    const shard_log& log = *sh->log;
+    const std::uint64_t readable = log.offset_at_or_after(st->horizon(now) + duration(1));
+    const std::uint64_t end = log.end_offset();
+    switch (pos.type) {
+      case shard_iterator_type::trim_horizon: position = readable; break;
+      case shard_iterator_type::latest: position = end; break;
+      case shard_iterator_type::at_timestamp:
+        position = std::max(readable, *pos.timestamp > now ? end : log.offset_at_or_after(*pos.timestamp));
+        break;
+      case shard_iterator_type::at_sequence_number:
+      case shard_iterator_type::after_sequence_number: {
+        auto seq = sequence_number::parse(*pos.sequence_number);
+        if (!seq || seq->shard().index() != sh->id.index() || seq->shard_create_seconds() != sh->create_s ||
+            seq->seq_index() > end + 1) {
+          return detail::invalid_argument(
+              fmt::format("Invalid StartingSequenceNumber {} for shard {} in stream {} under account {}.",
+                          *pos.sequence_number, sh->id.to_string(), st->name, d.opt.account_id));
+        }
+        const std::uint64_t at = seq->seq_index() == 0 ? 0 : seq->seq_index() - 1;
+        position = pos.type == shard_iterator_type::at_sequence_number ? at : seq->seq_index();
+        position = std::clamp(position, readable, std::max(readable, end));
+        break;
+      }
+    }
+  }
+  const bool limited = [&] {
+    std::shared_lock lock(st->mu);
+    return st->limits.enabled;
+  }();
+  auto sub =
+      std::make_shared<detail::fanout_subscription>(hub, st, sh, req.consumer_arn, req.options, position, limited, now);
+  {
+    std::lock_guard lock(hub.mu);
+    if (hub.stopped) return detail::internal_failure("The engine has shut down");
+    auto& lease = hub.leases[{req.consumer_arn, sh->id.index()}];
+    auto old = lease.sub.lock();
+    if (lease.started != timestamp{} && now - lease.started < hub.opt.takeover_after) {
+      return error(
+          error_code::resource_in_use_exception,
+          fmt::format("Another active subscription exists for consumer {} and shard {}; try again after {} ms",
+                      req.consumer_arn, sh->id.to_string(), (lease.started + hub.opt.takeover_after - now).count()));
+    }
+    if (old) {
+      old->finish(error(error_code::resource_in_use_exception,
+                        fmt::format("Subscription of consumer {} to shard {} was taken over by a newer one",
+                                    req.consumer_arn, sh->id.to_string())));
+    }
+    lease.started = now;
+    lease.sub = sub;
+  }
+  sub->start(now);
+  return std::shared_ptr<subscription>(std::move(sub));
+}
+
+}  // namespace rill
