@@ -65,6 +65,47 @@ void validate_record(validation& v, std::string_view key, std::string_view data,
   }
 }
 
+// SequenceNumberForOrdering as AWS checks it (kinesalite pinned the rules
+// against the service). The decimal value is read as hex digits; it must have
+// the 47-digit layout of a sequence number: first digit 2, last digit (the
+// layout version) 1, 2 or 3, the top digits of the sequence index (position
+// 11) and of the shard index (position 38) at most 7, "000" at positions
+// 27..29, and a time (positions 30..37, seconds) not in the future. Both
+// layout versions 1 and 2 pass, and so do edge values such as all fields
+// zero. Version 3, or a sequence index with its position-19 digit above 7 and
+// a nonzero time, makes AWS fail with InternalFailure.
+enum class ordering_check { ok, invalid, internal_failure };
+ordering_check check_ordering_number(std::string_view decimal, std::uint64_t now_seconds) {
+  // Decimal to hex by repeated division of the decimal digits by 16.
+  std::string digits(decimal);
+  std::string hex;
+  while (!(digits.empty() || (digits.size() == 1 && digits[0] == '0'))) {
+    std::string quotient;
+    unsigned rem = 0;
+    for (char c : digits) {
+      rem = rem * 10 + static_cast<unsigned>(c - '0');
+      const unsigned q = rem / 16;
+      rem %= 16;
+      if (!quotient.empty() || q != 0) quotient.push_back(static_cast<char>('0' + q));
+    }
+    hex.push_back("0123456789abcdef"[rem]);
+    if (hex.size() > 47) return ordering_check::invalid;
+    digits = std::move(quotient);
+  }
+  std::reverse(hex.begin(), hex.end());
+  if (hex.size() != 47) return ordering_check::invalid;
+  auto digit = [&](std::size_t i) { return static_cast<unsigned>(hex[i] <= '9' ? hex[i] - '0' : hex[i] - 'a' + 10); };
+  std::uint64_t seq_time = 0;
+  for (std::size_t i = 30; i < 38; ++i) seq_time = seq_time * 16 + digit(i);
+  const char version = hex[46];
+  if (hex[0] != '2' || digit(11) > 7 || hex.compare(27, 3, "000") != 0 || digit(38) > 7 || seq_time > now_seconds ||
+      (version != '1' && version != '2' && version != '3')) {
+    return ordering_check::invalid;
+  }
+  if (version == '3' || (digit(19) > 7 && seq_time > 0)) return ordering_check::internal_failure;
+  return ordering_check::ok;
+}
+
 // True if `s` is all ASCII (checked eight bytes at a time).
 bool is_ascii(std::string_view s) {
   std::uint64_t bits = 0;
@@ -219,8 +260,9 @@ result<put_record_result> engine::put_record(const put_record_request& req) {
   }
   const timestamp now = d.now();
   if (req.sequence_number_for_ordering) {
-    auto seq = sequence_number::parse(*req.sequence_number_for_ordering);
-    if (!seq || seq->seq_time_seconds() > seconds_of(now)) {
+    const auto check = check_ordering_number(*req.sequence_number_for_ordering, seconds_of(now));
+    if (check == ordering_check::internal_failure) return detail::internal_failure("");
+    if (check == ordering_check::invalid) {
       return detail::invalid_argument(
           fmt::format("ExclusiveMinimumSequenceNumber {} used in PutRecord on stream {} under account {} is invalid.",
                       req.sequence_number_for_ordering->view(), st.name, d.opt.account_id));

@@ -99,6 +99,14 @@ void engine::impl::schedule_trim() {
 }
 
 result<void> engine::impl::change_retention(const update_retention_period_request& req, bool increase) {
+  // The model's minimum (1) is a ValidationException before any semantic
+  // check, combined with the stream name's own errors (model order).
+  if (req.retention_period_hours < 1) {
+    validation v;
+    if (req.stream_name) detail::validate_stream_name(v, *req.stream_name, "streamName");
+    v.value_at_least(req.retention_period_hours, "retentionPeriodHours", 1);
+    return v.error();
+  }
   auto call = begin_control(increase ? "IncreaseStreamRetentionPeriod" : "DecreaseStreamRetentionPeriod",
                             req.stream_name, req.stream_arn);
   if (!call) return call.error();

@@ -30,32 +30,41 @@ namespace detail {
 
 namespace {
 
-// Tag text may hold Unicode letters, digits, white space and _ . / = + - % @ :.
-// Non-ASCII characters are accepted as letters when the text is valid UTF-8
-// (rill carries no Unicode tables; see docs/semantics.md).
+// Tag text may hold what AWS accepts (kinesalite pinned the set against the
+// service): ASCII letters, digits and _ . / = + - @ %, the plain space (not
+// tab, newline or other control characters), and the code points U+00C0..U+1FFF
+// and U+2C00..U+D7FF, which cover the Unicode letters of the common scripts.
+// Anything else (other punctuation, ':' ';' '*', U+0080..U+00BF, U+2000..U+2BFF,
+// private use and characters outside the Basic Multilingual Plane) is refused.
+// Text that is not valid UTF-8 is refused too.
 enum class tag_chars { ok, percent, invalid };
 tag_chars check_tag_chars(std::string_view s) {
   if (detail::utf16_length(s) < 0) return tag_chars::invalid;
   bool percent = false;
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if (u >= 0x80) continue;
+  for (std::size_t i = 0; i < s.size();) {
+    const auto u = static_cast<unsigned char>(s[i]);
+    if (u >= 0x80) {
+      // Valid UTF-8 (checked above): decode one code point.
+      std::size_t n = u >= 0xF0 ? 4 : u >= 0xE0 ? 3 : 2;
+      std::uint32_t cp = u & (n == 2 ? 0x1Fu : n == 3 ? 0x0Fu : 0x07u);
+      for (std::size_t j = 1; j < n && i + j < s.size(); ++j) {
+        cp = (cp << 6) | (static_cast<unsigned char>(s[i + j]) & 0x3Fu);
+      }
+      i += n;
+      if ((cp >= 0x00C0 && cp <= 0x1FFF) || (cp >= 0x2C00 && cp <= 0xD7FF)) continue;
+      return tag_chars::invalid;
+    }
+    const char c = s[i++];
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) continue;
     switch (c) {
       case ' ':
-      case '\t':
-      case '\n':
-      case '\r':
-      case '\f':
-      case '\v':
       case '_':
       case '.':
       case '/':
       case '=':
       case '+':
       case '-':
-      case '@':
-      case ':': continue;
+      case '@': continue;
       case '%': percent = true; continue;
       default: return tag_chars::invalid;
     }

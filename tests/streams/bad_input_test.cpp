@@ -334,7 +334,7 @@ TEST(BadInput, RetentionOutOfRange) {
             "Requested retention period (72 hours) for stream s can not be longer than existing retention period (48 "
             "hours). Use IncreaseRetentionPeriod API.");
   RILL_EXPECT_ERROR(e->decrease_stream_retention_period({.stream_name = "s", .retention_period_hours = 0}),
-                    error_code::invalid_argument_exception);
+                    error_code::validation_exception);
   auto d = e->describe_stream_summary({.stream_name = "s"});
   RILL_ASSERT_OK(d);
   EXPECT_EQ(d->stream_description_summary.retention_period_hours, 48);
