@@ -83,7 +83,7 @@ rill_ensure_test_tools() {
 rill_ensure_node_packages() {
   command -v npm >/dev/null 2>&1 || return 0
   local dir
-  for dir in "$RILL_ROOT"/tests/*/node "$RILL_ROOT"/bench/*/node; do
+  for dir in "$RILL_ROOT"/tests/*/node; do
     [[ -f "$dir/package.json" ]] || continue
     if [[ -d "$dir/node_modules" ]]; then continue; fi
     rill_log "npm install in ${dir#"$RILL_ROOT"/}"
