@@ -19,10 +19,10 @@
 #include <random>
 #include <stdexcept>
 
+#include <spdlog/spdlog.h>
 #include "rill/engine.hpp"
 #include "rill/kcl.hpp"
 #include "rill/logging.hpp"
-#include <spdlog/spdlog.h>
 
 namespace rill::kcl::bench {
 namespace {

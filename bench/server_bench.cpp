@@ -55,7 +55,7 @@ std::string put_records_body(const std::string& stream, rill::wire::body_format 
   for (int i = 0; i < records_per_put; ++i) {
     std::string data(record_bytes, static_cast<char>('a' + i % 26));
     records.push_back({{"Data", f == rill::wire::body_format::json ? json(rill::wire::base64_encode(data))
-                                                                    : rill::wire::blob_value(data)},
+                                                                   : rill::wire::blob_value(data)},
                        {"PartitionKey", "pk-" + std::to_string(i)}});
   }
   return rill::wire::write_body({{"StreamName", stream}, {"Records", records}}, f);
@@ -92,8 +92,8 @@ struct kinesalite_target {
     port = 45000 + static_cast<std::uint16_t>(getpid() % 5000);
     std::string port_s = std::to_string(port);
     std::string cli_s = cli.string();
-    const char* argv[] = {"node", cli_s.c_str(), "--port", port_s.c_str(), "--createStreamMs", "0",
-                          "--shardLimit", "1000", nullptr};
+    const char* argv[] = {"node", cli_s.c_str(),  "--port", port_s.c_str(), "--createStreamMs",
+                          "0",    "--shardLimit", "1000",   nullptr};
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
@@ -262,7 +262,8 @@ void BM_PutRecords_rill_half_load(benchmark::State& state) {
     const double sat_rps = static_cast<double>(sat_requests.load()) / 0.5;
     // 2. Half of it, paced.
     const double per_conn_rps = sat_rps / 2 / conns;
-    const auto interval = std::chrono::duration_cast<sclock::duration>(std::chrono::duration<double>(1.0 / per_conn_rps));
+    const auto interval =
+        std::chrono::duration_cast<sclock::duration>(std::chrono::duration<double>(1.0 / per_conn_rps));
     std::mutex mu;
     std::vector<double> lat;
     std::atomic<std::int64_t> sent{0};
@@ -288,14 +289,20 @@ void BM_PutRecords_rill_half_load(benchmark::State& state) {
       for (auto& t : ts) t.join();
     }
     std::sort(lat.begin(), lat.end());
-    auto pct = [&](double q) { return lat.empty() ? 0.0 : lat[std::min(lat.size() - 1, static_cast<std::size_t>(q * lat.size()))]; };
+    auto pct = [&](double q) {
+      return lat.empty() ? 0.0 : lat[std::min(lat.size() - 1, static_cast<std::size_t>(q * lat.size()))];
+    };
     state.counters["saturation_records_per_s"] = sat_rps * records_per_put;
     state.counters["paced_records_per_s"] = static_cast<double>(sent.load()) * records_per_put;
     state.counters["p50_us"] = pct(0.50);
     state.counters["p99_us"] = pct(0.99);
   }
 }
-BENCHMARK(BM_PutRecords_rill_half_load)->Name("Wire/PutRecords/rill/half-saturation")->Arg(4)->Iterations(1)->UseRealTime();
+BENCHMARK(BM_PutRecords_rill_half_load)
+    ->Name("Wire/PutRecords/rill/half-saturation")
+    ->Arg(4)
+    ->Iterations(1)
+    ->UseRealTime();
 
 // --- GetRecords ------------------------------------------------------------------
 
@@ -312,10 +319,10 @@ void get_records_wire(benchmark::State& state, int target) {
   });
   std::int64_t records = 0;
   for (auto _ : state) {
-    auto [st, it] = c.call("GetShardIterator", json{{"StreamName", stream},
-                                                     {"ShardId", "shardId-000000000000"},
-                                                     {"ShardIteratorType", "TRIM_HORIZON"}}
-                                                    .dump());
+    auto [st, it] =
+        c.call("GetShardIterator",
+               json{{"StreamName", stream}, {"ShardId", "shardId-000000000000"}, {"ShardIteratorType", "TRIM_HORIZON"}}
+                   .dump());
     auto iter = json::parse(it)["ShardIterator"].get<std::string>();
     auto [status, reply] = c.call("GetRecords", json{{"ShardIterator", iter}, {"Limit", 10000}}.dump());
     if (status != 200) {

@@ -55,7 +55,8 @@ class click_processor final : public rill::kcl::shard_record_processor {
     t.records += in.records.size();
     t.to_s = r_.seconds(clock_->now());
     if (clock_->now() - last_checkpoint_ >= 10s) {
-      if (auto c = in.checkpointer->checkpoint(); !c) std::fprintf(stderr, "checkpoint: %s\n", c.error().to_string().c_str());
+      if (auto c = in.checkpointer->checkpoint(); !c)
+        std::fprintf(stderr, "checkpoint: %s\n", c.error().to_string().c_str());
       last_checkpoint_ = clock_->now();
     }
   }

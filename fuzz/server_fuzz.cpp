@@ -34,9 +34,8 @@ world& the_world() {
   return w;
 }
 
-const char* const targets[] = {"PutRecord", "PutRecords", "GetRecords", "GetShardIterator", "ListShards",
-                               "CreateStream", "SplitShard", "ListTagsForStream", "UpdateShardCount",
-                               "DescribeStream"};
+const char* const targets[] = {"PutRecord",    "PutRecords", "GetRecords",        "GetShardIterator", "ListShards",
+                               "CreateStream", "SplitShard", "ListTagsForStream", "UpdateShardCount", "DescribeStream"};
 
 }  // namespace
 

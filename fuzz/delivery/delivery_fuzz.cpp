@@ -42,8 +42,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     case 3: (void)base64_decode(in); break;
     case 4: {
-      for (auto c : {compression::gzip, compression::zip, compression::snappy, compression::hadoop_snappy,
-                     compression::zstd})
+      for (auto c :
+           {compression::gzip, compression::zip, compression::snappy, compression::hadoop_snappy, compression::zstd})
         (void)decompress(c, in);
       break;
     }

@@ -25,8 +25,8 @@
 
 #include "rill/clock.hpp"
 #include "rill/encryption.hpp"
-#include "rill/file_system.hpp"
 #include "rill/faults.hpp"
+#include "rill/file_system.hpp"
 #include "rill/kinesis.hpp"
 #include "rill/limits.hpp"
 #include "rill/metrics.hpp"
@@ -172,8 +172,10 @@ class engine final : public kinesis {
   result<get_shard_iterator_result> get_shard_iterator(const get_shard_iterator_request& req) override;
   result<get_records_result> get_records(const get_records_request& req) override;
 
-  result<register_stream_consumer_result> register_stream_consumer(const register_stream_consumer_request& req) override;
-  result<describe_stream_consumer_result> describe_stream_consumer(const describe_stream_consumer_request& req) override;
+  result<register_stream_consumer_result> register_stream_consumer(
+      const register_stream_consumer_request& req) override;
+  result<describe_stream_consumer_result> describe_stream_consumer(
+      const describe_stream_consumer_request& req) override;
   result<list_stream_consumers_result> list_stream_consumers(const list_stream_consumers_request& req) override;
   result<void> deregister_stream_consumer(const deregister_stream_consumer_request& req) override;
   result<std::shared_ptr<subscription>> subscribe_to_shard(const subscribe_to_shard_request& req) override;

@@ -400,8 +400,7 @@ class firehose {
   virtual result<delivery::put_record_result> put_record(const delivery::put_record_request& req) = 0;
   /// Accepts 1..500 records (4 MiB in all); results per record, in request
   /// order. Errors as put_record; InvalidArgumentException over 4 MiB.
-  virtual result<delivery::put_record_batch_result> put_record_batch(
-      const delivery::put_record_batch_request& req) = 0;
+  virtual result<delivery::put_record_batch_result> put_record_batch(const delivery::put_record_batch_request& req) = 0;
 };
 
 /// Configuration of local_firehose.

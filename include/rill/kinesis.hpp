@@ -64,8 +64,8 @@ class borrowed_string {
   constexpr borrowed_string() noexcept = default;
   constexpr borrowed_string(const char* text) : view_(text) {}  // NOLINT(implicit)
   constexpr borrowed_string(const char* text, std::size_t size) noexcept : view_(text, size) {}
-  constexpr borrowed_string(std::string_view view) noexcept : view_(view) {}     // NOLINT(implicit)
-  borrowed_string(const std::string& text) noexcept : view_(text) {}             // NOLINT(implicit)
+  constexpr borrowed_string(std::string_view view) noexcept : view_(view) {}  // NOLINT(implicit)
+  borrowed_string(const std::string& text) noexcept : view_(text) {}          // NOLINT(implicit)
   /// Deleted: the string would be destroyed before the request is used. Keep
   /// the string in a variable that outlives the call.
   borrowed_string(std::string&&) = delete;
@@ -491,7 +491,6 @@ struct stream_encryption_request {
   /// "alias/aws/kinesis" (the AWS-managed key).
   std::string key_id{};
 };
-
 
 // ---------------------------------------------------------------------------
 // Enhanced fan-out (registered consumers and SubscribeToShard)

@@ -115,11 +115,14 @@ enum class write_status : std::uint8_t {
 /// |----------------------------|-------------------------------------------------|--------|
 /// | create_lease_if_not_exists | leaseKey absent                                 | put the item (counter as given) |
 /// | renew_lease                | leaseCounter == local, leaseOwner == local, checkpointOwner absent | throughputKBps |
-/// | take_lease(owner)          | leaseCounter == local                           | leaseOwner = owner, DELETE checkpointOwner, ownerSwitches += 1 if the owner changed |
-/// | initiate_handoff(next)     | leaseCounter == local, leaseOwner == local, checkpointOwner absent | checkpointOwner = old owner, leaseOwner = next, ownerSwitches += 1 |
-/// | evict_lease(worker)        | checkpointOwner == worker, or leaseOwner == worker | DELETE checkpointOwner if it is the worker (the handoff completes, leaseOwner stays), else DELETE leaseOwner |
-/// | update_lease (checkpoint)  | leaseCounter == local and (leaseOwner or checkpointOwner) == local owner | checkpoint, checkpointSubSequenceNumber, pendingCheckpoint*, ownerSwitches, childShardIds, hash range |
-/// | delete_lease               | none                                            | remove the item |
+/// | take_lease(owner)          | leaseCounter == local                           | leaseOwner = owner, DELETE
+/// checkpointOwner, ownerSwitches += 1 if the owner changed | | initiate_handoff(next)     | leaseCounter == local,
+/// leaseOwner == local, checkpointOwner absent | checkpointOwner = old owner, leaseOwner = next, ownerSwitches += 1 |
+/// | evict_lease(worker)        | checkpointOwner == worker, or leaseOwner == worker | DELETE checkpointOwner if it is
+/// the worker (the handoff completes, leaseOwner stays), else DELETE leaseOwner | | update_lease (checkpoint)  |
+/// leaseCounter == local and (leaseOwner or checkpointOwner) == local owner | checkpoint, checkpointSubSequenceNumber,
+/// pendingCheckpoint*, ownerSwitches, childShardIds, hash range | | delete_lease               | none | remove the item
+/// |
 ///
 /// Thread safety: every method may be called from any thread concurrently;
 /// each write is atomic with respect to every other writer of the same table.

@@ -97,8 +97,8 @@ void metrics_registry::put(std::string_view metric_namespace, std::string_view m
 }
 
 get_metric_statistics_result metrics_registry::get(std::string_view metric_namespace, std::string_view metric_name,
-                                                   std::span<const metric_dimension> dimensions,
-                                                   timestamp start_time, timestamp end_time) const {
+                                                   std::span<const metric_dimension> dimensions, timestamp start_time,
+                                                   timestamp end_time) const {
   get_metric_statistics_result out;
   out.label = std::string(metric_name);
   series_key key{std::string(metric_namespace), std::string(metric_name), sorted(dimensions)};

@@ -180,8 +180,7 @@ class file_lease_store final : public lease_store {
     auto current = read(l.lease_key);
     if (!current) return current.error();
     if (*current) return write_status::condition_failed;
-    if (auto w = options_.file_system->write_file_atomic(path_of(l.lease_key), detail::to_json(l), options_.sync);
-        !w)
+    if (auto w = options_.file_system->write_file_atomic(path_of(l.lease_key), detail::to_json(l), options_.sync); !w)
       return w.error();
     return write_status::applied;
   }
@@ -232,9 +231,7 @@ class file_lease_store final : public lease_store {
 
  private:
   std::string lock_path() const { return dir_ + "/LOCK"; }
-  std::string path_of(std::string_view key) const {
-    return dir_ + "/" + escape_key(key) + std::string(lease_suffix);
-  }
+  std::string path_of(std::string_view key) const { return dir_ + "/" + escape_key(key) + std::string(lease_suffix); }
 
   result<std::optional<lease>> read(std::string_view key) {
     auto text = options_.file_system->read_file(path_of(key));
@@ -252,8 +249,8 @@ class file_lease_store final : public lease_store {
     if (!current) return current.error();
     auto next = detail::apply(kind, *current, local, who);
     if (!next) return write_status::condition_failed;
-    if (auto w = options_.file_system->write_file_atomic(path_of(local.lease_key), detail::to_json(*next),
-                                                         options_.sync);
+    if (auto w =
+            options_.file_system->write_file_atomic(path_of(local.lease_key), detail::to_json(*next), options_.sync);
         !w)
       return w.error();
     local = std::move(*next);

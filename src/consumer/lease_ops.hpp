@@ -17,8 +17,7 @@ namespace rill::kcl::detail {
 /// Returns the item to store, or nullopt when the condition fails.
 enum class op_kind : std::uint8_t { renew, take, initiate_handoff, evict, update };
 
-std::optional<lease> apply(op_kind kind, const std::optional<lease>& current, const lease& local,
-                           std::string_view who);
+std::optional<lease> apply(op_kind kind, const std::optional<lease>& current, const lease& local, std::string_view who);
 
 /// The lease as JSON with the DynamoDB attribute names.
 std::string to_json(const lease& l);

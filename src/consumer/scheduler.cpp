@@ -315,18 +315,11 @@ struct scheduler::core : std::enable_shared_from_this<scheduler::core> {
         }
         c->state = consumer_state::initializing;
         [[fallthrough]];
-      case consumer_state::initializing:
-        initialize(*c);
-        return;
-      case consumer_state::processing:
-        process_batch(*c);
-        return;
-      case consumer_state::shard_ending:
-        end_shard(*c);
-        return;
+      case consumer_state::initializing: initialize(*c); return;
+      case consumer_state::processing: process_batch(*c); return;
+      case consumer_state::shard_ending: end_shard(*c); return;
       case consumer_state::shutdown_requested:
-      case consumer_state::shutting_down:
-        return;
+      case consumer_state::shutting_down: return;
     }
   }
 
@@ -445,15 +438,14 @@ struct scheduler::core : std::enable_shared_from_this<scheduler::core> {
       if (!what.empty()) {
         metric("ProcessRecords.Exceptions", 1, "Count", "ProcessTask", &shard);
         if (++c.attempts <= cfg.process_records_retry_attempts) {
-          warn("process_records", "kcl {}: processRecords() of {} threw: {}; delivering the batch again", me(),
-               shard, what);
+          warn("process_records", "kcl {}: processRecords() of {} threw: {}; delivering the batch again", me(), shard,
+               what);
           schedule_consumer(c, cfg.task_backoff_time_millis);
           return;
         }
         warn("process_records", "kcl {}: processRecords() of {} threw: {}; skipping {} records", me(), shard, what,
              c.records.size());
-        metric("ProcessRecords.SkippedRecords", static_cast<double>(c.records.size()), "Count", "ProcessTask",
-               &shard);
+        metric("ProcessRecords.SkippedRecords", static_cast<double>(c.records.size()), "Count", "ProcessTask", &shard);
       } else {
         metric("RecordsProcessed", static_cast<double>(c.records.size()), "Count", "ProcessTask", &shard);
         metric("DataBytesProcessed", static_cast<double>(c.batch_bytes), "Bytes", "ProcessTask", &shard);
@@ -642,8 +634,8 @@ struct scheduler::core : std::enable_shared_from_this<scheduler::core> {
   // Leases handed to this worker: start once the old owner let go, or force.
   void check_incoming() {
     const auto t = now();
-    const duration force_after = std::max(cfg.graceful_lease_handoff_timeout_millis,
-                                          cfg.failover_time_millis + cfg.epsilon_millis);
+    const duration force_after =
+        std::max(cfg.graceful_lease_handoff_timeout_millis, cfg.failover_time_millis + cfg.epsilon_millis);
     std::vector<std::string> keys;
     for (const auto& [k, v] : incoming) keys.push_back(k);
     for (const auto& key : keys) {
@@ -697,9 +689,8 @@ struct scheduler::core : std::enable_shared_from_this<scheduler::core> {
         }
         o.round = observation_round;
       }
-      if (observed.size() != all->size()) std::erase_if(observed, [&](const auto& kv) {
-        return kv.second.round != observation_round;
-      });
+      if (observed.size() != all->size())
+        std::erase_if(observed, [&](const auto& kv) { return kv.second.round != observation_round; });
     }
     // Leases this worker's previous incarnation left in the table.
     for (auto& l : *all) {
@@ -893,13 +884,13 @@ struct scheduler::core : std::enable_shared_from_this<scheduler::core> {
       const bool open = !s.sequence_number_range.ending_sequence_number;
       if (parent_known) {
         l.checkpoint = pos == initial_position::at_timestamp ? extended_sequence_number::at_timestamp()
-                                                              : extended_sequence_number::trim_horizon();
+                                                             : extended_sequence_number::trim_horizon();
       } else if (pos == initial_position::latest) {
         if (!open) continue;  // nothing to read at LATEST in a closed shard
         l.checkpoint = extended_sequence_number::latest();
       } else {
         l.checkpoint = pos == initial_position::at_timestamp ? extended_sequence_number::at_timestamp()
-                                                              : extended_sequence_number::trim_horizon();
+                                                             : extended_sequence_number::trim_horizon();
       }
       l.starting_hash_key = s.hash_key_range.starting_hash_key.to_string();
       l.ending_hash_key = s.hash_key_range.ending_hash_key.to_string();
@@ -1021,7 +1012,7 @@ class prepared_impl final : public prepared_checkpointer {
 }  // namespace
 
 struct scheduler::core::checkpointer_impl final : public record_processor_checkpointer,
-                                                public std::enable_shared_from_this<checkpointer_impl> {
+                                                  public std::enable_shared_from_this<checkpointer_impl> {
  public:
   checkpointer_impl(std::weak_ptr<core> c, std::string key, std::uint64_t token)
       : core_(std::move(c)), key_(std::move(key)), token_(token) {}

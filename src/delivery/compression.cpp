@@ -21,8 +21,7 @@ constexpr char snappy_java_magic[8] = {'\x82', 'S', 'N', 'A', 'P', 'P', 'Y', '\0
 error failure(std::string message) { return error(error_code::internal_failure, std::move(message)); }
 
 void put_be32(std::string& out, std::uint32_t v) {
-  char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
-               static_cast<char>(v)};
+  char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
   out.append(b, 4);
 }
 void put_le16(std::string& out, std::uint32_t v) {
@@ -30,8 +29,7 @@ void put_le16(std::string& out, std::uint32_t v) {
   out.append(b, 2);
 }
 void put_le32(std::string& out, std::uint32_t v) {
-  char b[4] = {static_cast<char>(v), static_cast<char>(v >> 8), static_cast<char>(v >> 16),
-               static_cast<char>(v >> 24)};
+  char b[4] = {static_cast<char>(v), static_cast<char>(v >> 8), static_cast<char>(v >> 16), static_cast<char>(v >> 24)};
   out.append(b, 4);
 }
 std::uint32_t get_be32(std::string_view in, std::size_t at) {
@@ -146,8 +144,8 @@ std::pair<std::uint32_t, std::uint32_t> dos_time(timestamp t) {
   int y = std::clamp(static_cast<int>(ymd.year()), 1980, 2107);
   auto date = static_cast<std::uint32_t>((y - 1980) << 9 | static_cast<unsigned>(ymd.month()) << 5 |
                                          static_cast<unsigned>(ymd.day()));
-  auto time = static_cast<std::uint32_t>(hms.hours().count() << 11 | hms.minutes().count() << 5 |
-                                         hms.seconds().count() / 2);
+  auto time =
+      static_cast<std::uint32_t>(hms.hours().count() << 11 | hms.minutes().count() << 5 | hms.seconds().count() / 2);
   return {date, time};
 }
 
@@ -308,7 +306,8 @@ result<void> compress(compression c, std::string_view data, const compress_optio
   switch (c) {
     case compression::uncompressed: out.append(data); return {};
     case compression::gzip:
-      return options.igzip ? igzip_into(data, options.gzip_level, out) : deflate_into(data, options.gzip_level, 31, out);
+      return options.igzip ? igzip_into(data, options.gzip_level, out)
+                           : deflate_into(data, options.gzip_level, 31, out);
     case compression::zip: return zip_into(data, options, out);
     case compression::snappy: snappy_java_into(data, out); return {};
     case compression::hadoop_snappy: hadoop_snappy_into(data, out); return {};

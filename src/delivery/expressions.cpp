@@ -143,12 +143,12 @@ result<prefix> prefix::parse(std::string_view text, std::string_view field_name)
       else if (value == "error-output-type")
         seg.type = prefix_segment::kind::error_output_type;
       else
-        return invalid(fmt::format(
-            "{}: unknown firehose expression '{}'; expected random-string or error-output-type.", field_name, value));
+        return invalid(fmt::format("{}: unknown firehose expression '{}'; expected random-string or error-output-type.",
+                                   field_name, value));
     } else if (ns == "partitionKeyFromQuery" || ns == "partitionKeyFromLambda") {
       if (value.empty()) return invalid(fmt::format("{}: {} needs a key name.", field_name, ns));
-      seg.type = ns == "partitionKeyFromQuery" ? prefix_segment::kind::key_from_query
-                                               : prefix_segment::kind::key_from_lambda;
+      seg.type =
+          ns == "partitionKeyFromQuery" ? prefix_segment::kind::key_from_query : prefix_segment::kind::key_from_lambda;
       seg.text = std::string(value);
     } else {
       return invalid(fmt::format(
@@ -271,9 +271,10 @@ struct cursor {
 
 result<metadata_query> metadata_query::parse(std::string_view text) {
   auto bad = [&](std::string_view why) {
-    return invalid(fmt::format("MetadataExtractionQuery '{}' is not supported: {} (rill takes an object "
-                               "construction of paths, e.g. {{customer_id:.customer_id, device:.type.device}}).",
-                               text, why));
+    return invalid(
+        fmt::format("MetadataExtractionQuery '{}' is not supported: {} (rill takes an object "
+                    "construction of paths, e.g. {{customer_id:.customer_id, device:.type.device}}).",
+                    text, why));
   };
   metadata_query out;
   cursor c{text};

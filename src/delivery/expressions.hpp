@@ -48,7 +48,14 @@ class time_pattern {
 // --- prefixes ---------------------------------------------------------------------
 
 struct prefix_segment {
-  enum class kind : std::uint8_t { literal, timestamp, random_string, error_output_type, key_from_query, key_from_lambda };
+  enum class kind : std::uint8_t {
+    literal,
+    timestamp,
+    random_string,
+    error_output_type,
+    key_from_query,
+    key_from_lambda
+  };
   kind type = kind::literal;
   /// The literal text, or the partition key name.
   std::string text{};

@@ -189,8 +189,9 @@ result<void> prefixes_of(const std::optional<std::string>& pre, const std::optio
   if (has_keys && !dynamic_partitioning)
     return invalid("The Prefix uses partitionKeyFrom expressions but dynamic partitioning is not enabled.");
   if (dynamic_partitioning && !has_keys)
-    return invalid("Dynamic partitioning is enabled but the Prefix uses no partitionKeyFromQuery or "
-                   "partitionKeyFromLambda expression.");
+    return invalid(
+        "Dynamic partitioning is enabled but the Prefix uses no partitionKeyFromQuery or "
+        "partitionKeyFromLambda expression.");
   const bool error_given = err && !err->empty();
   if (!error_given && data->has_expressions())
     return invalid("ErrorOutputPrefix must be specified when the Prefix contains expressions.");
@@ -256,13 +257,13 @@ result<void> processors_of(const extended_s3_destination_configuration& c, const
                            compiled_config& out) {
   if (!c.processing_configuration) return {};
   const auto& pc = *c.processing_configuration;
-  static constexpr std::string_view types[] = {"RecordDeAggregation",    "Decompression", "CloudWatchLogProcessing",
-                                               "Lambda",                 "MetadataExtraction",
-                                               "AppendDelimiterToRecord"};
+  static constexpr std::string_view types[] = {"RecordDeAggregation",     "Decompression",
+                                               "CloudWatchLogProcessing", "Lambda",
+                                               "MetadataExtraction",      "AppendDelimiterToRecord"};
   static constexpr std::string_view names[] = {
-      "LambdaArn",  "NumberOfRetries",         "MetadataExtractionQuery", "JsonParsingEngine",
-      "RoleArn",    "BufferSizeInMBs",         "BufferIntervalInSeconds", "SubRecordType",
-      "Delimiter",  "CompressionFormat",       "DataMessageExtraction"};
+      "LambdaArn", "NumberOfRetries",   "MetadataExtractionQuery", "JsonParsingEngine",
+      "RoleArn",   "BufferSizeInMBs",   "BufferIntervalInSeconds", "SubRecordType",
+      "Delimiter", "CompressionFormat", "DataMessageExtraction"};
   const bool enabled = pc.enabled.value_or(!pc.processors.empty());
   std::set<std::string> seen;
   for (std::size_t i = 0; i < pc.processors.size(); ++i) {
@@ -295,7 +296,8 @@ result<void> processors_of(const extended_s3_destination_configuration& c, const
       return {};
     };
     if (p.type == "Lambda") {
-      if (auto r = allow_only({"LambdaArn", "NumberOfRetries", "RoleArn", "BufferSizeInMBs", "BufferIntervalInSeconds"});
+      if (auto r =
+              allow_only({"LambdaArn", "NumberOfRetries", "RoleArn", "BufferSizeInMBs", "BufferIntervalInSeconds"});
           !r)
         return r;
       if (!params.count("LambdaArn")) return invalid("The Lambda processor requires the LambdaArn parameter.");
@@ -303,9 +305,10 @@ result<void> processors_of(const extended_s3_destination_configuration& c, const
       l.arn = params["LambdaArn"];
       auto fn = options.lambda_functions.find(l.arn);
       if (fn == options.lambda_functions.end() || !fn->second)
-        return invalid(fmt::format("No transformation function is registered for {} (firehose_options::"
-                                   "lambda_functions).",
-                                   l.arn));
+        return invalid(
+            fmt::format("No transformation function is registered for {} (firehose_options::"
+                        "lambda_functions).",
+                        l.arn));
       l.fn = fn->second;
       if (params.count("NumberOfRetries")) {
         auto n = number_param(params["NumberOfRetries"], "NumberOfRetries", 0, 300);
@@ -328,7 +331,8 @@ result<void> processors_of(const extended_s3_destination_configuration& c, const
       if (!params.count("MetadataExtractionQuery") || !params.count("JsonParsingEngine"))
         return invalid("MetadataExtraction requires MetadataExtractionQuery and JsonParsingEngine.");
       if (params["JsonParsingEngine"] != "JQ-1.6")
-        return invalid(fmt::format("JsonParsingEngine '{}' is not supported; use JQ-1.6.", params["JsonParsingEngine"]));
+        return invalid(
+            fmt::format("JsonParsingEngine '{}' is not supported; use JQ-1.6.", params["JsonParsingEngine"]));
       auto q = metadata_query::parse(params["MetadataExtractionQuery"]);
       if (!q) return q.error();
       if (enabled) out.query = std::move(*q);
@@ -366,8 +370,8 @@ result<compiled_config> compile(const create_delivery_stream_request& req, const
                                   }));
     if (!ok) return validation_pattern(e, std::string(f) + ".fileExtension", "^$|\\.[0-9a-z!\\-_.*'()]+");
   }
-  out.main.extension = c.file_extension && !c.file_extension->empty() ? *c.file_extension
-                                                                      : std::string(file_extension(out.main.comp));
+  out.main.extension =
+      c.file_extension && !c.file_extension->empty() ? *c.file_extension : std::string(file_extension(out.main.comp));
   if (c.custom_time_zone) {
     const auto& z = *c.custom_time_zone;
     if (z.size() > 50) return validation_length(std::string(f) + ".customTimeZone", 0, 50);
@@ -384,8 +388,8 @@ result<compiled_config> compile(const create_delivery_stream_request& req, const
     if (dp.retry_options && dp.retry_options->duration_in_seconds) {
       auto d = *dp.retry_options->duration_in_seconds;
       if (d < 0 || d > 7200)
-        return validation_range(std::string(f) + ".dynamicPartitioningConfiguration.retryOptions.durationInSeconds",
-                                d, 0, 7200);
+        return validation_range(std::string(f) + ".dynamicPartitioningConfiguration.retryOptions.durationInSeconds", d,
+                                0, 7200);
       out.retry_duration = std::chrono::seconds(d);
     } else {
       out.retry_duration = std::chrono::seconds(300);
@@ -441,7 +445,6 @@ result<compiled_config> compile(const create_delivery_stream_request& req, const
   return out;
 }
 
-
 // --- runtime state --------------------------------------------------------------------------
 
 struct rec_meta {
@@ -482,8 +485,8 @@ struct job {
   job_kind kind = job_kind::data;
   const target* tgt = nullptr;
   std::string key{};
-  std::string body{};      // the object as written
-  std::string raw{};       // the uncompressed records (for a failed-data backup)
+  std::string body{};  // the object as written
+  std::string raw{};   // the uncompressed records (for a failed-data backup)
   std::vector<rec_meta> recs{};
   std::vector<std::uint64_t> acks{};
   std::int64_t record_count = 0;
@@ -619,9 +622,9 @@ struct local_firehose::impl {
       return error(error_code::resource_not_found_exception,
                    fmt::format("Firehose {} under account {} not found.", name, options.account_id));
     if (s->status != "ACTIVE")
-      return error(error_code::resource_not_found_exception,
-                   fmt::format("Firehose {} under account {} is not ACTIVE ({}).", name, options.account_id,
-                               s->status));
+      return error(
+          error_code::resource_not_found_exception,
+          fmt::format("Firehose {} under account {} is not ACTIVE ({}).", name, options.account_id, s->status));
     return s;
   }
 
@@ -750,12 +753,14 @@ struct local_firehose::impl {
       }
       // The prefix must evaluate, and (for the directory) stay inside the bucket.
       static const std::map<std::string, std::string> none;
-      prefix::context ctx{arrival, &query_keys, lambda_keys ? lambda_keys : &none, "", [] { return std::string(11, 'x'); }};
+      prefix::context ctx{arrival, &query_keys, lambda_keys ? lambda_keys : &none, "",
+                          [] { return std::string(11, 'x'); }};
       auto evaluated = s.cfg.main.data_prefix.evaluate(ctx);
       if (!evaluated || !safe_key(*evaluated)) {
-        add_error(s, "partitioning-failed", data, arrival, "DynamicPartitioning.InvalidPrefix",
-                  evaluated ? "The evaluated prefix has an empty, '.' or '..' path segment." : evaluated.error().message(),
-                  1, ack_id);
+        add_error(
+            s, "partitioning-failed", data, arrival, "DynamicPartitioning.InvalidPrefix",
+            evaluated ? "The evaluated prefix has an empty, '.' or '..' path segment." : evaluated.error().message(), 1,
+            ack_id);
         return;
       }
       for (const auto& [k, v] : query_keys) pid += "q\x1f" + k + "\x1f" + v + "\x1e";
@@ -764,7 +769,8 @@ struct local_firehose::impl {
     }
     auto it = s.partitions.find(pid);
     if (it == s.partitions.end()) {
-      if (s.cfg.dynamic_partitioning && static_cast<std::int32_t>(s.partitions.size()) >= options.active_partition_limit) {
+      if (s.cfg.dynamic_partitioning &&
+          static_cast<std::int32_t>(s.partitions.size()) >= options.active_partition_limit) {
         metric(s, "PartitionCountExceeded", 1, "Count");
         add_error(s, "partitioning-failed", data, arrival, "DynamicPartitioning.PartitionCountExceeded",
                   fmt::format("The active partition count reached the limit of {}.", options.active_partition_limit), 1,
@@ -903,8 +909,8 @@ struct local_firehose::impl {
 
   // --- objects -------------------------------------------------------------------------------------
 
-  std::string object_key(const stream& s, const target& t, const prefix& p, timestamp oldest,
-                         const object_buffer* keys, std::string_view error_type, bool* ok) {
+  std::string object_key(const stream& s, const target& t, const prefix& p, timestamp oldest, const object_buffer* keys,
+                         std::string_view error_type, bool* ok) {
     prefix::context ctx{oldest, keys ? &keys->query_keys : nullptr, keys ? &keys->lambda_keys : nullptr, error_type,
                         [this] { return hex(11); }};
     auto evaluated = p.evaluate(ctx);
@@ -983,12 +989,9 @@ struct local_firehose::impl {
   }
 
   std::string envelope(const error_record& e, timestamp ended, const std::string* lambda_arn) {
-    nlohmann::json j{{"attemptsMade", e.attempts},
-                     {"arrivalTimestamp", epoch_ms(e.arrival)},
-                     {"errorCode", e.code},
-                     {"errorMessage", e.message},
-                     {"attemptEndingTimestamp", epoch_ms(ended)},
-                     {"rawData", base64_encode(e.raw)}};
+    nlohmann::json j{
+        {"attemptsMade", e.attempts}, {"arrivalTimestamp", epoch_ms(e.arrival)},   {"errorCode", e.code},
+        {"errorMessage", e.message},  {"attemptEndingTimestamp", epoch_ms(ended)}, {"rawData", base64_encode(e.raw)}};
     if (lambda_arn) j["lambdaArn"] = *lambda_arn;
     return j.dump();
   }
@@ -1063,8 +1066,7 @@ struct local_firehose::impl {
     const auto mp = metric_prefix(j.kind);
     metric(s, fmt::format("{}.Records", mp), static_cast<double>(j.record_count), "Count");
     metric(s, fmt::format("{}.Bytes", mp), static_cast<double>(j.record_bytes), "Bytes");
-    metric(s, fmt::format("{}.DataFreshness", mp), static_cast<double>((now() - j.oldest).count()) / 1000.0,
-           "Seconds");
+    metric(s, fmt::format("{}.DataFreshness", mp), static_cast<double>((now() - j.oldest).count()) / 1000.0, "Seconds");
     switch (j.kind) {
       case job_kind::data:
         metric(s, "DeliveryToS3.ObjectCount", 1, "Count");
@@ -1206,7 +1208,8 @@ struct local_firehose::impl {
       metric(s, "DataReadFromKinesisStream.Bytes", static_cast<double>(bytes), "Bytes");
     }
     metric(s, "KinesisMillisBehindLatest", static_cast<double>(got.millis_behind_latest), "Milliseconds");
-    if (got.throttled_get_records) metric(s, "ThrottledGetRecords", static_cast<double>(got.throttled_get_records), "Count");
+    if (got.throttled_get_records)
+      metric(s, "ThrottledGetRecords", static_cast<double>(got.throttled_get_records), "Count");
   }
 
   void arm_poll(stream& s) {
@@ -1235,14 +1238,16 @@ local_firehose::local_firehose(firehose_options options) : impl_(std::make_uniqu
 
 local_firehose::~local_firehose() { (void)shutdown(); }
 
-result<create_delivery_stream_result> local_firehose::create_delivery_stream(const create_delivery_stream_request& req) {
+result<create_delivery_stream_result> local_firehose::create_delivery_stream(
+    const create_delivery_stream_request& req) {
   auto& m = *impl_;
   const auto& name = req.delivery_stream_name;
   if (name.empty() || name.size() > 64) return validation_length("deliveryStreamName", 1, 64);
   if (!matches_name(name)) return validation_pattern(name, "deliveryStreamName", "[a-zA-Z0-9_.-]+");
   const std::string type = req.delivery_stream_type.value_or("DirectPut");
   if (type != "DirectPut" && type != "KinesisStreamAsSource" && type != "MSKAsSource" && type != "DatabaseAsSource")
-    return validation_enum(type, "deliveryStreamType", "DirectPut, KinesisStreamAsSource, MSKAsSource, DatabaseAsSource");
+    return validation_enum(type, "deliveryStreamType",
+                           "DirectPut, KinesisStreamAsSource, MSKAsSource, DatabaseAsSource");
   if (type == "MSKAsSource" || type == "DatabaseAsSource")
     return invalid(fmt::format("rill does not implement DeliveryStreamType {}.", type));
   if (req.tags.size() > 50) return validation_length("tags", 1, 50);
@@ -1264,14 +1269,15 @@ result<create_delivery_stream_result> local_firehose::create_delivery_stream(con
     if (!m.options.kinesis) return invalid("firehose_options::kinesis is not set: no stream can be a source.");
     auto summary = m.options.kinesis->describe_stream_summary({.stream_arn = k.kinesis_stream_arn});
     if (!summary)
-      return invalid(fmt::format("The source stream {} cannot be read: {}", k.kinesis_stream_arn,
-                                 summary.error().to_string()));
+      return invalid(
+          fmt::format("The source stream {} cannot be read: {}", k.kinesis_stream_arn, summary.error().to_string()));
   } else if (req.kinesis_stream_source_configuration) {
     return invalid("KinesisStreamSourceConfiguration is only allowed for DeliveryStreamType KinesisStreamAsSource.");
   }
   if (!req.extended_s3_destination_configuration)
-    return invalid("Exactly one destination configuration is supported for a Firehose (rill: "
-                   "ExtendedS3DestinationConfiguration).");
+    return invalid(
+        "Exactly one destination configuration is supported for a Firehose (rill: "
+        "ExtendedS3DestinationConfiguration).");
   auto cfg = compile(req, m.options);
   if (!cfg) return cfg.error();
 
@@ -1281,8 +1287,9 @@ result<create_delivery_stream_result> local_firehose::create_delivery_stream(con
     return error(error_code::resource_in_use_exception,
                  fmt::format("Firehose {} under accountId {} already exists", name, m.options.account_id));
   if (static_cast<std::int32_t>(m.streams.size()) >= m.options.delivery_stream_limit)
-    return error(error_code::limit_exceeded_exception,
-                 fmt::format("You have already consumed your firehose quota of {} hoses.", m.options.delivery_stream_limit));
+    return error(
+        error_code::limit_exceeded_exception,
+        fmt::format("You have already consumed your firehose quota of {} hoses.", m.options.delivery_stream_limit));
   auto s = std::make_unique<stream>();
   s->gen = m.next_gen++;
   s->name = name;
@@ -1309,8 +1316,8 @@ result<void> local_firehose::delete_delivery_stream(const delete_delivery_stream
   std::lock_guard lock(m.mu);
   auto* s = m.shut ? nullptr : m.find(req.delivery_stream_name);
   if (!s)
-    return error(error_code::resource_not_found_exception,
-                 fmt::format("Firehose {} under account {} not found.", req.delivery_stream_name, m.options.account_id));
+    return error(error_code::resource_not_found_exception, fmt::format("Firehose {} under account {} not found.",
+                                                                       req.delivery_stream_name, m.options.account_id));
   if (s->status == "CREATING" && !req.allow_force_delete)
     return error(error_code::resource_in_use_exception,
                  fmt::format("Firehose {} is CREATING; retry when it is ACTIVE or use AllowForceDelete.", s->name));
@@ -1335,8 +1342,8 @@ result<describe_delivery_stream_result> local_firehose::describe_delivery_stream
   std::lock_guard lock(m.mu);
   auto* s = m.shut ? nullptr : m.find(req.delivery_stream_name);
   if (!s)
-    return error(error_code::resource_not_found_exception,
-                 fmt::format("Firehose {} under account {} not found.", req.delivery_stream_name, m.options.account_id));
+    return error(error_code::resource_not_found_exception, fmt::format("Firehose {} under account {} not found.",
+                                                                       req.delivery_stream_name, m.options.account_id));
   describe_delivery_stream_result out;
   auto& d = out.delivery_stream_description;
   d.delivery_stream_name = s->name;
@@ -1350,13 +1357,15 @@ result<describe_delivery_stream_result> local_firehose::describe_delivery_stream
     if (s->source) k.delivery_start_timestamp = s->source->start_timestamp();
     d.source = source_description{k};
   }
-  const bool skip = req.exclusive_start_destination_id && *req.exclusive_start_destination_id >= "destinationId-000000000001";
+  const bool skip =
+      req.exclusive_start_destination_id && *req.exclusive_start_destination_id >= "destinationId-000000000001";
   if (!skip) {
     auto c = s->cfg.described;
     const auto& t = s->cfg.main;
     c.compression_format = std::string(to_string(t.comp));
-    c.buffering_hints = buffering_hints{static_cast<std::int32_t>(t.size_bytes / mib),
-                                        static_cast<std::int32_t>(std::chrono::duration_cast<std::chrono::seconds>(t.interval).count())};
+    c.buffering_hints = buffering_hints{
+        static_cast<std::int32_t>(t.size_bytes / mib),
+        static_cast<std::int32_t>(std::chrono::duration_cast<std::chrono::seconds>(t.interval).count())};
     if (!c.s3_backup_mode) c.s3_backup_mode = "Disabled";
     if (!c.prefix) c.prefix = "";
     if (!c.file_extension) c.file_extension = "";
@@ -1364,9 +1373,9 @@ result<describe_delivery_stream_result> local_firehose::describe_delivery_stream
     if (c.s3_backup_configuration && s->cfg.backup_target) {
       const auto& b = *s->cfg.backup_target;
       c.s3_backup_configuration->compression_format = std::string(to_string(b.comp));
-      c.s3_backup_configuration->buffering_hints =
-          buffering_hints{static_cast<std::int32_t>(b.size_bytes / mib),
-                          static_cast<std::int32_t>(std::chrono::duration_cast<std::chrono::seconds>(b.interval).count())};
+      c.s3_backup_configuration->buffering_hints = buffering_hints{
+          static_cast<std::int32_t>(b.size_bytes / mib),
+          static_cast<std::int32_t>(std::chrono::duration_cast<std::chrono::seconds>(b.interval).count())};
     }
     d.destinations.push_back({"destinationId-000000000001", std::move(c)});
   }
@@ -1379,10 +1388,11 @@ result<list_delivery_streams_result> local_firehose::list_delivery_streams(const
   if (req.delivery_stream_type) {
     const auto& t = *req.delivery_stream_type;
     if (t != "DirectPut" && t != "KinesisStreamAsSource" && t != "MSKAsSource" && t != "DatabaseAsSource")
-      return validation_enum(t, "deliveryStreamType", "DirectPut, KinesisStreamAsSource, MSKAsSource, DatabaseAsSource");
+      return validation_enum(t, "deliveryStreamType",
+                             "DirectPut, KinesisStreamAsSource, MSKAsSource, DatabaseAsSource");
   }
-  if (req.exclusive_start_delivery_stream_name && (req.exclusive_start_delivery_stream_name->empty() ||
-                                                   req.exclusive_start_delivery_stream_name->size() > 64))
+  if (req.exclusive_start_delivery_stream_name &&
+      (req.exclusive_start_delivery_stream_name->empty() || req.exclusive_start_delivery_stream_name->size() > 64))
     return validation_length("exclusiveStartDeliveryStreamName", 1, 64);
   std::lock_guard lock(m.mu);
   list_delivery_streams_result out;
@@ -1402,9 +1412,10 @@ result<list_delivery_streams_result> local_firehose::list_delivery_streams(const
 result<delivery::put_record_result> local_firehose::put_record(const delivery::put_record_request& req) {
   auto& m = *impl_;
   if (req.record.data.size() > max_record_bytes)
-    return validation(fmt::format("1 validation error detected: Value at 'record.data' failed to satisfy constraint: "
-                                  "Member must have length less than or equal to {}",
-                                  max_record_bytes));
+    return validation(
+        fmt::format("1 validation error detected: Value at 'record.data' failed to satisfy constraint: "
+                    "Member must have length less than or equal to {}",
+                    max_record_bytes));
   std::lock_guard lock(m.mu);
   auto s = m.find_active(req.delivery_stream_name);
   if (!s) return s.error();
@@ -1425,17 +1436,20 @@ result<delivery::put_record_result> local_firehose::put_record(const delivery::p
   return delivery::put_record_result{std::move(id), false};
 }
 
-result<delivery::put_record_batch_result> local_firehose::put_record_batch(const delivery::put_record_batch_request& req) {
+result<delivery::put_record_batch_result> local_firehose::put_record_batch(
+    const delivery::put_record_batch_request& req) {
   auto& m = *impl_;
   if (req.records.empty() || req.records.size() > max_batch_records)
-    return validation(fmt::format("1 validation error detected: Value at 'records' failed to satisfy constraint: "
-                                  "Member must have length between 1 and {}",
-                                  max_batch_records));
+    return validation(
+        fmt::format("1 validation error detected: Value at 'records' failed to satisfy constraint: "
+                    "Member must have length between 1 and {}",
+                    max_batch_records));
   for (std::size_t i = 0; i < req.records.size(); ++i)
     if (req.records[i].data.size() > max_record_bytes)
-      return validation(fmt::format("1 validation error detected: Value at 'records.{}.member.data' failed to "
-                                    "satisfy constraint: Member must have length less than or equal to {}",
-                                    i + 1, max_record_bytes));
+      return validation(
+          fmt::format("1 validation error detected: Value at 'records.{}.member.data' failed to "
+                      "satisfy constraint: Member must have length less than or equal to {}",
+                      i + 1, max_record_bytes));
   std::lock_guard lock(m.mu);
   auto s = m.find_active(req.delivery_stream_name);
   if (!s) return s.error();

@@ -97,9 +97,7 @@ void write_json(const json& v, std::string& out) {
     case json::value_t::boolean: out.append(v.get<bool>() ? "true" : "false"); break;
     case json::value_t::number_integer: append_int(v.get<std::int64_t>(), out); break;
     case json::value_t::number_unsigned: append_int(v.get<std::uint64_t>(), out); break;
-    case json::value_t::number_float:
-      append_epoch_seconds(std::llround(v.get<double>() * 1000.0), out);
-      break;
+    case json::value_t::number_float: append_epoch_seconds(std::llround(v.get<double>() * 1000.0), out); break;
     case json::value_t::string: append_json_string(v.get_ref<const std::string&>(), out); break;
     case json::value_t::binary: {
       const auto& b = v.get_binary();
@@ -205,7 +203,6 @@ void write_cbor(const json& v, std::string& out) {
   }
 }
 
-
 // Well-formed UTF-8 (no overlongs, no surrogates, at most U+10FFFF).
 bool valid_utf8(std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
@@ -221,9 +218,9 @@ bool valid_utf8(std::string_view s) {
     for (int i = 1; i <= n; ++i) {
       if ((p[i] & 0xC0) != 0x80) return false;
     }
-    if (c == 0xE0 && p[1] < 0xA0) return false;  // overlong
+    if (c == 0xE0 && p[1] < 0xA0) return false;   // overlong
     if (c == 0xED && p[1] >= 0xA0) return false;  // surrogate
-    if (c == 0xF0 && p[1] < 0x90) return false;  // overlong
+    if (c == 0xF0 && p[1] < 0x90) return false;   // overlong
     if (c == 0xF4 && p[1] >= 0x90) return false;  // beyond U+10FFFF
     p += n + 1;
   }
@@ -295,8 +292,9 @@ class cbor_reader {
   static double half_to_double(std::uint16_t h) {
     int exp = (h >> 10) & 0x1F;
     int mant = h & 0x3FF;
-    double v = exp == 0 ? std::ldexp(mant, -24) : exp != 31 ? std::ldexp(mant + 1024, exp - 25)
-                                                            : (mant == 0 ? INFINITY : NAN);
+    double v = exp == 0    ? std::ldexp(mant, -24)
+               : exp != 31 ? std::ldexp(mant + 1024, exp - 25)
+                           : (mant == 0 ? INFINITY : NAN);
     return (h & 0x8000) ? -v : v;
   }
 

@@ -66,7 +66,8 @@ void encode_event(const event_message& m, std::string& out) {
 
 std::string event_frame(std::string_view event_type, std::string_view content_type, std::string_view payload) {
   event_message m;
-  m.headers = {{":message-type", "event"}, {":event-type", std::string(event_type)},
+  m.headers = {{":message-type", "event"},
+               {":event-type", std::string(event_type)},
                {":content-type", std::string(content_type)}};
   m.payload = payload;
   std::string out;
@@ -76,7 +77,8 @@ std::string event_frame(std::string_view event_type, std::string_view content_ty
 
 std::string exception_frame(std::string_view exception_type, std::string_view content_type, std::string_view payload) {
   event_message m;
-  m.headers = {{":message-type", "exception"}, {":exception-type", std::string(exception_type)},
+  m.headers = {{":message-type", "exception"},
+               {":exception-type", std::string(exception_type)},
                {":content-type", std::string(content_type)}};
   m.payload = payload;
   std::string out;

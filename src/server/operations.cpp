@@ -3,8 +3,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <deque>
+#include <limits>
 #include <unordered_map>
 
 namespace rill::wire {
@@ -238,7 +238,7 @@ constexpr stream_mode stream_modes[] = {stream_mode::provisioned, stream_mode::o
 constexpr shard_iterator_type iterator_types[] = {
     shard_iterator_type::at_sequence_number, shard_iterator_type::after_sequence_number,
     shard_iterator_type::trim_horizon, shard_iterator_type::latest, shard_iterator_type::at_timestamp};
-constexpr shard_filter_type filter_types[] = {shard_filter_type::after_shard_id,   shard_filter_type::at_trim_horizon,
+constexpr shard_filter_type filter_types[] = {shard_filter_type::after_shard_id,    shard_filter_type::at_trim_horizon,
                                               shard_filter_type::from_trim_horizon, shard_filter_type::at_latest,
                                               shard_filter_type::at_timestamp,      shard_filter_type::from_timestamp};
 constexpr scaling_type scaling_types[] = {scaling_type::uniform_scaling};
@@ -295,9 +295,10 @@ std::map<std::string, std::string> tag_map(reader& in, std::string_view key) {
   if (!m) return tags;
   for (const auto& [k, v] : m->items()) {
     if (!v.is_string()) {
-      in.type_error(v.is_null() ? "Unexpected value type in payload"
-                                : (container_misplaced(v) ? *container_misplaced(v)
-                                                          : "class " + java_class(v) + " can not be converted to an String"));
+      in.type_error(v.is_null()
+                        ? "Unexpected value type in payload"
+                        : (container_misplaced(v) ? *container_misplaced(v)
+                                                  : "class " + java_class(v) + " can not be converted to an String"));
       break;
     }
     tags[k] = v.get<std::string>();
@@ -528,9 +529,9 @@ op_result update_shard_count(kinesis& k, reader& in) {
   auto res = k.update_shard_count(r);
   if (!res) return res.error();
   return op_output(json{{"StreamName", res->stream_name},
-                                  {"StreamARN", res->stream_arn},
-                                  {"CurrentShardCount", res->current_shard_count},
-                                  {"TargetShardCount", res->target_shard_count}});
+                        {"StreamARN", res->stream_arn},
+                        {"CurrentShardCount", res->current_shard_count},
+                        {"TargetShardCount", res->target_shard_count}});
 }
 
 op_result update_stream_mode(kinesis& k, reader& in) {
@@ -557,9 +558,9 @@ op_result monitoring(kinesis& k, reader& in) {
   auto res = (k.*Fn)(r);
   if (!res) return res.error();
   return op_output(json{{"StreamName", res->stream_name},
-                                  {"StreamARN", res->stream_arn},
-                                  {"CurrentShardLevelMetrics", res->current_shard_level_metrics},
-                                  {"DesiredShardLevelMetrics", res->desired_shard_level_metrics}});
+                        {"StreamARN", res->stream_arn},
+                        {"CurrentShardLevelMetrics", res->current_shard_level_metrics},
+                        {"DesiredShardLevelMetrics", res->desired_shard_level_metrics}});
 }
 
 op_result describe_limits(kinesis& k, reader& in) {
@@ -567,9 +568,9 @@ op_result describe_limits(kinesis& k, reader& in) {
   auto res = k.describe_limits();
   if (!res) return res.error();
   return op_output(json{{"ShardLimit", res->shard_limit},
-                                  {"OpenShardCount", res->open_shard_count},
-                                  {"OnDemandStreamCount", res->on_demand_stream_count},
-                                  {"OnDemandStreamCountLimit", res->on_demand_stream_count_limit}});
+                        {"OpenShardCount", res->open_shard_count},
+                        {"OnDemandStreamCount", res->on_demand_stream_count},
+                        {"OnDemandStreamCountLimit", res->on_demand_stream_count_limit}});
 }
 
 op_result put_record(kinesis& k, reader& in) {
@@ -589,10 +590,9 @@ op_result put_record(kinesis& k, reader& in) {
   auto res = k.put_record(r);
   if (!res) return res.error();
   return op_output(json{{"ShardId", res->shard_id.to_string()},
-                                  {"SequenceNumber", res->sequence_number.to_string()},
-                                  {"EncryptionType", to_string(res->encryption_type)}});
+                        {"SequenceNumber", res->sequence_number.to_string()},
+                        {"EncryptionType", to_string(res->encryption_type)}});
 }
-
 
 // ---------------------------------------------------------------------------
 // Direct writers of the large results (no tree), and the PutRecords fast path.

@@ -340,8 +340,8 @@ class h2_connection final : public connection_base {
     return 0;
   }
 
-  static ssize_t read_body(nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t length,
-                           std::uint32_t* flags, nghttp2_data_source* source, void*) {
+  static ssize_t read_body(nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t length, std::uint32_t* flags,
+                           nghttp2_data_source* source, void*) {
     auto* s = static_cast<stream_state*>(source->ptr);
     std::size_t n = std::min(length, s->res.body.size() - s->sent);
     std::memcpy(buf, s->res.body.data() + s->sent, n);
@@ -640,31 +640,31 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const un
 }  // namespace
 
 void server::impl::accept(tcp::acceptor& acceptor, bool tls) {
-  acceptor.async_accept(asio::make_strand(*ioc), [this, &acceptor, tls](boost::system::error_code ec,
-                                                                        tcp::socket socket) {
-    if (stopped) return;
-    if (!ec) {
-      if (open.load() >= opt.limits.max_connections) {
-        close_stream(socket);
-        count("ConnectionsRefused");
-      } else {
-        count("ConnectionsAccepted");
-        boost::system::error_code ignore;
-        socket.set_option(tcp::no_delay(true), ignore);
-        open.fetch_add(1);
-        if (tls) {
-          auto c = std::make_shared<tls_connection>(*this, ssl_stream(std::move(socket), *ssl));
-          add(c);
-          c->start();
-        } else {
-          auto c = std::make_shared<h1_connection<tcp::socket>>(*this, std::move(socket));
-          add(c);
-          c->start(true);
-        }
-      }
-    }
-    accept(acceptor, tls);
-  });
+  acceptor.async_accept(asio::make_strand(*ioc),
+                        [this, &acceptor, tls](boost::system::error_code ec, tcp::socket socket) {
+                          if (stopped) return;
+                          if (!ec) {
+                            if (open.load() >= opt.limits.max_connections) {
+                              close_stream(socket);
+                              count("ConnectionsRefused");
+                            } else {
+                              count("ConnectionsAccepted");
+                              boost::system::error_code ignore;
+                              socket.set_option(tcp::no_delay(true), ignore);
+                              open.fetch_add(1);
+                              if (tls) {
+                                auto c = std::make_shared<tls_connection>(*this, ssl_stream(std::move(socket), *ssl));
+                                add(c);
+                                c->start();
+                              } else {
+                                auto c = std::make_shared<h1_connection<tcp::socket>>(*this, std::move(socket));
+                                add(c);
+                                c->start(true);
+                              }
+                            }
+                          }
+                          accept(acceptor, tls);
+                        });
 }
 
 void server::impl::stop() {

@@ -16,7 +16,7 @@ namespace rill::wire {
 
 struct sigv4_authorization {
   std::string access_key_id;
-  std::string date;     ///< yyyymmdd of the credential scope
+  std::string date;  ///< yyyymmdd of the credential scope
   std::string region;
   std::string service;
   std::string signed_headers;  ///< "content-type;host;x-amz-date"

@@ -201,7 +201,8 @@ struct dispatcher::impl {
       return fail(req, kind, "InvalidSignatureException",
                   "Found both 'X-Amz-Algorithm' as a query-string param and 'Authorization' as HTTP header.");
     }
-    if (!auth && !query_auth) return fail(req, kind, "MissingAuthenticationTokenException", "Missing Authentication Token");
+    if (!auth && !query_auth)
+      return fail(req, kind, "MissingAuthenticationTokenException", "Missing Authentication Token");
     std::string msg;
     sigv4_authorization a;
     if (auth) {
@@ -214,8 +215,8 @@ struct dispatcher::impl {
       }
       if (!msg.empty()) msg += "Authorization=" + *auth;
     } else {
-      for (std::string_view p : {"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-SignedHeaders",
-                                 "X-Amz-Date"}) {
+      for (std::string_view p :
+           {"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-SignedHeaders", "X-Amz-Date"}) {
         if (!query_has(req.target, p)) msg += "AWS query-string parameters must include '" + std::string(p) + "'. ";
       }
       if (!msg.empty()) msg += "Re-examine the query-string parameters.";
@@ -332,8 +333,8 @@ struct dispatcher::impl {
     // 7–9. Member types, required members, the operation.
     if (!body->is_object()) {
       return fail(req, kind, "SerializationException",
-                  body->is_array() ? "Start of list found where not expected" : "Unexpected value type in payload",
-                  400, true);
+                  body->is_array() ? "Start of list found where not expected" : "Unexpected value type in payload", 400,
+                  true);
     }
     reader_state state;
     reader in(*body, fmt, state);
@@ -349,7 +350,7 @@ struct dispatcher::impl {
       return fail(req, kind, e.name(), e.message(), status);
     }
     response r = base(req);
-    r.content_type = kind == content_kind::json11  ? std::string(json_type)
+    r.content_type = kind == content_kind::json11   ? std::string(json_type)
                      : kind == content_kind::cbor11 ? std::string(cbor_type)
                                                     : std::string(legacy_json_type);
     if (out->raw) {

@@ -31,7 +31,7 @@ void mistake_hash_key(rill::put_record_request& one) {
   one.explicit_hash_key = std::to_string(42);  // mistake
 }
 void mistake_ordering(rill::put_record_request& one) {
-  one.sequence_number_for_ordering = std::string("4959033827149025660855969253836157109592157598913658"); // mistake
+  one.sequence_number_for_ordering = std::string("4959033827149025660855969253836157109592157598913658");  // mistake
 }
 void mistake_assign(rill::put_record_request& one) {
   one.data = make_payload();  // mistake

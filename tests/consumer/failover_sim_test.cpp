@@ -17,9 +17,9 @@
 // Seeds: RILL_SEED (first seed, default 1) and RILL_KCL_SIM_SEEDS (how many, default 6).
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <cstdlib>
 #include <filesystem>
-#include <unistd.h>
 #include <random>
 
 #include "consumer/kcl_harness.hpp"
@@ -292,10 +292,11 @@ TEST(KclFailoverSimulation, EverySeedKeepsTheGuarantees) {
     SCOPED_TRACE("simulation seed " + std::to_string(seed) + " (replay: RILL_SEED=" + std::to_string(seed) +
                  " RILL_KCL_SIM_SEEDS=1)");
     auto s = failover_sim(seed).run();
-    std::printf("[ SIM      ] seed %llu: %d records, %d kills, %d pauses, %d graceful, %d restarts, %d splits, "
-                "%d merges, %d duplicates\n",
-                static_cast<unsigned long long>(seed), s.records, s.kills, s.pauses, s.graceful, s.restarts, s.splits,
-                s.merges, s.duplicates);
+    std::printf(
+        "[ SIM      ] seed %llu: %d records, %d kills, %d pauses, %d graceful, %d restarts, %d splits, "
+        "%d merges, %d duplicates\n",
+        static_cast<unsigned long long>(seed), s.records, s.kills, s.pauses, s.graceful, s.restarts, s.splits, s.merges,
+        s.duplicates);
     total.kills += s.kills;
     total.pauses += s.pauses;
     total.splits += s.splits;
@@ -316,14 +317,14 @@ TEST(KclFailoverSimulation, EverySeedKeepsTheGuarantees) {
 // One seed with the directory lease store: the same guarantees through files.
 TEST(KclFailoverSimulation, OnTheDirectoryLeaseStore) {
   const std::uint64_t seed = rill::testing::test_seed(101);
-  const auto dir =
-      (std::filesystem::temp_directory_path() / ("rill_kcl_sim_" + std::to_string(::getpid()))).string();
+  const auto dir = (std::filesystem::temp_directory_path() / ("rill_kcl_sim_" + std::to_string(::getpid()))).string();
   std::filesystem::remove_all(dir);
   SCOPED_TRACE("simulation seed " + std::to_string(seed));
   auto s = failover_sim(seed, dir, 300).run();
-  std::printf("[ SIM      ] seed %llu (directory store): %d records, %d kills, %d pauses, %d splits, %d merges, %d "
-              "duplicates\n",
-              static_cast<unsigned long long>(seed), s.records, s.kills, s.pauses, s.splits, s.merges, s.duplicates);
+  std::printf(
+      "[ SIM      ] seed %llu (directory store): %d records, %d kills, %d pauses, %d splits, %d merges, %d "
+      "duplicates\n",
+      static_cast<unsigned long long>(seed), s.records, s.kills, s.pauses, s.splits, s.merges, s.duplicates);
   std::filesystem::remove_all(dir);
 }
 

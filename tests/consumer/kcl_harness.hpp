@@ -97,7 +97,9 @@ class recording_processor final : public shard_record_processor {
     if (o_.checkpoint_every_batch && ++batches_ % o_.checkpoint_every_n_batches == 0)
       last_checkpoint_ = in.checkpointer->checkpoint();
   }
-  void lease_lost(const lease_lost_input&) override { j_.incarnations[static_cast<std::size_t>(id_)].lease_lost = true; }
+  void lease_lost(const lease_lost_input&) override {
+    j_.incarnations[static_cast<std::size_t>(id_)].lease_lost = true;
+  }
   void shard_ended(const shard_ended_input& in) override {
     j_.incarnations[static_cast<std::size_t>(id_)].shard_ended = true;
     if (o_.checkpoint_at_shard_end) last_checkpoint_ = in.checkpointer->checkpoint();

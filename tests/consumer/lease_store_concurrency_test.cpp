@@ -64,7 +64,8 @@ void hammer(const std::vector<std::shared_ptr<lease_store>>& stores, int threads
 TEST(LeaseStoreConcurrency, MemoryStoreLosesNoUpdate) { hammer({make_memory_lease_store()}, 8, 200); }
 
 TEST(LeaseStoreConcurrency, FileStoreObjectsOnOneDirectoryLoseNoUpdate) {
-  const auto dir = (std::filesystem::temp_directory_path() / ("rill_lease_conc_" + std::to_string(::getpid()))).string();
+  const auto dir =
+      (std::filesystem::temp_directory_path() / ("rill_lease_conc_" + std::to_string(::getpid()))).string();
   std::filesystem::remove_all(dir);
   std::vector<std::shared_ptr<lease_store>> stores;
   for (int i = 0; i < 3; ++i) stores.push_back(*make_file_lease_store(dir, {.sync = false}));

@@ -36,9 +36,7 @@ class KclTest : public ::testing::Test {
     metrics_ = std::make_shared<metrics_registry>(clock_);
     store_ = make_memory_lease_store();
   }
-  void make_stream(int shards) {
-    ASSERT_TRUE(engine_->create_stream({.stream_name = stream, .shard_count = shards}));
-  }
+  void make_stream(int shards) { ASSERT_TRUE(engine_->create_stream({.stream_name = stream, .shard_count = shards})); }
   config make_config(const std::string& worker, std::shared_ptr<rill::clock> clock = nullptr) {
     config c;
     c.stream_name = stream;
@@ -122,9 +120,10 @@ TEST_F(KclTest, ProcessesEveryRecordOnceAndCheckpointsAtTheTip) {
             250);
   EXPECT_GT(metric_sum("LeaseTaken", {{"Operation", "TakeLeases"}, {"WorkerIdentifier", "w1"}}), 0);
   EXPECT_GT(metric_sum("CurrentLeases", {{"Operation", "RenewAllLeases"}, {"WorkerIdentifier", "w1"}}), 0);
-  auto mb = metrics_->get("KinesisClientLibrary", "MillisBehindLatest",
-                          std::vector<metric_dimension>{{"Operation", "ProcessTask"}, {"ShardId", "shardId-000000000000"}},
-                          timestamp{}, clock_->now() + 1h);
+  auto mb =
+      metrics_->get("KinesisClientLibrary", "MillisBehindLatest",
+                    std::vector<metric_dimension>{{"Operation", "ProcessTask"}, {"ShardId", "shardId-000000000000"}},
+                    timestamp{}, clock_->now() + 1h);
   EXPECT_FALSE(mb.datapoints.empty());
   // Every delivery within one incarnation is in increasing order.
   for (const auto& inc : j_.incarnations)
@@ -195,7 +194,8 @@ TEST_F(KclTest, DropsAggregateMembersOutsideTheShardsRange) {
   std::vector<kpl::user_record_view> members = {{.partition_key = low, .data = "in"},
                                                 {.partition_key = high, .data = "out"}};
   const std::string agg = kpl::aggregate(members);
-  ASSERT_TRUE(engine_->put_record({.stream_name = stream, .data = agg, .partition_key = "a", .explicit_hash_key = "0"}));
+  ASSERT_TRUE(
+      engine_->put_record({.stream_name = stream, .data = agg, .partition_key = "a", .explicit_hash_key = "0"}));
   auto w = start("w1");
   clock_->advance(2s);
   auto counts = delivered_counts();
@@ -221,7 +221,9 @@ TEST_F(KclTest, ChildrenStartOnlyAfterEveryParentCheckpointedShardEnd) {
     ended += inc.shard_ended;
   }
   EXPECT_EQ(ended, 1);
-  EXPECT_GT(metric_sum("ShardEnded.MissingCheckpoint", {{"Operation", "ShutdownTask"}, {"ShardId", "shardId-000000000000"}}), 1);
+  EXPECT_GT(
+      metric_sum("ShardEnded.MissingCheckpoint", {{"Operation", "ShutdownTask"}, {"ShardId", "shardId-000000000000"}}),
+      1);
   popts_.checkpoint_at_shard_end = true;
   // Re-create the parent's processor behaviour: restart the worker.
   w.s.reset();
@@ -308,10 +310,10 @@ TEST_F(KclTest, CheckpointOutsideTheDeliveredRangeIsRefused) {
     auto p = std::make_unique<lambda_processor>();
     p->on_records = [&](const process_records_input& in) {
       auto last = extended_sequence_number_of(in.records.back());
-      results.push_back(in.checkpointer->checkpoint(last.sequence_number, 1));    // beyond the last delivered
-      results.push_back(in.checkpointer->checkpoint("12x", 0));                    // malformed
-      results.push_back(in.checkpointer->checkpoint(in.records[1]));              // fine
-      results.push_back(in.checkpointer->checkpoint(in.records[0]));              // before the last checkpoint
+      results.push_back(in.checkpointer->checkpoint(last.sequence_number, 1));  // beyond the last delivered
+      results.push_back(in.checkpointer->checkpoint("12x", 0));                 // malformed
+      results.push_back(in.checkpointer->checkpoint(in.records[1]));            // fine
+      results.push_back(in.checkpointer->checkpoint(in.records[0]));            // before the last checkpoint
       EXPECT_EQ(in.checkpointer->last_checkpoint_value(), extended_sequence_number_of(in.records[1]));
       EXPECT_EQ(in.checkpointer->largest_permitted_checkpoint_value(), last);
     };
@@ -619,7 +621,8 @@ TEST_F(KclTest, ConfigIsValidated) {
 }
 
 TEST_F(KclTest, WorkersRestartedOnTheSameLeaseDirectoryResumeFromTheirCheckpoints) {
-  const auto dir = (std::filesystem::temp_directory_path() / ("rill_kcl_restart_" + std::to_string(::getpid()))).string();
+  const auto dir =
+      (std::filesystem::temp_directory_path() / ("rill_kcl_restart_" + std::to_string(::getpid()))).string();
   std::filesystem::remove_all(dir);
   store_ = *make_file_lease_store(dir, {.sync = false});
   make_stream(4);

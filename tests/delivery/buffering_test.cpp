@@ -29,7 +29,8 @@ struct fixture {
     return read_tree(dir.path / bucket);
   }
   void create(delivery::extended_s3_destination_configuration c, const std::string& name = "s") {
-    auto r = firehose->create_delivery_stream({.delivery_stream_name = name, .extended_s3_destination_configuration = c});
+    auto r =
+        firehose->create_delivery_stream({.delivery_stream_name = name, .extended_s3_destination_configuration = c});
     ASSERT_TRUE(r.ok()) << r.error();
   }
   void put(const std::string& data, const std::string& name = "s") {
@@ -151,8 +152,9 @@ TEST(DeliveryBuffering, CustomPrefixesEvaluateTimestampsAndRandomStrings) {
   fixture f;
   auto c = s3();
   c.buffering_hints = hints(1, 60);
-  c.prefix = "myPrefix/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/"
-             "!{firehose:random-string}/";
+  c.prefix =
+      "myPrefix/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/"
+      "!{firehose:random-string}/";
   c.error_output_prefix = "errors/!{firehose:error-output-type}/";
   f.create(c);
   f.put("x");

@@ -165,8 +165,9 @@ TEST(DeliveryCompression, HadoopSnappyDecodesWithPythonSnappysHadoopReader) {
   ASSERT_GT(data.size(), 256u * 1024);
   auto obj = deliver(dir, "HADOOP_SNAPPY", data);
   EXPECT_TRUE(obj.key.ends_with(".snappy")) << obj.key;  // AWS delivers .snappy, not .hsnappy
-  auto [rc, out] = run(py + " -c 'import sys, snappy.hadoop_snappy as h; "
-                            "h.stream_decompress(open(sys.argv[1], \"rb\"), sys.stdout.buffer)' '" +
+  auto [rc, out] = run(py +
+                       " -c 'import sys, snappy.hadoop_snappy as h; "
+                       "h.stream_decompress(open(sys.argv[1], \"rb\"), sys.stdout.buffer)' '" +
                        obj.path.string() + "'");
   EXPECT_EQ(rc, 0);
   EXPECT_EQ(out, data);
@@ -184,9 +185,9 @@ TEST(DeliveryCompression, FileExtensionReplacesTheCompressionExtension) {
 
 TEST(DeliveryCompression, OwnDecodersRoundTripRandomData) {
   std::mt19937_64 rng(test_seed(16));
-  for (auto c : {delivery::compression::gzip, delivery::compression::zip, delivery::compression::snappy,
-                 delivery::compression::hadoop_snappy, delivery::compression::zstd,
-                 delivery::compression::uncompressed}) {
+  for (auto c :
+       {delivery::compression::gzip, delivery::compression::zip, delivery::compression::snappy,
+        delivery::compression::hadoop_snappy, delivery::compression::zstd, delivery::compression::uncompressed}) {
     for (std::size_t size : {0ul, 1ul, 1000ul, 300'000ul}) {
       std::string data(size, '\0');
       for (auto& ch : data) ch = static_cast<char>(rng() % 7);

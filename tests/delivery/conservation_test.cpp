@@ -98,7 +98,8 @@ void run_workload(std::uint64_t seed, bool with_lambda, bool with_backup, bool f
         .role_arn = c.role_arn, .bucket_arn = "arn:aws:s3:::backup", .compression_format = "GZIP"};
   }
   c.compression_format = chance(0.5) ? "GZIP" : "UNCOMPRESSED";
-  RILL_ASSERT_OK(firehose.create_delivery_stream({.delivery_stream_name = "s", .extended_s3_destination_configuration = c}));
+  RILL_ASSERT_OK(
+      firehose.create_delivery_stream({.delivery_stream_name = "s", .extended_s3_destination_configuration = c}));
 
   std::map<std::string, std::string> sent;  // id -> record
   int next = 0;
@@ -184,12 +185,13 @@ void run_workload(std::uint64_t seed, bool with_lambda, bool with_backup, bool f
     }
     extra += std::max(0, d + e - 1);
   }
-  std::printf("[ STATS    ] incoming %lld delivered %lld dropped %lld errors %lld retried %lld failed attempts %lld "
-              "duplicates %lld lost %lld objects %zu\n",
-              static_cast<long long>(stats.incoming_records), static_cast<long long>(stats.delivered_records),
-              static_cast<long long>(stats.dropped_records), static_cast<long long>(stats.error_output_records),
-              static_cast<long long>(stats.retried_records), static_cast<long long>(stats.failed_attempts),
-              static_cast<long long>(extra), static_cast<long long>(stats.lost_records), objects.size());
+  std::printf(
+      "[ STATS    ] incoming %lld delivered %lld dropped %lld errors %lld retried %lld failed attempts %lld "
+      "duplicates %lld lost %lld objects %zu\n",
+      static_cast<long long>(stats.incoming_records), static_cast<long long>(stats.delivered_records),
+      static_cast<long long>(stats.dropped_records), static_cast<long long>(stats.error_output_records),
+      static_cast<long long>(stats.retried_records), static_cast<long long>(stats.failed_attempts),
+      static_cast<long long>(extra), static_cast<long long>(stats.lost_records), objects.size());
   EXPECT_LE(extra, stats.retried_records) << "duplicates beyond the retries";
   EXPECT_EQ(stats.incoming_records, static_cast<std::int64_t>(sent.size()));
   EXPECT_EQ(stats.pending_records, 0);

@@ -30,9 +30,10 @@ TEST(DeliveryExpressions, TimestampPatterns) {
 }
 
 TEST(DeliveryExpressions, PrefixEvaluation) {
-  auto p = prefix::parse("a/!{partitionKeyFromQuery:c}/!{timestamp:yyyy}/!{firehose:random-string}/"
-                         "!{firehose:error-output-type}",
-                         "Prefix");
+  auto p = prefix::parse(
+      "a/!{partitionKeyFromQuery:c}/!{timestamp:yyyy}/!{firehose:random-string}/"
+      "!{firehose:error-output-type}",
+      "Prefix");
   ASSERT_TRUE(p.ok()) << p.error();
   std::map<std::string, std::string> q{{"c", "42"}};
   prefix::context ctx{when, &q, nullptr, "processing-failed", [] { return std::string("rnd"); }};
@@ -65,13 +66,14 @@ TEST(DeliveryExpressions, JqSubset) {
   auto idx = metadata_query::parse(R"({k:.["a"][0]})");
   ASSERT_TRUE(idx.ok()) << idx.error();
   EXPECT_EQ((*idx->evaluate(R"({"a":["z"]})"))["k"], "z");
-  for (const char* bad : {"", "{}", "{k:}", "{k:.a|tostring}", "{k:.a,}", "{k:.a} x", "k:.a", "{k:.a, k:.b}",
-                          "{k:.a[}", "{k:.[\"a]}"})
+  for (const char* bad :
+       {"", "{}", "{k:}", "{k:.a|tostring}", "{k:.a,}", "{k:.a} x", "k:.a", "{k:.a, k:.b}", "{k:.a[}", "{k:.[\"a]}"})
     EXPECT_FALSE(metadata_query::parse(bad).ok()) << bad;
 }
 
 TEST(DeliveryExpressions, Base64) {
-  for (std::string s : std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba", "foobar", std::string("\0\xff\x10", 3)})
+  for (std::string s :
+       std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba", "foobar", std::string("\0\xff\x10", 3)})
     EXPECT_EQ(*base64_decode(base64_encode(s)), s);
   EXPECT_EQ(base64_encode("foobar"), "Zm9vYmFy");
   EXPECT_FALSE(base64_decode("Zm9").has_value());
@@ -127,8 +129,8 @@ TEST(DeliveryExpressions, MutatedContainersNeverCrashTheDecoders) {
   std::mt19937_64 rng(test_seed(42));
   const std::string data = "{\"page\":\"/\",\"n\":1}\n{\"page\":\"/a\",\"n\":2}\n";
   std::size_t decoded = 0;
-  for (auto c : {compression::gzip, compression::zip, compression::snappy, compression::hadoop_snappy,
-                 compression::zstd}) {
+  for (auto c :
+       {compression::gzip, compression::zip, compression::snappy, compression::hadoop_snappy, compression::zstd}) {
     std::string packed;
     ASSERT_TRUE(compress(c, data, {}, packed).ok());
     for (int i = 0; i < 3000; ++i) {
@@ -148,8 +150,8 @@ TEST(DeliveryExpressions, MutatedContainersNeverCrashTheDecoders) {
   }
   std::printf("[ DECODED  ] %zu of 15000 mutated containers decoded without error\n", decoded);
   // Unmutated input always decodes.
-  for (auto c : {compression::gzip, compression::zip, compression::snappy, compression::hadoop_snappy,
-                 compression::zstd}) {
+  for (auto c :
+       {compression::gzip, compression::zip, compression::snappy, compression::hadoop_snappy, compression::zstd}) {
     std::string packed;
     ASSERT_TRUE(compress(c, data, {}, packed).ok());
     EXPECT_EQ(*decompress(c, packed), data);

@@ -19,8 +19,8 @@
 #include <string>
 #include <vector>
 
-#include "rill/file_system.hpp"
 #include "rill/clock.hpp"
+#include "rill/file_system.hpp"
 #include "rill/firehose.hpp"
 
 namespace rill::testing {
@@ -122,8 +122,6 @@ inline delivery::extended_s3_destination_configuration s3(std::string bucket = "
   return c;
 }
 
-inline delivery::buffering_hints hints(int mb, int seconds) {
-  return delivery::buffering_hints{mb, seconds};
-}
+inline delivery::buffering_hints hints(int mb, int seconds) { return delivery::buffering_hints{mb, seconds}; }
 
 }  // namespace rill::testing

@@ -173,8 +173,9 @@ TEST(DeliverySource, MissingStreamOrKinesisIsRefused) {
   auto req = delivery::create_delivery_stream_request{
       .delivery_stream_name = "d",
       .delivery_stream_type = "KinesisStreamAsSource",
-      .kinesis_stream_source_configuration = delivery::kinesis_stream_source_configuration{
-          .kinesis_stream_arn = stream_arn, .role_arn = "arn:aws:iam::000000000000:role/r"},
+      .kinesis_stream_source_configuration =
+          delivery::kinesis_stream_source_configuration{.kinesis_stream_arn = stream_arn,
+                                                        .role_arn = "arn:aws:iam::000000000000:role/r"},
       .extended_s3_destination_configuration = s3()};
   RILL_EXPECT_ERROR(f.create_delivery_stream(req), error_code::invalid_argument_exception);
   local_firehose g(w.options());

@@ -46,7 +46,8 @@ struct harness {
   void start() { firehose = std::make_unique<local_firehose>(options); }
   void create(delivery::extended_s3_destination_configuration c) {
     if (!firehose) start();
-    auto r = firehose->create_delivery_stream({.delivery_stream_name = "s", .extended_s3_destination_configuration = c});
+    auto r =
+        firehose->create_delivery_stream({.delivery_stream_name = "s", .extended_s3_destination_configuration = c});
     ASSERT_TRUE(r.ok()) << r.error();
   }
   void put(const std::string& data) {
@@ -55,8 +56,8 @@ struct harness {
   }
   double metric_sum(const std::string& name) {
     metric_dimension d{"DeliveryStreamName", "s"};
-    auto got = metrics->get("AWS/Firehose", name, std::span<const metric_dimension>(&d, 1), timestamp{},
-                            clock->now() + 1h);
+    auto got =
+        metrics->get("AWS/Firehose", name, std::span<const metric_dimension>(&d, 1), timestamp{}, clock->now() + 1h);
     double sum = 0;
     for (const auto& p : got.datapoints) sum += p.sum;
     return sum;
@@ -77,8 +78,8 @@ TEST(DeliveryTransform, EventHasTheLambdaShapeAndResultsRouteRecords) {
   auto c = s3();
   c.buffering_hints = hints(1, 60);
   c.error_output_prefix = "errors/!{firehose:error-output-type}/!{timestamp:yyyy}/";
-  c.processing_configuration = delivery::processing_configuration{
-      .enabled = true, .processors = {lambda({{"BufferIntervalInSeconds", "10"}})}};
+  c.processing_configuration =
+      delivery::processing_configuration{.enabled = true, .processors = {lambda({{"BufferIntervalInSeconds", "10"}})}};
   h.create(c);
   for (const char* d : {"keep", "drop", "fail", "keep"}) h.put(d);
   h.clock->advance(10s - 1ms);
@@ -161,8 +162,8 @@ TEST(DeliveryTransform, MissingDuplicatedAndMalformedAnswersFailTheirRecordsOnly
   };
   auto c = s3();
   c.buffering_hints = hints(1, 0);
-  c.processing_configuration = delivery::processing_configuration{
-      .enabled = true, .processors = {lambda({{"BufferIntervalInSeconds", "0"}})}};
+  c.processing_configuration =
+      delivery::processing_configuration{.enabled = true, .processors = {lambda({{"BufferIntervalInSeconds", "0"}})}};
   h.create(c);
   std::vector<std::string> data = {"r0", "r1", "r2", "r3", "r4"};
   std::vector<delivery::record> recs;
@@ -193,8 +194,9 @@ TEST(DeliveryPartitioning, JqKeysMakeOneObjectPerPartition) {
   auto c = s3();
   c.buffering_hints = hints(1, 60);
   c.dynamic_partitioning_configuration = delivery::dynamic_partitioning_configuration{.enabled = true};
-  c.prefix = "customer_id=!{partitionKeyFromQuery:customer_id}/device=!{partitionKeyFromQuery:device}/"
-             "!{timestamp:yyyy}/";
+  c.prefix =
+      "customer_id=!{partitionKeyFromQuery:customer_id}/device=!{partitionKeyFromQuery:device}/"
+      "!{timestamp:yyyy}/";
   c.error_output_prefix = "errors/!{firehose:error-output-type}/";
   c.processing_configuration = delivery::processing_configuration{
       .enabled = true,
@@ -212,11 +214,10 @@ TEST(DeliveryPartitioning, JqKeysMakeOneObjectPerPartition) {
   h.clock->advance(60s);
   std::map<std::string, std::string> by_prefix;
   for (const auto& [k, v] : read_tree(h.dir.path / "bucket")) by_prefix[k.substr(0, k.rfind('/') + 1)] += v;
-  EXPECT_EQ(by_prefix["customer_id=a/device=mobile/2024/"],
-            R"({"customer_id":"a","type":{"device":"mobile"},"n":1})"
-            "\n"
-            R"({"customer_id":"a","type":{"device":"mobile"},"n":3})"
-            "\n");
+  EXPECT_EQ(by_prefix["customer_id=a/device=mobile/2024/"], R"({"customer_id":"a","type":{"device":"mobile"},"n":1})"
+                                                            "\n"
+                                                            R"({"customer_id":"a","type":{"device":"mobile"},"n":3})"
+                                                            "\n");
   EXPECT_EQ(by_prefix["customer_id=b/device=mobile/2024/"], R"({"customer_id":"b","type":{"device":"mobile"},"n":2})"
                                                             "\n");
   EXPECT_EQ(by_prefix["customer_id=7/device=web/2024/"], R"({"customer_id":7,"type":{"device":"web"},"n":4})"
@@ -240,8 +241,8 @@ TEST(DeliveryPartitioning, LambdaKeysAndTheActivePartitionCap) {
   c.dynamic_partitioning_configuration = delivery::dynamic_partitioning_configuration{.enabled = true};
   c.prefix = "k=!{partitionKeyFromLambda:k}/";
   c.error_output_prefix = "errors/!{firehose:error-output-type}/";
-  c.processing_configuration = delivery::processing_configuration{
-      .enabled = true, .processors = {lambda({{"BufferIntervalInSeconds", "0"}})}};
+  c.processing_configuration =
+      delivery::processing_configuration{.enabled = true, .processors = {lambda({{"BufferIntervalInSeconds", "0"}})}};
   h.create(c);
   for (const char* d : {"a1", "b1", "c1", "a2", "d1", "e1"}) h.put(d);
   // d and e exceed the cap of 3 active partitions: error output.
@@ -359,11 +360,13 @@ TEST(DeliveryFailures, SourceRecordBackupKeepsTheUntransformedRecords) {
   auto c = s3();
   c.buffering_hints = hints(1, 60);
   c.s3_backup_mode = "Enabled";
-  c.s3_backup_configuration = delivery::s3_destination_configuration{
-      .role_arn = c.role_arn, .bucket_arn = "arn:aws:s3:::backup", .prefix = "source/",
-      .buffering_hints = hints(1, 60), .compression_format = "ZIP"};
-  c.processing_configuration = delivery::processing_configuration{
-      .enabled = true, .processors = {lambda({{"BufferIntervalInSeconds", "0"}})}};
+  c.s3_backup_configuration = delivery::s3_destination_configuration{.role_arn = c.role_arn,
+                                                                     .bucket_arn = "arn:aws:s3:::backup",
+                                                                     .prefix = "source/",
+                                                                     .buffering_hints = hints(1, 60),
+                                                                     .compression_format = "ZIP"};
+  c.processing_configuration =
+      delivery::processing_configuration{.enabled = true, .processors = {lambda({{"BufferIntervalInSeconds", "0"}})}};
   h.create(c);
   h.put("x");
   h.put("y");

@@ -137,8 +137,9 @@ class h2_client {
     nghttp2_session_callbacks* cbs = nullptr;
     nghttp2_session_callbacks_new(&cbs);
     nghttp2_session_callbacks_set_on_header_callback(
-        cbs, [](nghttp2_session*, const nghttp2_frame* frame, const std::uint8_t* name, std::size_t namelen,
-                const std::uint8_t* value, std::size_t valuelen, std::uint8_t, void* user) -> int {
+        cbs,
+        [](nghttp2_session*, const nghttp2_frame* frame, const std::uint8_t* name, std::size_t namelen,
+           const std::uint8_t* value, std::size_t valuelen, std::uint8_t, void* user) -> int {
           auto* self = static_cast<h2_client*>(user);
           auto& rep = self->replies_[frame->hd.stream_id];
           std::string n(reinterpret_cast<const char*>(name), namelen);
@@ -151,8 +152,9 @@ class h2_client {
           return 0;
         });
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
-        cbs, [](nghttp2_session*, std::uint8_t, std::int32_t id, const std::uint8_t* data, std::size_t len,
-                void* user) -> int {
+        cbs,
+        [](nghttp2_session*, std::uint8_t, std::int32_t id, const std::uint8_t* data, std::size_t len,
+           void* user) -> int {
           static_cast<h2_client*>(user)->replies_[id].body.append(reinterpret_cast<const char*>(data), len);
           return 0;
         });

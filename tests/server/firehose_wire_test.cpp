@@ -68,8 +68,8 @@ TEST(Firehose, PutRecordAndBatchOverTheWire) {
   auto one = call("PutRecord", {{"DeliveryStreamName", "d"}, {"Record", {{"Data", "aGVsbG8="}}}});
   EXPECT_EQ(one.status, 200u);
   EXPECT_EQ(wire_fixture::tree(one), json::parse(R"({"RecordId":"id-1","Encrypted":false})"));
-  auto batch = call("PutRecordBatch",
-                    {{"DeliveryStreamName", "d"}, {"Records", {{{"Data", "YQ=="}}, {{"Data", "ZmFpbA=="}}}}});
+  auto batch =
+      call("PutRecordBatch", {{"DeliveryStreamName", "d"}, {"Records", {{{"Data", "YQ=="}}, {{"Data", "ZmFpbA=="}}}}});
   auto t = wire_fixture::tree(batch);
   EXPECT_EQ(t["FailedPutCount"], 1);
   ASSERT_EQ(t["RequestResponses"].size(), 2u);
@@ -78,13 +78,13 @@ TEST(Firehose, PutRecordAndBatchOverTheWire) {
             json::parse(R"({"ErrorCode":"ServiceUnavailableException","ErrorMessage":"Slow down."})"));
   EXPECT_EQ(fh.got, (std::vector<std::string>{"hello", "a"}));
 
-  EXPECT_EQ(wire_fixture::tree(call("ListDeliveryStreams", json::object()))["DeliveryStreamNames"],
-            json::array({"d"}));
+  EXPECT_EQ(wire_fixture::tree(call("ListDeliveryStreams", json::object()))["DeliveryStreamNames"], json::array({"d"}));
   auto missing = call("PutRecord", {{"DeliveryStreamName", "x"}, {"Record", {{"Data", ""}}}});
   EXPECT_EQ(wire_fixture::tree(missing)["__type"], "ResourceNotFoundException");
   auto invalid = call("PutRecord", {{"DeliveryStreamName", "d"}});
-  EXPECT_EQ(wire_fixture::tree(invalid)["message"],
-            "1 validation error detected: Value null at 'record' failed to satisfy constraint: Member must not be null");
+  EXPECT_EQ(
+      wire_fixture::tree(invalid)["message"],
+      "1 validation error detected: Value null at 'record' failed to satisfy constraint: Member must not be null");
   EXPECT_EQ(wire_fixture::tree(call("CreateDeliveryStream", json::object()))["__type"], "UnknownOperationException");
   EXPECT_EQ(call("DeleteDeliveryStream", {{"DeliveryStreamName", "d"}}).status, 200u);
   EXPECT_TRUE(fh.deleted);

@@ -29,7 +29,8 @@ TEST(Load, ServerStaysUpAndAnswersWellBehavedClientsUnderAbuse) {
   auto metrics = std::make_shared<metrics_registry>(clock);
   auto refused_so_far = [&] {
     double sum = 0;
-    for (const auto& d : metrics->get("rill/Server", "ConnectionsRefused", {}, timestamp{}, timestamp::max()).datapoints) {
+    for (const auto& d :
+         metrics->get("rill/Server", "ConnectionsRefused", {}, timestamp{}, timestamp::max()).datapoints) {
       sum += d.sum;
     }
     return static_cast<int>(sum);
@@ -66,8 +67,8 @@ TEST(Load, ServerStaysUpAndAnswersWellBehavedClientsUnderAbuse) {
           records.push_back({{"Data", wire::base64_encode(std::string(100, 'a' + r % 26))},
                              {"PartitionKey", std::to_string(c * 1000 + r)}});
         }
-        auto req = make_request("PutRecords", wire::write_body({{"StreamName", "load"}, {"Records", records}},
-                                                               body_format::json));
+        auto req = make_request("PutRecords",
+                                wire::write_body({{"StreamName", "load"}, {"Records", records}}, body_format::json));
         if (c % 2 == 0) {
           for (int i = 0; i < requests_each; ++i) {
             auto rep = sock.http1(req);
@@ -93,8 +94,9 @@ TEST(Load, ServerStaysUpAndAnswersWellBehavedClientsUnderAbuse) {
         switch (a % 4) {
           case 0: sock.write("GARBAGE\r\n\r\n"); break;
           case 1:
-            sock.write("POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: Kinesis_20131202.PutRecords\r\n"
-                       "Content-Length: 999999999\r\n\r\n");
+            sock.write(
+                "POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: Kinesis_20131202.PutRecords\r\n"
+                "Content-Length: 999999999\r\n\r\n");
             break;
           case 2: sock.write("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\xff\xff\xff\xff\xff\xff\xff\xff\xff"); break;
           default: sock.write(std::string(70000, 'A'));  // a header line longer than the header limit

@@ -61,8 +61,9 @@ TEST(Http1, KeepAliveServesASequenceOfOperations) {
     auto put = c.http1(json_request("PutRecord", {{"StreamName", "s"}, {"Data", "aGk="}, {"PartitionKey", "k"}}));
     EXPECT_EQ(put.status, 200u);
   }
-  auto it = body_of(c.http1(json_request(
-      "GetShardIterator", {{"StreamName", "s"}, {"ShardId", "shardId-000000000000"}, {"ShardIteratorType", "TRIM_HORIZON"}})));
+  auto it = body_of(c.http1(
+      json_request("GetShardIterator",
+                   {{"StreamName", "s"}, {"ShardId", "shardId-000000000000"}, {"ShardIteratorType", "TRIM_HORIZON"}})));
   auto got = body_of(c.http1(json_request("GetRecords", {{"ShardIterator", it["ShardIterator"]}})));
   EXPECT_EQ(got["Records"].size(), 5u);
   EXPECT_EQ(got["Records"][0]["Data"], "aGk=");
@@ -79,10 +80,11 @@ TEST(Http1, PipelinedRequestsAreAnsweredInOrder) {
   std::string two;
   for (const char* name : {"a", "b"}) {
     std::string body = std::string(R"({"StreamName":")") + name + R"(","ShardCount":1})";
-    two += "POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: Kinesis_20131202.CreateStream\r\n"
-           "Content-Type: application/x-amz-json-1.1\r\nAuthorization: AWS4-HMAC-SHA256 Credential=a/b/c/d/e, "
-           "SignedHeaders=host, Signature=0\r\nX-Amz-Date: 20240101T000000Z\r\nContent-Length: " +
-           std::to_string(body.size()) + "\r\n\r\n" + body;
+    two +=
+        "POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: Kinesis_20131202.CreateStream\r\n"
+        "Content-Type: application/x-amz-json-1.1\r\nAuthorization: AWS4-HMAC-SHA256 Credential=a/b/c/d/e, "
+        "SignedHeaders=host, Signature=0\r\nX-Amz-Date: 20240101T000000Z\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n" + body;
   }
   c.write(two);
   EXPECT_EQ(c.read_http1().status, 200u);
@@ -101,15 +103,17 @@ TEST(Http1, MalformedRequestGets400AndClose) {
 TEST(Http1, OversizeBodyIsRefusedFromItsContentLength) {
   served s({.limits = {.max_body_bytes = 1u << 20, .max_control_body_bytes = 4096}});
   client_socket c(s.srv->port());
-  c.write("POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: Kinesis_20131202.ListStreams\r\n"
-          "Content-Type: application/x-amz-json-1.1\r\nContent-Length: 100000\r\n\r\n");
+  c.write(
+      "POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: Kinesis_20131202.ListStreams\r\n"
+      "Content-Type: application/x-amz-json-1.1\r\nContent-Length: 100000\r\n\r\n");
   auto all = c.read_to_eof();  // answered and closed without sending the body
   EXPECT_TRUE(all.starts_with("HTTP/1.1 413")) << all;
   // PutRecords has the larger cap; a chunked body over it is cut off while streaming.
   client_socket d(s.srv->port());
   std::string chunk(64 << 10, 'x');
-  d.write("POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: Kinesis_20131202.PutRecords\r\n"
-          "Content-Type: application/x-amz-json-1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+  d.write(
+      "POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: Kinesis_20131202.PutRecords\r\n"
+      "Content-Type: application/x-amz-json-1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
   boost::system::error_code ec;
   std::string reply;
   for (int i = 0; i < 40 && reply.empty(); ++i) {
@@ -208,10 +212,11 @@ TEST(H2c, PriorKnowledgeOnThePlainPortWithConcurrentStreams) {
   h2_client h2(sock);
   std::vector<wire::request> reqs;
   for (int i = 0; i < 20; ++i) {
-    reqs.push_back(json_request("PutRecord", {{"StreamName", "s"}, {"Data", "aGk="}, {"PartitionKey", std::to_string(i)}}));
+    reqs.push_back(
+        json_request("PutRecord", {{"StreamName", "s"}, {"Data", "aGk="}, {"PartitionKey", std::to_string(i)}}));
   }
-  reqs.push_back(make_request("DescribeStreamSummary",
-                              wire::write_body(json{{"StreamName", "s"}}, body_format::cbor), body_format::cbor));
+  reqs.push_back(make_request("DescribeStreamSummary", wire::write_body(json{{"StreamName", "s"}}, body_format::cbor),
+                              body_format::cbor));
   auto replies = h2.send(reqs);
   ASSERT_EQ(replies.size(), 21u);
   for (int i = 0; i < 20; ++i) {

@@ -116,13 +116,15 @@ TEST_P(EveryOperation, RoundTripsThroughTheEngine) {
 
   // AT_TIMESTAMP: a timestamp input in each format's encoding.
   json at = wire::timestamp_value(w.clock->now());
-  auto it2 = w.ok("GetShardIterator",
-                  {{"StreamName", "s"}, {"ShardId", shard}, {"ShardIteratorType", "AT_TIMESTAMP"}, {"Timestamp", at}}, f);
+  auto it2 =
+      w.ok("GetShardIterator",
+           {{"StreamName", "s"}, {"ShardId", shard}, {"ShardIteratorType", "AT_TIMESTAMP"}, {"Timestamp", at}}, f);
   EXPECT_TRUE(it2["ShardIterator"].is_string());
-  auto after = w.ok("GetShardIterator", {{"StreamName", "s"},
-                                          {"ShardId", shard},
-                                          {"ShardIteratorType", "AFTER_SEQUENCE_NUMBER"},
-                                          {"StartingSequenceNumber", put["SequenceNumber"]}},
+  auto after = w.ok("GetShardIterator",
+                    {{"StreamName", "s"},
+                     {"ShardId", shard},
+                     {"ShardIteratorType", "AFTER_SEQUENCE_NUMBER"},
+                     {"StartingSequenceNumber", put["SequenceNumber"]}},
                     f);
   EXPECT_TRUE(after["ShardIterator"].is_string());
 
@@ -134,7 +136,8 @@ TEST_P(EveryOperation, RoundTripsThroughTheEngine) {
   auto it0 = w.ok("GetShardIterator",
                   {{"StreamName", "s"}, {"ShardId", "shardId-000000000000"}, {"ShardIteratorType", "TRIM_HORIZON"}}, f);
   json page = w.ok("GetRecords", {{"ShardIterator", it0["ShardIterator"]}}, f);
-  while (page.contains("NextShardIterator")) page = w.ok("GetRecords", {{"ShardIterator", page["NextShardIterator"]}}, f);
+  while (page.contains("NextShardIterator"))
+    page = w.ok("GetRecords", {{"ShardIterator", page["NextShardIterator"]}}, f);
   ASSERT_EQ(page["ChildShards"].size(), 2u);
   EXPECT_EQ(page["ChildShards"][0]["ParentShards"], json::array({"shardId-000000000000"}));
   EXPECT_EQ(page["ChildShards"][0]["HashKeyRange"]["EndingHashKey"], "999");
@@ -146,8 +149,8 @@ TEST_P(EveryOperation, RoundTripsThroughTheEngine) {
                    f)
                 .status,
             200u);
-  auto usc = w.ok("UpdateShardCount", {{"StreamName", "s"}, {"TargetShardCount", 4}, {"ScalingType", "UNIFORM_SCALING"}},
-                  f);
+  auto usc =
+      w.ok("UpdateShardCount", {{"StreamName", "s"}, {"TargetShardCount", 4}, {"ScalingType", "UNIFORM_SCALING"}}, f);
   EXPECT_EQ(usc["TargetShardCount"], 4);
   EXPECT_EQ(usc["StreamName"], "s");
   EXPECT_EQ(w.call("UpdateStreamMode",
@@ -188,11 +191,13 @@ TEST(Wire, PutRecordsFastPathAnswersLikeTheGenericPath) {
   }
   EXPECT_EQ(a["Records"][1]["ShardId"], "shardId-000000000000");
   // Errors: from the engine through the fast path, and the exact type errors from the generic one.
-  auto missing = w.raw(make_request("PutRecords", R"({"StreamName":"nope","Records":[{"Data":"","PartitionKey":"k"}]})"));
+  auto missing =
+      w.raw(make_request("PutRecords", R"({"StreamName":"nope","Records":[{"Data":"","PartitionKey":"k"}]})"));
   EXPECT_EQ(wire_fixture::tree(missing)["__type"], "ResourceNotFoundException");
   auto bad = w.raw(make_request("PutRecords", R"({"StreamName":"s","Records":[{"Data":"abc","PartitionKey":"k"}]})"));
-  EXPECT_EQ(wire_fixture::tree(bad)["Message"],
-            "'abc' can not be converted to a Blob: Base64 encoded length is expected a multiple of 4 bytes but found: 3");
+  EXPECT_EQ(
+      wire_fixture::tree(bad)["Message"],
+      "'abc' can not be converted to a Blob: Base64 encoded length is expected a multiple of 4 bytes but found: 3");
   auto empty = w.raw(make_request("PutRecords", R"({"StreamName":"s","Records":[]})"));
   EXPECT_EQ(wire_fixture::tree(empty)["__type"], "ValidationException");
   // Authorization is still checked first on the fast path's shape.
@@ -367,8 +372,7 @@ TEST(Cascade, TypeChecksComeBeforeValidationAndUseCapitalMessage) {
   wire_fixture w;
   auto res = w.call("CreateStream", {{"StreamName", 5}, {"ShardCount", "x"}});
   EXPECT_EQ(res.status, 400u);
-  EXPECT_EQ(wire_fixture::tree(res),
-            json::parse(R"({"__type":"SerializationException",
+  EXPECT_EQ(wire_fixture::tree(res), json::parse(R"({"__type":"SerializationException",
                             "Message":"class java.lang.Long can not be converted to an String"})"));
   res = w.call("CreateStream", {{"StreamName", "s"}, {"ShardCount", "x"}});
   EXPECT_EQ(wire_fixture::tree(res)["Message"], "class java.lang.String can not be converted to an Integer");
@@ -433,8 +437,9 @@ TEST(Cascade, LegacyJsonWrapsErrors) {
   r.headers[2].value = "application/json";
   auto res = w.raw(r);
   EXPECT_EQ(res.status, 404u);
-  EXPECT_EQ(wire_fixture::tree(res),
-            json::parse(R"({"Output":{"__type":"com.amazon.coral.service#UnknownOperationException"},"Version":"1.0"})"));
+  EXPECT_EQ(
+      wire_fixture::tree(res),
+      json::parse(R"({"Output":{"__type":"com.amazon.coral.service#UnknownOperationException"},"Version":"1.0"})"));
 }
 
 TEST(Cascade, OversizeBodyIsRefusedBeforeParsing) {
@@ -472,8 +477,7 @@ TEST(Codec, TimestampsAreSecondsWithMillisNeverExponent) {
   s.clear();
   wire::append_epoch_seconds(5, s);
   EXPECT_EQ(s, "0.005");
-  EXPECT_EQ(wire::write_body(json{{"T", wire::timestamp_value(timestamp(duration(1704067200123)))}},
-                             body_format::json),
+  EXPECT_EQ(wire::write_body(json{{"T", wire::timestamp_value(timestamp(duration(1704067200123)))}}, body_format::json),
             R"({"T":1704067200.123})");
 }
 
@@ -488,7 +492,8 @@ TEST(Codec, CborTimestampsAreTag1IntegerMillis) {
   EXPECT_EQ(back->get<std::int64_t>(), 1704067200123);
   // Blobs are byte strings (major type 2).
   auto blob = wire::write_body(wire::blob_value("ab"), body_format::cbor);
-  EXPECT_EQ(blob, std::string("\x42" "ab"));
+  EXPECT_EQ(blob, std::string("\x42"
+                              "ab"));
 }
 
 TEST(Codec, Base64IsStrict) {
@@ -498,8 +503,8 @@ TEST(Codec, Base64IsStrict) {
   EXPECT_FALSE(wire::base64_decode("aGVsbG9=").ok());  // non-canonical: low bits set
   EXPECT_FALSE(wire::base64_decode("aG=sbG8=").ok());
   EXPECT_FALSE(wire::base64_decode("aGVs\nG8=").ok());
-  for (std::string s : {std::string(""), std::string("a"), std::string("ab"), std::string("abc"),
-                        std::string("\0\xff\x10", 3)}) {
+  for (std::string s :
+       {std::string(""), std::string("a"), std::string("ab"), std::string("abc"), std::string("\0\xff\x10", 3)}) {
     EXPECT_EQ(*wire::base64_decode(wire::base64_encode(s)), s);
   }
 }
@@ -562,8 +567,7 @@ TEST(SigV4, VerificationRefusesWhatDoesNotVerify) {
   const std::string now = "20240101T000000Z";  // the manual clock's start
   EXPECT_EQ(w.raw(signed_request("AKID", "secret", now)).status, 200u);
   EXPECT_EQ(wire_fixture::tree(w.raw(signed_request("AKID", "wrong", now)))["__type"], "InvalidSignatureException");
-  EXPECT_EQ(wire_fixture::tree(w.raw(signed_request("OTHER", "secret", now)))["__type"],
-            "UnrecognizedClientException");
+  EXPECT_EQ(wire_fixture::tree(w.raw(signed_request("OTHER", "secret", now)))["__type"], "UnrecognizedClientException");
   auto stale = wire_fixture::tree(w.raw(signed_request("AKID", "secret", "20231231T234000Z")));
   EXPECT_EQ(stale["__type"], "InvalidSignatureException");
   EXPECT_EQ(stale["message"],

@@ -21,9 +21,23 @@ constexpr const char* kInvalidTagChars =
 TEST(Fidelity, TagCharactersAreAwsSet) {
   test_engine e;
   stream_builder s(*e, "s", 1);
-  const std::vector<std::string> bad = {"abc;def", "abc\tdef", "abc\ndef", "abc\rdef", "a:b", "a*b", "a,b",
-                                        "a\x7f" "b", "a\xc2\xa0" "b" /* U+00A0 */, "a\xe2\x80\x94" "b" /* U+2014 */,
-                                        "a\xf0\x9f\x98\x80" "b" /* U+1F600 */, "a\xff" "b"};
+  const std::vector<std::string> bad = {"abc;def",
+                                        "abc\tdef",
+                                        "abc\ndef",
+                                        "abc\rdef",
+                                        "a:b",
+                                        "a*b",
+                                        "a,b",
+                                        "a\x7f"
+                                        "b",
+                                        "a\xc2\xa0"
+                                        "b" /* U+00A0 */,
+                                        "a\xe2\x80\x94"
+                                        "b" /* U+2014 */,
+                                        "a\xf0\x9f\x98\x80"
+                                        "b" /* U+1F600 */,
+                                        "a\xff"
+                                        "b"};
   for (const auto& b : bad) {
     SCOPED_TRACE(b);
     auto as_key = e->add_tags_to_stream({.stream_name = "s", .tags = {{b, "1"}}});
@@ -109,9 +123,8 @@ TEST(Fidelity, StartingSequenceNumberOfAnotherShardNamesIt) {
                                    .shard_iterator_type = shard_iterator_type::at_sequence_number,
                                    .starting_sequence_number = p.sequence_number.to_string()});
   RILL_EXPECT_ERROR(it, error_code::invalid_argument_exception);
-  EXPECT_EQ(it.error().message(),
-            "Invalid StartingSequenceNumber. It encodes " + p.shard_id.to_string() +
-                ", while it was used in a call to a shard with shardId-000000000003");
+  EXPECT_EQ(it.error().message(), "Invalid StartingSequenceNumber. It encodes " + p.shard_id.to_string() +
+                                      ", while it was used in a call to a shard with shardId-000000000003");
 }
 
 // SequenceNumberForOrdering: every value AWS accepts (both layout versions,
@@ -137,14 +150,14 @@ TEST(Fidelity, SequenceNumberForOrderingEdgeValues) {
     RILL_EXPECT_OK(put(a));
   }
   const std::vector<std::string> invalid = {
-      layout('0'),                       // version 0
-      layout('4'),                       // version 4
-      layout('2', {}, '1'),              // leading 1
-      layout('2', {}, '3'),              // leading 3
-      from_hex(std::string(47, 'f')),    // all f
-      layout('2', {{11, '8'}}),          // sequence index too high
-      layout('2', {{38, '8'}}),          // shard index too high
-      layout('2', {{29, '1'}}),          // byte before the time not zero
+      layout('0'),                          // version 0
+      layout('4'),                          // version 4
+      layout('2', {}, '1'),                 // leading 1
+      layout('2', {}, '3'),                 // leading 3
+      from_hex(std::string(47, 'f')),       // all f
+      layout('2', {{11, '8'}}),             // sequence index too high
+      layout('2', {{38, '8'}}),             // shard index too high
+      layout('2', {{29, '1'}}),             // byte before the time not zero
       layout('2', {{30, 'f'}, {31, 'f'}}),  // a time far in the future
       "1",
       from_hex("2" + std::string(47, '0') + "2"),  // 48 digits
@@ -153,9 +166,9 @@ TEST(Fidelity, SequenceNumberForOrderingEdgeValues) {
     SCOPED_TRACE(b);
     auto r = put(b);
     RILL_EXPECT_ERROR(r, error_code::invalid_argument_exception);
-    EXPECT_EQ(r.error().message(),
-              "ExclusiveMinimumSequenceNumber " + b + " used in PutRecord on stream s under account 000000000000 is "
-              "invalid.");
+    EXPECT_EQ(r.error().message(), "ExclusiveMinimumSequenceNumber " + b +
+                                       " used in PutRecord on stream s under account 000000000000 is "
+                                       "invalid.");
   }
   RILL_EXPECT_ERROR(put(layout('3')), error_code::internal_failure);
   RILL_EXPECT_ERROR(put(layout('2', {{19, '8'}, {37, '1'}})), error_code::internal_failure);

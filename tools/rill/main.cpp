@@ -8,8 +8,8 @@
 //
 // `serve` takes kinesalite's option names too (--createStreamMs, --deleteStreamMs,
 // --updateStreamMs, --shardLimit, --ssl), so a test setup switches with one line.
-#include <CLI/CLI.hpp>
 #include <signal.h>
+#include <CLI/CLI.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -241,7 +241,7 @@ int print_response(const std::string& op, const rill::wire::response& r) {
     if (auto hash = type.find('#'); hash != std::string::npos) type = type.substr(hash + 1);
     std::string msg = body.is_object() && body.contains("message")   ? body["message"].get<std::string>()
                       : body.is_object() && body.contains("Message") ? body["Message"].get<std::string>()
-                                                                       : std::string();
+                                                                     : std::string();
     std::cerr << "\nAn error occurred (" << type << ") when calling the " << op << " operation: " << msg << "\n";
     return service_error_exit;
   }
@@ -305,8 +305,8 @@ int run_kinesis(const kinesis_args& a) {
         if (it.status != 200) return print_response("GetShardIterator", it);
         std::optional<std::string> iter = json::parse(it.body)["ShardIterator"].get<std::string>();
         while (iter) {
-          auto got = client.call("GetRecords", json{{"ShardIterator", *iter}}.dump(), a.region, a.access_key_id,
-                                 a.secret);
+          auto got =
+              client.call("GetRecords", json{{"ShardIterator", *iter}}.dump(), a.region, a.access_key_id, a.secret);
           if (got.status != 200) return print_response("GetRecords", got);
           auto page = json::parse(got.body);
           for (auto& r : page["Records"]) {
@@ -314,8 +314,8 @@ int run_kinesis(const kinesis_args& a) {
             std::cout << r.dump() << "\n";
           }
           total += page["Records"].size();
-          std::cerr << "\r" << total << " records, " << done_shards << "/" << list["Shards"].size()
-                    << " shards done" << std::flush;
+          std::cerr << "\r" << total << " records, " << done_shards << "/" << list["Shards"].size() << " shards done"
+                    << std::flush;
           if (page["Records"].empty() && page.value("MillisBehindLatest", 0) == 0) break;  // open shard caught up
           iter = page.contains("NextShardIterator") ? std::optional(page["NextShardIterator"].get<std::string>())
                                                     : std::nullopt;
@@ -340,7 +340,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   serve_args sa;
-  auto* serve_cmd = app.add_subcommand("serve", "Run a standalone Kinesis endpoint (streams in memory, or durable in --data-dir)");
+  auto* serve_cmd =
+      app.add_subcommand("serve", "Run a standalone Kinesis endpoint (streams in memory, or durable in --data-dir)");
   serve_cmd->add_option("--host", sa.host, "Address to listen on")->capture_default_str();
   serve_cmd->add_option("--port,-p", sa.port, "Plain port: HTTP/1.1 and h2c")->capture_default_str();
   serve_cmd->add_option("--tls-port", sa.tls_port, "Also listen with TLS here (h2 and http/1.1 by ALPN)");
