@@ -247,7 +247,11 @@ result<put_record_result> engine::put_record(const put_record_request& req) {
   if (req.sequence_number_for_ordering && !detail::is_decimal(*req.sequence_number_for_ordering, 129)) {
     v.pattern(*req.sequence_number_for_ordering, "sequenceNumberForOrdering", detail::kSequenceNumberPattern);
   }
-  if (!v.ok()) return v.error();
+  if (!v.ok()) {
+    // Off the fast path: a valid name is checked by lookup(), alone.
+    engine::impl::validate_ref(v, req.stream_name, req.stream_arn);
+    return v.error();
+  }
   auto hash = routing_hash(req.partition_key, req.explicit_hash_key);
   if (!hash) return hash.error();
   auto s = d.lookup(req.stream_name, req.stream_arn);
@@ -337,7 +341,10 @@ result<put_records_result> engine::put_records(const put_records_request& req) {
       }
     }
   }
-  if (!v.ok()) return v.error();
+  if (!v.ok()) {
+    engine::impl::validate_ref(v, req.stream_name, req.stream_arn);
+    return v.error();
+  }
   std::size_t total = 0;
   for (const auto& r : records) total += r.data.size() + r.partition_key.size();
   if (total > kMaxPutRecordsBytes) return detail::invalid_argument("Records size exceeds 5 MB limit");
@@ -509,31 +516,44 @@ result<put_records_result> engine::put_records(const put_records_request& req) {
 result<get_shard_iterator_result> engine::get_shard_iterator(const get_shard_iterator_request& req) {
   auto& d = *impl_;
   validation v;
-  if (req.shard_id.empty()) {
-    v.length_at_least(req.shard_id, "shardId", 1);
-  } else if (req.shard_id.size() > 128) {
-    v.length_at_most(req.shard_id, "shardId", 128);
-  } else if (!detail::is_name_chars(req.shard_id)) {
-    v.pattern(req.shard_id, "shardId", detail::kShardIdPattern);
-  }
+  detail::validate_shard_id_input(v, req.shard_id, "shardId");
   if (req.shard_iterator_type > shard_iterator_type::at_timestamp) {
     v.enum_value(static_cast<unsigned>(req.shard_iterator_type), "shardIteratorType", detail::kShardIteratorTypeSet);
   }
   if (req.starting_sequence_number && !detail::is_decimal(*req.starting_sequence_number, 129)) {
     v.pattern(*req.starting_sequence_number, "startingSequenceNumber", detail::kSequenceNumberPattern);
   }
+  engine::impl::validate_ref(v, req.stream_name, req.stream_arn);
   if (!v.ok()) return v.error();
-  auto s = d.lookup(req.stream_name, req.stream_arn);
-  if (!s) return s.error();
+  // As AWS: the shard id is resolved first ("shardId-5", "5" and "x-5" name
+  // shard 5), then the stream; a missing stream is reported as a missing shard.
+  auto name = d.resolve(req.stream_name, req.stream_arn);
+  if (!name) return name.error();
+  auto id = shard_id::parse(req.shard_id);
+  if (!id) return detail::shard_not_found(d.at(*name), req.shard_id);
+  auto s = d.find(*name);
+  if (!s) {
+    if (s.error().code() == error_code::resource_not_found_exception)
+      return detail::shard_does_not_exist(d.at(*name), *id);
+    return s.error();
+  }
   stream_state& st = **s;
   if (auto admitted = d.enter("GetShardIterator", st.name); !admitted) return admitted.error();
   const auto w = d.at(st.name);
   const timestamp now = d.now();
 
+  std::shared_lock stream_lock(st.mu);
+  const shard_state* found = st.status == stream_status::creating ? nullptr : st.live_shard(id, now);
+  if (!found) return detail::shard_does_not_exist(w, *id);
+  const shard_state& sh = *found;
+
+  // A StartingSequenceNumber belongs with AT_ and AFTER_SEQUENCE_NUMBER only:
+  // TRIM_HORIZON, LATEST and AT_TIMESTAMP with one are refused (AWS's rule:
+  // "TRIM_HORIZON or LATEST and no StartingSequenceNumber").
   const auto type = req.shard_iterator_type;
   const bool by_number =
       type == shard_iterator_type::at_sequence_number || type == shard_iterator_type::after_sequence_number;
-  if (by_number != req.starting_sequence_number.has_value() && type != shard_iterator_type::at_timestamp) {
+  if (by_number != req.starting_sequence_number.has_value()) {
     return detail::invalid_argument(fmt::format(
         "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) "
         "TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified {} and {}.",
@@ -552,13 +572,6 @@ result<get_shard_iterator_result> engine::get_shard_iterator(const get_shard_ite
                       req.timestamp->time_since_epoch().count(), now.time_since_epoch().count()));
     }
   }
-
-  std::shared_lock stream_lock(st.mu);
-  auto id = shard_id::parse(req.shard_id);
-  if (!id) return detail::shard_not_found(w, req.shard_id);
-  const shard_state* found = st.status == stream_status::creating ? nullptr : st.live_shard(id, now);
-  if (!found) return detail::shard_does_not_exist(w, *id);
-  const shard_state& sh = *found;
   if (st.limits.enabled) {
     std::lock_guard rl(sh.reads.mu);
     if (!sh.reads.iterators.try_take(1, now) && d.enforce("GetShardIterator rate", st.name)) {

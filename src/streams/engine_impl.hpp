@@ -282,6 +282,11 @@ struct engine::impl {
 
   /// Validates stream_name / stream_arn and returns the stream name they name.
   result<std::string> resolve(const std::optional<std::string>& name, const std::optional<std::string>& arn) const;
+  /// Adds the model-constraint failures of StreamName and StreamARN to `v`
+  /// (what resolve() checks first), so an operation reports them together
+  /// with its other members' failures in one ValidationException.
+  static void validate_ref(detail::validation& v, const std::optional<std::string>& name,
+                           const std::optional<std::string>& arn);
   /// The stream, or ResourceNotFoundException.
   result<std::shared_ptr<detail::stream_state>> find(std::string_view name) const;
   /// resolve() then find().

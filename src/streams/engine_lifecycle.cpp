@@ -138,7 +138,6 @@ void engine::impl::remove_stream(const std::shared_ptr<stream_state>& s) {
 result<void> engine::create_stream(const create_stream_request& req) {
   auto& d = *impl_;
   validation v;
-  validate_stream_name(v, req.stream_name, "streamName");
   const stream_mode mode = req.stream_mode_details ? req.stream_mode_details->stream_mode : stream_mode::provisioned;
   if (mode != stream_mode::provisioned && mode != stream_mode::on_demand) {
     v.enum_value(static_cast<unsigned>(mode), "streamModeDetails.streamMode", detail::kStreamModeSet);
@@ -152,6 +151,7 @@ result<void> engine::create_stream(const create_stream_request& req) {
     }
   }
   if (req.tags.size() > 200) v.length_at_most(map_repr(req.tags), "tags", 200);
+  validate_stream_name(v, req.stream_name, "streamName");  // last, as AWS lists it
   if (!v.ok()) return v.error();
   const auto w = d.at(req.stream_name);
   if (auto e = validate_tag_map(req.tags, "add", w)) return *e;
@@ -306,6 +306,7 @@ result<describe_stream_result> engine::describe_stream(const describe_stream_req
   if (req.limit && *req.limit < 1) v.value_at_least(*req.limit, "limit", 1);
   if (req.limit && *req.limit > 10000) v.value_at_most(*req.limit, "limit", 10000);
   if (req.exclusive_start_shard_id) validate_shard_id_input(v, *req.exclusive_start_shard_id, "exclusiveStartShardId");
+  engine::impl::validate_ref(v, req.stream_name, req.stream_arn);
   if (!v.ok()) return v.error();
   auto s = d.lookup(req.stream_name, req.stream_arn);
   if (!s) return s.error();
@@ -361,6 +362,7 @@ result<list_shards_result> engine::list_shards(const list_shards_request& req) {
   if (req.shard_filter && req.shard_filter->shard_id) {
     validate_shard_id_input(v, *req.shard_filter->shard_id, "shardFilter.shardId");
   }
+  engine::impl::validate_ref(v, req.stream_name, req.stream_arn);
   if (!v.ok()) return v.error();
 
   // Where to start, and which shards to keep: from the request, or from the token.

@@ -303,6 +303,7 @@ result<void> engine::split_shard(const split_shard_request& req) {
   if (!detail::is_decimal(req.new_starting_hash_key, 39)) {
     v.pattern(req.new_starting_hash_key, "newStartingHashKey", detail::kHashKeyPattern);
   }
+  engine::impl::validate_ref(v, req.stream_name, req.stream_arn);
   if (!v.ok()) return v.error();
   if (auto range = d.check_clock_range(d.now()); !range) return range.error();
   auto call = d.begin_control("SplitShard", req.stream_name, req.stream_arn);
@@ -345,6 +346,7 @@ result<void> engine::merge_shards(const merge_shards_request& req) {
   validation v;
   validate_shard_id_input(v, req.shard_to_merge, "shardToMerge");
   validate_shard_id_input(v, req.adjacent_shard_to_merge, "adjacentShardToMerge");
+  engine::impl::validate_ref(v, req.stream_name, req.stream_arn);
   if (!v.ok()) return v.error();
   if (auto range = d.check_clock_range(d.now()); !range) return range.error();
   auto call = d.begin_control("MergeShards", req.stream_name, req.stream_arn);
@@ -385,6 +387,7 @@ result<update_shard_count_result> engine::update_shard_count(const update_shard_
   if (req.scaling_type != scaling_type::uniform_scaling) {
     v.enum_value(static_cast<unsigned>(req.scaling_type), "scalingType", detail::kScalingTypeSet);
   }
+  engine::impl::validate_ref(v, req.stream_name, req.stream_arn);
   if (!v.ok()) return v.error();
   if (auto range = d.check_clock_range(d.now()); !range) return range.error();
   auto call = d.begin_control("UpdateShardCount", req.stream_name, req.stream_arn);
@@ -494,7 +497,7 @@ result<void> engine::update_stream_mode(const update_stream_mode_request& req) {
   auto& d = *impl_;
   {
     validation v;
-    if (req.stream_arn.empty()) v.length_at_least(req.stream_arn, "streamARN", 1);
+    engine::impl::validate_ref(v, std::nullopt, req.stream_arn);
     const auto m = req.stream_mode_details.stream_mode;
     if (m != stream_mode::provisioned && m != stream_mode::on_demand) {
       v.enum_value(static_cast<unsigned>(m), "streamModeDetails.streamMode", detail::kStreamModeSet);

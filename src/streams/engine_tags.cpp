@@ -128,6 +128,7 @@ result<void> engine::add_tags_to_stream(const add_tags_to_stream_request& req) {
   validation v;
   if (req.tags.empty()) v.length_at_least(map_repr(req.tags), "tags", 1);
   if (req.tags.size() > kMaxTagsPerCall) v.length_at_most(map_repr(req.tags), "tags", kMaxTagsPerCall);
+  engine::impl::validate_ref(v, req.stream_name, req.stream_arn);
   if (!v.ok()) return v.error();
   auto call = d.begin_control("AddTagsToStream", req.stream_name, req.stream_arn);
   if (!call) return call.error();
@@ -154,6 +155,7 @@ result<void> engine::remove_tags_from_stream(const remove_tags_from_stream_reque
       break;
     }
   }
+  engine::impl::validate_ref(v, req.stream_name, req.stream_arn);
   if (!v.ok()) return v.error();
   auto call = d.begin_control("RemoveTagsFromStream", req.stream_name, req.stream_arn);
   if (!call) return call.error();
@@ -171,6 +173,7 @@ result<list_tags_for_stream_result> engine::list_tags_for_stream(const list_tags
   validation v;
   if (req.limit && *req.limit < 1) v.value_at_least(*req.limit, "limit", 1);
   if (req.limit && *req.limit > 50) v.value_at_most(*req.limit, "limit", 50);
+  engine::impl::validate_ref(v, req.stream_name, req.stream_arn);
   if (!v.ok()) return v.error();
   auto s = d.lookup(req.stream_name, req.stream_arn);
   if (!s) return s.error();
