@@ -283,6 +283,6 @@ result<engine::impl::control_call> engine::impl::begin_control(std::string_view 
   return control_call{std::move(control), std::move(*s), persist_on_exit(persist ? this : nullptr, std::move(stream))};
 }
 
-void engine::set_fault_plan(fault_plan plan) { impl_->faults.install(std::move(plan)); }
+void engine::set_fault_plan(fault_plan plan) { impl_->faults.install(std::move(plan), impl_->now()); }
 
 }  // namespace rill

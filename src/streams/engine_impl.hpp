@@ -168,6 +168,11 @@ struct stream_state {
   throughput_limits limits;
   encryption_type encryption = encryption_type::none;
   std::optional<std::string> key_id;
+  /// MaxRecordSizeInKiB (1024..10240). Written under mu; atomic because the
+  /// put path reads it without the lock.
+  std::atomic<std::int32_t> max_record_kib{1024};
+  /// The resource policy (PutResourcePolicy), as given.
+  std::optional<std::string> policy;
   /// Shards by index; null once expired and released.
   std::vector<std::shared_ptr<shard_state>> shards;
   /// Open shards sorted by starting hash key: they tile [0, 2^128 - 1].
@@ -287,6 +292,15 @@ struct engine::impl {
   /// with its other members' failures in one ValidationException.
   static void validate_ref(detail::validation& v, const std::optional<std::string>& name,
                            const std::optional<std::string>& arn);
+
+  /// Tags and the resource policy of registered consumers (TagResource and
+  /// PutResourcePolicy on a consumer ARN), by consumer ARN. Guarded by consumer_extras_mu.
+  struct resource_extras {
+    std::map<std::string, std::string> tags;
+    std::optional<std::string> policy;
+  };
+  mutable std::mutex consumer_extras_mu;
+  std::map<std::string, resource_extras, std::less<>> consumer_extras;
   /// The stream, or ResourceNotFoundException.
   result<std::shared_ptr<detail::stream_state>> find(std::string_view name) const;
   /// resolve() then find().
@@ -347,6 +361,14 @@ struct engine::impl {
   };
   result<control_call> begin_control(std::string_view op, const std::optional<std::string>& name,
                                      const std::optional<std::string>& arn);
+  /// A resource named by ARN (TagResource, the resource policies): a stream,
+  /// under a control call so changes are persisted, or a registered consumer
+  /// (checked through `self`), whose extras live in consumer_extras. (engine_tags.cpp)
+  struct resource_ref {
+    std::optional<control_call> stream;
+    std::string consumer_arn;
+  };
+  result<resource_ref> open_resource(kinesis& self, std::string_view op, const std::string& arn);
   /// The prologue of every call: the control-plane rate for `op` (when
   /// enabled) and injected faults (fail or delay).
   result<void> enter(std::string_view op, std::string_view stream);

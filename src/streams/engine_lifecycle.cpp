@@ -90,6 +90,7 @@ void describe_common(Description& out, const stream_state& st) {
   out.enhanced_monitoring = monitoring_of(st);
   out.encryption_type = st.encryption;
   out.key_id = st.key_id;
+  out.max_record_size_in_kib = st.max_record_kib.load();
 }
 
 }  // namespace
@@ -151,6 +152,7 @@ result<void> engine::create_stream(const create_stream_request& req) {
     }
   }
   if (req.tags.size() > 200) v.length_at_most(map_repr(req.tags), "tags", 200);
+  if (req.max_record_size_in_kib) validate_max_record_kib(v, *req.max_record_size_in_kib);
   validate_stream_name(v, req.stream_name, "streamName");  // last, as AWS lists it
   if (!v.ok()) return v.error();
   const auto w = d.at(req.stream_name);
@@ -186,6 +188,7 @@ result<void> engine::create_stream(const create_stream_request& req) {
   s->created = d.now();
   s->mode = mode;
   s->tags = req.tags;
+  s->max_record_kib = req.max_record_size_in_kib.value_or(detail::kDefaultMaxRecordKiB);
   s->initial_shards = shards;
   s->limits = d.opt.throughput;
   {
@@ -336,6 +339,10 @@ result<describe_stream_result> engine::describe_stream(const describe_stream_req
 
 result<describe_stream_summary_result> engine::describe_stream_summary(const describe_stream_summary_request& req) {
   auto& d = *impl_;
+  validation v;
+  detail::validate_stream_id(v, req.stream_id);
+  engine::impl::validate_ref(v, req.stream_name, req.stream_arn);
+  if (!v.ok()) return v.error();
   auto s = d.lookup(req.stream_name, req.stream_arn);
   if (!s) return s.error();
   if (auto admitted = d.enter("DescribeStreamSummary", (*s)->name); !admitted) return admitted.error();
@@ -484,6 +491,25 @@ result<list_shards_result> engine::list_shards(const list_shards_request& req) {
     last = sh->id.index();
   }
   return out;
+}
+
+// --- large records ----------------------------------------------------------------
+
+result<void> engine::update_max_record_size(const update_max_record_size_request& req) {
+  auto& d = *impl_;
+  validation v;
+  validate_max_record_kib(v, req.max_record_size_in_kib);
+  detail::validate_stream_id(v, req.stream_id);
+  engine::impl::validate_ref(v, std::nullopt, req.stream_arn);
+  if (!v.ok()) return v.error();
+  auto call = d.begin_control("UpdateMaxRecordSize", std::nullopt, req.stream_arn);
+  if (!call) return call.error();
+  auto& st = *call->stream;
+  std::unique_lock lock(st.mu);
+  if (st.status != stream_status::active) return detail::stream_not_active(d.at(st.name), st.status);
+  st.max_record_kib = req.max_record_size_in_kib;
+  logger()->info("stream {}: MaxRecordSizeInKiB {}", st.name, req.max_record_size_in_kib);
+  return {};
 }
 
 }  // namespace rill

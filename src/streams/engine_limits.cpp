@@ -121,7 +121,7 @@ result<void> engine::impl::enter(std::string_view op, std::string_view stream) {
     }
   }
   if (!faults.active()) return {};
-  auto outcome = faults.on_call(op, stream);
+  auto outcome = faults.on_call(op, stream, now());
   if (outcome.delay > duration::zero()) delay(op, stream, outcome.delay);
   if (outcome.fail) {
     logger()->debug("fault plan: failing {} on {} with {}", op, stream, to_string(*outcome.fail));
