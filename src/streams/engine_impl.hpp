@@ -194,8 +194,7 @@ struct stream_state {
   }
   /// The position in `open` of the shard whose range holds `h`.
   [[nodiscard]] std::size_t route(hash_key h) const {
-    return static_cast<std::size_t>(std::upper_bound(open_starts.begin(), open_starts.end(), h) -
-                                    open_starts.begin()) -
+    return static_cast<std::size_t>(std::upper_bound(open_starts.begin(), open_starts.end(), h) - open_starts.begin()) -
            1;
   }
   std::uint32_t next_index = 0;
@@ -272,10 +271,10 @@ struct engine::impl {
 
   // Quota counters, kept up to date by recount() so that no call scans every
   // stream; guarded by control_mu.
-  std::int64_t open_shards_total = 0;  // open shards of PROVISIONED streams (CREATING: the shards asked for)
+  std::int64_t open_shards_total = 0;      // open shards of PROVISIONED streams (CREATING: the shards asked for)
   std::int64_t reserved_shards_total = 0;  // the sum of stream_state::reserved_shards
-  std::int32_t on_demand_streams = 0;  // ON_DEMAND streams
-  std::int32_t creating_streams = 0;   // streams in CREATING
+  std::int32_t on_demand_streams = 0;      // ON_DEMAND streams
+  std::int32_t creating_streams = 0;       // streams in CREATING
   /// ON_DEMAND streams by uid, for the scaler; guarded by control_mu.
   std::map<std::uint64_t, std::weak_ptr<detail::stream_state>> on_demand_set;
 
