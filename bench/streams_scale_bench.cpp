@@ -9,6 +9,9 @@
 //   BM_PutRecordShards/N        put_record on a stream of N shards, keys in the lowest 1/256
 //                               of the hash space (the same few shards whatever N)
 //   BM_PutRecordsShards/N       the same with put_records (500 entries)
+//   BM_PutRecordOneShard/N      put_record with explicit hash keys that route to shard 0
+//                               whatever N (the same work at every N)
+//   BM_PutRecordsOneShard/N     the same with put_records (500 entries)
 //   BM_PutRecordSpread/N        put_record with keys spread over all N shards (every put
 //                               touches a cold shard: shows the working set, not the engine)
 //   BM_GetRecordsShards/N       an empty get_records on a stream of N shards
@@ -27,14 +30,16 @@
 //                               update_shard_count 5000 <-> 10000 on the same stream
 //   BM_UnrelatedDuringReshard/R the wait of a create_stream of a new stream and of a
 //                               put_record to another stream while update_shard_count
-//                               10000 <-> 5000 runs on a third (R = 1), or with no
-//                               reshard running (R = 0: the machine's own noise)
+//                               10000 <-> 5000 runs on a third (R = 1); baselines with
+//                               no rescale: R = 0 another thread sleeps, R = 2 another
+//                               thread burns a rescale's CPU time (no engine lock)
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <string>
 #include <thread>
 #include <vector>
@@ -88,6 +93,66 @@ BENCHMARK(BM_PutRecordShards)->ArgsProduct({kCounts});
 
 void BM_PutRecordSpread(benchmark::State& state) { put_record_loop(state, default_records()); }
 BENCHMARK(BM_PutRecordSpread)->ArgsProduct({kCounts});
+
+// Explicit hash keys spread over the lowest 1/10,000 of the hash space: on a
+// uniform stream of N ≤ 10,000 shards they all route to shard 0, so the work
+// of a call is the same whatever N; only the other shards' presence differs.
+const std::vector<std::string>& shard0_hash_keys() {
+  static const std::vector<std::string> keys = [] {
+    std::vector<std::string> out;
+    const u128 width = ~u128{0} / 10000;
+    std::uint64_t x = kSeed;
+    for (std::size_t i = 0; i < kPoolRecords; ++i) {
+      x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+      out.push_back(hash_key(width / 0xffffffffULL * (x >> 32)).to_string());
+    }
+    return out;
+  }();
+  return keys;
+}
+
+void BM_PutRecordOneShard(benchmark::State& state) {
+  const auto n = static_cast<std::int32_t>(state.range(0));
+  auto e = fresh_engine();
+  create(*e, "s", n);
+  const record_set& rs = default_records();
+  const auto& hk = shard0_hash_keys();
+  put_record_request req{.stream_name = "s"};
+  std::size_t i = 0;
+  for (auto _ : state) {
+    req.data = rs.payload(i);
+    req.partition_key = rs.key(i);
+    req.explicit_hash_key = hk[i];
+    auto r = e->put_record(req);
+    benchmark::DoNotOptimize(r);
+    if (++i == rs.size()) i = 0;
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(kRecordBytes));
+}
+BENCHMARK(BM_PutRecordOneShard)->ArgsProduct({kCounts});
+
+void BM_PutRecordsOneShard(benchmark::State& state) {
+  const auto n = static_cast<std::int32_t>(state.range(0));
+  auto e = fresh_engine();
+  create(*e, "s", n);
+  auto batches = default_records().batches();
+  const auto& hk = shard0_hash_keys();
+  std::size_t k = 0;
+  for (auto& b : batches) {
+    b.stream_name = "s";
+    for (auto& entry : b.records) entry.explicit_hash_key = hk[k++];
+  }
+  std::size_t b = 0;
+  for (auto _ : state) {
+    auto r = e->put_records(batches[b]);
+    benchmark::DoNotOptimize(r);
+    if (++b == batches.size()) b = 0;
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(kBatch));
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(kBatch * kRecordBytes));
+}
+BENCHMARK(BM_PutRecordsOneShard)->ArgsProduct({kCounts});
 
 void BM_PutRecordsShards(benchmark::State& state) {
   const auto n = static_cast<std::int32_t>(state.range(0));
@@ -349,7 +414,8 @@ BENCHMARK(BM_PutDuringReshard)->UseRealTime()->MinTime(1.0);
 // R = 0 runs the same loop for the same time with no rescale (the baseline).
 // Wall time: a wait on a lock is what this measures.
 void BM_UnrelatedDuringReshard(benchmark::State& state) {
-  const bool reshard = state.range(0) != 0;
+  const auto mode = state.range(0);
+  const bool reshard = mode == 1;
   auto e = fresh_engine();
   create(*e, "big", 10000);
   create(*e, "p", 1);
@@ -357,6 +423,7 @@ void BM_UnrelatedDuringReshard(benchmark::State& state) {
   std::vector<double> create_us;
   std::vector<double> put_us;
   std::vector<double> reshard_ms;
+  std::vector<double> reshard_cpu_ms;
   std::int32_t target = 5000;
   int made = 0;
   std::size_t rec = 0;
@@ -365,13 +432,27 @@ void BM_UnrelatedDuringReshard(benchmark::State& state) {
     std::atomic<bool> running{true};
     std::thread scaler([&] {
       const auto t0 = clk::now();
+      timespec c0{};
+      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
       if (reshard) {
         auto r = e->update_shard_count({.stream_name = "big", .target_shard_count = target});
         if (!r) std::fprintf(stderr, "update_shard_count: %s\n", r.error().to_string().c_str());
+      } else if (mode == 2) {
+        // As much CPU as a rescale takes (about 30 ms), with no engine lock.
+        timespec now{};
+        volatile std::uint64_t x = 1;
+        do {
+          for (int k = 0; k < 10000; ++k) x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+          clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+        } while ((now.tv_sec - c0.tv_sec) * 1000000000L + (now.tv_nsec - c0.tv_nsec) < 30'000'000L);
       } else {
         std::this_thread::sleep_for(std::chrono::milliseconds(25));  // about one rescale's length
       }
       reshard_ms.push_back(std::chrono::duration<double, std::milli>(clk::now() - t0).count());
+      timespec c1{};
+      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+      reshard_cpu_ms.push_back(static_cast<double>(c1.tv_sec - c0.tv_sec) * 1e3 +
+                               static_cast<double>(c1.tv_nsec - c0.tv_nsec) / 1e6);
       running = false;
     });
     while (running.load()) {
@@ -405,9 +486,18 @@ void BM_UnrelatedDuringReshard(benchmark::State& state) {
   state.counters["put_p50_us"] = pct(put_us, 0.5);
   state.counters["calls"] = static_cast<double>(create_us.size());
   state.counters["reshard_ms"] = pct(reshard_ms, 0.5);
-  state.SetLabel(reshard ? "during update_shard_count 10000 <-> 5000" : "baseline: no rescale");
+  state.counters["reshard_cpu_ms"] = pct(reshard_cpu_ms, 0.5);
+  state.SetLabel(reshard     ? "during update_shard_count 10000 <-> 5000"
+                 : mode == 2 ? "baseline: another thread busy for 30 ms of CPU, no rescale"
+                             : "baseline: no rescale");
 }
-BENCHMARK(BM_UnrelatedDuringReshard)->Arg(0)->Arg(1)->Iterations(6)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_UnrelatedDuringReshard)
+    ->Arg(0)
+    ->Arg(2)
+    ->Arg(1)
+    ->Iterations(6)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace rill::bench

@@ -192,10 +192,22 @@ struct stream_state {
     open_starts.reserve(open.size());
     for (const shard_state* sh : open) open_starts.push_back(sh->start);
   }
-  /// The position in `open` of the shard whose range holds `h`.
+  /// The position in `open` of the shard whose range holds `h`: a branchless
+  /// binary search (the compiler selects with a conditional move, so a step
+  /// costs no mispredicted branch), over starts that tile from 0.
   [[nodiscard]] std::size_t route(hash_key h) const {
-    return static_cast<std::size_t>(std::upper_bound(open_starts.begin(), open_starts.end(), h) - open_starts.begin()) -
-           1;
+    using u128 = hash_key::value_type;
+    const hash_key* first = open_starts.data();
+    const hash_key* base = first;
+    std::size_t n = open_starts.size();
+    const u128 key = h.value();
+    while (n > 1) {
+      const std::size_t half = n / 2;
+      const u128 probe = base[half].value();
+      base = probe <= key ? base + half : base;  // the last start <= h stays in [base, base + n)
+      n -= half;
+    }
+    return static_cast<std::size_t>(base - first);
   }
   std::uint32_t next_index = 0;
   /// Shards asked for at creation (attached when the stream turns ACTIVE).
