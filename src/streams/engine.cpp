@@ -274,13 +274,18 @@ result<engine::impl::control_call> engine::impl::begin_control(std::string_view 
                                                                const std::optional<std::string>& arn) {
   auto s = lookup(name, arn);
   if (!s) return s.error();
-  // Rates and injected faults (a delay may wait for the clock) before the lock.
+  // Rates and injected faults (a delay may wait for the clock) before the locks.
   if (auto admitted = enter(op, (*s)->name); !admitted) return admitted.error();
-  std::unique_lock control(control_mu);
-  s = lookup(name, arn);  // again, under the lock: it may have been deleted meanwhile
-  if (!s) return s.error();
-  auto stream = *s;
-  return control_call{std::move(control), std::move(*s), persist_on_exit(persist ? this : nullptr, std::move(stream))};
+  for (;;) {
+    auto stream = *s;
+    std::unique_lock stream_control(stream->control_mu);
+    std::unique_lock control(control_mu);
+    s = lookup(name, arn);  // again, under the locks: it may have been deleted (or replaced) meanwhile
+    if (!s) return s.error();
+    if (*s != stream) continue;  // a new stream of that name: lock that one instead
+    return control_call{std::move(stream_control), std::move(control), std::move(stream),
+                        persist_on_exit(persist ? this : nullptr, *s)};
+  }
 }
 
 void engine::set_fault_plan(fault_plan plan) { impl_->faults.install(std::move(plan), impl_->now()); }

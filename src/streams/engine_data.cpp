@@ -151,13 +151,6 @@ result<hash_key> routing_hash(std::string_view key, const std::optional<borrowed
   return *h;
 }
 
-// The open shard whose range holds `h`. `open` tiles the hash space.
-std::size_t route(const std::vector<shard_state*>& open, hash_key h) {
-  auto it =
-      std::upper_bound(open.begin(), open.end(), h, [](hash_key k, const shard_state* s) { return k < s->start; });
-  return static_cast<std::size_t>(it - open.begin()) - 1;
-}
-
 bool accepts_writes(stream_status s) { return s == stream_status::active || s == stream_status::updating; }
 
 // Scratch space reused by the puts of one thread: no allocation per record.
@@ -290,7 +283,7 @@ result<put_record_result> engine::put_record(const put_record_request& req) {
 
   std::shared_lock stream_lock(st.mu);
   if (!accepts_writes(st.status)) return detail::stream_not_found(d.at(st.name));
-  shard_state& sh = *st.open[route(st.open, *hash)];
+  shard_state& sh = *st.open[st.route(*hash)];
   const log_entry entry{req.partition_key, req.data};
   const auto bytes = static_cast<std::int64_t>(req.partition_key.size() + req.data.size());
   std::unique_lock lock(sh.mu);
@@ -418,7 +411,7 @@ result<put_records_result> engine::put_records(const put_records_request& req) {
   // entries, not on how many shards the stream has.
   sc.keys.resize(n);
   for (std::size_t i = 0; i < n; ++i) {
-    sc.keys[i] = (static_cast<std::uint64_t>(route(st.open, sc.hashes[i])) << 32) | i;
+    sc.keys[i] = (static_cast<std::uint64_t>(st.route(sc.hashes[i])) << 32) | i;
   }
   std::sort(sc.keys.begin(), sc.keys.end());
 

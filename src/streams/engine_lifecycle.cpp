@@ -103,6 +103,7 @@ void engine::impl::activate(stream_state& s) {
     hash_key end = i + 1 < starts.size() ? hash_key(starts[i + 1].value() - 1) : hash_key::max();
     s.open.push_back(add_shard(s, starts[i], end, std::nullopt, std::nullopt, create_s, t));
   }
+  s.index_open();
   s.status = stream_status::active;
   s.activated_at = t;
 }
@@ -124,6 +125,7 @@ void engine::impl::remove_stream(const std::shared_ptr<stream_state>& s) {
     // trimmer finds nothing to trim or remove again.
     shards.swap(s->shards);
     s->open.clear();
+    s->open_starts.clear();
     s->released_prefix = 0;
     s->status = stream_status::deleting;
     s->removed = true;
@@ -165,7 +167,7 @@ result<void> engine::create_stream(const create_stream_request& req) {
   std::lock_guard control(d.control_mu);
   if (d.find(req.stream_name)) return detail::stream_in_use_exists(w);
   const std::int64_t current = d.open_shard_total();
-  if (mode == stream_mode::provisioned && current + shards > d.opt.shard_limit) {
+  if (mode == stream_mode::provisioned && d.committed_shard_total() + shards > d.opt.shard_limit) {
     return detail::shard_limit_exceeded(d.opt.account_id, d.opt.region, current, d.opt.shard_limit, shards);
   }
   if (d.opt.control_plane.enabled) {
@@ -213,9 +215,10 @@ result<void> engine::create_stream(const create_stream_request& req) {
   }
   std::weak_ptr<stream_state> weak = s;
   d.sched->call_at(d.now() + d.opt.create_stream_delay, [&d, weak] {
-    std::lock_guard control(d.control_mu);
     auto st = weak.lock();
     if (!st) return;
+    std::lock_guard stream_control(st->control_mu);
+    std::lock_guard control(d.control_mu);
     {
       std::unique_lock lock(st->mu);
       if (st->status == stream_status::creating) d.activate(*st);
@@ -246,8 +249,11 @@ result<void> engine::delete_stream(const delete_stream_request& req) {
   d.recount(stream);
   std::weak_ptr<stream_state> weak = stream;
   d.sched->call_at(d.now() + d.opt.delete_stream_delay, [&d, weak] {
+    auto st = weak.lock();
+    if (!st) return;
+    std::lock_guard stream_control(st->control_mu);
     std::lock_guard control(d.control_mu);
-    if (auto st = weak.lock()) d.remove_stream(st);
+    d.remove_stream(st);
   });
   return {};
 }

@@ -245,6 +245,7 @@ result<void> engine::impl::open_durable() {
       }
       std::sort(s->open.begin(), s->open.end(),
                 [](const shard_state* a, const shard_state* b) { return a->start < b->start; });
+      s->index_open();
       if (m.status == "CREATING") {
         s->status = stream_status::creating;
         activate(*s);  // the creation finishes now
@@ -306,7 +307,7 @@ result<void> engine::impl::change_encryption(const stream_encryption_request& re
     return detail::invalid_argument(
         fmt::format("Stream {} under account {} is not encrypted with key {}.", st.name, opt.account_id, key));
   }
-  begin_update(call->stream, lock, [&st, key, start](std::unique_lock<detail::shared_mutex>&) {
+  begin_update(call->stream, call->lock, lock, [&st, key, start](std::unique_lock<detail::shared_mutex>&) {
     st.encryption = start ? encryption_type::kms : encryption_type::none;
     st.key_id = start ? std::optional<std::string>(key) : std::nullopt;
     for (auto& sh : st.shards) {
