@@ -273,7 +273,15 @@ void BM_KclRebalance(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * leases);
   state.SetLabel("10 workers, leases/s; manual_s = clock time to balance");
 }
-BENCHMARK(BM_KclRebalance)->Arg(1)->Arg(10)->Arg(100)->Arg(1000)->Arg(3000)->Arg(10000)->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK(BM_KclRebalance)
+    ->Arg(1)
+    ->Arg(10)
+    ->Arg(100)
+    ->Arg(1000)
+    ->Arg(3000)
+    ->Arg(10000)
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1);
 
 }  // namespace
 }  // namespace rill::kcl::bench

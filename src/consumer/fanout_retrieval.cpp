@@ -133,8 +133,8 @@ class fan_out_retrieval final : public record_retrieval {
     get_records_result out;
     out.records.reserve(owned->records.size());
     for (const auto& r : owned->records)
-      out.records.push_back({r.sequence_number, r.approximate_arrival_timestamp, r.data, r.partition_key,
-                             r.encryption_type});
+      out.records.push_back(
+          {r.sequence_number, r.approximate_arrival_timestamp, r.data, r.partition_key, r.encryption_type});
     out.millis_behind_latest = owned->millis_behind_latest;
     if (owned->continuation_sequence_number) {
       continuation_ = owned->continuation_sequence_number;

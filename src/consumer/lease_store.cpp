@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
-#include <unordered_map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <unordered_map>
 
 #include "consumer/lease_ops.hpp"
 #include "rill/lease.hpp"
@@ -92,8 +92,7 @@ bool apply(op_kind kind, lease& item, const lease& local, std::string_view who) 
       break;
     case op_kind::update:
       if (item.lease_counter != local.lease_counter) return false;
-      if (!((item.lease_owner && *item.lease_owner == who) ||
-            (item.checkpoint_owner && *item.checkpoint_owner == who)))
+      if (!((item.lease_owner && *item.lease_owner == who) || (item.checkpoint_owner && *item.checkpoint_owner == who)))
         return false;
       item.checkpoint = local.checkpoint;
       item.pending_checkpoint = local.pending_checkpoint;
@@ -244,7 +243,8 @@ class memory_lease_store final : public lease_store {
       order_.clear();
       order_.reserve(leases_.size());
       for (const auto& kv : leases_) order_.push_back(&kv.second);
-      std::sort(order_.begin(), order_.end(), [](const lease* a, const lease* b) { return a->lease_key < b->lease_key; });
+      std::sort(order_.begin(), order_.end(),
+                [](const lease* a, const lease* b) { return a->lease_key < b->lease_key; });
       order_dirty_ = false;
     }
     return order_;

@@ -595,7 +595,7 @@ struct scheduler::core : std::enable_shared_from_this<scheduler::core> {
       c.l.throughput_kbps = 0.5 * old_kbps + 0.5 * kbps;
       bool done = false;
       for (int attempt = 0; attempt < 2 && !done; ++attempt) {  // RENEWAL_RETRIES = 2
-        auto r = cfg.lease_store->renew_lease(c.l);  // updates c.l only when it applies
+        auto r = cfg.lease_store->renew_lease(c.l);             // updates c.l only when it applies
         if (!r) continue;
         done = true;
         if (*r == write_status::applied) {
@@ -687,7 +687,6 @@ struct scheduler::core : std::enable_shared_from_this<scheduler::core> {
   }
 
   // --- taking and balancing -----------------------------------------------------------
-
 
   void take_leases() {
     if (auto r = cfg.lease_store->scan_leases(table); !r) {

@@ -106,7 +106,8 @@ TEST_F(KclFanOutTest, RegistersTheApplicationAndDeliversAcrossSubscriptionLifeti
   EXPECT_EQ(got.size(), ids.size());
   EXPECT_EQ(j_.incarnations.size(), 2u);  // one tenure per shard: resubscribing is not a new tenure
   // Checkpointed at the tip of each shard.
-  for (const auto& [shard, tip] : testing::tips(*engine_, stream)) EXPECT_EQ((**store_->get_lease(shard)).checkpoint, tip);
+  for (const auto& [shard, tip] : testing::tips(*engine_, stream))
+    EXPECT_EQ((**store_->get_lease(shard)).checkpoint, tip);
 }
 
 TEST_F(KclFanOutTest, AShardEndsWithItsChildrenAndTheyFollow) {

@@ -12,8 +12,8 @@
 
 #include "consumer/lease_ops.hpp"
 #include "rill/lease.hpp"
-#include "storage/fault_file_system.hpp"
 #include "seed.hpp"
+#include "storage/fault_file_system.hpp"
 
 namespace rill::kcl {
 namespace {
