@@ -341,10 +341,11 @@ namespace {
 // The same simulation with enhanced fan-out retrieval: subscriptions taken over
 // by the next owner (ResourceInUseException), ended by their 5-minute life or
 // the end of a shard, resumed from continuation sequence numbers. Seeds:
-// RILL_SEED (first, default 201) and RILL_KCL_FANOUT_SIM_SEEDS (default 2).
+// RILL_SEED (first, default 205) and RILL_KCL_FANOUT_SIM_SEEDS (default 3; the
+// defaults include seeds with non-graceful failovers that duplicate records).
 TEST(KclFailoverSimulation, WithEnhancedFanOut) {
-  const std::uint64_t first = rill::testing::test_seed(201);
-  int seeds = 2;
+  const std::uint64_t first = rill::testing::test_seed(205);
+  int seeds = 3;
   if (const char* env = std::getenv("RILL_KCL_FANOUT_SIM_SEEDS"); env && *env) seeds = std::max(1, std::atoi(env));
   for (int i = 0; i < seeds; ++i) {
     const std::uint64_t seed = first + static_cast<std::uint64_t>(i);
