@@ -301,7 +301,8 @@ struct config {
   /// after task_backoff_time_millis) this many times, then skipped and reported.
   std::int32_t process_records_retry_attempts = 2;
 
-  /// Null: polling.
+  /// How records are read (KCL RetrievalConfig): make_polling_retrieval_factory()
+  /// (null: this) or make_fan_out_retrieval_factory() (enhanced fan-out).
   std::shared_ptr<retrieval_factory> retrieval{};
   /// KCL metrics (namespace "KinesisClientLibrary"); null: none.
   std::shared_ptr<metrics_registry> metrics{};
