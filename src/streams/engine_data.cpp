@@ -355,7 +355,6 @@ result<put_records_result> engine::put_records(const put_records_request& req) {
   }
   std::size_t total = 0;
   for (const auto& r : records) total += r.data.size() + r.partition_key.size();
-  if (total > kMaxLargePutRecordsBytes) return detail::invalid_argument("Records size exceeds 10 MB limit");
 
   auto& sc = scratch();
   const std::size_t n = records.size();
@@ -386,6 +385,7 @@ result<put_records_result> engine::put_records(const put_records_request& req) {
       return detail::invalid_argument("Records size exceeds 5 MB limit");
     }
   }
+  if (total > kMaxLargePutRecordsBytes) return detail::invalid_argument("Records size exceeds 10 MB limit");
   if (auto range = d.check_clock_range(start); !range) return range.error();
   if (auto admitted = d.enter("PutRecords", st.name); !admitted) {
     d.record_failure(st, start, stream_metric::put_records_success, stream_metric::put_records_latency);

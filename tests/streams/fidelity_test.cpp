@@ -264,6 +264,15 @@ TEST(Fidelity, EmptyStringsFailPatternAndLengthInModelOrder) {
                     "equal to 1",
                     value_error("", "streamName", kNamePattern), value_error("", "streamName", kMinLength1)}));
 
+  // ShardCount's model minimum holds for ON_DEMAND too, before any semantic check.
+  auto on_demand = e->create_stream({.stream_name = "od",
+                                     .shard_count = 0,
+                                     .stream_mode_details = stream_mode_details{stream_mode::on_demand}});
+  RILL_EXPECT_ERROR(on_demand, error_code::validation_exception);
+  EXPECT_EQ(on_demand.error().message(),
+            errors({"Value '0' at 'shardCount' failed to satisfy constraint: Member must have value greater than or "
+                    "equal to 1"}));
+
   auto describe = e->describe_stream({.stream_name = "", .limit = 0, .exclusive_start_shard_id = ""});
   RILL_EXPECT_ERROR(describe, error_code::validation_exception);
   EXPECT_EQ(describe.error().message(),
