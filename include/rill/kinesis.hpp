@@ -574,9 +574,13 @@ struct starting_position {
   std::optional<rill::timestamp> timestamp{};
 };
 
-/// One SubscribeToShardEvent. Records are owned copies.
+/// One SubscribeToShardEvent. Its records VIEW `buffer` as get_records_result's
+/// do (one copy of the stored bytes per event, shared by copies of the event):
+/// keep the event (or a copy of `buffer`) alive while you use them, or call
+/// owned_records().
 struct subscribe_to_shard_event {
-  std::vector<owned_record> records{};
+  /// In sequence-number order. They view `buffer`: see record.
+  std::vector<record> records{};
   /// Resubscribe with AFTER_SEQUENCE_NUMBER from here (and checkpoint it). It
   /// advances with time even when no data arrives. Null (absent) at the end of a
   /// closed shard, where child_shards lists the children.
@@ -584,6 +588,16 @@ struct subscribe_to_shard_event {
   /// How far this event ends behind the newest record of the shard; 0 = caught up.
   std::int64_t millis_behind_latest = 0;
   std::vector<child_shard> child_shards{};
+  /// Owns the bytes that `records` view (shared by copies of this event).
+  std::shared_ptr<const void> buffer{};
+
+  /// Every record as an owning copy (one allocation per string).
+  [[nodiscard]] std::vector<owned_record> owned_records() const {
+    std::vector<owned_record> out;
+    out.reserve(records.size());
+    for (const record& r : records) out.push_back(r.to_owned());
+    return out;
+  }
 };
 
 /// How a subscription delivers (beyond the AWS API, which delivers over HTTP/2).

@@ -49,7 +49,7 @@ void pull_all(subscription& sub, std::vector<int>& got) {
       ASSERT_FALSE(sub.ended());
       continue;
     }
-    for (const auto& rec : (*r)->records) got.push_back(std::stoi(rec.data));
+    for (const auto& rec : (*r)->records) got.push_back(std::stoi(std::string(rec.data)));
   }
 }
 
@@ -91,7 +91,7 @@ TEST(SubscribeToShardConcurrency, CallbackSubscriberSeesEveryRecordInOrder) {
   opt.handler = [&](result<subscribe_to_shard_event> ev) {
     ASSERT_TRUE(ev.ok());
     std::lock_guard lock(mu);
-    for (const auto& rec : ev->records) got.push_back(std::stoi(rec.data));
+    for (const auto& rec : ev->records) got.push_back(std::stoi(std::string(rec.data)));
     cv.notify_all();
   };
   auto sub = value_or_throw(
