@@ -220,7 +220,9 @@ class fanout_subscription final : public subscription, public std::enable_shared
       return;
     }
     if (waiting_.load(std::memory_order_seq_cst)) {
-      std::lock_guard lock(mu_);
+      // Taking the lock orders us after a waiter's predicate check; notifying
+      // after releasing it spares the woken waiter a block on mu_.
+      { std::lock_guard lock(mu_); }
       cv_.notify_all();
     }
   }

@@ -43,9 +43,11 @@ std::size_t state_bytes(const window_state& s) {
 }  // namespace
 
 std::string kinesis_event_record::event_id() const {
-  std::string out(shard_id());
-  out += ':';
-  out += kinesis.sequence_number.to_string();
+  const std::string seq = kinesis.sequence_number.to_string();
+  const std::string_view shard = shard_id();
+  std::string out;
+  out.reserve(shard.size() + 1 + seq.size());
+  out.append(shard).append(1, ':').append(seq);
   return out;
 }
 
@@ -224,15 +226,18 @@ class event_source_mapping::feed {
     const shard_id id = s.info.shard_id;
     if (!s.sub || s.sub->ended()) {
       s.sub.reset();
-      subscribe_to_shard_request req{.consumer_arn = *o_.consumer_arn, .shard_id = id.to_string()};
+      starting_position from;
       if (s.continuation) {
-        req.starting_position = {.type = shard_iterator_type::after_sequence_number, .sequence_number = s.continuation};
+        from.type = shard_iterator_type::after_sequence_number;
+        from.sequence_number = s.continuation;
       } else {
-        req.starting_position.type = parent_read(s) ? shard_iterator_type::trim_horizon : o_.starting_position;
-        if (req.starting_position.type == shard_iterator_type::at_timestamp) {
-          req.starting_position.timestamp = o_.starting_position_timestamp;
-        }
+        from.type = parent_read(s) ? shard_iterator_type::trim_horizon : o_.starting_position;
+        if (from.type == shard_iterator_type::at_timestamp) from.timestamp = o_.starting_position_timestamp;
       }
+      subscribe_to_shard_request req;
+      req.consumer_arn = *o_.consumer_arn;
+      req.shard_id = id.to_string();
+      req.starting_position = std::move(from);
       // One event at most a batch, as a GetRecords call with Limit = BatchSize.
       req.options.max_event_records = std::clamp(o_.batch_size, 1, 10000);
       auto sub = client_.subscribe_to_shard(req);
