@@ -87,12 +87,25 @@ class fanout_subscription final : public subscription, public std::enable_shared
         position_(position),
         pool_(std::make_shared<event_buffer_pool>()) {
     manual_ = dynamic_cast<manual_clock*>(clock_.get());
-    if (opt_.handler) delivery_ = clock_->make_scheduler();
+    // Callback mode: on a manual clock delivery is a task of a scheduler of the
+    // clock (it runs inside advance()); otherwise a delivery thread of the
+    // subscription's own, woken like a pull() waiter (a put costs the writer an
+    // atomic add and, when the thread sleeps, one notify: no task per put).
+    if (opt_.handler && manual_) delivery_ = clock_->make_scheduler();
   }
 
   ~fanout_subscription() override {
     unregister();
     if (delivery_) delivery_->shutdown();
+    // The delivery thread holds a reference until it returns, so it has finished
+    // by now, or it is the thread running this destructor.
+    if (loop_.joinable()) {
+      if (loop_.get_id() == std::this_thread::get_id()) {
+        loop_.detach();
+      } else {
+        loop_.join();
+      }
+    }
   }
 
   /// Joins the shard's subscribers and starts the timers.
@@ -108,6 +121,12 @@ class fanout_subscription final : public subscription, public std::enable_shared
       if (auto s = w.lock()) s->finish(std::nullopt);
     });
     schedule_heartbeat(now);
+    if (opt_.handler && !manual_) {
+      loop_ = std::thread([self = shared_from_this()]() mutable {
+        self->delivery_loop();
+        self.reset();  // may destroy the subscription (its destructor detaches this thread)
+      });
+    }
     wake();  // records may already be there
   }
 
@@ -202,9 +221,13 @@ class fanout_subscription final : public subscription, public std::enable_shared
   void detach() {
     finish(error(error_code::internal_failure, "The engine has shut down"));
     if (delivery_) delivery_->shutdown();
-    std::lock_guard lock(mu_);
-    detached_ = true;
-    cv_.notify_all();
+    {
+      std::lock_guard lock(mu_);
+      detached_ = true;
+      cv_.notify_all();
+    }
+    // The delivery thread hands the handler the InternalFailure and returns.
+    if (loop_.joinable() && loop_.get_id() != std::this_thread::get_id()) loop_.join();
   }
 
   /// A put, a timer or an end: something to look at.
@@ -268,23 +291,41 @@ class fanout_subscription final : public subscription, public std::enable_shared
     unregister();
   }
 
-  /// Callback mode: hands every ready event to the handler.
-  void drain() {
+  /// Callback mode: hands every ready event to the handler. False once the
+  /// subscription has ended (its exception or on_complete delivered).
+  bool drain() {
     drain_pending_.store(false, std::memory_order_release);
     for (;;) {
       auto r = produce();
       if (!r) {
         opt_.handler(std::move(r).error());
-        return;
+        return false;
       }
       if (!r->has_value()) {
-        if (ended() && !completed_) {
-          completed_ = true;
-          if (opt_.on_complete) opt_.on_complete();
+        if (ended()) {
+          if (!completed_) {
+            completed_ = true;
+            if (opt_.on_complete) opt_.on_complete();
+          }
+          return false;
         }
-        return;
+        return true;
       }
       opt_.handler(std::move(**r));
+    }
+  }
+
+  /// Callback mode off a manual clock: the delivery thread's loop, until the
+  /// subscription ends. Sleeps on cv_ (no timeout: heartbeats, expiry and ends
+  /// arrive as signals from the engine's clock).
+  void delivery_loop() {
+    for (;;) {
+      const std::uint64_t seen = signals_.load(std::memory_order_acquire);
+      if (!drain()) return;
+      std::unique_lock lock(mu_);
+      waiting_.store(true, std::memory_order_seq_cst);
+      cv_.wait(lock, [&] { return signals_.load(std::memory_order_seq_cst) != seen || detached_; });
+      waiting_.store(false, std::memory_order_relaxed);
     }
   }
 
@@ -441,7 +482,8 @@ class fanout_subscription final : public subscription, public std::enable_shared
   timestamp timer_deadline_{};    // the earliest pending one's
   std::uint64_t timer_fires_ = 0;  // pull() timeout tasks run so far
 
-  std::unique_ptr<scheduler> delivery_;  // callback mode
+  std::unique_ptr<scheduler> delivery_;  // callback mode on a manual clock
+  std::thread loop_;                     // callback mode otherwise: delivery_loop()
 };
 
 // --- the hub -------------------------------------------------------------------
@@ -873,7 +915,13 @@ result<std::shared_ptr<subscription>> engine::subscribe_to_shard(const subscribe
     lease.sub = sub;
   }
   sub->start(now);
-  return std::shared_ptr<subscription>(std::move(sub));
+  // The caller's handle: dropping it cancels. (A callback subscription's
+  // delivery thread holds its own reference until it has delivered the end.)
+  detail::fanout_subscription* raw = sub.get();
+  return std::shared_ptr<subscription>(raw, [keep = std::move(sub)](subscription*) mutable {
+    keep->cancel();
+    keep.reset();
+  });
 }
 
 }  // namespace rill
