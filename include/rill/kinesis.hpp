@@ -610,9 +610,10 @@ struct subscription_options {
   bool spin = false;
   /// Callback mode when set: every event (or the exception that ends the
   /// subscription) is handed to it on a delivery thread of the subscription's
-  /// own (a task of a scheduler of the engine's clock: inside advance()/run_due()
-  /// on a manual_clock). One call at a time; it must not block for long (it
-  /// delays only this subscription). pull() and try_pull() then return nothing.
+  /// own, woken by puts, heartbeats and ends (on a manual_clock: a task of a
+  /// scheduler of the clock, run inside advance()/run_due()). One call at a
+  /// time; it must not block for long (it delays only this subscription). It may
+  /// drop the last handle of its subscription. pull() and try_pull() then return nothing.
   std::function<void(result<subscribe_to_shard_event>)> handler{};
   /// Callback mode: called once when the subscription ends without an
   /// exception (5-minute expiry, end of a closed shard, cancel()).
@@ -642,7 +643,8 @@ struct subscribe_to_shard_request {
 /// it, as on AWS).
 ///
 /// Thread safety: pull/try_pull from one thread at a time; ended() and cancel()
-/// from any thread. Ownership: the caller's shared_ptr; destroying it cancels.
+/// from any thread. Ownership: the caller's shared_ptr; destroying it cancels
+/// (a callback subscription then still gets its on_complete, on its delivery thread).
 /// A subscription must not be used after its engine is destroyed (it has ended
 /// with InternalFailure by then), except to destroy it.
 class subscription {
