@@ -378,35 +378,34 @@ class fanout_subscription final : public subscription, public std::enable_shared
       std::size_t chunk = std::clamp<std::size_t>(out.capacity() * 192, 4096, max_bytes + 4096);
       std::int64_t last_ms = -1;
       std::uint64_t seconds = 0;
-      const auto read =
-          log.read(from, max_records, max_bytes, [&](std::span<const log_record> batch) {
-            for (const log_record& rec : batch) {
-              const std::size_t k = rec.partition_key.size();
-              const std::size_t n = std::max<std::size_t>(1, k + rec.data.size());
-              if (static_cast<std::size_t>(end - at) < n) {
-                const std::size_t size = std::max(n, chunk);
-                at = buf->allocate(size);
-                end = at + size;
-                chunk = std::min<std::size_t>(chunk * 2, max_bytes + 4096);
-              }
-              char* key = at;
-              at += n;
-              if (rec.partition_key.data() + k == rec.data.data()) {
-                std::memcpy(key, rec.partition_key.data(), k + rec.data.size());
-              } else {
-                if (k != 0) std::memcpy(key, rec.partition_key.data(), k);
-                if (!rec.data.empty()) std::memcpy(key + k, rec.data.data(), rec.data.size());
-              }
-              const std::int64_t ms = rec.arrival.time_since_epoch().count();
-              if (ms != last_ms) {
-                last_ms = ms;
-                seconds = seconds_of(rec.arrival);
-              }
-              out.push_back(record{sequence_number(create_s, index, rec.offset + 1, seconds), rec.arrival,
-                                   std::string_view(key + k, rec.data.size()), std::string_view(key, k),
-                                   rec.encrypted ? encryption_type::kms : encryption_type::none});
-            }
-          });
+      const auto read = log.read(from, max_records, max_bytes, [&](std::span<const log_record> batch) {
+        for (const log_record& rec : batch) {
+          const std::size_t k = rec.partition_key.size();
+          const std::size_t n = std::max<std::size_t>(1, k + rec.data.size());
+          if (static_cast<std::size_t>(end - at) < n) {
+            const std::size_t size = std::max(n, chunk);
+            at = buf->allocate(size);
+            end = at + size;
+            chunk = std::min<std::size_t>(chunk * 2, max_bytes + 4096);
+          }
+          char* key = at;
+          at += n;
+          if (rec.partition_key.data() + k == rec.data.data()) {
+            std::memcpy(key, rec.partition_key.data(), k + rec.data.size());
+          } else {
+            if (k != 0) std::memcpy(key, rec.partition_key.data(), k);
+            if (!rec.data.empty()) std::memcpy(key + k, rec.data.data(), rec.data.size());
+          }
+          const std::int64_t ms = rec.arrival.time_since_epoch().count();
+          if (ms != last_ms) {
+            last_ms = ms;
+            seconds = seconds_of(rec.arrival);
+          }
+          out.push_back(record{sequence_number(create_s, index, rec.offset + 1, seconds), rec.arrival,
+                               std::string_view(key + k, rec.data.size()), std::string_view(key, k),
+                               rec.encrypted ? encryption_type::kms : encryption_type::none});
+        }
+      });
       if (read.records > 0) {
         from = read.next_offset;
         ev.buffer = std::move(buf);
@@ -478,8 +477,8 @@ class fanout_subscription final : public subscription, public std::enable_shared
   std::optional<error> pending_;
   bool heartbeat_due_ = false;
   bool detached_ = false;
-  bool timer_armed_ = false;      // a pull() timeout task is pending
-  timestamp timer_deadline_{};    // the earliest pending one's
+  bool timer_armed_ = false;       // a pull() timeout task is pending
+  timestamp timer_deadline_{};     // the earliest pending one's
   std::uint64_t timer_fires_ = 0;  // pull() timeout tasks run so far
 
   std::unique_ptr<scheduler> delivery_;  // callback mode on a manual clock

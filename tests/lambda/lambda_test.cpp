@@ -245,14 +245,14 @@ TEST(LambdaMapping, ParallelizationFactorTenKeepsPerKeyOrder) {
   }
   std::map<std::string, int> next_seen;
   int batches = 0;
-  event_source_mapping esm(*e, *e.clock, {.stream_name = "s", .batch_size = 50, .parallelization_factor = 10},
-                           [&](const kinesis_event& ev) {
-                             ++batches;
-                             for (const auto& r : ev.records) {
-                               EXPECT_EQ(std::stoi(std::string(r.kinesis.data)), next_seen[std::string(r.kinesis.partition_key)]++);
-                             }
-                             return function_response{};
-                           });
+  event_source_mapping esm(
+      *e, *e.clock, {.stream_name = "s", .batch_size = 50, .parallelization_factor = 10}, [&](const kinesis_event& ev) {
+        ++batches;
+        for (const auto& r : ev.records) {
+          EXPECT_EQ(std::stoi(std::string(r.kinesis.data)), next_seen[std::string(r.kinesis.partition_key)]++);
+        }
+        return function_response{};
+      });
   ASSERT_OK(esm.run_until_caught_up());
   EXPECT_EQ(next_seen, next_put);
   EXPECT_GT(batches, 12);  // batches were split by key

@@ -190,7 +190,8 @@ class event_source_mapping::feed {
         req.starting_sequence_number = s.last_sequence_number;
       } else {
         req.shard_iterator_type = parent_read(s) ? shard_iterator_type::trim_horizon : o_.starting_position;
-        if (req.shard_iterator_type == shard_iterator_type::at_timestamp) req.timestamp = o_.starting_position_timestamp;
+        if (req.shard_iterator_type == shard_iterator_type::at_timestamp)
+          req.timestamp = o_.starting_position_timestamp;
       }
       auto it = client_.get_shard_iterator(req);
       if (!it) {
@@ -285,7 +286,7 @@ class event_source_mapping::feed {
 
 struct event_source_mapping::pending_shard {
   std::string shard_id;
-  event_source_info source;  // the records view it
+  event_source_info source;                 // the records view it
   std::vector<kinesis_event_record> items;  // [head, size) are buffered, in Lambda's shape already
   std::size_t head = 0;
   // The buffers items view, each with the end of its items (an index into items).
@@ -437,7 +438,8 @@ result<void> event_source_mapping::run_until_caught_up() {
       if (auto r = poll(); !r) return r;
       std::size_t buffered = 0;
       for (auto& [id, p] : pending_) buffered += p->buffered();
-      if (buffered != buffered_before || stats_.records_processed + stats_.records_failed + stats_.invocations != before) {
+      if (buffered != buffered_before ||
+          stats_.records_processed + stats_.records_failed + stats_.invocations != before) {
         any = true;
       }
     }
@@ -543,8 +545,8 @@ bool event_source_mapping::invoke_final(pending_shard& p) {
   if (resp.function_error || !resp.state) {
     ++p.final_attempts;
     if (opt_.maximum_retry_attempts < 0 || p.final_attempts <= opt_.maximum_retry_attempts) return false;
-    logger()->warn("lambda: final invocation of a window of shard {} failed {} times; its state is dropped",
-                   p.shard_id, p.final_attempts);
+    logger()->warn("lambda: final invocation of a window of shard {} failed {} times; its state is dropped", p.shard_id,
+                   p.final_attempts);
   }
   p.window.reset();
   p.state.clear();
