@@ -52,6 +52,7 @@ json to_json(const stream& s) {
   if (s.key_id) j["key_id"] = *s.key_id;
   if (s.activated_ms) j["activated_ms"] = *s.activated_ms;
   if (s.expired_through_ms) j["expired_through_ms"] = *s.expired_through_ms;
+  if (!s.pending.empty()) j["pending"] = s.pending;
   return j;
 }
 
@@ -95,6 +96,7 @@ stream stream_from(const json& j) {
   s.initial_shards = get<std::int32_t>(j, "initial_shards");
   if (j.contains("activated_ms")) s.activated_ms = get<std::int64_t>(j, "activated_ms");
   if (j.contains("expired_through_ms")) s.expired_through_ms = get<std::int64_t>(j, "expired_through_ms");
+  if (j.contains("pending")) s.pending = get<std::map<std::string, std::string>>(j, "pending");
   const json& shards = j.at("shards");
   if (!shards.is_array()) throw json::type_error::create(302, "shards is not an array", &shards);
   for (const auto& sh : shards) s.shards.push_back(shard_from(sh));
@@ -121,6 +123,9 @@ std::optional<std::string> check(const state& st) {
     if (s.encryption_type != "NONE" && s.encryption_type != "KMS") return "stream '" + s.name + "': bad encryption";
     if (s.encryption_type == "KMS" && (!s.key_id || s.key_id->empty())) return "stream '" + s.name + "': no key id";
     if (s.retention_hours < 1 || s.retention_hours > 8760) return "stream '" + s.name + "': bad retention";
+    if (!s.pending.empty() && (s.status != "UPDATING" || !s.pending.contains("op"))) {
+      return "stream '" + s.name + "': a pending change without UPDATING or an op";
+    }
     if (s.next_index > 0x7fffffffu) return "stream '" + s.name + "': bad next shard index";
     std::optional<std::uint32_t> prev;
     for (const auto& sh : s.shards) {

@@ -57,6 +57,10 @@ struct stream {
   /// Everything that arrived (or closed) at or before this time has expired for good.
   std::optional<std::int64_t> expired_through_ms{};
   std::vector<shard> shards{};  // live (not yet released) shards, by index
+  /// The accepted change an UPDATING stream waits for, as the fields of its
+  /// request ("op": "UpdateShardCount", "target_shard_count": "4", …); empty
+  /// when none. A restart issues it again.
+  std::map<std::string, std::string> pending{};
   friend bool operator==(const stream&, const stream&) = default;
 };
 

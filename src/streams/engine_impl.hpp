@@ -179,6 +179,8 @@ struct stream_state {
   std::optional<timestamp> activated_at;
   /// Work to do when an UPDATING period ends (an accepted reshard or mode switch).
   std::function<void(std::unique_lock<detail::shared_mutex>&)> on_updated;
+  /// The request of that change, for the manifest (a restart issues it again).
+  std::map<std::string, std::string> pending;
 
   // Rolling 24-hour histories for the control-plane quotas; guarded by control_mu.
   rolling_window scalings;
@@ -259,6 +261,11 @@ struct engine::impl {
   std::unique_ptr<detail::persistence> persist;  // null in memory
   /// Opens opt.data_directory: lock, manifest, shard logs, orphans.
   result<void> open_durable();
+  /// Issues again the changes that UPDATING streams were waiting for when the
+  /// engine stopped (collected by open_durable); a change refused now is
+  /// logged, and its stream stays ACTIVE.
+  void resume_pending(engine& e);
+  std::vector<std::pair<std::string, std::map<std::string, std::string>>> resume;
   /// Writes s's control state to the manifest (no-op in memory). Caller holds
   /// s.mu (either mode); call it before releasing s.mu after a change.
   void persist_locked(const detail::stream_state& s);
@@ -325,8 +332,11 @@ struct engine::impl {
   using update_fn = std::function<void(std::unique_lock<detail::shared_mutex>& lock)>;
   /// Runs `change` now (no delay) or after update_stream_delay with the stream
   /// UPDATING meanwhile. Caller holds control_mu and s.mu exclusive (through `lock`).
+  /// `pending` describes the change as its request's fields (see
+  /// stream_state::pending) so that a durable engine can issue it again
+  /// after a restart.
   void begin_update(const std::shared_ptr<detail::stream_state>& s, std::unique_lock<detail::shared_mutex>& lock,
-                    update_fn change);
+                    update_fn change, std::map<std::string, std::string> pending = {});
   /// Removes a stream. Caller holds control_mu.
   void remove_stream(const std::shared_ptr<detail::stream_state>& s);
 

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 
 #include "rill/logging.hpp"
 #include "streams/engine_impl.hpp"
@@ -71,6 +72,7 @@ manifest::stream to_manifest(const stream_state& s) {
   m.initial_shards = s.initial_shards;
   if (s.activated_at) m.activated_ms = s.activated_at->time_since_epoch().count();
   if (s.expired_through != timestamp::min()) m.expired_through_ms = s.expired_through.time_since_epoch().count();
+  if (s.status == stream_status::updating) m.pending = s.pending;
   for (const auto& sh : s.shards) {
     if (!sh) continue;
     manifest::shard x;
@@ -248,7 +250,10 @@ result<void> engine::impl::open_durable() {
           if (sh) live.emplace(m.name, m.uid, sh->id.index());
         }
       } else {
-        s->status = stream_status::active;  // an UPDATING stream's pending change is dropped
+        // An UPDATING stream turns ACTIVE; its pending change is issued again
+        // once the engine is open (resume_pending).
+        s->status = stream_status::active;
+        if (m.status == "UPDATING" && !m.pending.empty()) resume.emplace_back(m.name, m.pending);
       }
       if (m.status != "ACTIVE") persist_locked(*s);
     }
@@ -269,6 +274,50 @@ result<void> engine::impl::open_durable() {
     }
   }
   return {};
+}
+
+void engine::impl::resume_pending(engine& e) {
+  auto todo = std::move(resume);
+  resume.clear();
+  for (const auto& [name, p] : todo) {
+    auto field = [&p](const char* k) {
+      auto it = p.find(k);
+      return it == p.end() ? std::string() : it->second;
+    };
+    const std::string op = field("op");
+    result<void> r;
+    if (op == "UpdateShardCount") {
+      std::int32_t target = 0;
+      const std::string t = field("target_shard_count");
+      std::from_chars(t.data(), t.data() + t.size(), target);
+      auto u = e.update_shard_count({.stream_name = name, .target_shard_count = target});
+      if (!u) r = u.error();
+    } else if (op == "SplitShard") {
+      r = e.split_shard({.stream_name = name,
+                         .shard_to_split = field("shard_to_split"),
+                         .new_starting_hash_key = field("new_starting_hash_key")});
+    } else if (op == "MergeShards") {
+      r = e.merge_shards({.stream_name = name,
+                          .shard_to_merge = field("shard_to_merge"),
+                          .adjacent_shard_to_merge = field("adjacent_shard_to_merge")});
+    } else if (op == "UpdateStreamMode") {
+      std::string arn = arn_of(name);
+      r = e.update_stream_mode(
+          {.stream_arn = arn,
+           .stream_mode_details = {.stream_mode = field("stream_mode") == "ON_DEMAND" ? stream_mode::on_demand
+                                                                                      : stream_mode::provisioned}});
+    } else if (op == "StartStreamEncryption" || op == "StopStreamEncryption") {
+      r = change_encryption({.stream_name = name, .key_id = field("key_id")}, op == "StartStreamEncryption");
+    } else {
+      r = error(error_code::internal_failure, "unknown change '" + op + "'");
+    }
+    if (r) {
+      logger()->info("rill: stream {}: the {} accepted before the restart is in progress again", name, op);
+    } else {
+      logger()->warn("rill: stream {}: the {} accepted before the restart is refused now: {}", name, op,
+                     r.error().to_string());
+    }
+  }
 }
 
 // --- encryption -----------------------------------------------------------------
@@ -302,15 +351,17 @@ result<void> engine::impl::change_encryption(const stream_encryption_request& re
     return detail::invalid_argument(
         fmt::format("Stream {} under account {} is not encrypted with key {}.", st.name, opt.account_id, key));
   }
-  begin_update(call->stream, lock, [&st, key, start](std::unique_lock<detail::shared_mutex>&) {
-    st.encryption = start ? encryption_type::kms : encryption_type::none;
-    st.key_id = start ? std::optional<std::string>(key) : std::nullopt;
-    for (auto& sh : st.shards) {
-      if (!sh || sh->closed) continue;
-      std::unique_lock sl(sh->mu);
-      sh->log->set_encryption(start ? key : std::string());
-    }
-  });
+  begin_update(call->stream, lock,
+               [&st, key, start](std::unique_lock<detail::shared_mutex>&) {
+                 st.encryption = start ? encryption_type::kms : encryption_type::none;
+                 st.key_id = start ? std::optional<std::string>(key) : std::nullopt;
+                 for (auto& sh : st.shards) {
+                   if (!sh || sh->closed) continue;
+                   std::unique_lock sl(sh->mu);
+                   sh->log->set_encryption(start ? key : std::string());
+                 }
+               },
+               {{"op", start ? "StartStreamEncryption" : "StopStreamEncryption"}, {"key_id", key}});
   return {};
 }
 

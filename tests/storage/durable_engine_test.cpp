@@ -327,6 +327,72 @@ TEST(DurableEngine, EncryptionAtRestEndToEnd) {
   EXPECT_EQ(plain->encryption_type, encryption_type::none);
 }
 
+// A change accepted with a delay (the stream UPDATING) when the engine stops
+// is issued again at the restart and completes on the clock, as on AWS; one
+// that is no longer valid is refused cleanly (the stream stays ACTIVE).
+TEST(DurableEngine, APendingUpdateSurvivesARestartAndCompletes) {
+  engine_options o;
+  o.update_stream_delay = 10s;
+  durable d(o);
+  ASSERT_OK(d->create_stream({.stream_name = "s", .shard_count = 2}));
+  ASSERT_OK(d->create_stream({.stream_name = "m", .shard_count = 1}));
+  ASSERT_OK(d->put_record({.stream_name = "s", .data = "before", .partition_key = "k"}));
+  ASSERT_OK(d->update_shard_count({.stream_name = "s", .target_shard_count = 4}));
+  ASSERT_OK(d->split_shard({.stream_name = "m",
+                            .shard_to_split = "shardId-000000000000",
+                            .new_starting_hash_key = "170141183460469231731687303715884105728"}));
+  auto summary = d->describe_stream_summary({.stream_name = "s"});
+  ASSERT_OK(summary);
+  EXPECT_EQ(summary->stream_description_summary.stream_status, stream_status::updating);
+  d.restart();  // before the 10 s are up
+  for (const char* name : {"s", "m"}) {
+    auto after = d->describe_stream_summary({.stream_name = name});
+    ASSERT_OK(after);
+    EXPECT_EQ(after->stream_description_summary.stream_status, stream_status::updating) << name;
+  }
+  // A second restart while it is pending again keeps it pending.
+  d.restart();
+  d.clock->advance(11s);
+  auto s = d->describe_stream_summary({.stream_name = "s"});
+  ASSERT_OK(s);
+  EXPECT_EQ(s->stream_description_summary.stream_status, stream_status::active);
+  EXPECT_EQ(s->stream_description_summary.open_shard_count, 4);
+  auto m = d->describe_stream_summary({.stream_name = "m"});
+  ASSERT_OK(m);
+  EXPECT_EQ(m->stream_description_summary.stream_status, stream_status::active);
+  EXPECT_EQ(m->stream_description_summary.open_shard_count, 2);
+  // And it is durable once done.
+  d.restart();
+  s = d->describe_stream_summary({.stream_name = "s"});
+  ASSERT_OK(s);
+  EXPECT_EQ(s->stream_description_summary.open_shard_count, 4);
+  EXPECT_EQ(s->stream_description_summary.stream_status, stream_status::active);
+  auto recs = read_shard(*d.e, "s", "shardId-000000000000");
+  ASSERT_EQ(recs.size() + read_shard(*d.e, "s", "shardId-000000000001").size(), 1u);
+}
+
+TEST(DurableEngine, APendingChangeThatNoLongerAppliesIsRefusedCleanlyAtRestart) {
+  engine_options o;
+  o.update_stream_delay = 10s;
+  durable d(o);
+  ASSERT_OK(d->create_stream({.stream_name = "s", .shard_count = 1}));
+  ASSERT_OK(d->update_shard_count({.stream_name = "s", .target_shard_count = 2}));
+  // Hand-edit nothing: lower the shard limit so that the re-issued change is refused.
+  d.opt.shard_limit = 1;
+  d.restart();
+  d.clock->advance(11s);
+  auto s = d->describe_stream_summary({.stream_name = "s"});
+  ASSERT_OK(s);
+  EXPECT_EQ(s->stream_description_summary.stream_status, stream_status::active);
+  EXPECT_EQ(s->stream_description_summary.open_shard_count, 1);
+  d.opt.shard_limit = engine_options{}.shard_limit;
+  d.restart();  // nothing pending is left behind
+  d.clock->advance(11s);
+  s = d->describe_stream_summary({.stream_name = "s"});
+  ASSERT_OK(s);
+  EXPECT_EQ(s->stream_description_summary.open_shard_count, 1);
+}
+
 TEST(DurableEngine, EncryptionWithoutAKeyProviderIsKmsNotFound) {
   durable d;
   ASSERT_OK(d->create_stream({.stream_name = "s", .shard_count = 1}));
