@@ -268,9 +268,16 @@ struct engine::impl {
   std::vector<std::pair<std::string, std::map<std::string, std::string>>> resume;
   /// Writes s's control state to the manifest (no-op in memory). Caller holds
   /// s.mu (either mode); call it before releasing s.mu after a change.
-  void persist_locked(const detail::stream_state& s);
-  /// Drops a stream from the manifest (before its files go).
-  void persist_erase(const detail::stream_state& s);
+  /// Errors: InternalFailure (the manifest could not be written; it keeps the
+  /// stream's last durable state, and the error is logged).
+  result<void> persist_locked(const detail::stream_state& s);
+  /// Drops a stream from the manifest (before its files go). Errors as above.
+  result<void> persist_erase(const detail::stream_state& s);
+  /// Puts s back to its state in the manifest on disk (after a failed
+  /// manifest write): fields, shards a change made (removed with their files)
+  /// and shards it closed (opened again). Caller holds control_mu and s.mu
+  /// exclusive; then recount(s).
+  void restore_durable(detail::stream_state& s);
   /// Persists a stream when a control call ends (see control_call).
   struct persist_on_exit {
     impl* d = nullptr;
@@ -335,10 +342,15 @@ struct engine::impl {
   /// `pending` describes the change as its request's fields (see
   /// stream_state::pending) so that a durable engine can issue it again
   /// after a restart.
-  void begin_update(const std::shared_ptr<detail::stream_state>& s, std::unique_lock<detail::shared_mutex>& lock,
-                    update_fn change, std::map<std::string, std::string> pending = {});
+  /// Errors: InternalFailure when a change made at once could not be made
+  /// durable (it is undone).
+  [[nodiscard]] result<void> begin_update(const std::shared_ptr<detail::stream_state>& s,
+                                          std::unique_lock<detail::shared_mutex>& lock, update_fn change,
+                                          std::map<std::string, std::string> pending = {});
   /// Removes a stream. Caller holds control_mu.
-  void remove_stream(const std::shared_ptr<detail::stream_state>& s);
+  /// Errors: InternalFailure when the manifest could not forget it (then it
+  /// stays). `durable` false: it was never in the manifest.
+  result<void> remove_stream(const std::shared_ptr<detail::stream_state>& s, bool durable = true);
 
   result<void> change_retention(const update_retention_period_request& req, bool increase);
   result<enhanced_monitoring_result> change_monitoring(const enhanced_monitoring_request& req, bool enable);
@@ -350,6 +362,11 @@ struct engine::impl {
     std::shared_ptr<detail::stream_state> stream;
     persist_on_exit persisted{};  // destroyed first: writes the manifest under control_mu
   };
+  /// The end of a successful control-plane mutation: writes the manifest now
+  /// (instead of persist_on_exit). If that fails, the stream is put back to
+  /// its durable state (restore_durable) and the call fails. Errors:
+  /// InternalFailure.
+  result<void> finish(control_call& call, const std::shared_ptr<detail::stream_state>& s);
   result<control_call> begin_control(std::string_view op, const std::optional<std::string>& name,
                                      const std::optional<std::string>& arn);
   /// The prologue of every call: the control-plane rate for `op` (when

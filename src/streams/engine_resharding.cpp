@@ -117,19 +117,17 @@ void engine::impl::merge(stream_state& s, shard_state& lower, shard_state& upper
   replace_open(s, pos, 2, {child});
 }
 
-void engine::impl::begin_update(const std::shared_ptr<stream_state>& s, std::unique_lock<detail::shared_mutex>& lock,
-                                update_fn change, std::map<std::string, std::string> pending) {
+result<void> engine::impl::begin_update(const std::shared_ptr<stream_state>& s,
+                                        std::unique_lock<detail::shared_mutex>& lock, update_fn change,
+                                        std::map<std::string, std::string> pending) {
   if (opt.update_stream_delay <= duration::zero()) {
     change(lock);
     // Before the caller releases s->mu: no put reaches a new shard before the manifest knows it.
-    if (lock.owns_lock()) {
-      persist_locked(*s);
-    } else {
-      std::shared_lock relock(s->mu);
-      persist_locked(*s);
-    }
+    if (!lock.owns_lock()) lock.lock();
+    auto r = persist_locked(*s);
+    if (!r) restore_durable(*s);  // nothing acknowledged that is not durable
     recount(s);
-    return;
+    return r;
   }
   s->status = stream_status::updating;
   s->on_updated = std::move(change);
@@ -147,10 +145,11 @@ void engine::impl::begin_update(const std::shared_ptr<stream_state>& s, std::uni
       st->pending.clear();
       if (fn) fn(lock);
       st->status = stream_status::active;
-      persist_locked(*st);
+      (void)persist_locked(*st);  // logged; retried by the stream's next change
     }
     recount(st);
   });
+  return {};
 }
 
 // --- uniform scaling ------------------------------------------------------------
@@ -335,14 +334,16 @@ result<void> engine::split_shard(const split_shard_request& req) {
   const hash_key at = *key;
   const shard_id pid = parent.id;
   logger()->info("SplitShard {} of stream {} at {}", pid.to_string(), st.name, at.to_string());
-  d.begin_update(
+  auto updated = d.begin_update(
       stream, lock,
       [&d, &st, pid, at](std::unique_lock<detail::shared_mutex>&) {
         auto& p = *st.shards[pid.index()];
         if (!p.closed) d.split(st, p, at, d.now());
       },
       {{"op", "SplitShard"}, {"shard_to_split", pid.to_string()}, {"new_starting_hash_key", at.to_string()}});
-  return {};
+  lock.unlock();
+  if (!updated) return updated.error();
+  return d.finish(*call, stream);
 }
 
 result<void> engine::merge_shards(const merge_shards_request& req) {
@@ -374,7 +375,7 @@ result<void> engine::merge_shards(const merge_shards_request& req) {
   }
   const shard_id lo = a->id;
   const shard_id hi = b->id;
-  d.begin_update(
+  auto updated = d.begin_update(
       stream, lock,
       [&d, &st, lo, hi](std::unique_lock<detail::shared_mutex>&) {
         auto& x = *st.shards[lo.index()];
@@ -382,7 +383,9 @@ result<void> engine::merge_shards(const merge_shards_request& req) {
         if (!x.closed && !y.closed) d.merge(st, x, y, d.now());
       },
       {{"op", "MergeShards"}, {"shard_to_merge", lo.to_string()}, {"adjacent_shard_to_merge", hi.to_string()}});
-  return {};
+  lock.unlock();
+  if (!updated) return updated.error();
+  return d.finish(*call, stream);
 }
 
 result<update_shard_count_result> engine::update_shard_count(const update_shard_count_request& req) {
@@ -447,57 +450,60 @@ result<update_shard_count_result> engine::update_shard_count(const update_shard_
   logger()->info("UpdateShardCount on stream {}: {} -> {} open shards", st.name, current, target);
   check.unlock();
   std::unique_lock lock(st.mu);
-  d.begin_update(stream, lock,
-                 [&d, &st, target](std::unique_lock<detail::shared_mutex>& held) {
-                   // Plan and make the new shards (and their logs) with the stream lock
-                   // released: puts and reads go on meanwhile. The topology changes only
-                   // under control_mu, which is held, so the plan stays valid.
-                   held.unlock();
-                   const timestamp now = d.now();
-                   const reshard_plan plan =
-                       plan_uniform(st.open, static_cast<std::uint32_t>(target), now, d.last_create_s);
-                   d.last_create_s = std::max(d.last_create_s, plan.last_create_s);
-                   std::vector<std::shared_ptr<shard_state>> made;
-                   made.reserve(plan.children.size());
-                   const std::uint32_t base = st.next_index;
-                   auto id_of = [&](const reshard_plan::node& n) {
-                     return n.open_pos >= 0 ? st.open[static_cast<std::size_t>(n.open_pos)]->id
-                                            : shard_id(base + static_cast<std::uint32_t>(n.created));
-                   };
-                   for (const auto& c : plan.children) {
-                     std::optional<shard_id> adjacent;
-                     if (c.adjacent) adjacent = id_of(*c.adjacent);
-                     made.push_back(d.make_shard(st, shard_id(base + static_cast<std::uint32_t>(made.size())), c.start,
-                                                 c.end, id_of(c.parent), adjacent, c.create_s, now));
-                   }
-                   held.lock();
-                   // Apply: close the parents in plan order and swap in the new open shards.
-                   auto resolve = [&](const reshard_plan::node& n) -> shard_state* {
-                     return n.open_pos >= 0 ? st.open[static_cast<std::size_t>(n.open_pos)]
-                                            : made[static_cast<std::size_t>(n.created)].get();
-                   };
-                   for (const auto& o : plan.ops) {
-                     shard_state* a = resolve(o.a);
-                     const auto first = static_cast<std::size_t>(o.first_child);
-                     d.close_shard(*a, now);
-                     if (o.split) {
-                       a->children = {made[first]->id, made[first + 1]->id};
-                     } else {
-                       shard_state* b = resolve(o.b);
-                       d.close_shard(*b, now);
-                       a->children = {made[first]->id};
-                       b->children = {made[first]->id};
-                     }
-                   }
-                   std::vector<shard_state*> open;
-                   open.reserve(plan.result.size());
-                   for (const auto& n : plan.result) open.push_back(resolve(n));
-                   st.open = std::move(open);
-                   st.shards.reserve(st.shards.size() + made.size());
-                   for (auto& m : made) st.shards.push_back(std::move(m));
-                   st.next_index = base + static_cast<std::uint32_t>(plan.children.size());
-                 },
-                 {{"op", "UpdateShardCount"}, {"target_shard_count", std::to_string(target)}});
+  auto updated = d.begin_update(
+      stream, lock,
+      [&d, &st, target](std::unique_lock<detail::shared_mutex>& held) {
+        // Plan and make the new shards (and their logs) with the stream lock
+        // released: puts and reads go on meanwhile. The topology changes only
+        // under control_mu, which is held, so the plan stays valid.
+        held.unlock();
+        const timestamp now = d.now();
+        const reshard_plan plan = plan_uniform(st.open, static_cast<std::uint32_t>(target), now, d.last_create_s);
+        d.last_create_s = std::max(d.last_create_s, plan.last_create_s);
+        std::vector<std::shared_ptr<shard_state>> made;
+        made.reserve(plan.children.size());
+        const std::uint32_t base = st.next_index;
+        auto id_of = [&](const reshard_plan::node& n) {
+          return n.open_pos >= 0 ? st.open[static_cast<std::size_t>(n.open_pos)]->id
+                                 : shard_id(base + static_cast<std::uint32_t>(n.created));
+        };
+        for (const auto& c : plan.children) {
+          std::optional<shard_id> adjacent;
+          if (c.adjacent) adjacent = id_of(*c.adjacent);
+          made.push_back(d.make_shard(st, shard_id(base + static_cast<std::uint32_t>(made.size())), c.start, c.end,
+                                      id_of(c.parent), adjacent, c.create_s, now));
+        }
+        held.lock();
+        // Apply: close the parents in plan order and swap in the new open shards.
+        auto resolve = [&](const reshard_plan::node& n) -> shard_state* {
+          return n.open_pos >= 0 ? st.open[static_cast<std::size_t>(n.open_pos)]
+                                 : made[static_cast<std::size_t>(n.created)].get();
+        };
+        for (const auto& o : plan.ops) {
+          shard_state* a = resolve(o.a);
+          const auto first = static_cast<std::size_t>(o.first_child);
+          d.close_shard(*a, now);
+          if (o.split) {
+            a->children = {made[first]->id, made[first + 1]->id};
+          } else {
+            shard_state* b = resolve(o.b);
+            d.close_shard(*b, now);
+            a->children = {made[first]->id};
+            b->children = {made[first]->id};
+          }
+        }
+        std::vector<shard_state*> open;
+        open.reserve(plan.result.size());
+        for (const auto& n : plan.result) open.push_back(resolve(n));
+        st.open = std::move(open);
+        st.shards.reserve(st.shards.size() + made.size());
+        for (auto& m : made) st.shards.push_back(std::move(m));
+        st.next_index = base + static_cast<std::uint32_t>(plan.children.size());
+      },
+      {{"op", "UpdateShardCount"}, {"target_shard_count", std::to_string(target)}});
+  lock.unlock();
+  if (!updated) return updated.error();
+  if (auto r = d.finish(*call, stream); !r) return r.error();
   return update_shard_count_result{st.name, st.arn, current, target};
 }
 
@@ -541,9 +547,11 @@ result<void> engine::update_stream_mode(const update_stream_mode_request& req) {
     }
     st.mode_switches.add(d.now());
   }
-  d.begin_update(stream, lock, [&st, mode](std::unique_lock<detail::shared_mutex>&) { st.mode = mode; },
-                 {{"op", "UpdateStreamMode"}, {"stream_mode", std::string(to_string(mode))}});
-  return {};
+  auto updated = d.begin_update(stream, lock, [&st, mode](std::unique_lock<detail::shared_mutex>&) { st.mode = mode; },
+                                {{"op", "UpdateStreamMode"}, {"stream_mode", std::string(to_string(mode))}});
+  lock.unlock();
+  if (!updated) return updated.error();
+  return d.finish(*call, stream);
 }
 
 // --- on-demand scaling -------------------------------------------------------
@@ -594,7 +602,7 @@ void engine::impl::scale_on_demand() {
       logger()->info("on-demand stream {}: splitting hot shard {} at {}", s->name, sh->id.to_string(), at.to_string());
       split(*s, *sh, at, t);
     }
-    if (!hot.empty()) persist_locked(*s);
+    if (!hot.empty()) (void)persist_locked(*s);  // logged; retried by the stream's next change
   }
 }
 

@@ -138,7 +138,8 @@ result<void> engine::add_tags_to_stream(const add_tags_to_stream_request& req) {
   for (const auto& [k, val] : req.tags) total += st.tags.contains(k) ? 0 : 1;
   if (total > kMaxTagsPerStream) return too_many_tags(d.at(st.name));
   for (const auto& [k, val] : req.tags) st.tags[k] = val;
-  return {};
+  lock.unlock();
+  return d.finish(*call, call->stream);
 }
 
 result<void> engine::remove_tags_from_stream(const remove_tags_from_stream_request& req) {
@@ -163,7 +164,8 @@ result<void> engine::remove_tags_from_stream(const remove_tags_from_stream_reque
   if (auto e = validate_tag_map(as_map, "remove", d.at(st.name))) return *e;
   std::unique_lock lock(st.mu);
   for (const auto& k : req.tag_keys) st.tags.erase(k);
-  return {};
+  lock.unlock();
+  return d.finish(*call, call->stream);
 }
 
 result<list_tags_for_stream_result> engine::list_tags_for_stream(const list_tags_for_stream_request& req) {

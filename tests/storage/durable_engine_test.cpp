@@ -458,5 +458,96 @@ TEST(DurableEngineFaults, AnIoErrorIsInternalFailureForThatCallAndReadsGoOn) {
   EXPECT_EQ(after.back().data, "later");
 }
 
+// Streams a restart loaded and nobody touched since stay in the manifest when
+// another stream changes.
+TEST(DurableEngine, UntouchedStreamsStayInTheManifestAfterARestart) {
+  durable d;
+  ASSERT_OK(d->create_stream({.stream_name = "a", .shard_count = 1}));
+  ASSERT_OK(d->create_stream({.stream_name = "b", .shard_count = 1}));
+  d.restart();
+  ASSERT_OK(d->add_tags_to_stream({.stream_name = "a", .tags = {{"k", "v"}}}));
+  d.restart();
+  ASSERT_OK(d->describe_stream_summary({.stream_name = "b"}));
+  auto tags = d->list_tags_for_stream({.stream_name = "a"});
+  ASSERT_OK(tags);
+  EXPECT_EQ(tags->tags.size(), 1u);
+}
+
+// A control-plane call whose manifest write fails (ENOSPC/EIO on the write,
+// the sync, the rename or the folder sync) fails with InternalFailure, and the
+// engine keeps running with what is on disk: the same before and after a
+// restart.
+TEST(DurableEngineFaults, AFailedManifestWriteFailsTheCallAndChangesNothing) {
+  struct fault_case {
+    fs_op op;
+    int err;
+  };
+  for (const fault_case fc : {fault_case{fs_op::append, ENOSPC}, fault_case{fs_op::sync, EIO},
+                              fault_case{fs_op::rename, EIO}, fault_case{fs_op::sync_dir, EIO}}) {
+    SCOPED_TRACE("fault on op " + std::to_string(static_cast<int>(fc.op)) + ", errno " + std::to_string(fc.err));
+    auto ffs = std::make_shared<fault_file_system>();
+    engine_options o;
+    o.file_system = ffs;
+    durable d(o);
+    ASSERT_OK(d->create_stream({.stream_name = "s", .shard_count = 1}));
+    ASSERT_OK(d->put_record({.stream_name = "s", .data = "x", .partition_key = "k"}));
+    // The manifest is the only file these calls write; the folder sync is the data folder's.
+    const std::string only = fc.op == fs_op::sync_dir ? d.dir.path() : "MANIFEST";
+    auto arm = [&] {
+      ffs->clear();
+      ffs->inject({.op = fc.op, .err = fc.err, .path_contains = only});
+    };
+    auto expect_failed = [](const auto& r) {
+      ASSERT_FALSE(r.ok());
+      EXPECT_EQ(r.error().code(), error_code::internal_failure) << r.error();
+    };
+    auto check = [&](const char* when) {
+      SCOPED_TRACE(when);
+      auto tags = d->list_tags_for_stream({.stream_name = "s"});
+      ASSERT_OK(tags);
+      EXPECT_TRUE(tags->tags.empty());
+      auto sum = d->describe_stream_summary({.stream_name = "s"});
+      ASSERT_OK(sum);
+      EXPECT_EQ(sum->stream_description_summary.retention_period_hours, 24);
+      EXPECT_EQ(sum->stream_description_summary.open_shard_count, 1);
+      EXPECT_EQ(sum->stream_description_summary.stream_status, stream_status::active);
+      auto shards = d->list_shards({.stream_name = "s"});
+      ASSERT_OK(shards);
+      EXPECT_EQ(shards->shards.size(), 1u);
+      EXPECT_FALSE(d->describe_stream_summary({.stream_name = "t"}).ok());
+      EXPECT_EQ(read_shard(*d.e, "s", "shardId-000000000000").size(), 1u);
+    };
+    arm();
+    expect_failed(d->add_tags_to_stream({.stream_name = "s", .tags = {{"k", "v"}}}));
+    if (fc.op != fs_op::sync_dir) {  // the shard folders sync the data folder's subfolders too
+      arm();
+      expect_failed(d->split_shard({.stream_name = "s",
+                                    .shard_to_split = "shardId-000000000000",
+                                    .new_starting_hash_key = "170141183460469231731687303715884105728"}));
+      arm();
+      expect_failed(d->update_shard_count({.stream_name = "s", .target_shard_count = 2}));
+      arm();
+      expect_failed(d->create_stream({.stream_name = "t", .shard_count = 1}));
+    }
+    arm();
+    expect_failed(d->increase_stream_retention_period({.stream_name = "s", .retention_period_hours = 48}));
+    arm();
+    expect_failed(d->delete_stream({.stream_name = "s"}));
+    ffs->clear();
+    check("running");
+    d.restart();
+    check("after a restart");
+    // The disk works again: so do the calls.
+    ASSERT_OK(d->add_tags_to_stream({.stream_name = "s", .tags = {{"k", "v"}}}));
+    ASSERT_OK(d->split_shard({.stream_name = "s",
+                              .shard_to_split = "shardId-000000000000",
+                              .new_starting_hash_key = "170141183460469231731687303715884105728"}));
+    d.restart();
+    auto sum = d->describe_stream_summary({.stream_name = "s"});
+    ASSERT_OK(sum);
+    EXPECT_EQ(sum->stream_description_summary.open_shard_count, 2);
+  }
+}
+
 }  // namespace
 }  // namespace rill
