@@ -61,6 +61,12 @@ class random_access_file {
     (void)n;
     return static_cast<const char*>(nullptr);
   }
+  /// A hint that bytes [offset, offset + n) will be read soon (the platform
+  /// may start reading them from disk in one go). No effect by default.
+  virtual void will_need(std::uint64_t offset, std::size_t n) const {
+    (void)offset;
+    (void)n;
+  }
 };
 
 /// An advisory lock on a file, held until destroyed.

@@ -292,6 +292,15 @@ class file_log final : public shard_log {
       }
       chunk_reader cr(*rf->file, seg.size, seg.size <= rf->mapped_len ? rf->mapped : nullptr);
       std::uint64_t pos = index_before(seg, offset).pos;
+      // Ask for the bytes this call will likely read in one go (the index gives the bytes per record),
+      // rather than a page fault and a small read-ahead at a time when they are not cached.
+      if (seg.size > pos && seg.end > offset) {
+        const double per_record = static_cast<double>(seg.size - kFileHeader) /
+                                  static_cast<double>(std::max<std::uint64_t>(1, seg.end - seg.base));
+        const double want = std::min({per_record * static_cast<double>(max_records - stats.records) + kBatchHeader,
+                                      static_cast<double>(max_bytes), static_cast<double>(seg.size - pos)});
+        rf->file->will_need(pos, static_cast<std::size_t>(want));
+      }
       while (pos < seg.size) {
         std::optional<error> err;
         const char* hp = cr.get(pos, kBatchHeader, err);

@@ -112,6 +112,13 @@ class posix_random_access_file final : public random_access_file {
     return static_cast<const char*>(map_);
   }
 
+  void will_need(std::uint64_t offset, std::size_t n) const override {
+    if (n == 0) return;
+    static const std::uint64_t page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+    const std::uint64_t from = offset / page * page;
+    (void)::posix_fadvise(fd_, static_cast<off_t>(from), static_cast<off_t>(offset + n - from), POSIX_FADV_WILLNEED);
+  }
+
  private:
   std::string path_;
   int fd_;
