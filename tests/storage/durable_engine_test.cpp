@@ -549,5 +549,31 @@ TEST(DurableEngineFaults, AFailedManifestWriteFailsTheCallAndChangesNothing) {
   }
 }
 
+// A read error (injected: the fault file system does not map, so every read
+// goes through it) fails that get_records with InternalFailure, never hands
+// out bytes, and reads work again once the disk does.
+TEST(DurableEngineFaults, AReadErrorIsInternalFailureForThatCall) {
+  auto ffs = std::make_shared<fault_file_system>();
+  engine_options o;
+  o.file_system = ffs;
+  durable d(o);
+  ASSERT_OK(d->create_stream({.stream_name = "s", .shard_count = 1}));
+  for (int i = 0; i < 20; ++i) {
+    const std::string data = "r" + std::to_string(i);
+    ASSERT_OK(d->put_record({.stream_name = "s", .data = data, .partition_key = "k"}));
+  }
+  auto it = d->get_shard_iterator({.stream_name = "s", .shard_id = "shardId-000000000000"});
+  ASSERT_OK(it);
+  ffs->inject({.op = fs_op::read, .err = EIO, .times = 0, .path_contains = ".seg"});
+  auto failed = d->get_records({.shard_iterator = it->shard_iterator});
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error().code(), error_code::internal_failure) << failed.error();
+  ffs->clear();
+  auto ok = d->get_records({.shard_iterator = it->shard_iterator});
+  ASSERT_OK(ok);
+  ASSERT_EQ(ok->records.size(), 20u);
+  EXPECT_EQ(ok->records[19].data, "r19");
+}
+
 }  // namespace
 }  // namespace rill
