@@ -68,6 +68,8 @@ manifest::stream to_manifest(const stream_state& s) {
   m.throughput = throughput_map(s.limits);
   m.encryption_type = std::string(to_string(s.encryption));
   m.key_id = s.key_id;
+  m.max_record_size_kib = s.max_record_kib.load();
+  m.resource_policy = s.policy;
   m.next_index = s.next_index;
   m.initial_shards = s.initial_shards;
   if (s.activated_at) m.activated_ms = s.activated_at->time_since_epoch().count();
@@ -213,6 +215,8 @@ result<void> engine::impl::finish(control_call& call, const std::shared_ptr<stre
     if (r) return {};
     restore_durable(s);
   }
+  if (!call.lock.owns_lock()) call.lock.lock();  // after s.mu: control_mu comes first in the lock order
+  if (s.status != stream_status::updating) reserve_shards(s, 0);
   recount(stream);
   return error(error_code::internal_failure,
                fmt::format("The change to stream {} could not be made durable; it was not made.", s.name));
@@ -246,6 +250,8 @@ void engine::impl::restore_durable(stream_state& s) {
   s.limits = limits;
   s.encryption = m->encryption_type == "KMS" ? encryption_type::kms : encryption_type::none;
   s.key_id = m->key_id;
+  s.max_record_kib = m->max_record_size_kib;
+  s.policy = m->resource_policy;
   s.initial_shards = m->initial_shards;
   s.activated_at.reset();
   if (m->activated_ms) s.activated_at = timestamp(duration(*m->activated_ms));
@@ -275,6 +281,7 @@ void engine::impl::restore_durable(stream_state& s) {
   }
   std::sort(s.open.begin(), s.open.end(),
             [](const shard_state* a, const shard_state* b) { return a->start < b->start; });
+  s.index_open();
 }
 
 result<void> engine::impl::open_durable() {
@@ -320,6 +327,8 @@ result<void> engine::impl::open_durable() {
     s->limits = detail::throughput_from(m.throughput, opt.throughput);
     s->encryption = m.encryption_type == "KMS" ? encryption_type::kms : encryption_type::none;
     s->key_id = m.key_id;
+    s->max_record_kib = m.max_record_size_kib;
+    s->policy = m.resource_policy;
     s->next_index = m.next_index;
     s->initial_shards = m.initial_shards;
     if (m.activated_ms) s->activated_at = timestamp(duration(*m.activated_ms));
@@ -359,6 +368,7 @@ result<void> engine::impl::open_durable() {
       }
       std::sort(s->open.begin(), s->open.end(),
                 [](const shard_state* a, const shard_state* b) { return a->start < b->start; });
+      s->index_open();
       if (m.status == "CREATING") {
         s->status = stream_status::creating;
         activate(*s);  // the creation finishes now
@@ -467,18 +477,18 @@ result<void> engine::impl::change_encryption(const stream_encryption_request& re
     return detail::invalid_argument(
         fmt::format("Stream {} under account {} is not encrypted with key {}.", st.name, opt.account_id, key));
   }
-  auto updated = begin_update(call->stream, lock,
-                              [&st, key, start](std::unique_lock<detail::shared_mutex>&) {
-                                st.encryption = start ? encryption_type::kms : encryption_type::none;
-                                st.key_id = start ? std::optional<std::string>(key) : std::nullopt;
-                                for (auto& sh : st.shards) {
-                                  if (!sh || sh->closed) continue;
-                                  std::unique_lock sl(sh->mu);
-                                  sh->log->set_encryption(start ? key : std::string());
-                                }
-                              },
-                              {{"op", start ? "StartStreamEncryption" : "StopStreamEncryption"}, {"key_id", key}});
-  lock.unlock();
+  auto updated = begin_update(
+      call->stream, call->lock, lock,
+      [&st, key, start](std::unique_lock<detail::shared_mutex>&) {
+        st.encryption = start ? encryption_type::kms : encryption_type::none;
+        st.key_id = start ? std::optional<std::string>(key) : std::nullopt;
+        for (auto& sh : st.shards) {
+          if (!sh || sh->closed) continue;
+          std::unique_lock sl(sh->mu);
+          sh->log->set_encryption(start ? key : std::string());
+        }
+      },
+      {{"op", start ? "StartStreamEncryption" : "StopStreamEncryption"}, {"key_id", key}});
   if (!updated) return updated.error();
   return finish(*call, call->stream);
 }
