@@ -511,6 +511,10 @@ TEST(DurableEngineFaults, AFailedManifestWriteFailsTheCallAndChangesNothing) {
       EXPECT_EQ(sum->stream_description_summary.retention_period_hours, 24);
       EXPECT_EQ(sum->stream_description_summary.open_shard_count, 1);
       EXPECT_EQ(sum->stream_description_summary.stream_status, stream_status::active);
+      EXPECT_EQ(sum->stream_description_summary.max_record_size_in_kib, 1024);
+      auto policy = d->get_resource_policy({.resource_arn = sum->stream_description_summary.stream_arn});
+      ASSERT_OK(policy);
+      EXPECT_EQ(policy->policy, "{}");
       auto shards = d->list_shards({.stream_name = "s"});
       ASSERT_OK(shards);
       EXPECT_EQ(shards->shards.size(), 1u);
@@ -531,6 +535,17 @@ TEST(DurableEngineFaults, AFailedManifestWriteFailsTheCallAndChangesNothing) {
     }
     arm();
     expect_failed(d->increase_stream_retention_period({.stream_name = "s", .retention_period_hours = 48}));
+    {  // the calls that name the stream by ARN
+      auto sum = d->describe_stream_summary({.stream_name = "s"});
+      ASSERT_OK(sum);
+      const std::string arn = sum->stream_description_summary.stream_arn;
+      arm();
+      expect_failed(d->tag_resource({.resource_arn = arn, .tags = {{"k", "v"}}}));
+      arm();
+      expect_failed(d->put_resource_policy({.resource_arn = arn, .policy = "{\"Version\":\"2012-10-17\"}"}));
+      arm();
+      expect_failed(d->update_max_record_size({.stream_arn = arn, .max_record_size_in_kib = 2048}));
+    }
     arm();
     expect_failed(d->delete_stream({.stream_name = "s"}));
     ffs->clear();
