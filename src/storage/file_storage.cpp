@@ -112,6 +112,26 @@ class chunk_reader {
   std::size_t len_ = 0;
 };
 
+// How far a segment's batches had their CRC checked in this process: bytes
+// [kFileHeader, value) are whole batches that passed (by the scan at open or
+// by a read). It only grows, and only over bytes just checked next to it.
+// Atomic: readers share the shard lock. Copyable for the segment list.
+struct verified_mark {
+  std::atomic<std::uint64_t> value{kFileHeader};
+  verified_mark() = default;
+  verified_mark(const verified_mark& o) : value(o.value.load(std::memory_order_acquire)) {}
+  verified_mark& operator=(const verified_mark& o) {
+    value.store(o.value.load(std::memory_order_acquire), std::memory_order_release);
+    return *this;
+  }
+  // [pos, next) has just been checked: extends the mark if it reaches pos.
+  void extend(std::uint64_t pos, std::uint64_t next) {
+    std::uint64_t cur = value.load(std::memory_order_acquire);
+    while (cur >= pos && cur < next && !value.compare_exchange_weak(cur, next, std::memory_order_acq_rel)) {
+    }
+  }
+};
+
 struct segment {
   std::uint64_t base = 0;
   std::uint64_t end = 0;  // one past the last offset
@@ -127,6 +147,8 @@ struct segment {
   // grows; bytes past mapped_len are read with pread.
   mutable const char* mapped = nullptr;
   mutable std::uint64_t mapped_len = 0;
+  // Batches below it are not checked again by reads (see docs/storage.md, "Checksums").
+  mutable verified_mark verified{};
   [[nodiscard]] bool empty() const { return end == base; }
 };
 
@@ -320,9 +342,12 @@ class file_log final : public shard_log {
           return stats;
         }
         std::string_view payload(whole + kBatchHeader, h.payload_len);
-        if (segfmt::batch_crc(whole, payload.data(), payload.size()) != h.crc) {
-          stats.failure = corrupt(seg.path, pos, "checksum mismatch");
-          return stats;
+        if (next_pos > seg.verified.value.load(std::memory_order_acquire)) {  // not yet checked in this process
+          if (segfmt::batch_crc(whole, payload.data(), payload.size()) != h.crc) {
+            stats.failure = corrupt(seg.path, pos, "checksum mismatch");
+            return stats;
+          }
+          seg.verified.extend(pos, next_pos);
         }
         const bool encrypted = h.kind == batch_kind::aes_256_gcm;
         if (encrypted) {
@@ -742,6 +767,7 @@ class file_log final : public shard_log {
       pos += kBatchHeader + h.payload_len;
       s.size = pos;
       out.valid_size = pos;
+      s.verified.value.store(pos, std::memory_order_relaxed);  // checked just now
     }
     return out;
   }
