@@ -477,18 +477,17 @@ result<void> engine::impl::change_encryption(const stream_encryption_request& re
     return detail::invalid_argument(
         fmt::format("Stream {} under account {} is not encrypted with key {}.", st.name, opt.account_id, key));
   }
-  auto updated = begin_update(
-      call->stream, call->lock, lock,
-      [&st, key, start](std::unique_lock<detail::shared_mutex>&) {
-        st.encryption = start ? encryption_type::kms : encryption_type::none;
-        st.key_id = start ? std::optional<std::string>(key) : std::nullopt;
-        for (auto& sh : st.shards) {
-          if (!sh || sh->closed) continue;
-          std::unique_lock sl(sh->mu);
-          sh->log->set_encryption(start ? key : std::string());
-        }
-      },
-      {{"op", start ? "StartStreamEncryption" : "StopStreamEncryption"}, {"key_id", key}});
+  auto updated = begin_update(call->stream, call->lock, lock,
+                              [&st, key, start](std::unique_lock<detail::shared_mutex>&) {
+                                st.encryption = start ? encryption_type::kms : encryption_type::none;
+                                st.key_id = start ? std::optional<std::string>(key) : std::nullopt;
+                                for (auto& sh : st.shards) {
+                                  if (!sh || sh->closed) continue;
+                                  std::unique_lock sl(sh->mu);
+                                  sh->log->set_encryption(start ? key : std::string());
+                                }
+                              },
+                              {{"op", start ? "StartStreamEncryption" : "StopStreamEncryption"}, {"key_id", key}});
   if (!updated) return updated.error();
   return finish(*call, call->stream);
 }
