@@ -50,6 +50,23 @@ class random_access_file {
   [[nodiscard]] virtual result<std::size_t> read(std::uint64_t offset, std::size_t n, char* scratch) const = 0;
   /// The file's size now.
   [[nodiscard]] virtual result<std::uint64_t> size() const = 0;
+  /// The file's bytes [0, n) mapped read-only into memory, valid while this
+  /// object lives (`n` may exceed the file's size; only bytes inside the file
+  /// may be touched, and only while nobody cuts the file below them). Appends
+  /// by others become visible through the mapping. nullptr when the
+  /// implementation does not map: the caller then uses read(). Errors:
+  /// InternalFailure (the mapping failed). Media errors while mapped bytes are
+  /// touched are not reported as values (the platform raises SIGBUS).
+  [[nodiscard]] virtual result<const char*> map(std::size_t n) const {
+    (void)n;
+    return static_cast<const char*>(nullptr);
+  }
+  /// A hint that bytes [offset, offset + n) will be read soon (the platform
+  /// may start reading them from disk in one go). No effect by default.
+  virtual void will_need(std::uint64_t offset, std::size_t n) const {
+    (void)offset;
+    (void)n;
+  }
 };
 
 /// An advisory lock on a file, held until destroyed.

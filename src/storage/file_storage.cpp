@@ -73,14 +73,17 @@ struct shared_state {
   std::set<file_log*> logs;  // guarded by logs_mu
 };
 
-// Reads a segment in chunks: get(pos, n) returns n bytes at pos from a
-// thread-local buffer, reading ahead.
+// Reads a segment: get(pos, n) returns n bytes at pos, straight from the
+// segment's mapping when there is one, else from a thread-local buffer filled
+// by positional reads of kReadChunk bytes.
 class chunk_reader {
  public:
-  chunk_reader(const random_access_file& f, std::uint64_t limit) : f_(f), limit_(limit) {}
+  chunk_reader(const random_access_file& f, std::uint64_t limit, const char* mapped = nullptr)
+      : f_(f), limit_(limit), mapped_(mapped) {}
   // nullptr with `err` set on an I/O error, or when [pos, pos+n) passes the limit.
   const char* get(std::uint64_t pos, std::size_t n, std::optional<error>& err) {
-    if (pos + n > limit_) return nullptr;
+    if (pos + n > limit_ || pos + n < pos) return nullptr;
+    if (mapped_) return mapped_ + pos;
     if (pos >= start_ && pos + n <= start_ + len_) return buf().data() + (pos - start_);
     const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(std::max(n, kReadChunk), limit_ - pos));
     auto& b = buf();
@@ -104,8 +107,29 @@ class chunk_reader {
   }
   const random_access_file& f_;
   std::uint64_t limit_;
+  const char* mapped_;
   std::uint64_t start_ = 0;
   std::size_t len_ = 0;
+};
+
+// How far a segment's batches had their CRC checked in this process: bytes
+// [kFileHeader, value) are whole batches that passed (by the scan at open or
+// by a read). It only grows, and only over bytes just checked next to it.
+// Atomic: readers share the shard lock. Copyable for the segment list.
+struct verified_mark {
+  std::atomic<std::uint64_t> value{kFileHeader};
+  verified_mark() = default;
+  verified_mark(const verified_mark& o) : value(o.value.load(std::memory_order_acquire)) {}
+  verified_mark& operator=(const verified_mark& o) {
+    value.store(o.value.load(std::memory_order_acquire), std::memory_order_release);
+    return *this;
+  }
+  // [pos, next) has just been checked: extends the mark if it reaches pos.
+  void extend(std::uint64_t pos, std::uint64_t next) {
+    std::uint64_t cur = value.load(std::memory_order_acquire);
+    while (cur >= pos && cur < next && !value.compare_exchange_weak(cur, next, std::memory_order_acq_rel)) {
+    }
+  }
 };
 
 struct segment {
@@ -118,6 +142,13 @@ struct segment {
   std::vector<index_entry> index;
   std::string path;
   mutable std::shared_ptr<random_access_file> reader;  // opened on first read, under readers_mu
+  // The file mapped (bytes [0, mapped_len)), or null: set with `reader`. An
+  // active segment is mapped for segment_bytes, so the mapping serves it as it
+  // grows; bytes past mapped_len are read with pread.
+  mutable const char* mapped = nullptr;
+  mutable std::uint64_t mapped_len = 0;
+  // Batches below it are not checked again by reads (see docs/storage.md, "Checksums").
+  mutable verified_mark verified{};
   [[nodiscard]] bool empty() const { return end == base; }
 };
 
@@ -281,8 +312,17 @@ class file_log final : public shard_log {
         stats.failure = rf.error();
         return stats;
       }
-      chunk_reader cr(**rf, seg.size);
+      chunk_reader cr(*rf->file, seg.size, seg.size <= rf->mapped_len ? rf->mapped : nullptr);
       std::uint64_t pos = index_before(seg, offset).pos;
+      // Ask for the bytes this call will likely read in one go (the index gives the bytes per record),
+      // rather than a page fault and a small read-ahead at a time when they are not cached.
+      if (seg.size > pos && seg.end > offset) {
+        const double per_record = static_cast<double>(seg.size - kFileHeader) /
+                                  static_cast<double>(std::max<std::uint64_t>(1, seg.end - seg.base));
+        const double want = std::min({per_record * static_cast<double>(max_records - stats.records) + kBatchHeader,
+                                      static_cast<double>(max_bytes), static_cast<double>(seg.size - pos)});
+        rf->file->will_need(pos, static_cast<std::size_t>(want));
+      }
       while (pos < seg.size) {
         std::optional<error> err;
         const char* hp = cr.get(pos, kBatchHeader, err);
@@ -302,9 +342,12 @@ class file_log final : public shard_log {
           return stats;
         }
         std::string_view payload(whole + kBatchHeader, h.payload_len);
-        if (segfmt::batch_crc(whole, payload.data(), payload.size()) != h.crc) {
-          stats.failure = corrupt(seg.path, pos, "checksum mismatch");
-          return stats;
+        if (next_pos > seg.verified.value.load(std::memory_order_acquire)) {  // not yet checked in this process
+          if (segfmt::batch_crc(whole, payload.data(), payload.size()) != h.crc) {
+            stats.failure = corrupt(seg.path, pos, "checksum mismatch");
+            return stats;
+          }
+          seg.verified.extend(pos, next_pos);
         }
         const bool encrypted = h.kind == batch_kind::aes_256_gcm;
         if (encrypted) {
@@ -428,14 +471,33 @@ class file_log final : public shard_log {
   std::string seg_path(std::uint64_t base) const { return dir_ + "/" + fmt_base(base) + ".seg"; }
   std::string idx_path(std::uint64_t base) const { return dir_ + "/" + fmt_base(base) + ".idx"; }
 
-  result<std::shared_ptr<random_access_file>> reader(const segment& seg) const {
+  struct segment_reader {
+    std::shared_ptr<random_access_file> file;
+    const char* mapped = nullptr;
+    std::uint64_t mapped_len = 0;
+  };
+
+  // The segment's file, opened (and mapped where the file system maps) on first use.
+  result<segment_reader> reader(const segment& seg) const {
     std::lock_guard lock(readers_mu_);
     if (!seg.reader) {
       auto f = st_->fs->open_read(seg.path);
       if (!f) return f.error();
       seg.reader = std::shared_ptr<random_access_file>(std::move(*f));
+      // A sealed segment never changes; the active one grows up to about segment_bytes.
+      const bool active = &seg == &segs_.back();
+      const std::uint64_t want = active ? std::max<std::uint64_t>(seg.size, st_->opt.segment_bytes) : seg.size;
+      if (want <= std::numeric_limits<std::size_t>::max() / 2) {
+        auto m = seg.reader->map(static_cast<std::size_t>(want));
+        if (m && *m) {
+          seg.mapped = *m;
+          seg.mapped_len = want;
+        } else if (!m) {  // not fatal: positional reads still work, and report their own errors
+          logger()->warn("storage: {} (reading without a mapping)", m.error().message());
+        }
+      }
     }
-    return seg.reader;
+    return segment_reader{seg.reader, seg.mapped, seg.mapped_len};
   }
 
   // The index entry at or before `offset` in `seg` (seg non-empty).
@@ -450,11 +512,16 @@ class file_log final : public shard_log {
   void walk_headers(const segment& seg, std::uint64_t pos, F&& fn) const {
     auto rf = reader(seg);
     if (!rf) return;
+    const char* mapped = seg.size <= rf->mapped_len ? rf->mapped : nullptr;
     char h[kBatchHeader];
     while (pos + kBatchHeader <= seg.size) {
-      auto r = (*rf)->read(pos, kBatchHeader, h);
       batch_header bh;
-      if (!r || *r != kBatchHeader || !segfmt::decode_batch_header(h, bh)) return;
+      if (mapped) {
+        if (!segfmt::decode_batch_header(mapped + pos, bh)) return;
+      } else {
+        auto r = rf->file->read(pos, kBatchHeader, h);
+        if (!r || *r != kBatchHeader || !segfmt::decode_batch_header(h, bh)) return;
+      }
       if (!fn(bh, pos)) return;
       pos += kBatchHeader + bh.payload_len;
     }
@@ -700,6 +767,7 @@ class file_log final : public shard_log {
       pos += kBatchHeader + h.payload_len;
       s.size = pos;
       out.valid_size = pos;
+      s.verified.value.store(pos, std::memory_order_relaxed);  // checked just now
     }
     return out;
   }

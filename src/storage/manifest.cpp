@@ -54,6 +54,7 @@ json to_json(const stream& s) {
   if (s.expired_through_ms) j["expired_through_ms"] = *s.expired_through_ms;
   if (s.max_record_size_kib != 1024) j["max_record_size_kib"] = s.max_record_size_kib;
   if (s.resource_policy) j["resource_policy"] = *s.resource_policy;
+  if (!s.pending.empty()) j["pending"] = s.pending;
   return j;
 }
 
@@ -99,6 +100,7 @@ stream stream_from(const json& j) {
   if (j.contains("expired_through_ms")) s.expired_through_ms = get<std::int64_t>(j, "expired_through_ms");
   if (j.contains("max_record_size_kib")) s.max_record_size_kib = get<std::int32_t>(j, "max_record_size_kib");
   if (j.contains("resource_policy")) s.resource_policy = get<std::string>(j, "resource_policy");
+  if (j.contains("pending")) s.pending = get<std::map<std::string, std::string>>(j, "pending");
   const json& shards = j.at("shards");
   if (!shards.is_array()) throw json::type_error::create(302, "shards is not an array", &shards);
   for (const auto& sh : shards) s.shards.push_back(shard_from(sh));
@@ -125,6 +127,9 @@ std::optional<std::string> check(const state& st) {
     if (s.encryption_type != "NONE" && s.encryption_type != "KMS") return "stream '" + s.name + "': bad encryption";
     if (s.encryption_type == "KMS" && (!s.key_id || s.key_id->empty())) return "stream '" + s.name + "': no key id";
     if (s.retention_hours < 1 || s.retention_hours > 8760) return "stream '" + s.name + "': bad retention";
+    if (!s.pending.empty() && (s.status != "UPDATING" || !s.pending.contains("op"))) {
+      return "stream '" + s.name + "': a pending change without UPDATING or an op";
+    }
     if (s.max_record_size_kib < 1024 || s.max_record_size_kib > 10240) {
       return "stream '" + s.name + "': bad max record size";
     }

@@ -60,6 +60,10 @@ struct stream {
   std::int32_t max_record_size_kib = 1024;
   std::optional<std::string> resource_policy{};
   std::vector<shard> shards{};  // live (not yet released) shards, by index
+  /// The accepted change an UPDATING stream waits for, as the fields of its
+  /// request ("op": "UpdateShardCount", "target_shard_count": "4", …); empty
+  /// when none. A restart issues it again.
+  std::map<std::string, std::string> pending{};
   friend bool operator==(const stream&, const stream&) = default;
 };
 

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 #include <system_error>
 
 #include "rill/file_system.hpp"
@@ -68,7 +70,10 @@ class posix_writable_file final : public writable_file {
 class posix_random_access_file final : public random_access_file {
  public:
   posix_random_access_file(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
-  ~posix_random_access_file() override { ::close(fd_); }
+  ~posix_random_access_file() override {
+    if (map_) ::munmap(map_, map_len_);
+    ::close(fd_);
+  }
   posix_random_access_file(const posix_random_access_file&) = delete;
   posix_random_access_file& operator=(const posix_random_access_file&) = delete;
 
@@ -92,9 +97,34 @@ class posix_random_access_file final : public random_access_file {
     return static_cast<std::uint64_t>(st.st_size);
   }
 
+  // One mapping per file, made on the first call; a later call for more bytes
+  // than mapped gets nullptr (the caller reads instead).
+  result<const char*> map(std::size_t n) const override {
+    std::lock_guard lock(map_mu_);
+    if (!map_) {
+      if (n == 0) return static_cast<const char*>(nullptr);
+      void* p = ::mmap(nullptr, n, PROT_READ, MAP_SHARED, fd_, 0);
+      if (p == MAP_FAILED) return io_error("mmap", path_, errno);
+      map_ = p;
+      map_len_ = n;
+    }
+    if (n > map_len_) return static_cast<const char*>(nullptr);
+    return static_cast<const char*>(map_);
+  }
+
+  void will_need(std::uint64_t offset, std::size_t n) const override {
+    if (n == 0) return;
+    static const std::uint64_t page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+    const std::uint64_t from = offset / page * page;
+    (void)::posix_fadvise(fd_, static_cast<off_t>(from), static_cast<off_t>(offset + n - from), POSIX_FADV_WILLNEED);
+  }
+
  private:
   std::string path_;
   int fd_;
+  mutable std::mutex map_mu_;
+  mutable void* map_ = nullptr;
+  mutable std::size_t map_len_ = 0;
 };
 
 class posix_lock final : public file_lock {

@@ -160,6 +160,7 @@ result<void> engine::impl::check_clock_range(timestamp t) const {
 engine::engine(engine_options options) : engine(std::move(options), defer_open{}) {
   if (!impl_->opt.data_directory.empty()) {
     if (auto r = impl_->open_durable(); !r) throw bad_result_access(r.error());
+    impl_->resume_pending(*this);
   }
   impl_->schedule_trim();
   impl_->schedule_on_demand();
@@ -171,6 +172,7 @@ result<std::unique_ptr<engine>> engine::open(engine_options options) {
   std::unique_ptr<engine> e(new engine(std::move(options), defer_open{}));
   if (!e->impl_->opt.data_directory.empty()) {
     if (auto r = e->impl_->open_durable(); !r) return r.error();
+    e->impl_->resume_pending(*e);
   }
   e->impl_->schedule_trim();
   e->impl_->schedule_on_demand();

@@ -221,6 +221,8 @@ struct stream_state {
   std::optional<timestamp> activated_at;
   /// Work to do when an UPDATING period ends (an accepted reshard or mode switch).
   std::function<void(std::unique_lock<detail::shared_mutex>&)> on_updated;
+  /// The request of that change, for the manifest (a restart issues it again).
+  std::map<std::string, std::string> pending;
 
   // Rolling 24-hour histories for the control-plane quotas; guarded by this
   // stream's control_mu.
@@ -306,11 +308,24 @@ struct engine::impl {
   std::unique_ptr<detail::persistence> persist;  // null in memory
   /// Opens opt.data_directory: lock, manifest, shard logs, orphans.
   result<void> open_durable();
+  /// Issues again the changes that UPDATING streams were waiting for when the
+  /// engine stopped (collected by open_durable); a change refused now is
+  /// logged, and its stream stays ACTIVE.
+  void resume_pending(engine& e);
+  std::vector<std::pair<std::string, std::map<std::string, std::string>>> resume;
   /// Writes s's control state to the manifest (no-op in memory). Caller holds
   /// s.mu (either mode); call it before releasing s.mu after a change.
-  void persist_locked(const detail::stream_state& s);
-  /// Drops a stream from the manifest (before its files go).
-  void persist_erase(const detail::stream_state& s);
+  /// Errors: InternalFailure (the manifest could not be written; it keeps the
+  /// stream's last durable state, and the error is logged).
+  result<void> persist_locked(const detail::stream_state& s);
+  /// Drops a stream from the manifest (before its files go). Errors as above.
+  result<void> persist_erase(const detail::stream_state& s);
+  /// Puts s back to its state in the manifest on disk (after a failed
+  /// manifest write): fields, shards a change made (removed with their files)
+  /// and shards it closed (opened again). Caller holds s's control_mu and
+  /// s.mu exclusive; then, with control_mu, recount(s) (and clears s's shard
+  /// reservation unless s is still UPDATING).
+  void restore_durable(detail::stream_state& s);
   /// Persists a stream when a control call ends (see control_call).
   struct persist_on_exit {
     impl* d = nullptr;
@@ -395,13 +410,23 @@ struct engine::impl {
   /// changes only under the stream's control_mu) and must hold it again on return.
   using update_fn = std::function<void(std::unique_lock<detail::shared_mutex>& lock)>;
   /// Runs `change` now (no delay) or after update_stream_delay with the stream
-  /// UPDATING meanwhile; then clears s's shard reservation and recounts.
-  /// Caller holds s's control_mu, s.mu exclusive (through `lock`, released on
-  /// return) and control_mu through `control` or not (taken for the recount).
-  void begin_update(const std::shared_ptr<detail::stream_state>& s, std::unique_lock<std::mutex>& control,
-                    std::unique_lock<detail::shared_mutex>& lock, update_fn change);
-  /// Removes a stream. Caller holds s's control_mu and control_mu.
-  void remove_stream(const std::shared_ptr<detail::stream_state>& s);
+  /// UPDATING meanwhile; then (at once or when the change is applied) clears
+  /// s's shard reservation and recounts. Caller holds s's control_mu, s.mu
+  /// exclusive (through `lock`, released on return) and control_mu through
+  /// `control` or not (taken for the recount). `pending` describes the change
+  /// as its request's fields (see stream_state::pending) so that a durable
+  /// engine can issue it again after a restart.
+  /// Errors: InternalFailure when a change made at once could not be made
+  /// durable (it is undone: restore_durable).
+  [[nodiscard]] result<void> begin_update(const std::shared_ptr<detail::stream_state>& s,
+                                          std::unique_lock<std::mutex>& control,
+                                          std::unique_lock<detail::shared_mutex>& lock, update_fn change,
+                                          std::map<std::string, std::string> pending = {});
+  /// Removes a stream. Caller holds s's control_mu and control_mu (or s is not
+  /// yet reachable by others).
+  /// Errors: InternalFailure when the manifest could not forget it (then it
+  /// stays). `durable` false: it was never in the manifest.
+  result<void> remove_stream(const std::shared_ptr<detail::stream_state>& s, bool durable = true);
 
   result<void> change_retention(const update_retention_period_request& req, bool increase);
   result<enhanced_monitoring_result> change_monitoring(const enhanced_monitoring_request& req, bool enable);
@@ -416,6 +441,11 @@ struct engine::impl {
     std::shared_ptr<detail::stream_state> stream;
     persist_on_exit persisted{};  // destroyed first: writes the manifest under the stream's control_mu
   };
+  /// The end of a successful control-plane mutation: writes the manifest now
+  /// (instead of persist_on_exit). If that fails, the stream is put back to
+  /// its durable state (restore_durable) and the call fails. Errors:
+  /// InternalFailure.
+  result<void> finish(control_call& call, const std::shared_ptr<detail::stream_state>& s);
   result<control_call> begin_control(std::string_view op, const std::optional<std::string>& name,
                                      const std::optional<std::string>& arn);
   /// A resource named by ARN (TagResource, the resource policies): a stream,

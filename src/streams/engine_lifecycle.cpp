@@ -108,18 +108,21 @@ void engine::impl::activate(stream_state& s) {
   s.activated_at = t;
 }
 
-void engine::impl::remove_stream(const std::shared_ptr<stream_state>& s) {
+result<void> engine::impl::remove_stream(const std::shared_ptr<stream_state>& s, bool durable) {
+  if (durable) {
+    std::shared_lock lock(s->mu);
+    if (auto r = persist_erase(*s); !r) return r;  // the manifest forgets it before its files go
+  }
   {
     std::unique_lock streams_lock(streams_mu);
     auto it = streams.find(s->name);
-    if (it == streams.end() || it->second != s) return;
+    if (it == streams.end() || it->second != s) return {};
     streams.erase(it);
     by_name.erase(s->name);
   }
   std::vector<std::shared_ptr<shard_state>> shards;
   {
     std::unique_lock lock(s->mu);  // waits for in-flight puts and reads
-    persist_erase(*s);             // the manifest forgets it before its files go
     // The shards leave the stream before their logs are removed: a read that
     // still holds the stream finds no shard rather than a removed log, and the
     // trimmer finds nothing to trim or remove again.
@@ -134,6 +137,7 @@ void engine::impl::remove_stream(const std::shared_ptr<stream_state>& s) {
   for (auto& sh : shards) {
     if (sh) storage->remove_log({s->name, s->uid, sh->id});
   }
+  return {};
 }
 
 // --- control plane -----------------------------------------------------------
@@ -201,17 +205,27 @@ result<void> engine::create_stream(const create_stream_request& req) {
   d.recount(s);
   logger()->debug("created stream {} ({} shards, {})", s->name, shards, to_string(mode));
   if (d.opt.create_stream_delay <= duration::zero()) {
+    result<void> saved;
     {
       std::unique_lock lock(s->mu);
       d.activate(*s);
-      d.persist_locked(*s);
+      saved = d.persist_locked(*s);
+    }
+    if (!saved) {  // not durable: the stream is not created
+      (void)d.remove_stream(s, false);
+      return saved.error();
     }
     d.recount(s);
     return {};
   }
+  result<void> saved;
   {
     std::shared_lock lock(s->mu);
-    d.persist_locked(*s);
+    saved = d.persist_locked(*s);
+  }
+  if (!saved) {
+    (void)d.remove_stream(s, false);
+    return saved.error();
   }
   std::weak_ptr<stream_state> weak = s;
   d.sched->call_at(d.now() + d.opt.create_stream_delay, [&d, weak] {
@@ -222,7 +236,7 @@ result<void> engine::create_stream(const create_stream_request& req) {
     {
       std::unique_lock lock(st->mu);
       if (st->status == stream_status::creating) d.activate(*st);
-      d.persist_locked(*st);
+      (void)d.persist_locked(*st);  // logged; retried by the stream's next change
     }
     d.recount(st);
   });
@@ -237,8 +251,8 @@ result<void> engine::delete_stream(const delete_stream_request& req) {
   if (auto consumers = d.fanout.on_delete_stream(*stream, req.enforce_consumer_deletion); !consumers) return consumers;
   logger()->debug("deleting stream {}", stream->name);
   if (d.opt.delete_stream_delay <= duration::zero()) {
-    d.remove_stream(stream);
-    return {};
+    call->persisted.d = nullptr;
+    return d.remove_stream(stream);
   }
   {
     std::unique_lock lock(stream->mu);
@@ -247,13 +261,14 @@ result<void> engine::delete_stream(const delete_stream_request& req) {
     stream->on_updated = nullptr;
   }
   d.recount(stream);
+  if (auto r = d.finish(*call, stream); !r) return r;
   std::weak_ptr<stream_state> weak = stream;
   d.sched->call_at(d.now() + d.opt.delete_stream_delay, [&d, weak] {
     auto st = weak.lock();
     if (!st) return;
     std::lock_guard stream_control(st->control_mu);
     std::lock_guard control(d.control_mu);
-    d.remove_stream(st);
+    (void)d.remove_stream(st);  // on failure it stays DELETING (logged)
   });
   return {};
 }
@@ -515,7 +530,8 @@ result<void> engine::update_max_record_size(const update_max_record_size_request
   if (st.status != stream_status::active) return detail::stream_not_active(d.at(st.name), st.status);
   st.max_record_kib = req.max_record_size_in_kib;
   logger()->info("stream {}: MaxRecordSizeInKiB {}", st.name, req.max_record_size_in_kib);
-  return {};
+  lock.unlock();
+  return d.finish(*call, call->stream);  // InternalFailure if not durable (then not made)
 }
 
 }  // namespace rill

@@ -200,7 +200,10 @@ result<void> engine::set_stream_throughput(const std::string& stream_name, const
     std::unique_lock sl(sh->mu);
     sh->arm(limits, t);
   }
-  d.persist_locked(st);
+  if (auto r = d.persist_locked(st); !r) {
+    d.restore_durable(st);
+    return r.error();
+  }
   return {};
 }
 

@@ -67,6 +67,8 @@ result<enhanced_monitoring_result> engine::impl::change_monitoring(const enhance
   for (const auto& name : st.shard_level_metrics) {
     if (auto m = detail::shard_metric_named(name)) st.shard_metric_mask |= 1U << static_cast<unsigned>(*m);
   }
+  lock.unlock();
+  if (auto r = d.finish(*call, call->stream); !r) return r.error();
   return out;
 }
 

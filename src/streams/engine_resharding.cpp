@@ -118,25 +118,25 @@ void engine::impl::merge(stream_state& s, shard_state& lower, shard_state& upper
   replace_open(s, pos, 2, {child});
 }
 
-void engine::impl::begin_update(const std::shared_ptr<stream_state>& s, std::unique_lock<std::mutex>& control,
-                                std::unique_lock<detail::shared_mutex>& lock, update_fn change) {
+result<void> engine::impl::begin_update(const std::shared_ptr<stream_state>& s, std::unique_lock<std::mutex>& control,
+                                        std::unique_lock<detail::shared_mutex>& lock, update_fn change,
+                                        std::map<std::string, std::string> pending) {
   if (opt.update_stream_delay <= duration::zero()) {
     change(lock);
-    // Before the stream lock goes: no put reaches a new shard before the manifest knows it.
-    if (lock.owns_lock()) {
-      persist_locked(*s);
-    } else {
-      std::shared_lock relock(s->mu);
-      persist_locked(*s);
-    }
-    if (lock.owns_lock()) lock.unlock();  // before control_mu, which comes first in the lock order
+    // Before the stream lock goes: no put reaches a new shard before the
+    // manifest knows it. Exclusive, so that a failed write can undo the change.
+    if (!lock.owns_lock()) lock.lock();
+    auto r = persist_locked(*s);
+    if (!r) restore_durable(*s);  // nothing acknowledged that is not durable
+    lock.unlock();                // before control_mu, which comes first in the lock order
     if (!control.owns_lock()) control.lock();
     reserve_shards(*s, 0);
     recount(s);
-    return;
+    return r;
   }
   s->status = stream_status::updating;
   s->on_updated = std::move(change);
+  s->pending = std::move(pending);
   std::weak_ptr<stream_state> weak = s;
   sched->call_at(now() + opt.update_stream_delay, [this, weak] {
     auto st = weak.lock();
@@ -149,15 +149,18 @@ void engine::impl::begin_update(const std::shared_ptr<stream_state>& s, std::uni
       if (st->status != stream_status::updating) return;  // deleted meanwhile
       auto fn = std::move(st->on_updated);
       st->on_updated = nullptr;
+      st->pending.clear();
       if (fn) fn(lock);
       if (!lock.owns_lock()) lock.lock();
       st->status = stream_status::active;
-      persist_locked(*st);
+      (void)persist_locked(*st);  // logged; retried by the stream's next change
     }
     std::lock_guard control(control_mu);
     reserve_shards(*st, 0);
     recount(st);
   });
+  lock.unlock();
+  return {};
 }
 
 // --- uniform scaling ------------------------------------------------------------
@@ -345,11 +348,15 @@ result<void> engine::split_shard(const split_shard_request& req) {
   const shard_id pid = parent.id;
   logger()->info("SplitShard {} of stream {} at {}", pid.to_string(), st.name, at.to_string());
   d.reserve_shards(st, 1);  // the extra open shard, until the split is applied
-  d.begin_update(stream, call->lock, lock, [&d, &st, pid, at](std::unique_lock<detail::shared_mutex>&) {
-    auto& p = *st.shards[pid.index()];
-    if (!p.closed) d.split(st, p, at, d.now());
-  });
-  return {};
+  auto updated = d.begin_update(
+      stream, call->lock, lock,
+      [&d, &st, pid, at](std::unique_lock<detail::shared_mutex>&) {
+        auto& p = *st.shards[pid.index()];
+        if (!p.closed) d.split(st, p, at, d.now());
+      },
+      {{"op", "SplitShard"}, {"shard_to_split", pid.to_string()}, {"new_starting_hash_key", at.to_string()}});
+  if (!updated) return updated.error();
+  return d.finish(*call, stream);
 }
 
 result<void> engine::merge_shards(const merge_shards_request& req) {
@@ -382,12 +389,16 @@ result<void> engine::merge_shards(const merge_shards_request& req) {
   }
   const shard_id lo = a->id;
   const shard_id hi = b->id;
-  d.begin_update(stream, call->lock, lock, [&d, &st, lo, hi](std::unique_lock<detail::shared_mutex>&) {
-    auto& x = *st.shards[lo.index()];
-    auto& y = *st.shards[hi.index()];
-    if (!x.closed && !y.closed) d.merge(st, x, y, d.now());
-  });
-  return {};
+  auto updated = d.begin_update(
+      stream, call->lock, lock,
+      [&d, &st, lo, hi](std::unique_lock<detail::shared_mutex>&) {
+        auto& x = *st.shards[lo.index()];
+        auto& y = *st.shards[hi.index()];
+        if (!x.closed && !y.closed) d.merge(st, x, y, d.now());
+      },
+      {{"op", "MergeShards"}, {"shard_to_merge", lo.to_string()}, {"adjacent_shard_to_merge", hi.to_string()}});
+  if (!updated) return updated.error();
+  return d.finish(*call, stream);
 }
 
 result<update_shard_count_result> engine::update_shard_count(const update_shard_count_request& req) {
@@ -467,66 +478,71 @@ result<update_shard_count_result> engine::update_shard_count(const update_shard_
   if (cp.enabled) st.scalings.add(d.now());
   logger()->info("UpdateShardCount on stream {}: {} -> {} open shards", st.name, current, target);
   std::unique_lock lock(st.mu);
-  d.begin_update(stream, call->lock, lock, [&d, &st, target](std::unique_lock<detail::shared_mutex>& held) {
-    // Plan and make the new shards (and their logs) with the stream lock
-    // released: puts and reads go on meanwhile. The topology changes only
-    // under the stream's control lock, which is held, so the plan stays valid.
-    // Neither control_mu nor any other stream's lock is held.
-    held.unlock();
-    const timestamp now = d.now();
-    // The children's creation seconds: claimed at once for the whole plan (a
-    // compare-and-swap on the engine's last one; planned again if another
-    // stream claimed one meanwhile).
-    reshard_plan plan;
-    for (;;) {
-      std::uint64_t last = d.last_create_s.load();
-      plan = plan_uniform(st.open, static_cast<std::uint32_t>(target), now, last);
-      if (d.last_create_s.compare_exchange_strong(last, std::max(last, plan.last_create_s))) break;
-    }
-    std::vector<std::shared_ptr<shard_state>> made;
-    made.reserve(plan.children.size());
-    const std::uint32_t base = st.next_index;
-    auto id_of = [&](const reshard_plan::node& n) {
-      return n.open_pos >= 0 ? st.open[static_cast<std::size_t>(n.open_pos)]->id
-                             : shard_id(base + static_cast<std::uint32_t>(n.created));
-    };
-    for (const auto& c : plan.children) {
-      std::optional<shard_id> adjacent;
-      if (c.adjacent) adjacent = id_of(*c.adjacent);
-      made.push_back(d.make_shard(st, shard_id(base + static_cast<std::uint32_t>(made.size())), c.start, c.end,
-                                  id_of(c.parent), adjacent, c.create_s, now));
-    }
-    std::vector<shard_state*> open;
-    open.reserve(plan.result.size());
-    auto resolve = [&](const reshard_plan::node& n) -> shard_state* {
-      return n.open_pos >= 0 ? st.open[static_cast<std::size_t>(n.open_pos)]
-                             : made[static_cast<std::size_t>(n.created)].get();
-    };
-    for (const auto& n : plan.result) open.push_back(resolve(n));
-    std::vector<hash_key> open_starts;
-    open_starts.reserve(open.size());
-    for (const shard_state* sh : open) open_starts.push_back(sh->start);
-    held.lock();
-    // Apply: close the parents in plan order and swap in the new open shards.
-    for (const auto& o : plan.ops) {
-      shard_state* a = resolve(o.a);
-      const auto first = static_cast<std::size_t>(o.first_child);
-      d.close_shard(*a, now);
-      if (o.split) {
-        a->children = {made[first]->id, made[first + 1]->id};
-      } else {
-        shard_state* b = resolve(o.b);
-        d.close_shard(*b, now);
-        a->children = {made[first]->id};
-        b->children = {made[first]->id};
-      }
-    }
-    st.open = std::move(open);
-    st.open_starts = std::move(open_starts);
-    st.shards.reserve(st.shards.size() + made.size());
-    for (auto& m : made) st.shards.push_back(std::move(m));
-    st.next_index = base + static_cast<std::uint32_t>(plan.children.size());
-  });
+  auto updated =
+      d.begin_update(stream, call->lock, lock,
+                     [&d, &st, target](std::unique_lock<detail::shared_mutex>& held) {
+                       // Plan and make the new shards (and their logs) with the stream lock
+                       // released: puts and reads go on meanwhile. The topology changes only
+                       // under the stream's control lock, which is held, so the plan stays valid.
+                       // Neither control_mu nor any other stream's lock is held.
+                       held.unlock();
+                       const timestamp now = d.now();
+                       // The children's creation seconds: claimed at once for the whole plan (a
+                       // compare-and-swap on the engine's last one; planned again if another
+                       // stream claimed one meanwhile).
+                       reshard_plan plan;
+                       for (;;) {
+                         std::uint64_t last = d.last_create_s.load();
+                         plan = plan_uniform(st.open, static_cast<std::uint32_t>(target), now, last);
+                         if (d.last_create_s.compare_exchange_strong(last, std::max(last, plan.last_create_s))) break;
+                       }
+                       std::vector<std::shared_ptr<shard_state>> made;
+                       made.reserve(plan.children.size());
+                       const std::uint32_t base = st.next_index;
+                       auto id_of = [&](const reshard_plan::node& n) {
+                         return n.open_pos >= 0 ? st.open[static_cast<std::size_t>(n.open_pos)]->id
+                                                : shard_id(base + static_cast<std::uint32_t>(n.created));
+                       };
+                       for (const auto& c : plan.children) {
+                         std::optional<shard_id> adjacent;
+                         if (c.adjacent) adjacent = id_of(*c.adjacent);
+                         made.push_back(d.make_shard(st, shard_id(base + static_cast<std::uint32_t>(made.size())),
+                                                     c.start, c.end, id_of(c.parent), adjacent, c.create_s, now));
+                       }
+                       std::vector<shard_state*> open;
+                       open.reserve(plan.result.size());
+                       auto resolve = [&](const reshard_plan::node& n) -> shard_state* {
+                         return n.open_pos >= 0 ? st.open[static_cast<std::size_t>(n.open_pos)]
+                                                : made[static_cast<std::size_t>(n.created)].get();
+                       };
+                       for (const auto& n : plan.result) open.push_back(resolve(n));
+                       std::vector<hash_key> open_starts;
+                       open_starts.reserve(open.size());
+                       for (const shard_state* sh : open) open_starts.push_back(sh->start);
+                       held.lock();
+                       // Apply: close the parents in plan order and swap in the new open shards.
+                       for (const auto& o : plan.ops) {
+                         shard_state* a = resolve(o.a);
+                         const auto first = static_cast<std::size_t>(o.first_child);
+                         d.close_shard(*a, now);
+                         if (o.split) {
+                           a->children = {made[first]->id, made[first + 1]->id};
+                         } else {
+                           shard_state* b = resolve(o.b);
+                           d.close_shard(*b, now);
+                           a->children = {made[first]->id};
+                           b->children = {made[first]->id};
+                         }
+                       }
+                       st.open = std::move(open);
+                       st.open_starts = std::move(open_starts);
+                       st.shards.reserve(st.shards.size() + made.size());
+                       for (auto& m : made) st.shards.push_back(std::move(m));
+                       st.next_index = base + static_cast<std::uint32_t>(plan.children.size());
+                     },
+                     {{"op", "UpdateShardCount"}, {"target_shard_count", std::to_string(target)}});
+  if (!updated) return updated.error();
+  if (auto r = d.finish(*call, stream); !r) return r.error();
   return update_shard_count_result{st.name, st.arn, current, target};
 }
 
@@ -570,8 +586,11 @@ result<void> engine::update_stream_mode(const update_stream_mode_request& req) {
     }
     st.mode_switches.add(d.now());
   }
-  d.begin_update(stream, call->lock, lock, [&st, mode](std::unique_lock<detail::shared_mutex>&) { st.mode = mode; });
-  return {};
+  auto updated =
+      d.begin_update(stream, call->lock, lock, [&st, mode](std::unique_lock<detail::shared_mutex>&) { st.mode = mode; },
+                     {{"op", "UpdateStreamMode"}, {"stream_mode", std::string(to_string(mode))}});
+  if (!updated) return updated.error();
+  return d.finish(*call, stream);
 }
 
 // --- on-demand scaling -------------------------------------------------------
@@ -626,7 +645,7 @@ void engine::impl::scale_on_demand() {
       logger()->info("on-demand stream {}: splitting hot shard {} at {}", s->name, sh->id.to_string(), at.to_string());
       split(*s, *sh, at, t);
     }
-    if (!hot.empty()) persist_locked(*s);
+    if (!hot.empty()) (void)persist_locked(*s);  // logged; retried by the stream's next change
   }
 }
 

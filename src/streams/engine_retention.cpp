@@ -63,8 +63,13 @@ void engine::impl::trim_expired() {
         auto& sh = s->shards[i];
         if (sh && sh->expired(horizon)) gone.push_back(std::move(sh));
       }
+      const std::size_t prefix = s->released_prefix;
       while (s->released_prefix < s->shards.size() && !s->shards[s->released_prefix]) ++s->released_prefix;
-      if (!gone.empty()) persist_locked(*s);  // the manifest first, then the files
+      if (!gone.empty() && !persist_locked(*s)) {                         // the manifest first, then the files
+        for (auto& sh : gone) s->shards[sh->id.index()] = std::move(sh);  // kept; tried again next time
+        gone.clear();
+        s->released_prefix = prefix;
+      }
     }
     for (auto& sh : gone) storage->remove_log({s->name, s->uid, sh->id});
   }
@@ -151,7 +156,8 @@ result<void> engine::impl::change_retention(const update_retention_period_reques
   // make expired data readable again, even before the trimmer releases it.
   st.expired_through = st.horizon(now());
   st.retention_hours = h;
-  return {};
+  lock.unlock();
+  return finish(*call, call->stream);
 }
 
 result<void> engine::increase_stream_retention_period(const update_retention_period_request& req) {

@@ -144,7 +144,8 @@ result<void> engine::add_tags_to_stream(const add_tags_to_stream_request& req) {
   for (const auto& [k, val] : req.tags) total += st.tags.contains(k) ? 0 : 1;
   if (total > kMaxTagsPerStream) return too_many_tags(d.at(st.name));
   for (const auto& [k, val] : req.tags) st.tags[k] = val;
-  return {};
+  lock.unlock();
+  return d.finish(*call, call->stream);
 }
 
 result<void> engine::remove_tags_from_stream(const remove_tags_from_stream_request& req) {
@@ -170,7 +171,8 @@ result<void> engine::remove_tags_from_stream(const remove_tags_from_stream_reque
   if (auto e = validate_tag_map(as_map, "remove", d.at(st.name))) return *e;
   std::unique_lock lock(st.mu);
   for (const auto& k : req.tag_keys) st.tags.erase(k);
-  return {};
+  lock.unlock();
+  return d.finish(*call, call->stream);
 }
 
 result<list_tags_for_stream_result> engine::list_tags_for_stream(const list_tags_for_stream_request& req) {
@@ -272,7 +274,8 @@ result<void> engine::tag_resource(const tag_resource_request& req) {
     for (const auto& [k, val] : req.tags) total += st.tags.contains(k) ? 0 : 1;
     if (total > kMaxTagsPerStream) return too_many_tags(d.at(st.name));
     for (const auto& [k, val] : req.tags) st.tags[k] = val;
-    return {};
+    lock.unlock();
+    return d.finish(*r->stream, r->stream->stream);  // InternalFailure if not durable (then not made)
   }
   if (auto e = validate_tag_map(req.tags, "add", d.at(r->consumer_arn))) return *e;
   std::lock_guard lock(d.consumer_extras_mu);
@@ -314,7 +317,8 @@ result<void> engine::untag_resource(const untag_resource_request& req) {
     if (auto e = validate_tag_map(as_map, "remove", d.at(st.name))) return *e;
     std::unique_lock lock(st.mu);
     for (const auto& k : req.tag_keys) st.tags.erase(k);
-    return {};
+    lock.unlock();
+    return d.finish(*r->stream, r->stream->stream);  // InternalFailure if not durable (then not made)
   }
   if (auto e = validate_tag_map(as_map, "remove", d.at(r->consumer_arn))) return *e;
   std::lock_guard lock(d.consumer_extras_mu);
@@ -371,7 +375,8 @@ result<void> engine::put_resource_policy(const put_resource_policy_request& req)
     auto& st = *r->stream->stream;
     std::unique_lock lock(st.mu);
     st.policy = req.policy;
-    return {};
+    lock.unlock();
+    return d.finish(*r->stream, r->stream->stream);  // InternalFailure if not durable (then not made)
   }
   std::lock_guard lock(d.consumer_extras_mu);
   d.consumer_extras[r->consumer_arn].policy = req.policy;
@@ -416,7 +421,8 @@ result<void> engine::delete_resource_policy(const delete_resource_policy_request
     std::unique_lock lock(st.mu);
     if (!st.policy) return none();
     st.policy.reset();
-    return {};
+    lock.unlock();
+    return d.finish(*r->stream, r->stream->stream);  // InternalFailure if not durable (then not made)
   }
   std::lock_guard lock(d.consumer_extras_mu);
   auto it = d.consumer_extras.find(r->consumer_arn);

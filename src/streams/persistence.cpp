@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 
 #include "rill/logging.hpp"
 #include "streams/engine_impl.hpp"
@@ -73,6 +74,7 @@ manifest::stream to_manifest(const stream_state& s) {
   m.initial_shards = s.initial_shards;
   if (s.activated_at) m.activated_ms = s.activated_at->time_since_epoch().count();
   if (s.expired_through != timestamp::min()) m.expired_through_ms = s.expired_through.time_since_epoch().count();
+  if (s.status == stream_status::updating) m.pending = s.pending;
   for (const auto& sh : s.shards) {
     if (!sh) continue;
     manifest::shard x;
@@ -109,6 +111,8 @@ result<std::unique_ptr<persistence>> persistence::open(std::shared_ptr<file_syst
     p->loaded_ = std::move(*st);
   }
   p->next_uid_ = p->loaded_.next_uid;
+  // What the next rewrite starts from: every stream on disk, touched or not.
+  for (const auto& s : p->loaded_.streams) p->streams_[s.uid] = s;
   return p;
 }
 
@@ -116,17 +120,47 @@ result<void> persistence::save(const stream_state& s) {
   auto m = to_manifest(s);
   std::lock_guard lock(mu_);
   if (erased_.contains(s.uid)) return {};
+  const auto before = streams_;
+  const auto next_before = next_uid_;
   next_uid_ = std::max(next_uid_, s.uid + 1);
   streams_[s.uid] = std::move(m);
-  return write_locked();
+  auto r = write_locked();
+  if (!r) rollback_locked(before, next_before);
+  return r;
 }
 
 result<void> persistence::erase(std::uint64_t uid) {
   std::lock_guard lock(mu_);
-  erased_.insert(uid);
+  const auto before = streams_;
+  const auto next_before = next_uid_;
   streams_.erase(uid);
   next_uid_ = std::max(next_uid_, uid + 1);
-  return write_locked();
+  auto r = write_locked();
+  if (!r) {
+    rollback_locked(before, next_before);
+    return r;
+  }
+  erased_.insert(uid);
+  return r;
+}
+
+void persistence::rollback_locked(std::map<std::uint64_t, manifest::stream> before, std::uint64_t next_uid) {
+  streams_ = std::move(before);
+  next_uid_ = next_uid;
+  // A write that failed after its rename (the folder sync) may have left the
+  // new manifest in place: write the old state again, so that a restart finds
+  // what the engine keeps running with. If the disk refuses this too, the
+  // next successful write brings it in line.
+  if (auto r = write_locked(); !r) {
+    logger()->error("rill: could not restore the manifest {}: {}", path_, r.error().to_string());
+  }
+}
+
+std::optional<manifest::stream> persistence::durable(std::uint64_t uid) {
+  std::lock_guard lock(mu_);
+  auto it = streams_.find(uid);
+  if (it == streams_.end()) return std::nullopt;
+  return it->second;
 }
 
 result<void> persistence::write_locked() {
@@ -141,24 +175,113 @@ result<void> persistence::write_locked() {
 using detail::shard_state;
 using detail::stream_state;
 
-void engine::impl::persist_locked(const stream_state& s) {
-  if (!persist) return;
-  if (auto r = persist->save(s); !r) {
+result<void> engine::impl::persist_locked(const stream_state& s) {
+  if (!persist) return {};
+  auto r = persist->save(s);
+  if (!r) {
     logger()->error("rill: could not write the manifest for stream {}: {}", s.name, r.error().to_string());
+    return error(error_code::internal_failure,
+                 fmt::format("The change to stream {} could not be made durable ({}); it was not made.", s.name,
+                             r.error().message()));
   }
+  return {};
 }
 
-void engine::impl::persist_erase(const stream_state& s) {
-  if (!persist) return;
-  if (auto r = persist->erase(s.uid); !r) {
+result<void> engine::impl::persist_erase(const stream_state& s) {
+  if (!persist) return {};
+  auto r = persist->erase(s.uid);
+  if (!r) {
     logger()->error("rill: could not write the manifest after removing stream {}: {}", s.name, r.error().to_string());
+    return error(error_code::internal_failure,
+                 fmt::format("The deletion of stream {} could not be made durable ({}); it was not made.", s.name,
+                             r.error().message()));
   }
+  return {};
 }
 
 engine::impl::persist_on_exit::~persist_on_exit() {
   if (!d || !s) return;
   std::shared_lock lock(s->mu);
-  d->persist_locked(*s);
+  (void)d->persist_locked(*s);
+}
+
+result<void> engine::impl::finish(control_call& call, const std::shared_ptr<stream_state>& stream) {
+  call.persisted.d = nullptr;  // done here, with the outcome reported
+  if (!persist || !stream) return {};
+  auto& s = *stream;
+  {
+    std::unique_lock lock(s.mu);
+    auto r = persist_locked(s);
+    if (r) return {};
+    restore_durable(s);
+  }
+  if (!call.lock.owns_lock()) call.lock.lock();  // after s.mu: control_mu comes first in the lock order
+  if (s.status != stream_status::updating) reserve_shards(s, 0);
+  recount(stream);
+  return error(error_code::internal_failure,
+               fmt::format("The change to stream {} could not be made durable; it was not made.", s.name));
+}
+
+void engine::impl::restore_durable(stream_state& s) {
+  auto m = persist ? persist->durable(s.uid) : std::nullopt;
+  if (!m) return;  // never written: the caller removes the stream
+  s.status = m->status == "UPDATING"   ? stream_status::updating
+             : m->status == "CREATING" ? stream_status::creating
+                                       : stream_status::active;
+  if (s.status != stream_status::updating) {
+    s.on_updated = nullptr;
+    s.pending.clear();
+  }
+  s.mode = m->mode == "ON_DEMAND" ? stream_mode::on_demand : stream_mode::provisioned;
+  s.retention_hours = m->retention_hours;
+  s.tags = m->tags;
+  s.shard_level_metrics.clear();
+  s.shard_metric_mask = 0;
+  for (const auto& name : m->shard_level_metrics) {
+    s.shard_level_metrics.insert(name);
+    if (auto sm = detail::shard_metric_named(name)) s.shard_metric_mask |= 1U << static_cast<unsigned>(*sm);
+  }
+  const auto limits = detail::throughput_from(m->throughput, opt.throughput);
+  const bool rearm = limits.enabled != s.limits.enabled ||
+                     limits.write_bytes_per_second != s.limits.write_bytes_per_second ||
+                     limits.write_records_per_second != s.limits.write_records_per_second ||
+                     limits.read_calls_per_second != s.limits.read_calls_per_second ||
+                     limits.read_bytes_per_second != s.limits.read_bytes_per_second;
+  s.limits = limits;
+  s.encryption = m->encryption_type == "KMS" ? encryption_type::kms : encryption_type::none;
+  s.key_id = m->key_id;
+  s.max_record_kib = m->max_record_size_kib;
+  s.policy = m->resource_policy;
+  s.initial_shards = m->initial_shards;
+  s.activated_at.reset();
+  if (m->activated_ms) s.activated_at = timestamp(duration(*m->activated_ms));
+  s.expired_through = m->expired_through_ms ? timestamp(duration(*m->expired_through_ms)) : timestamp::min();
+  // Shards made by the change go, with their files; shards it closed open again.
+  for (std::size_t i = m->next_index; i < s.shards.size(); ++i) {
+    if (s.shards[i]) storage->remove_log({s.name, s.uid, s.shards[i]->id});
+  }
+  if (s.shards.size() > m->next_index) s.shards.resize(m->next_index);
+  s.next_index = m->next_index;
+  for (const auto& x : m->shards) {
+    if (x.index >= s.shards.size() || !s.shards[x.index]) continue;
+    auto& sh = *s.shards[x.index];
+    std::unique_lock sl(sh.mu);
+    sh.closed = x.closed;
+    sh.closed_at = timestamp(duration(x.closed_at_ms));
+    sh.close_offset = x.close_offset;
+    sh.children.clear();
+    for (auto c : x.children) sh.children.push_back(shard_id(c));
+    if (rearm) sh.arm(s.limits, now());
+    if (!sh.closed)
+      sh.log->set_encryption(s.encryption == encryption_type::kms && s.key_id ? *s.key_id : std::string());
+  }
+  s.open.clear();
+  for (const auto& sh : s.shards) {
+    if (sh && !sh->closed) s.open.push_back(sh.get());
+  }
+  std::sort(s.open.begin(), s.open.end(),
+            [](const shard_state* a, const shard_state* b) { return a->start < b->start; });
+  s.index_open();
 }
 
 result<void> engine::impl::open_durable() {
@@ -253,9 +376,12 @@ result<void> engine::impl::open_durable() {
           if (sh) live.emplace(m.name, m.uid, sh->id.index());
         }
       } else {
-        s->status = stream_status::active;  // an UPDATING stream's pending change is dropped
+        // An UPDATING stream turns ACTIVE; its pending change is issued again
+        // once the engine is open (resume_pending).
+        s->status = stream_status::active;
+        if (m.status == "UPDATING" && !m.pending.empty()) resume.emplace_back(m.name, m.pending);
       }
-      if (m.status != "ACTIVE") persist_locked(*s);
+      if (m.status != "ACTIVE") (void)persist_locked(*s);
     }
     {
       std::unique_lock lock(streams_mu);
@@ -274,6 +400,50 @@ result<void> engine::impl::open_durable() {
     }
   }
   return {};
+}
+
+void engine::impl::resume_pending(engine& e) {
+  auto todo = std::move(resume);
+  resume.clear();
+  for (const auto& [name, p] : todo) {
+    auto field = [&p](const char* k) {
+      auto it = p.find(k);
+      return it == p.end() ? std::string() : it->second;
+    };
+    const std::string op = field("op");
+    result<void> r;
+    if (op == "UpdateShardCount") {
+      std::int32_t target = 0;
+      const std::string t = field("target_shard_count");
+      std::from_chars(t.data(), t.data() + t.size(), target);
+      auto u = e.update_shard_count({.stream_name = name, .target_shard_count = target});
+      if (!u) r = u.error();
+    } else if (op == "SplitShard") {
+      r = e.split_shard({.stream_name = name,
+                         .shard_to_split = field("shard_to_split"),
+                         .new_starting_hash_key = field("new_starting_hash_key")});
+    } else if (op == "MergeShards") {
+      r = e.merge_shards({.stream_name = name,
+                          .shard_to_merge = field("shard_to_merge"),
+                          .adjacent_shard_to_merge = field("adjacent_shard_to_merge")});
+    } else if (op == "UpdateStreamMode") {
+      std::string arn = arn_of(name);
+      r = e.update_stream_mode(
+          {.stream_arn = arn,
+           .stream_mode_details = {.stream_mode = field("stream_mode") == "ON_DEMAND" ? stream_mode::on_demand
+                                                                                      : stream_mode::provisioned}});
+    } else if (op == "StartStreamEncryption" || op == "StopStreamEncryption") {
+      r = change_encryption({.stream_name = name, .key_id = field("key_id")}, op == "StartStreamEncryption");
+    } else {
+      r = error(error_code::internal_failure, "unknown change '" + op + "'");
+    }
+    if (r) {
+      logger()->info("rill: stream {}: the {} accepted before the restart is in progress again", name, op);
+    } else {
+      logger()->warn("rill: stream {}: the {} accepted before the restart is refused now: {}", name, op,
+                     r.error().to_string());
+    }
+  }
 }
 
 // --- encryption -----------------------------------------------------------------
@@ -307,16 +477,19 @@ result<void> engine::impl::change_encryption(const stream_encryption_request& re
     return detail::invalid_argument(
         fmt::format("Stream {} under account {} is not encrypted with key {}.", st.name, opt.account_id, key));
   }
-  begin_update(call->stream, call->lock, lock, [&st, key, start](std::unique_lock<detail::shared_mutex>&) {
-    st.encryption = start ? encryption_type::kms : encryption_type::none;
-    st.key_id = start ? std::optional<std::string>(key) : std::nullopt;
-    for (auto& sh : st.shards) {
-      if (!sh || sh->closed) continue;
-      std::unique_lock sl(sh->mu);
-      sh->log->set_encryption(start ? key : std::string());
-    }
-  });
-  return {};
+  auto updated = begin_update(call->stream, call->lock, lock,
+                              [&st, key, start](std::unique_lock<detail::shared_mutex>&) {
+                                st.encryption = start ? encryption_type::kms : encryption_type::none;
+                                st.key_id = start ? std::optional<std::string>(key) : std::nullopt;
+                                for (auto& sh : st.shards) {
+                                  if (!sh || sh->closed) continue;
+                                  std::unique_lock sl(sh->mu);
+                                  sh->log->set_encryption(start ? key : std::string());
+                                }
+                              },
+                              {{"op", start ? "StartStreamEncryption" : "StopStreamEncryption"}, {"key_id", key}});
+  if (!updated) return updated.error();
+  return finish(*call, call->stream);
 }
 
 result<void> engine::start_stream_encryption(const stream_encryption_request& req) {

@@ -30,9 +30,14 @@ class persistence {
 
   /// Records a stream's current control state and rewrites the manifest.
   /// Caller holds s.mu (shared or exclusive). Ignored for an erased stream.
+  /// On error (InternalFailure) nothing changes: the manifest keeps the
+  /// stream's last durable state (see durable()).
   result<void> save(const stream_state& s);
-  /// Forgets a stream and rewrites the manifest.
+  /// Forgets a stream and rewrites the manifest; on error it stays.
   result<void> erase(std::uint64_t uid);
+  /// The stream's state as the manifest on disk holds it (nullopt: never
+  /// written, or erased).
+  [[nodiscard]] std::optional<manifest::stream> durable(std::uint64_t uid);
 
   /// The manifest's path (for messages).
   [[nodiscard]] const std::string& path() const noexcept { return path_; }
@@ -41,6 +46,7 @@ class persistence {
   persistence(std::shared_ptr<file_system> fs, std::string path, std::unique_ptr<file_lock> lock)
       : fs_(std::move(fs)), path_(std::move(path)), lock_(std::move(lock)) {}
   result<void> write_locked();
+  void rollback_locked(std::map<std::uint64_t, manifest::stream> before, std::uint64_t next_uid);
 
   std::shared_ptr<file_system> fs_;
   std::string path_;

@@ -16,7 +16,11 @@
 //
 //   E <iteration> <thread> <counter> <j> <shard index> <sequence number>\n
 //
-// Usage: rill_storage_crash_child <dir> <iteration> <threads> <shards> [engine]
+// With `reshard`, the engine has a 2-s update_stream_delay, and a child that
+// finds the stream ACTIVE first asks for UpdateShardCount (between <shards>
+// and 2 × <shards>) and reports it once accepted: "U <target>\n".
+//
+// Usage: rill_storage_crash_child <dir> <iteration> <threads> <shards> [engine|reshard]
 #include <unistd.h>
 
 #include <cstdio>
@@ -32,11 +36,12 @@
 
 namespace {
 
-int run_engine(const std::string& dir, int iteration, int threads, int shards) {
+int run_engine(const std::string& dir, int iteration, int threads, int shards, bool reshard) {
   rill::engine_options o;
   o.data_directory = dir;
   o.sync = rill::sync_policy::every_batch;
   o.segment_bytes = 64 << 10;
+  if (reshard) o.update_stream_delay = std::chrono::seconds(2);
   auto e = rill::engine::open(o);
   if (!e) {
     std::fprintf(stderr, "open: %s\n", e.error().to_string().c_str());
@@ -47,6 +52,16 @@ int run_engine(const std::string& dir, int iteration, int threads, int shards) {
     if (auto r = k.create_stream({.stream_name = "crash", .shard_count = shards}); !r) {
       std::fprintf(stderr, "create: %s\n", r.error().to_string().c_str());
       return 4;
+    }
+  }
+  if (reshard) {  // an ACTIVE stream gets an UpdateShardCount (2 <-> 4) that takes 2 s: "U <target>" once accepted
+    auto sum = k.describe_stream_summary({.stream_name = "crash"});
+    if (sum && sum->stream_description_summary.stream_status == rill::stream_status::active) {
+      const int target = sum->stream_description_summary.open_shard_count == shards ? 2 * shards : shards;
+      if (auto r = k.update_shard_count({.stream_name = "crash", .target_shard_count = target}); r) {
+        const std::string line = "U " + std::to_string(target) + "\n";
+        if (::write(1, line.data(), line.size()) != static_cast<ssize_t>(line.size())) std::_Exit(7);
+      }
     }
   }
   std::vector<std::thread> workers;
@@ -94,7 +109,8 @@ int main(int argc, char** argv) {
   const int iteration = std::atoi(argv[2]);
   const int threads = std::atoi(argv[3]);
   const int shards = std::atoi(argv[4]);
-  if (argc > 5 && std::string(argv[5]) == "engine") return run_engine(dir, iteration, threads, shards);
+  if (argc > 5 && std::string(argv[5]) == "engine") return run_engine(dir, iteration, threads, shards, false);
+  if (argc > 5 && std::string(argv[5]) == "reshard") return run_engine(dir, iteration, threads, shards, true);
   auto store =
       rill::open_file_storage({.directory = dir, .sync = rill::sync_policy::every_batch, .segment_bytes = 64 << 10});
   if (!store) {

@@ -262,5 +262,99 @@ TEST(CrashLoop, EngineAcknowledgedPutsSurviveSigkill) {
               total_acked, records_last);
 }
 
+// A change accepted with a delay (UpdateShardCount, the stream UPDATING) when
+// the child is killed: after the restart it completes on the clock, never
+// lost half-way, and the records acknowledged meanwhile are all there.
+TEST(CrashLoop, PendingReshardSurvivesSigkill) {
+  const auto seed = testing::test_seed(777);
+  std::mt19937_64 rng(seed);
+  const int loops = crash_loops(4), threads = 2, shards = 2;
+  std::unique_ptr<testing::temp_dir> dir;
+  std::set<std::string> acked;
+  int pending_seen = 0, completed_after_restart = 0;
+  for (int iteration = 0; iteration < loops; ++iteration) {
+    if (iteration % kKillsPerFolder == 0) {
+      acked.clear();
+      dir.reset();
+      dir = std::make_unique<testing::temp_dir>();
+    }
+    auto [pid, out] = spawn(dir->path(), iteration, threads, shards, "reshard");
+    const int kill_after = 1 + static_cast<int>(rng() % 300);
+    int seen = 0, target = 0;
+    char line[256];
+    auto take = [&](const char* l) {
+      int it = 0, th = 0, j = 0;
+      unsigned long long c = 0;
+      unsigned sh = 0;
+      char seq[80];
+      if (std::sscanf(l, "U %d", &target) == 1) return false;
+      if (std::sscanf(l, "E %d %d %llu %d %u %79s", &it, &th, &c, &j, &sh, seq) == 6) {
+        acked.insert(testing::crash_key_of(it, th, c, j));
+        return true;
+      }
+      return false;
+    };
+    while (seen < kill_after && std::fgets(line, sizeof line, out)) seen += take(line) ? 1 : 0;
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    while (std::fgets(line, sizeof line, out)) take(line);
+    std::fclose(out);
+    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+        << "the child ended on its own (status " << status << "); iteration " << iteration;
+
+    // Reopen on a manual clock that starts now, with the same delay.
+    auto clock = std::make_shared<manual_clock>(system_clock().now());
+    engine_options o;
+    o.data_directory = dir->path();
+    o.clock = clock;
+    o.update_stream_delay = std::chrono::seconds(2);
+    auto e = engine::open(o);
+    ASSERT_TRUE(e.ok()) << "iteration " << iteration << ": " << e.error();
+    auto before = (*e)->describe_stream_summary({.stream_name = "crash"});
+    ASSERT_TRUE(before.ok()) << before.error();
+    if (before->stream_description_summary.stream_status == stream_status::updating) ++pending_seen;
+    clock->advance(std::chrono::seconds(3));
+    auto after = (*e)->describe_stream_summary({.stream_name = "crash"});
+    ASSERT_TRUE(after.ok()) << after.error();
+    ASSERT_EQ(after->stream_description_summary.stream_status, stream_status::active) << "iteration " << iteration;
+    const int open = after->stream_description_summary.open_shard_count;
+    if (target != 0) {
+      ASSERT_EQ(open, target) << "an acknowledged UpdateShardCount was lost; iteration " << iteration;
+      if (before->stream_description_summary.stream_status == stream_status::updating) ++completed_after_restart;
+    } else {
+      ASSERT_TRUE(open == shards || open == 2 * shards) << open;
+    }
+    // Every acknowledged record, in whichever shard (open or closed) holds it.
+    std::set<std::string> found;
+    auto listed = (*e)->list_shards({.stream_name = "crash"});
+    ASSERT_TRUE(listed.ok()) << listed.error();
+    for (const auto& s : listed->shards) {
+      auto it = (*e)->get_shard_iterator({.stream_name = "crash", .shard_id = s.shard_id.to_string()});
+      ASSERT_TRUE(it.ok()) << it.error();
+      std::optional<std::string> next = it->shard_iterator;
+      while (next) {
+        auto r = (*e)->get_records({.shard_iterator = *next});
+        ASSERT_TRUE(r.ok()) << r.error();
+        for (const auto& rec : r->records) {
+          const std::string key(rec.partition_key);
+          int it2 = 0, th = 0, j = 0;
+          unsigned long long c = 0;
+          ASSERT_EQ(std::sscanf(key.c_str(), "i%d-t%d-c%llu-%d", &it2, &th, &c, &j), 4) << "corrupt key " << key;
+          ASSERT_EQ(rec.data, testing::crash_data(it2, th, c, j)) << "corrupt data of " << key;
+          ASSERT_TRUE(found.insert(key).second) << key << " appears twice";
+        }
+        if (r->records.empty()) break;
+        next = r->next_shard_iterator;
+      }
+    }
+    for (const auto& k : acked) ASSERT_TRUE(found.contains(k)) << "acknowledged record " << k << " lost";
+  }
+  std::printf(
+      "[ INFO     ] reshard: %d kills, %d restarts found a pending UpdateShardCount, %d of them acknowledged "
+      "and completed after the restart\n",
+      loops, pending_seen, completed_after_restart);
+}
+
 }  // namespace
 }  // namespace rill

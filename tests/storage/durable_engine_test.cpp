@@ -327,6 +327,72 @@ TEST(DurableEngine, EncryptionAtRestEndToEnd) {
   EXPECT_EQ(plain->encryption_type, encryption_type::none);
 }
 
+// A change accepted with a delay (the stream UPDATING) when the engine stops
+// is issued again at the restart and completes on the clock, as on AWS; one
+// that is no longer valid is refused cleanly (the stream stays ACTIVE).
+TEST(DurableEngine, APendingUpdateSurvivesARestartAndCompletes) {
+  engine_options o;
+  o.update_stream_delay = 10s;
+  durable d(o);
+  ASSERT_OK(d->create_stream({.stream_name = "s", .shard_count = 2}));
+  ASSERT_OK(d->create_stream({.stream_name = "m", .shard_count = 1}));
+  ASSERT_OK(d->put_record({.stream_name = "s", .data = "before", .partition_key = "k"}));
+  ASSERT_OK(d->update_shard_count({.stream_name = "s", .target_shard_count = 4}));
+  ASSERT_OK(d->split_shard({.stream_name = "m",
+                            .shard_to_split = "shardId-000000000000",
+                            .new_starting_hash_key = "170141183460469231731687303715884105728"}));
+  auto summary = d->describe_stream_summary({.stream_name = "s"});
+  ASSERT_OK(summary);
+  EXPECT_EQ(summary->stream_description_summary.stream_status, stream_status::updating);
+  d.restart();  // before the 10 s are up
+  for (const char* name : {"s", "m"}) {
+    auto after = d->describe_stream_summary({.stream_name = name});
+    ASSERT_OK(after);
+    EXPECT_EQ(after->stream_description_summary.stream_status, stream_status::updating) << name;
+  }
+  // A second restart while it is pending again keeps it pending.
+  d.restart();
+  d.clock->advance(11s);
+  auto s = d->describe_stream_summary({.stream_name = "s"});
+  ASSERT_OK(s);
+  EXPECT_EQ(s->stream_description_summary.stream_status, stream_status::active);
+  EXPECT_EQ(s->stream_description_summary.open_shard_count, 4);
+  auto m = d->describe_stream_summary({.stream_name = "m"});
+  ASSERT_OK(m);
+  EXPECT_EQ(m->stream_description_summary.stream_status, stream_status::active);
+  EXPECT_EQ(m->stream_description_summary.open_shard_count, 2);
+  // And it is durable once done.
+  d.restart();
+  s = d->describe_stream_summary({.stream_name = "s"});
+  ASSERT_OK(s);
+  EXPECT_EQ(s->stream_description_summary.open_shard_count, 4);
+  EXPECT_EQ(s->stream_description_summary.stream_status, stream_status::active);
+  auto recs = read_shard(*d.e, "s", "shardId-000000000000");
+  ASSERT_EQ(recs.size() + read_shard(*d.e, "s", "shardId-000000000001").size(), 1u);
+}
+
+TEST(DurableEngine, APendingChangeThatNoLongerAppliesIsRefusedCleanlyAtRestart) {
+  engine_options o;
+  o.update_stream_delay = 10s;
+  durable d(o);
+  ASSERT_OK(d->create_stream({.stream_name = "s", .shard_count = 1}));
+  ASSERT_OK(d->update_shard_count({.stream_name = "s", .target_shard_count = 2}));
+  // Hand-edit nothing: lower the shard limit so that the re-issued change is refused.
+  d.opt.shard_limit = 1;
+  d.restart();
+  d.clock->advance(11s);
+  auto s = d->describe_stream_summary({.stream_name = "s"});
+  ASSERT_OK(s);
+  EXPECT_EQ(s->stream_description_summary.stream_status, stream_status::active);
+  EXPECT_EQ(s->stream_description_summary.open_shard_count, 1);
+  d.opt.shard_limit = engine_options{}.shard_limit;
+  d.restart();  // nothing pending is left behind
+  d.clock->advance(11s);
+  s = d->describe_stream_summary({.stream_name = "s"});
+  ASSERT_OK(s);
+  EXPECT_EQ(s->stream_description_summary.open_shard_count, 1);
+}
+
 TEST(DurableEngine, EncryptionWithoutAKeyProviderIsKmsNotFound) {
   durable d;
   ASSERT_OK(d->create_stream({.stream_name = "s", .shard_count = 1}));
@@ -390,6 +456,138 @@ TEST(DurableEngineFaults, AnIoErrorIsInternalFailureForThatCallAndReadsGoOn) {
   ASSERT_GE(after.size(), 2u);
   EXPECT_EQ(after.front().data, "kept");
   EXPECT_EQ(after.back().data, "later");
+}
+
+// Streams a restart loaded and nobody touched since stay in the manifest when
+// another stream changes.
+TEST(DurableEngine, UntouchedStreamsStayInTheManifestAfterARestart) {
+  durable d;
+  ASSERT_OK(d->create_stream({.stream_name = "a", .shard_count = 1}));
+  ASSERT_OK(d->create_stream({.stream_name = "b", .shard_count = 1}));
+  d.restart();
+  ASSERT_OK(d->add_tags_to_stream({.stream_name = "a", .tags = {{"k", "v"}}}));
+  d.restart();
+  ASSERT_OK(d->describe_stream_summary({.stream_name = "b"}));
+  auto tags = d->list_tags_for_stream({.stream_name = "a"});
+  ASSERT_OK(tags);
+  EXPECT_EQ(tags->tags.size(), 1u);
+}
+
+// A control-plane call whose manifest write fails (ENOSPC/EIO on the write,
+// the sync, the rename or the folder sync) fails with InternalFailure, and the
+// engine keeps running with what is on disk: the same before and after a
+// restart.
+TEST(DurableEngineFaults, AFailedManifestWriteFailsTheCallAndChangesNothing) {
+  struct fault_case {
+    fs_op op;
+    int err;
+  };
+  for (const fault_case fc : {fault_case{fs_op::append, ENOSPC}, fault_case{fs_op::sync, EIO},
+                              fault_case{fs_op::rename, EIO}, fault_case{fs_op::sync_dir, EIO}}) {
+    SCOPED_TRACE("fault on op " + std::to_string(static_cast<int>(fc.op)) + ", errno " + std::to_string(fc.err));
+    auto ffs = std::make_shared<fault_file_system>();
+    engine_options o;
+    o.file_system = ffs;
+    durable d(o);
+    ASSERT_OK(d->create_stream({.stream_name = "s", .shard_count = 1}));
+    ASSERT_OK(d->put_record({.stream_name = "s", .data = "x", .partition_key = "k"}));
+    // The manifest is the only file these calls write; the folder sync is the data folder's.
+    const std::string only = fc.op == fs_op::sync_dir ? d.dir.path() : "MANIFEST";
+    auto arm = [&] {
+      ffs->clear();
+      ffs->inject({.op = fc.op, .err = fc.err, .path_contains = only});
+    };
+    auto expect_failed = [](const auto& r) {
+      ASSERT_FALSE(r.ok());
+      EXPECT_EQ(r.error().code(), error_code::internal_failure) << r.error();
+    };
+    auto check = [&](const char* when) {
+      SCOPED_TRACE(when);
+      auto tags = d->list_tags_for_stream({.stream_name = "s"});
+      ASSERT_OK(tags);
+      EXPECT_TRUE(tags->tags.empty());
+      auto sum = d->describe_stream_summary({.stream_name = "s"});
+      ASSERT_OK(sum);
+      EXPECT_EQ(sum->stream_description_summary.retention_period_hours, 24);
+      EXPECT_EQ(sum->stream_description_summary.open_shard_count, 1);
+      EXPECT_EQ(sum->stream_description_summary.stream_status, stream_status::active);
+      EXPECT_EQ(sum->stream_description_summary.max_record_size_in_kib, 1024);
+      auto policy = d->get_resource_policy({.resource_arn = sum->stream_description_summary.stream_arn});
+      ASSERT_OK(policy);
+      EXPECT_EQ(policy->policy, "{}");
+      auto shards = d->list_shards({.stream_name = "s"});
+      ASSERT_OK(shards);
+      EXPECT_EQ(shards->shards.size(), 1u);
+      EXPECT_FALSE(d->describe_stream_summary({.stream_name = "t"}).ok());
+      EXPECT_EQ(read_shard(*d.e, "s", "shardId-000000000000").size(), 1u);
+    };
+    arm();
+    expect_failed(d->add_tags_to_stream({.stream_name = "s", .tags = {{"k", "v"}}}));
+    if (fc.op != fs_op::sync_dir) {  // the shard folders sync the data folder's subfolders too
+      arm();
+      expect_failed(d->split_shard({.stream_name = "s",
+                                    .shard_to_split = "shardId-000000000000",
+                                    .new_starting_hash_key = "170141183460469231731687303715884105728"}));
+      arm();
+      expect_failed(d->update_shard_count({.stream_name = "s", .target_shard_count = 2}));
+      arm();
+      expect_failed(d->create_stream({.stream_name = "t", .shard_count = 1}));
+    }
+    arm();
+    expect_failed(d->increase_stream_retention_period({.stream_name = "s", .retention_period_hours = 48}));
+    {  // the calls that name the stream by ARN
+      auto sum = d->describe_stream_summary({.stream_name = "s"});
+      ASSERT_OK(sum);
+      const std::string arn = sum->stream_description_summary.stream_arn;
+      arm();
+      expect_failed(d->tag_resource({.resource_arn = arn, .tags = {{"k", "v"}}}));
+      arm();
+      expect_failed(d->put_resource_policy({.resource_arn = arn, .policy = "{\"Version\":\"2012-10-17\"}"}));
+      arm();
+      expect_failed(d->update_max_record_size({.stream_arn = arn, .max_record_size_in_kib = 2048}));
+    }
+    arm();
+    expect_failed(d->delete_stream({.stream_name = "s"}));
+    ffs->clear();
+    check("running");
+    d.restart();
+    check("after a restart");
+    // The disk works again: so do the calls.
+    ASSERT_OK(d->add_tags_to_stream({.stream_name = "s", .tags = {{"k", "v"}}}));
+    ASSERT_OK(d->split_shard({.stream_name = "s",
+                              .shard_to_split = "shardId-000000000000",
+                              .new_starting_hash_key = "170141183460469231731687303715884105728"}));
+    d.restart();
+    auto sum = d->describe_stream_summary({.stream_name = "s"});
+    ASSERT_OK(sum);
+    EXPECT_EQ(sum->stream_description_summary.open_shard_count, 2);
+  }
+}
+
+// A read error (injected: the fault file system does not map, so every read
+// goes through it) fails that get_records with InternalFailure, never hands
+// out bytes, and reads work again once the disk does.
+TEST(DurableEngineFaults, AReadErrorIsInternalFailureForThatCall) {
+  auto ffs = std::make_shared<fault_file_system>();
+  engine_options o;
+  o.file_system = ffs;
+  durable d(o);
+  ASSERT_OK(d->create_stream({.stream_name = "s", .shard_count = 1}));
+  for (int i = 0; i < 20; ++i) {
+    const std::string data = "r" + std::to_string(i);
+    ASSERT_OK(d->put_record({.stream_name = "s", .data = data, .partition_key = "k"}));
+  }
+  auto it = d->get_shard_iterator({.stream_name = "s", .shard_id = "shardId-000000000000"});
+  ASSERT_OK(it);
+  ffs->inject({.op = fs_op::read, .err = EIO, .times = 0, .path_contains = ".seg"});
+  auto failed = d->get_records({.shard_iterator = it->shard_iterator});
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error().code(), error_code::internal_failure) << failed.error();
+  ffs->clear();
+  auto ok = d->get_records({.shard_iterator = it->shard_iterator});
+  ASSERT_OK(ok);
+  ASSERT_EQ(ok->records.size(), 20u);
+  EXPECT_EQ(ok->records[19].data, "r19");
 }
 
 }  // namespace

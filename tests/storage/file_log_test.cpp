@@ -310,6 +310,45 @@ TEST(FileLogRecovery, CorruptionFoundByAReaderIsAFailureNotGarbage) {
   EXPECT_LT(r.size(), 30u);
 }
 
+// A batch's CRC is checked once per open: by the scan at open (the active
+// segment) or by the first read of it. Bytes checked are not checked again
+// while the log stays open (the documented choice: segments are immutable
+// once written; docs/storage.md, "Checksums"); bytes appended later are
+// checked when first read, and a reopen checks everything again.
+TEST(FileLogChecksums, CheckedOncePerOpenAppendedBatchesAtTheirFirstRead) {
+  fixture f({.segment_bytes = 4096});
+  auto log = f.create();
+  for (int i = 0; i < 30; ++i) append(*log, make_batch(i, 1, 300), t0);
+  log_read_stats s;
+  ASSERT_EQ(read_all(*log, 0, 1000, 1 << 30, &s).size(), 30u);
+  ASSERT_FALSE(s.failure.has_value()) << *s.failure;
+  const auto segs = f.files(".seg");
+  ASSERT_GE(segs.size(), 3u);
+  corrupt_byte(segs[1], 100);  // inside a batch the read above checked
+  s = {};
+  EXPECT_EQ(read_all(*log, 0, 1000, 1 << 30, &s).size(), 30u);
+  EXPECT_FALSE(s.failure.has_value()) << "a checked batch was checked again: " << *s.failure;
+  // Appended after the read: checked at its first read.
+  append(*log, make_batch(30, 1, 300), t0);
+  const std::string last = f.files(".seg").back();
+  corrupt_byte(last, stdfs::file_size(last) - 50);
+  s = {};
+  auto r = read_all(*log, 30, 1000, 1 << 30, &s);
+  ASSERT_TRUE(s.failure.has_value());
+  EXPECT_NE(s.failure->message().find("checksum"), std::string::npos) << *s.failure;
+  EXPECT_TRUE(r.empty());
+  // A reopen forgets what was checked: the damage in the sealed segment is found again.
+  log.reset();
+  f.reopen_storage();
+  auto again = f.open();
+  ASSERT_TRUE(again.ok()) << again.error();  // the damaged tail of the active segment is cut
+  s = {};
+  r = read_all(**again, 0, 1000, 1 << 30, &s);
+  ASSERT_TRUE(s.failure.has_value());
+  EXPECT_NE(s.failure->message().find(segs[1]), std::string::npos) << *s.failure;
+  EXPECT_LT(r.size(), 30u);
+}
+
 TEST(FileLogRecovery, AMissingSegmentInTheMiddleIsAnOpenError) {
   fixture f({.segment_bytes = 4096});
   {
