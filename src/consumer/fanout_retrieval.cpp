@@ -72,6 +72,7 @@ class registration {
 struct inbox {
   std::mutex mu;
   std::deque<result<subscribe_to_shard_event>> events;  // an error ends the subscription
+  std::deque<std::size_t> sizes;                        // record bytes of each event
   std::size_t bytes = 0;
   std::uint64_t generation = 0;  // of the subscription the handler belongs to
   bool ended = false;            // the current subscription delivers nothing more
@@ -143,7 +144,8 @@ class fan_out_retrieval final : public record_retrieval {
         if (!inbox_->events.empty()) {
           next.emplace(std::move(inbox_->events.front()));
           inbox_->events.pop_front();
-          if (*next) inbox_->bytes -= bytes_of(**next);
+          inbox_->bytes -= inbox_->sizes.front();
+          inbox_->sizes.pop_front();
           if (inbox_->stopped && inbox_->events.empty()) {
             // Caught up with what was delivered: let the subscription go on.
             inbox_->stopped = false;
@@ -196,6 +198,7 @@ class fan_out_retrieval final : public record_retrieval {
       std::lock_guard lock(inbox_->mu);
       ++inbox_->generation;  // late calls of the old handler are ignored
       inbox_->events.clear();
+      inbox_->sizes.clear();
       inbox_->bytes = 0;
       inbox_->ended = false;
       inbox_->stopped = false;
@@ -220,9 +223,11 @@ class fan_out_retrieval final : public record_retrieval {
         box->idle_continuation = std::move(ev->continuation_sequence_number);
         return;  // nothing to process: no wake-up
       }
-      if (ev) box->bytes += bytes_of(*ev);
+      const std::size_t size = ev ? bytes_of(*ev) : 0;
+      box->bytes += size;
       if (!ev || !ev->continuation_sequence_number) box->ended = true;
       box->events.push_back(std::move(ev));
+      box->sizes.push_back(size);
       if (!box->ended) {
         if (box->stopped) {
           // Delivered although stopped: pause() is not implemented here.
@@ -293,6 +298,7 @@ class fan_out_retrieval final : public record_retrieval {
       std::lock_guard lock(inbox_->mu);
       gen = ++inbox_->generation;
       inbox_->events.clear();
+      inbox_->sizes.clear();
       inbox_->bytes = 0;
       inbox_->ended = false;
       inbox_->stopped = false;
