@@ -1,14 +1,16 @@
 // Copyright 2026 The rill Authors. Licensed under the Apache License, Version 2.0.
 //
 // Enhanced fan-out retrieval (KCL 2.x FanOutRecordsPublisher), through the
-// public rill::kinesis calls only. One subscription per shard retrieval, pulled
-// (try_pull, never blocking) by the scheduler's shard consumer; when it ends for
-// any reason the next call subscribes again AFTER_SEQUENCE_NUMBER the last
-// continuation sequence number, so within one lease tenure nothing is skipped or
-// repeated. Events become get_records_result batches whose records view the
-// event (kept alive by the result's buffer), so the scheduler handles both modes
-// alike: deaggregation, checkpoints, and the end of a shard (no continuation,
-// child shards).
+// public rill::kinesis calls only. One subscription per shard retrieval, in the
+// subscription's callback mode: its handler queues each event (bounded: pause,
+// or cancel and renew later) and signals the scheduler's shard consumer, which
+// takes the events one per call and waits for the next signal when the queue is
+// empty (no polling). When a subscription ends for any reason the next call
+// subscribes again AFTER_SEQUENCE_NUMBER the last continuation sequence number,
+// so within one lease tenure nothing is skipped or repeated. Events become
+// get_records_result batches whose records view the event (kept alive by the
+// result's buffer), so the scheduler handles both modes alike: deaggregation,
+// checkpoints, and the end of a shard (no continuation, child shards).
 #include <algorithm>
 #include <deque>
 #include <map>
@@ -80,7 +82,7 @@ struct inbox {
   bool stopped = false;          // over the bound: delivery paused or cancelled
   // A heartbeat while nothing is queued: the continuation moved on.
   std::optional<std::string> idle_continuation;
-  bool cancelled = false;  // stopped by cancel() (no pause()): renew when drained
+  bool cancelled = false;           // stopped by cancel() (no pause()): renew when drained
   std::weak_ptr<subscription> sub;  // of this generation, once subscribe_to_shard returned
   std::size_t max_events = 3, max_bytes = 8 << 20;
   std::function<void()> ready;
@@ -105,7 +107,9 @@ bool pause_delivery(S& s) {
   }
 }
 template <class S>
-constexpr bool has_pause = requires(S& s) { s.pause(); };
+constexpr bool has_pause = requires(S& s) {
+  s.pause();
+};
 constexpr bool pausable = has_pause<subscription>;
 template <class S>
 void resume_delivery(S& s) {
