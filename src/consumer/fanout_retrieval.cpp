@@ -159,20 +159,16 @@ class fan_out_retrieval final : public record_retrieval {
               resume = true;
             }
           }
-          pending_ = !inbox_->events.empty();
-          // Nothing more queued: the next arrival signals.
-          if (!pending_ && !renew) inbox_->waiting = true;
         } else if (inbox_->ended) {
+          if (inbox_->idle_continuation) continuation_ = std::move(inbox_->idle_continuation);
           renew = true;
         } else {
           if (inbox_->idle_continuation) continuation_ = std::move(inbox_->idle_continuation);
           inbox_->idle_continuation.reset();
           inbox_->waiting = true;
-          pending_ = false;
         }
       }
       if (resume) resume_delivery(*sub_);
-      if (renew) pending_ = true;  // no subscription to signal: call again at once
       if (next) {
         auto ev = std::move(*next);
         if (renew) drop_subscription();
@@ -191,9 +187,14 @@ class fan_out_retrieval final : public record_retrieval {
     return idle_batch();
   }
 
+  // Read live (not from the last call): a batch may be delivered again after a
+  // backoff, and events may have come meanwhile. Going idle arms the signal.
   std::optional<duration> next_call_delay(bool had_records) const override {
     (void)had_records;
-    return pending_ ? duration{0} : until_ready;
+    std::lock_guard lock(inbox_->mu);
+    if (!sub_ || !inbox_->events.empty() || inbox_->ended) return duration{0};
+    inbox_->waiting = true;
+    return until_ready;
   }
 
  private:
@@ -360,7 +361,6 @@ class fan_out_retrieval final : public record_retrieval {
   std::shared_ptr<inbox> inbox_;
   std::shared_ptr<subscription> sub_;
   std::optional<std::string> continuation_;
-  bool pending_ = false;  // more events queued: call again at once
 };
 
 class fan_out_factory final : public retrieval_factory {

@@ -168,6 +168,23 @@ TEST_F(KclFanOutTest, APutIsProcessedInTheSameTickAndIdleIsNotPolled) {
   for (const auto& [id, n] : counts()) EXPECT_EQ(n, 1) << id;
 }
 
+// An event that comes while a failed batch waits for its redelivery is not
+// forgotten: after the redelivery the consumer looks at the queue again.
+TEST_F(KclFanOutTest, EventsDuringARedeliveryBackoffAreProcessed) {
+  make_stream(1);
+  auto w = start("w1");
+  clock_->advance(2s);
+  j_.throws_left["shardId-000000000000"] = 1;
+  auto ids = put(3);
+  clock_->run_due();  // delivered, thrown: redelivery after the backoff (500 ms)
+  clock_->advance(100ms);
+  auto more = put(2);      // arrives during the backoff
+  clock_->advance(600ms);  // the redelivery, then the queued event
+  ids.insert(ids.end(), more.begin(), more.end());
+  auto got = counts();
+  for (const auto& id : ids) EXPECT_EQ(got[id], 1) << id;
+}
+
 // Back-pressure: with the processor not calling, at most max_pending_events
 // events wait in the retrieval; the rest stays in the shard and comes later
 // (here by cancelling and renewing the subscription, as rill::subscription has
