@@ -9,7 +9,10 @@
 //                     on a manual clock (each pass: a fresh worker and lease table,
 //                     from TRIM_HORIZON to the last record)
 //   BM_KclFanOutThroughput  the same through enhanced fan-out retrieval
-//                     (SubscribeToShard events instead of GetRecords)
+//                     (SubscribeToShard events pushed to the worker; default
+//                     back-pressure bound); ...Unbounded: a queue that never fills
+//   BM_KclPutToProcessLatency{Polling,FanOut}  put → process_records latency in
+//                     clock ms (p50/p99), one manual clock, default intervals
 //   BM_KclRebalance/N N leases (shards), 10 workers started together, graceful
 //                     handoff, steals unbounded per run: wall time until every
 //                     worker holds N/10; `manual_s` = clock time it took
@@ -18,6 +21,7 @@
 // time linear in N (items/s = leases/s roughly constant across N).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <random>
 #include <stdexcept>
 
@@ -113,7 +117,7 @@ struct counting_processor final : shard_record_processor {
 // expire and are released) and 100,000 new records arrive; the worker runs on a
 // clock of its own, so only its reads and processing are timed (plus refreshing
 // the iterator that the jump expired).
-void kcl_throughput(benchmark::State& state, bool fan_out) {
+void kcl_throughput(benchmark::State& state, bool fan_out, fan_out_config fc = {}) {
   stream_fixture f;
   auto worker_clock = std::make_shared<manual_clock>();
   std::size_t processed = 0;
@@ -127,13 +131,18 @@ void kcl_throughput(benchmark::State& state, bool fan_out) {
   c.idle_time_between_reads_in_millis = 1ms;
   c.task_backoff_time_millis = 1ms;
   c.max_records = kLimit;
-  if (fan_out) c.retrieval = make_fan_out_retrieval_factory({.idle_poll_interval = 1ms});
+  if (fan_out) c.retrieval = make_fan_out_retrieval_factory(fc);
   auto s = std::move(*scheduler::create(std::move(c)));
   s->start();
   std::size_t goal = 0;
   for (auto _ : state) {
     goal += kRecords;
-    while (processed < goal) worker_clock->advance(1ms);
+    // Fan-out events are delivered on the engine's clock (its subscription's
+    // scheduler), so that clock moves too (the 5 s rule and heartbeats run on it).
+    while (processed < goal) {
+      worker_clock->advance(1ms);
+      if (fan_out) f.clock->advance(1ms);
+    }
     state.PauseTiming();
     f.clock->advance(25h);
     f.e->trim_expired();
@@ -151,6 +160,82 @@ BENCHMARK(BM_KclThroughput)->Unit(benchmark::kMillisecond);
 // copied into each event (owned_record), then viewed by the batch.
 void BM_KclFanOutThroughput(benchmark::State& state) { kcl_throughput(state, true); }
 BENCHMARK(BM_KclFanOutThroughput)->Unit(benchmark::kMillisecond);
+// The same with a queue that never fills (no back-pressure), to separate the
+// cost of the pipe from the cost of the cancel-and-renew back-pressure (5 s
+// rule) that a rill::subscription without pause() leaves.
+void BM_KclFanOutThroughputUnbounded(benchmark::State& state) {
+  kcl_throughput(state, true, {.max_pending_events = 1 << 20, .max_pending_bytes = std::int64_t{1} << 40});
+}
+BENCHMARK(BM_KclFanOutThroughputUnbounded)->Unit(benchmark::kMillisecond);
+
+// Put → process_records latency on one manual clock shared by the engine and
+// the worker (defaults: polling reads every 1,500 ms; fan-out is pushed). Each
+// sample: an idle pause of a random length, one put, then 1 ms steps until the
+// processor has it. Counters p50_ms / p99_ms are clock milliseconds.
+struct latency_processor final : shard_record_processor {
+  std::shared_ptr<manual_clock> clock;
+  timestamp* put_at;
+  std::vector<double>* out;
+  latency_processor(std::shared_ptr<manual_clock> c, timestamp* p, std::vector<double>* o)
+      : clock(std::move(c)), put_at(p), out(o) {}
+  void initialize(const initialization_input&) override {}
+  void process_records(const process_records_input& in) override {
+    for (std::size_t i = 0; i < in.records.size(); ++i)
+      out->push_back(std::chrono::duration<double, std::milli>(clock->now() - *put_at).count());
+    (void)in.checkpointer->checkpoint();
+  }
+  void lease_lost(const lease_lost_input&) override {}
+  void shard_ended(const shard_ended_input& in) override { (void)in.checkpointer->checkpoint(); }
+  void shutdown_requested(const shutdown_requested_input& in) override { (void)in.checkpointer->checkpoint(); }
+};
+
+void kcl_latency(benchmark::State& state, bool fan_out) {
+  auto clock = std::make_shared<manual_clock>();
+  engine e(engine_options{.clock = clock});
+  if (!e.create_stream({.stream_name = "lat", .shard_count = 1})) {
+    state.SkipWithError("create_stream");
+    return;
+  }
+  timestamp put_at{};
+  std::vector<double> lat;
+  config c;
+  c.application_name = "lat";
+  c.stream_name = "lat";
+  c.worker_identifier = "w";
+  c.kinesis = &e;
+  c.lease_store = make_memory_lease_store();
+  c.clock = clock;
+  c.initial_position_in_stream = {.position = initial_position::trim_horizon};
+  c.shard_record_processor_factory = [&] { return std::make_unique<latency_processor>(clock, &put_at, &lat); };
+  if (fan_out) c.retrieval = make_fan_out_retrieval_factory();
+  auto s = std::move(*scheduler::create(std::move(c)));
+  s->start();
+  clock->advance(5s);
+  std::mt19937_64 rng(0x1a7e);
+  const std::string data = "x", key = "k";
+  for (auto _ : state) {
+    clock->advance(std::chrono::milliseconds(rng() % 3000));
+    const std::size_t before = lat.size();
+    put_at = clock->now();
+    if (!e.put_record({.stream_name = "lat", .data = data, .partition_key = key})) {
+      state.SkipWithError("put_record");
+      return;
+    }
+    clock->run_due();
+    while (lat.size() == before) clock->advance(1ms);
+  }
+  std::sort(lat.begin(), lat.end());
+  auto pct = [&](double p) { return lat.empty() ? 0.0 : lat[static_cast<std::size_t>(p * (lat.size() - 1))]; };
+  state.counters["p50_ms"] = pct(0.50);
+  state.counters["p99_ms"] = pct(0.99);
+  state.counters["max_ms"] = lat.empty() ? 0.0 : lat.back();
+  state.SetItemsProcessed(static_cast<std::int64_t>(lat.size()));
+  state.SetLabel(fan_out ? "fan-out (pushed)" : "polling (idle_time_between_reads 1500 ms)");
+}
+void BM_KclPutToProcessLatencyPolling(benchmark::State& state) { kcl_latency(state, false); }
+BENCHMARK(BM_KclPutToProcessLatencyPolling)->Unit(benchmark::kMicrosecond)->Iterations(300);
+void BM_KclPutToProcessLatencyFanOut(benchmark::State& state) { kcl_latency(state, true); }
+BENCHMARK(BM_KclPutToProcessLatencyFanOut)->Unit(benchmark::kMicrosecond)->Iterations(300);
 
 struct idle_processor final : shard_record_processor {
   void initialize(const initialization_input&) override {}
@@ -214,7 +299,7 @@ class counting_store final : public lease_store {
 
 void BM_KclRebalance(benchmark::State& state) {
   const auto leases = static_cast<std::int32_t>(state.range(0));
-  constexpr int kWorkers = 10;
+  const int kWorkers = state.range(1);
   double manual_seconds = 0, ops_per_lease = 0, scanned_per_lease = 0;
   for (auto _ : state) {
     state.PauseTiming();
@@ -271,15 +356,19 @@ void BM_KclRebalance(benchmark::State& state) {
   state.counters["ops_per_lease"] = ops_per_lease;
   state.counters["scanned_per_lease"] = scanned_per_lease;
   state.SetItemsProcessed(state.iterations() * leases);
-  state.SetLabel("10 workers, leases/s; manual_s = clock time to balance");
+  state.SetLabel(std::to_string(kWorkers) + " workers, leases/s; manual_s = clock time to balance");
 }
+// Args: leases, workers. One worker (no balancing, one table copy) at 1,000 and
+// 10,000 separates the cost of the lease count from that of ten copies.
 BENCHMARK(BM_KclRebalance)
-    ->Arg(1)
-    ->Arg(10)
-    ->Arg(100)
-    ->Arg(1000)
-    ->Arg(3000)
-    ->Arg(10000)
+    ->Args({1, 10})
+    ->Args({10, 10})
+    ->Args({100, 10})
+    ->Args({1000, 10})
+    ->Args({3000, 10})
+    ->Args({10000, 10})
+    ->Args({1000, 1})
+    ->Args({10000, 1})
     ->Unit(benchmark::kMillisecond)
     ->Iterations(1);
 

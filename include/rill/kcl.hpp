@@ -175,6 +175,8 @@ struct retrieval_start {
   extended_sequence_number position{};
   std::optional<rill::timestamp> timestamp{};
   std::int32_t max_records = 10000;
+  /// The worker's clock (config::clock), for retrievals that wait.
+  std::shared_ptr<rill::clock> clock{};
 };
 
 /// Delivers one shard's records in order, one batch per call.
@@ -194,6 +196,18 @@ class record_retrieval {
   [[nodiscard]] virtual std::optional<duration> next_call_delay(bool had_records) const {
     (void)had_records;
     return std::nullopt;
+  }
+  /// next_call_delay's answer "not until the retrieval signals" (push-style only).
+  static constexpr duration until_ready = duration::max();
+  /// Push-style retrieval: the scheduler calls this once, before the first
+  /// get_next_batch, with a function that the retrieval calls (from any thread,
+  /// holding none of its own locks; cheap: it only schedules a task on the
+  /// worker's scheduler) when something became ready after next_call_delay
+  /// returned until_ready: a batch, an error, or the end of a subscription.
+  /// Returns whether the retrieval is push-style (default: false, polled).
+  virtual bool set_ready_callback(std::function<void()> ready) {
+    (void)ready;
+    return false;
   }
 };
 
@@ -221,8 +235,19 @@ struct fan_out_config {
   std::string consumer_name{};
   /// A consumer registered beforehand (KCL consumerArn): no registration calls.
   std::optional<std::string> consumer_arn{};
-  /// While a subscription has nothing to deliver, the scheduler looks again
-  /// this often (rill's subscriptions are pulled; AWS pushes over HTTP/2).
+  /// Events are pushed (the subscription's callback mode): an event schedules
+  /// the shard's processing at once on the worker's scheduler, and nothing polls
+  /// an idle subscription. Back-pressure: at most max_pending_events events or
+  /// max_pending_bytes of records wait for the record processor (KCL
+  /// maxPendingProcessRecordsInput / maxByteSize); past that the subscription
+  /// stops delivering (pause(), or, on a rill::kinesis without it, the
+  /// subscription is cancelled and, once the processor has caught up, renewed
+  /// after its continuation, which the 5 s rule of SubscribeToShard may delay).
+  /// The bound is checked after an event is queued, so one event (at most
+  /// 1 MiB, config::max_records records) may exceed it.
+  std::int32_t max_pending_events = 3;
+  std::int64_t max_pending_bytes = 8 << 20;
+  /// Deprecated, unused: subscriptions are no longer polled.
   duration idle_poll_interval{200};
 };
 

@@ -1,14 +1,18 @@
 // Copyright 2026 The rill Authors. Licensed under the Apache License, Version 2.0.
 //
 // Enhanced fan-out retrieval (KCL 2.x FanOutRecordsPublisher), through the
-// public rill::kinesis calls only. One subscription per shard retrieval, pulled
-// (try_pull, never blocking) by the scheduler's shard consumer; when it ends for
-// any reason the next call subscribes again AFTER_SEQUENCE_NUMBER the last
-// continuation sequence number, so within one lease tenure nothing is skipped or
-// repeated. Events become get_records_result batches whose records view the
-// event (kept alive by the result's buffer), so the scheduler handles both modes
-// alike: deaggregation, checkpoints, and the end of a shard (no continuation,
-// child shards).
+// public rill::kinesis calls only. One subscription per shard retrieval, in the
+// subscription's callback mode: its handler queues each event (bounded: pause,
+// or cancel and renew later) and signals the scheduler's shard consumer, which
+// takes the events one per call and waits for the next signal when the queue is
+// empty (no polling). When a subscription ends for any reason the next call
+// subscribes again AFTER_SEQUENCE_NUMBER the last continuation sequence number,
+// so within one lease tenure nothing is skipped or repeated. Events become
+// get_records_result batches whose records view the event (kept alive by the
+// result's buffer), so the scheduler handles both modes alike: deaggregation,
+// checkpoints, and the end of a shard (no continuation, child shards).
+#include <algorithm>
+#include <deque>
 #include <map>
 #include <mutex>
 
@@ -65,34 +69,211 @@ class registration {
   std::map<std::string, std::string> arns_;
 };
 
+// What the subscription's handler (on its delivery thread) shares with the
+// retrieval (on the worker's scheduler): a bounded queue of events.
+struct inbox {
+  std::mutex mu;
+  std::deque<result<subscribe_to_shard_event>> events;  // an error ends the subscription
+  std::deque<std::size_t> sizes;                        // record bytes of each event
+  std::size_t bytes = 0;
+  std::uint64_t generation = 0;  // of the subscription the handler belongs to
+  bool ended = false;            // the current subscription delivers nothing more
+  bool waiting = false;          // the consumer found nothing: signal the next arrival
+  bool stopped = false;          // over the bound: delivery paused or cancelled
+  // A heartbeat while nothing is queued: the continuation moved on.
+  std::optional<std::string> idle_continuation;
+  bool cancelled = false;           // stopped by cancel() (no pause()): renew when drained
+  std::weak_ptr<subscription> sub;  // of this generation, once subscribe_to_shard returned
+  std::size_t max_events = 3, max_bytes = 8 << 20;
+  std::function<void()> ready;
+};
+
+std::size_t bytes_of(const subscribe_to_shard_event& ev) {
+  std::size_t n = 0;
+  for (const auto& r : ev.records) n += r.data.size() + r.partition_key.size();
+  return n;
+}
+
+// pause()/resume() where rill::subscription has them (callback-mode
+// back-pressure); else the subscription is cancelled and renewed later.
+template <class S>
+bool pause_delivery(S& s) {
+  if constexpr (requires { s.pause(); }) {
+    s.pause();
+    return true;
+  } else {
+    (void)s;
+    return false;
+  }
+}
+template <class S>
+constexpr bool has_pause = requires(S& s) {
+  s.pause();
+};
+constexpr bool pausable = has_pause<subscription>;
+template <class S>
+void resume_delivery(S& s) {
+  if constexpr (requires { s.resume(); }) s.resume();
+}
+
 class fan_out_retrieval final : public record_retrieval {
  public:
   fan_out_retrieval(rill::kinesis& kinesis, retrieval_start start, std::shared_ptr<registration> reg)
-      : kinesis_(kinesis), start_(std::move(start)), reg_(std::move(reg)) {}
+      : kinesis_(kinesis), start_(std::move(start)), reg_(std::move(reg)), inbox_(std::make_shared<inbox>()) {}
+
+  ~fan_out_retrieval() override {
+    {
+      std::lock_guard lock(inbox_->mu);
+      inbox_->ready = nullptr;
+      ++inbox_->generation;
+    }
+    if (sub_) sub_->cancel();
+  }
+
+  bool set_ready_callback(std::function<void()> ready) override {
+    std::lock_guard lock(inbox_->mu);
+    inbox_->ready = std::move(ready);
+    return true;
+  }
 
   result<get_records_result> get_next_batch() override {
     for (int attempt = 0; attempt < 2; ++attempt) {
       if (!sub_) {
         if (auto s = subscribe(); !s) return s.error();
       }
-      auto pulled = sub_->try_pull();
-      if (!pulled) {  // taken over, consumer or stream gone, engine down: subscribe again next call
-        sub_.reset();
-        if (pulled.error().code() == error_code::resource_not_found_exception) reg_->forget(start_.stream_name);
-        return pulled.error();
+      std::optional<result<subscribe_to_shard_event>> next;
+      bool resume = false, renew = false;
+      {
+        std::lock_guard lock(inbox_->mu);
+        if (!inbox_->events.empty()) {
+          next.emplace(std::move(inbox_->events.front()));
+          inbox_->events.pop_front();
+          inbox_->bytes -= inbox_->sizes.front();
+          inbox_->sizes.pop_front();
+          if (inbox_->stopped && inbox_->events.empty()) {
+            // Caught up with what was delivered: let the subscription go on.
+            inbox_->stopped = false;
+            if (inbox_->cancelled) {
+              renew = true;  // subscribe again after this event's continuation
+            } else {
+              resume = true;
+            }
+          }
+        } else if (inbox_->ended) {
+          if (inbox_->idle_continuation) continuation_ = std::move(inbox_->idle_continuation);
+          renew = true;
+        } else {
+          if (inbox_->idle_continuation) continuation_ = std::move(inbox_->idle_continuation);
+          inbox_->idle_continuation.reset();
+          inbox_->waiting = true;
+        }
       }
-      if (*pulled) return to_batch(std::move(**pulled));
-      if (!sub_->ended()) return idle_batch();
-      sub_.reset();  // ended normally (its 5 minutes): resubscribe from the continuation at once
+      if (resume) resume_delivery(*sub_);
+      if (next) {
+        auto ev = std::move(*next);
+        if (renew) drop_subscription();
+        if (!ev) {  // taken over, consumer or stream gone, engine down: subscribe again next call
+          drop_subscription();
+          if (ev.error().code() == error_code::resource_not_found_exception) reg_->forget(start_.stream_name);
+          return ev.error();
+        }
+        return to_batch(std::move(*ev));
+      }
+      if (!renew) return idle_batch();
+      // Ended normally (its 5 minutes, or cancelled for back-pressure):
+      // resubscribe from the continuation at once.
+      drop_subscription();
     }
     return idle_batch();
   }
 
+  // Read live (not from the last call): a batch may be delivered again after a
+  // backoff, and events may have come meanwhile. Going idle arms the signal.
   std::optional<duration> next_call_delay(bool had_records) const override {
-    return had_records ? duration{0} : reg_->config().idle_poll_interval;
+    (void)had_records;
+    std::lock_guard lock(inbox_->mu);
+    if (!sub_ || !inbox_->events.empty() || inbox_->ended) return duration{0};
+    inbox_->waiting = true;
+    return until_ready;
   }
 
  private:
+  void drop_subscription() {
+    {
+      std::lock_guard lock(inbox_->mu);
+      ++inbox_->generation;  // late calls of the old handler are ignored
+      inbox_->events.clear();
+      inbox_->sizes.clear();
+      inbox_->bytes = 0;
+      inbox_->ended = false;
+      inbox_->stopped = false;
+      inbox_->cancelled = false;
+      inbox_->idle_continuation.reset();
+      inbox_->sub.reset();
+    }
+    if (sub_) sub_->cancel();
+    sub_.reset();
+  }
+
+  // The handler, on the subscription's delivery thread.
+  static void deliver(const std::shared_ptr<inbox>& box, std::uint64_t gen, result<subscribe_to_shard_event> ev) {
+    std::function<void()> ready;
+    std::shared_ptr<subscription> stop;
+    bool cancel = false;
+    {
+      std::lock_guard lock(box->mu);
+      if (gen != box->generation) return;
+      const bool heartbeat = ev && ev->records.empty() && ev->continuation_sequence_number && ev->child_shards.empty();
+      if (heartbeat && box->events.empty()) {
+        box->idle_continuation = std::move(ev->continuation_sequence_number);
+        return;  // nothing to process: no wake-up
+      }
+      const std::size_t size = ev ? bytes_of(*ev) : 0;
+      box->bytes += size;
+      if (!ev || !ev->continuation_sequence_number) box->ended = true;
+      box->events.push_back(std::move(ev));
+      box->sizes.push_back(size);
+      if (!box->ended) {
+        if (box->stopped) {
+          // Delivered although stopped: pause() is not implemented here.
+          cancel = !box->cancelled;
+          box->cancelled = true;
+          stop = box->sub.lock();
+        } else if (box->events.size() >= box->max_events || box->bytes >= box->max_bytes) {
+          box->stopped = true;
+          stop = box->sub.lock();
+          cancel = !pausable;
+          box->cancelled = cancel;
+        }
+      }
+      if (box->waiting) {
+        box->waiting = false;
+        ready = box->ready;
+      }
+    }
+    if (stop) {
+      if (cancel) {
+        stop->cancel();
+      } else {
+        pause_delivery(*stop);
+      }
+    }
+    if (ready) ready();
+  }
+  static void completed(const std::shared_ptr<inbox>& box, std::uint64_t gen) {
+    std::function<void()> ready;
+    {
+      std::lock_guard lock(box->mu);
+      if (gen != box->generation) return;
+      box->ended = true;
+      if (box->waiting) {
+        box->waiting = false;
+        ready = box->ready;
+      }
+    }
+    if (ready) ready();
+  }
+
   result<void> subscribe() {
     auto arn = reg_->consumer_arn(kinesis_, start_);
     if (!arn) return arn.error();
@@ -117,12 +298,33 @@ class fan_out_retrieval final : public record_retrieval {
       pos.type = shard_iterator_type::at_sequence_number;
       pos.sequence_number = start_.position.sequence_number;
     }
+    std::uint64_t gen = 0;
+    {
+      std::lock_guard lock(inbox_->mu);
+      gen = ++inbox_->generation;
+      inbox_->events.clear();
+      inbox_->sizes.clear();
+      inbox_->bytes = 0;
+      inbox_->ended = false;
+      inbox_->stopped = false;
+      inbox_->cancelled = false;
+      inbox_->idle_continuation.reset();
+      inbox_->max_events = static_cast<std::size_t>(std::max(1, reg_->config().max_pending_events));
+      inbox_->max_bytes = static_cast<std::size_t>(std::max<std::int64_t>(1, reg_->config().max_pending_bytes));
+    }
+    // The handler learns its subscription once subscribe_to_shard returned;
+    // an event over the bound before that is stopped at the next one.
+    auto box = inbox_;
+    req.options.handler = [box, gen](result<subscribe_to_shard_event> ev) { deliver(box, gen, std::move(ev)); };
+    req.options.on_complete = [box, gen] { completed(box, gen); };
     auto s = kinesis_.subscribe_to_shard(req);
     if (!s) {
       if (s.error().code() == error_code::resource_not_found_exception) reg_->forget(start_.stream_name);
       return s.error();
     }
     sub_ = std::move(*s);
+    std::lock_guard lock(inbox_->mu);
+    if (gen == inbox_->generation) inbox_->sub = sub_;
     return {};
   }
 
@@ -141,7 +343,7 @@ class fan_out_retrieval final : public record_retrieval {
       out.next_shard_iterator = *continuation_;
     } else {
       out.child_shards = owned->child_shards;  // the end of a closed shard
-      sub_.reset();
+      drop_subscription();
     }
     out.buffer = std::move(owned);
     return out;
@@ -156,6 +358,7 @@ class fan_out_retrieval final : public record_retrieval {
   rill::kinesis& kinesis_;
   retrieval_start start_;
   std::shared_ptr<registration> reg_;
+  std::shared_ptr<inbox> inbox_;
   std::shared_ptr<subscription> sub_;
   std::optional<std::string> continuation_;
 };

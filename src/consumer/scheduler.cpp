@@ -89,6 +89,8 @@ struct scheduler::core : std::enable_shared_from_this<scheduler::core> {
     double bytes_since_renewal = 0;
     rill::scheduler::task_id task = 0;
     bool task_pending = false;
+    // Push-style retrieval idle: the next step runs when it signals.
+    bool awaiting_push = false;
   };
   struct incoming_handoff {
     timestamp started{};
@@ -174,6 +176,13 @@ struct scheduler::core : std::enable_shared_from_this<scheduler::core> {
   }
 
   void schedule_consumer(consumer& c, duration delay) {
+    c.awaiting_push = false;
+    if (delay == record_retrieval::until_ready) {  // a push-style retrieval signals instead
+      if (c.task_pending) sched->cancel(c.task);
+      c.task_pending = false;
+      c.awaiting_push = true;
+      return;
+    }
     if (c.task_pending) sched->cancel(c.task);
     c.task_pending = true;
     c.task = at(delay, [this, key = c.l.lease_key, token = c.token] { run_consumer(key, token); });
@@ -367,7 +376,21 @@ struct scheduler::core : std::enable_shared_from_this<scheduler::core> {
       if (auto s = rill::sequence_number::parse(c.l.checkpoint.sequence_number))
         c.resume_after.emplace(*s, static_cast<std::uint64_t>(c.l.checkpoint.sub_sequence_number));
     }
+    start.clock = cfg.clock;
     c.retrieval = cfg.retrieval->create(*cfg.kinesis, start);
+    // Push-style: a signal runs the consumer's next step at once, on this
+    // worker's scheduler (so on a manual clock inside the same advance()).
+    std::weak_ptr<core> w = weak_from_this();
+    (void)c.retrieval->set_ready_callback([w, key = c.l.lease_key, token = c.token] {
+      auto self = w.lock();
+      if (!self) return;
+      self->at(duration{0}, [s = self.get(), key, token] {
+        consumer* cc = s->find(key, token);
+        if (!cc || !cc->awaiting_push) return;
+        cc->awaiting_push = false;
+        s->run_consumer(key, token);
+      });
+    });
     c.last_checkpoint = c.l.checkpoint;
     c.largest_permitted = c.l.checkpoint;
     c.state = consumer_state::processing;

@@ -8,6 +8,8 @@
 // (ResourceInUseException), and a consumer CREATING for a while.
 #include <gtest/gtest.h>
 
+#include <atomic>
+
 #include "consumer/kcl_harness.hpp"
 
 namespace rill::kcl {
@@ -50,7 +52,7 @@ class KclFanOutTest : public ::testing::Test {
     c.shard_record_processor_factory = [this, worker, pc] {
       return std::make_unique<recording_processor>(j_, worker, pc, store_, popts_);
     };
-    c.retrieval = make_fan_out_retrieval_factory(std::move(fc));
+    c.retrieval = retrieval_ ? retrieval_ : make_fan_out_retrieval_factory(std::move(fc));
     c.failover_time_millis = 10s;
     auto s = scheduler::create(std::move(c));
     EXPECT_TRUE(s) << s.error();
@@ -83,6 +85,35 @@ class KclFanOutTest : public ::testing::Test {
   journal j_;
   processor_options popts_{};
   int put_count_ = 0;
+  std::shared_ptr<retrieval_factory> retrieval_;  // null: fan-out with the given config
+};
+
+// Counts the scheduler's calls of get_next_batch, forwarding everything.
+class counting_factory final : public retrieval_factory {
+ public:
+  explicit counting_factory(std::shared_ptr<retrieval_factory> inner) : inner_(std::move(inner)) {}
+  std::unique_ptr<record_retrieval> create(rill::kinesis& k, const retrieval_start& s) override {
+    return std::make_unique<counted>(inner_->create(k, s), calls);
+  }
+  std::shared_ptr<std::atomic<int>> calls = std::make_shared<std::atomic<int>>(0);
+
+ private:
+  class counted final : public record_retrieval {
+   public:
+    counted(std::unique_ptr<record_retrieval> r, std::shared_ptr<std::atomic<int>> n)
+        : r_(std::move(r)), n_(std::move(n)) {}
+    result<get_records_result> get_next_batch() override {
+      ++*n_;
+      return r_->get_next_batch();
+    }
+    std::optional<duration> next_call_delay(bool had) const override { return r_->next_call_delay(had); }
+    bool set_ready_callback(std::function<void()> f) override { return r_->set_ready_callback(std::move(f)); }
+
+   private:
+    std::unique_ptr<record_retrieval> r_;
+    std::shared_ptr<std::atomic<int>> n_;
+  };
+  std::shared_ptr<retrieval_factory> inner_;
 };
 
 TEST_F(KclFanOutTest, RegistersTheApplicationAndDeliversAcrossSubscriptionLifetimes) {
@@ -108,6 +139,99 @@ TEST_F(KclFanOutTest, RegistersTheApplicationAndDeliversAcrossSubscriptionLifeti
   // Checkpointed at the tip of each shard.
   for (const auto& [shard, tip] : testing::tips(*engine_, stream))
     EXPECT_EQ((**store_->get_lease(shard)).checkpoint, tip);
+}
+
+// Push, not poll: a put reaches process_records in the same instant of the
+// manual clock (0 ticks; inside the run_due() after the put), and an idle
+// subscription costs no calls (heartbeats only move the continuation).
+TEST_F(KclFanOutTest, APutIsProcessedInTheSameTickAndIdleIsNotPolled) {
+  make_stream(1);
+  auto counting = std::make_shared<counting_factory>(make_fan_out_retrieval_factory());
+  retrieval_ = counting;
+  auto w = start("w1");
+  clock_->advance(2s);
+  ASSERT_EQ(w.s->shards().size(), 1u);
+  for (int round = 0; round < 5; ++round) {
+    const int before = counting->calls->load();
+    clock_->advance(std::chrono::milliseconds(60'000 + 137 * round));  // idle: heartbeats, no calls
+    EXPECT_LE(counting->calls->load() - before, 1) << "an idle subscription was polled";
+    const timestamp t = clock_->now();
+    const auto ids = put(3);
+    clock_->run_due();  // no time passes
+    ASSERT_EQ(counts().size(), static_cast<std::size_t>(3 * (round + 1)));
+    for (std::size_t i = j_.deliveries.size() - 3; i < j_.deliveries.size(); ++i) {
+      EXPECT_EQ(j_.deliveries[i].at, t);
+      EXPECT_EQ(j_.deliveries[i].data, ids[i - (j_.deliveries.size() - 3)]);
+    }
+  }
+  // 5 minutes passed: the subscription was renewed from its continuation, nothing repeated.
+  for (const auto& [id, n] : counts()) EXPECT_EQ(n, 1) << id;
+}
+
+// An event that comes while a failed batch waits for its redelivery is not
+// forgotten: after the redelivery the consumer looks at the queue again.
+TEST_F(KclFanOutTest, EventsDuringARedeliveryBackoffAreProcessed) {
+  make_stream(1);
+  auto w = start("w1");
+  clock_->advance(2s);
+  j_.throws_left["shardId-000000000000"] = 1;
+  auto ids = put(3);
+  clock_->run_due();  // delivered, thrown: redelivery after the backoff (500 ms)
+  clock_->advance(100ms);
+  auto more = put(2);      // arrives during the backoff
+  clock_->advance(600ms);  // the redelivery, then the queued event
+  ids.insert(ids.end(), more.begin(), more.end());
+  auto got = counts();
+  for (const auto& id : ids) EXPECT_EQ(got[id], 1) << id;
+}
+
+// Back-pressure: with the processor not calling, at most max_pending_events
+// events wait in the retrieval; the rest stays in the shard and comes later
+// (here by cancelling and renewing the subscription, as rill::subscription has
+// no pause() on this branch), every record exactly once and in order.
+TEST_F(KclFanOutTest, AtMostMaxPendingEventsWaitForTheProcessor) {
+  make_stream(1);
+  auto ids = put(400);
+  auto factory = make_fan_out_retrieval_factory({.max_pending_events = 3});
+  retrieval_start st;
+  st.application_name = "clickstats";
+  st.stream_name = stream;
+  st.shard_id = "shardId-000000000000";
+  st.position = extended_sequence_number::trim_horizon();
+  st.max_records = 10;  // events of at most 10 records: 40 events
+  st.clock = clock_;
+  auto r = factory->create(*engine_, st);
+  int signals = 0;
+  ASSERT_TRUE(r->set_ready_callback([&] { ++signals; }));
+  std::vector<std::string> got;
+  int subscriptions_waited = 0;
+  while (got.size() < ids.size()) {
+    auto b = r->get_next_batch();
+    if (!b) {  // the 5 s rule of SubscribeToShard after a cancel
+      ASSERT_EQ(b.error().code(), error_code::resource_in_use_exception) << b.error();
+      ++subscriptions_waited;
+      clock_->advance(1s);
+      continue;
+    }
+    if (b->records.empty()) {
+      ASSERT_EQ(r->next_call_delay(false), record_retrieval::until_ready);
+      clock_->advance(1s);  // delivery runs: at most 3 events are taken from the shard
+      int queued = 0;
+      while (r->next_call_delay(true) == duration{0} || queued == 0) {
+        auto q = r->get_next_batch();
+        if (!q || q->records.empty()) break;
+        ++queued;
+        EXPECT_LE(q->records.size(), 10u);
+        for (const auto& rec : q->records) got.emplace_back(rec.data);
+      }
+      EXPECT_LE(queued, 3);
+      continue;
+    }
+    for (const auto& rec : b->records) got.emplace_back(rec.data);
+  }
+  EXPECT_EQ(got, ids);
+  EXPECT_GT(signals, 0);
+  EXPECT_GT(subscriptions_waited, 0);  // the bound was hit: delivery stopped and resumed
 }
 
 TEST_F(KclFanOutTest, AShardEndsWithItsChildrenAndTheyFollow) {

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -100,6 +101,62 @@ TEST(KclConcurrency, CheckpointsAndQueriesFromOtherThreadsWhileTheClockRuns) {
   checkpointer.join();
   EXPECT_GE(st.processed.load(), put.load());
   EXPECT_TRUE(b->shards().empty());
+}
+
+// Pushed fan-out on the wall clock: the subscription's delivery thread queues
+// events and signals the worker's scheduler thread while a producer puts.
+TEST(KclConcurrency, PushedFanOutOnTheSystemClockProcessesEveryRecordOnce) {
+  auto clock = std::make_shared<system_clock>();
+  engine e({.clock = clock});
+  ASSERT_TRUE(e.create_stream({.stream_name = "s", .shard_count = 2}));
+  std::mutex mu;
+  std::map<std::string, int> seen;
+  struct counting final : shard_record_processor {
+    std::mutex& mu;
+    std::map<std::string, int>& seen;
+    counting(std::mutex& m, std::map<std::string, int>& s) : mu(m), seen(s) {}
+    void initialize(const initialization_input&) override {}
+    void process_records(const process_records_input& in) override {
+      std::lock_guard lock(mu);
+      for (const auto& r : in.records) ++seen[std::string(r.data)];
+      (void)in.checkpointer->checkpoint();
+    }
+    void lease_lost(const lease_lost_input&) override {}
+    void shard_ended(const shard_ended_input& in) override { (void)in.checkpointer->checkpoint(); }
+    void shutdown_requested(const shutdown_requested_input& in) override { (void)in.checkpointer->checkpoint(); }
+  };
+  config c;
+  c.stream_name = "s";
+  c.worker_identifier = "w";
+  c.kinesis = &e;
+  c.lease_store = make_memory_lease_store();
+  c.clock = clock;
+  c.shard_record_processor_factory = [&] { return std::make_unique<counting>(mu, seen); };
+  // A queue that does not fill here: the 5 s rule of a cancel-and-renew would
+  // only slow this test down (AtMostMaxPendingEventsWaitForTheProcessor covers it).
+  c.retrieval = make_fan_out_retrieval_factory({.max_pending_events = 1 << 20});
+  auto w = std::move(*scheduler::create(std::move(c)));
+  w->start();
+  constexpr int n = 500;
+  std::thread producer([&] {
+    for (int i = 0; i < n; ++i) {
+      const std::string v = "v" + std::to_string(i);
+      EXPECT_TRUE(e.put_record({.stream_name = "s", .data = v, .partition_key = v}));
+    }
+  });
+  producer.join();
+  const timestamp deadline = clock->now() + 30s;
+  for (;;) {
+    {
+      std::lock_guard lock(mu);
+      if (seen.size() == static_cast<std::size_t>(n) || clock->now() > deadline) break;
+    }
+    clock->sleep_for(2ms);
+  }
+  EXPECT_TRUE(w->graceful_shutdown());
+  std::lock_guard lock(mu);
+  EXPECT_EQ(seen.size(), static_cast<std::size_t>(n));
+  for (const auto& [v, k] : seen) EXPECT_EQ(k, 1) << v;
 }
 
 }  // namespace
