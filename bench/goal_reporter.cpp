@@ -79,6 +79,8 @@ void goal_reporter::Finalize() {
       {"BM_PutRecordsDurableGroup", 8, "BM_PutRecordsDurableGroup", 1, "BM_PutRecordsDurableGroup 8 thr / 1 thr", 3.0},
       {"BM_GetRecordsDurable", 1, "BM_CopyBound", 1, "BM_GetRecordsDurable / BM_CopyBound", 0.2},
       {"BM_GetRecordsDurableWarm", 1, "BM_CopyBound", 1, "BM_GetRecordsDurableWarm / BM_CopyBound (info)", 0.0},
+      {"BM_GetRecordsDurable", 1, "BM_ColdFileReadBound", 1, "GetRecordsDurable / ColdFileReadBound (info)", 0.0},
+      {"BM_GetRecordsDurable", 1, "BM_ColdFileMapBound", 1, "GetRecordsDurable / ColdFileMapBound (info)", 0.0},
   };
   std::ostream& out = GetOutputStream();
   char line[160];

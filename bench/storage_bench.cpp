@@ -14,12 +14,20 @@
 //                                 the engine is reopened and the shard's pages dropped from the
 //                                 page cache (posix_fadvise DONTNEED)
 //   BM_GetRecordsDurableWarm      the same with the files in the page cache
+//   BM_ColdFileReadBound          baseline of BM_GetRecordsDurable, no engine: the same segment bytes
+//                                 one call reads (the next 1/10 of the shard's 100000 records), page
+//                                 cache dropped the same way before each call, read with read()
+//   BM_ColdFileMapBound           the same bytes through mmap, touching every page
 //
 // Files go under RILL_BENCH_DIR (default /var/tmp/rill-bench), on the file
 // system being measured; everything but reopen-10m is removed at exit.
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include <atomic>
 #include <chrono>
@@ -300,8 +308,13 @@ void run_reads(benchmark::State& state, read_fixture& f, bool cold) {
   state.SetBytesProcessed(records * static_cast<std::int64_t>(kPayloadBytes));
 }
 
-void BM_GetRecordsDurable(benchmark::State& state) {
+read_fixture& cold_fixture() {
   static read_fixture f("get-cold");
+  return f;
+}
+
+void BM_GetRecordsDurable(benchmark::State& state) {
+  auto& f = cold_fixture();
   run_reads(state, f, true);
   state.SetLabel(
       "10000 per call from disk; engine reopened and page cache dropped (fadvise DONTNEED) before each call");
@@ -314,6 +327,142 @@ void BM_GetRecordsDurableWarm(benchmark::State& state) {
   state.SetLabel("10000 per call from the segment files, in the page cache");
 }
 BENCHMARK(BM_GetRecordsDurableWarm);
+
+// --- baseline of cold reads: the kernel filling the page cache, no engine --------------
+
+constexpr std::size_t kSegmentHeader = 16;  // docs/storage-format.md: magic + base
+
+struct segment_file {
+  std::string path;
+  std::size_t size = 0;
+};
+
+// The shard's segment files of BM_GetRecordsDurable's folder, in offset order
+// (their names are the zero-padded base offsets).
+std::vector<segment_file> cold_segments(const std::string& dir) {
+  std::vector<segment_file> out;
+  for (const auto& f : stdfs::recursive_directory_iterator(dir + "/streams")) {
+    if (f.is_regular_file() && f.path().extension() == ".seg") {
+      out.push_back({f.path().string(), static_cast<std::size_t>(f.file_size())});
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.path < b.path; });
+  return out;
+}
+
+// What drop_cache() does, without an engine: every file of the folder written
+// back and dropped from the page cache.
+void drop_cache_engineless(const std::string& dir) {
+  for (const auto& f : stdfs::recursive_directory_iterator(dir + "/streams")) {
+    if (!f.is_regular_file()) continue;
+    const int fd = ::open(f.path().c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    ::fdatasync(fd);
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    ::close(fd);
+  }
+}
+
+// One call's share of the segments: the records' bytes (everything after the
+// 16-byte file headers) cut into kGetFill / kGetLimit equal slices, taken in
+// turn, as the calls of BM_GetRecordsDurable walk the shard. A slice may span
+// two files; `visit(path, offset, length)` is called for each piece.
+template <typename Visit>
+void for_slice(const std::vector<segment_file>& segs, std::size_t slice, Visit&& visit) {
+  std::size_t total = 0;
+  for (const auto& s : segs) total += s.size > kSegmentHeader ? s.size - kSegmentHeader : 0;
+  const std::size_t slices = kGetFill / static_cast<std::size_t>(kGetLimit);
+  std::size_t begin = total * slice / slices;
+  std::size_t end = total * (slice + 1) / slices;
+  for (const auto& s : segs) {
+    const std::size_t n = s.size > kSegmentHeader ? s.size - kSegmentHeader : 0;
+    if (begin < n && end > 0) {
+      const std::size_t from = begin, to = std::min(end, n);
+      if (!visit(s.path, kSegmentHeader + from, to - from)) return;
+    }
+    begin = begin > n ? begin - n : 0;
+    end = end > n ? end - n : 0;
+    if (end == 0) break;
+  }
+}
+
+void run_cold_file(benchmark::State& state, bool mapped) {
+  auto& f = cold_fixture();
+  // The engine maps its segments, and mapped pages are not dropped: close it
+  // (BM_GetRecordsDurable reopens it before each of its calls anyway).
+  f.e.reset();
+  const auto segs = cold_segments(f.dir);
+  if (segs.empty()) {
+    state.SkipWithError("no segment files");
+    return;
+  }
+  const std::size_t slices = kGetFill / static_cast<std::size_t>(kGetLimit);
+  const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  std::vector<char> buffer(256u << 10);  // reused by every read()
+  std::size_t slice = 0;
+  std::int64_t bytes = 0;
+  std::uint64_t sum = 0;
+  bool failed = false;
+  auto read_piece = [&](const std::string& path, std::size_t offset, std::size_t length) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return !(failed = true);
+    if (!mapped) {
+      if (::lseek(fd, static_cast<off_t>(offset), SEEK_SET) < 0) failed = true;
+      for (std::size_t left = length; !failed && left > 0;) {
+        const ssize_t n = ::read(fd, buffer.data(), std::min(left, buffer.size()));
+        if (n <= 0) {
+          failed = true;
+          break;
+        }
+        sum += static_cast<unsigned char>(buffer[static_cast<std::size_t>(n) - 1]);
+        left -= static_cast<std::size_t>(n);
+      }
+    } else {
+      const std::size_t start = offset / page * page;  // mmap offsets are page-aligned
+      const std::size_t len = offset + length - start;
+      void* m = ::mmap(nullptr, len, PROT_READ, MAP_SHARED, fd, static_cast<off_t>(start));
+      if (m == MAP_FAILED) {
+        failed = true;
+      } else {
+        const auto* p = static_cast<const volatile unsigned char*>(m);
+        for (std::size_t i = offset - start; i < len; i += page) sum += p[i];
+        ::munmap(m, len);
+      }
+    }
+    ::close(fd);
+    if (!failed) bytes += static_cast<std::int64_t>(length);
+    return !failed;
+  };
+  for (auto _ : state) {
+    state.PauseTiming();
+    drop_cache_engineless(f.dir);
+    state.ResumeTiming();
+    for_slice(segs, slice, read_piece);
+    if (failed) {
+      state.SkipWithError(mapped ? "mmap of a segment failed" : "read of a segment failed");
+      break;
+    }
+    slice = (slice + 1) % slices;
+  }
+  benchmark::DoNotOptimize(sum);
+  // Items: the records in those bytes (each slice holds kGetLimit of them).
+  state.SetItemsProcessed(state.iterations() * kGetLimit);
+  state.SetBytesProcessed(bytes);
+  state.counters["bytes_per_call"] = benchmark::Counter(static_cast<double>(bytes), benchmark::Counter::kAvgIterations);
+}
+
+void BM_ColdFileReadBound(benchmark::State& state) {
+  run_cold_file(state, false);
+  state.SetLabel("BM_GetRecordsDurable's bytes per call, page cache dropped, read() into a 256 KiB buffer");
+}
+// CPU time, as BM_GetRecordsDurable (the ratio's numerator) is measured; the Time column is wall.
+BENCHMARK(BM_ColdFileReadBound)->Iterations(60);
+
+void BM_ColdFileMapBound(benchmark::State& state) {
+  run_cold_file(state, true);
+  state.SetLabel("BM_GetRecordsDurable's bytes per call, page cache dropped, mmap + one load per page");
+}
+BENCHMARK(BM_ColdFileMapBound)->Iterations(60);
 
 }  // namespace
 }  // namespace rill::bench
