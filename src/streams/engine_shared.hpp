@@ -52,8 +52,9 @@ std::string_view partition_of(std::string_view region);
 
 /// AWS's enum value sets, for validation::enum_value.
 inline constexpr std::string_view kStreamModeSet = "PROVISIONED, ON_DEMAND";
+/// In the order AWS prints the set (kinesalite pinned it against the service).
 inline constexpr std::string_view kShardIteratorTypeSet =
-    "AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER, TRIM_HORIZON, LATEST, AT_TIMESTAMP";
+    "AFTER_SEQUENCE_NUMBER, LATEST, AT_TIMESTAMP, AT_SEQUENCE_NUMBER, TRIM_HORIZON";
 inline constexpr std::string_view kShardFilterTypeSet =
     "AFTER_SHARD_ID, AT_TRIM_HORIZON, FROM_TRIM_HORIZON, AT_LATEST, AT_TIMESTAMP, FROM_TIMESTAMP";
 inline constexpr std::string_view kScalingTypeSet = "UNIFORM_SCALING";

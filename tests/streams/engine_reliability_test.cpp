@@ -249,7 +249,10 @@ TEST(Enums, OutOfRangeValuesAreValidationExceptions) {
                                    .shard_id = "shardId-000000000000",
                                    .shard_iterator_type = static_cast<shard_iterator_type>(9)});
   RILL_EXPECT_ERROR(it, error_code::validation_exception);
-  EXPECT_NE(it.error().message().find("Member must satisfy enum value set: [AT_SEQUENCE_NUMBER"), std::string::npos);
+  EXPECT_NE(
+      it.error().message().find("Member must satisfy enum value set: [AFTER_SEQUENCE_NUMBER, LATEST, AT_TIMESTAMP, "
+                                "AT_SEQUENCE_NUMBER, TRIM_HORIZON]"),
+      std::string::npos);
   RILL_EXPECT_ERROR(
       e->list_shards({.stream_name = "s", .shard_filter = shard_filter{static_cast<shard_filter_type>(6)}}),
       error_code::validation_exception);
