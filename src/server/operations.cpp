@@ -594,6 +594,98 @@ op_result put_record(kinesis& k, reader& in) {
                         {"EncryptionType", to_string(res->encryption_type)}});
 }
 
+// --- Enhanced fan-out ---------------------------------------------------------
+
+json consumer_json(const consumer& c) {
+  return json{{"ConsumerName", c.consumer_name},
+              {"ConsumerARN", c.consumer_arn},
+              {"ConsumerStatus", to_string(c.consumer_status)},
+              {"ConsumerCreationTimestamp", timestamp_value(c.consumer_creation_timestamp)}};
+}
+
+op_result register_consumer(kinesis& k, reader& in) {
+  register_stream_consumer_request r;
+  auto arn = in.str("StreamARN");
+  auto name = in.str("ConsumerName");
+  in.require("StreamARN", arn.has_value());
+  in.require("ConsumerName", name.has_value());
+  if (in.failed()) return in.to_error();
+  r.stream_arn = std::move(*arn);
+  r.consumer_name = std::move(*name);
+  auto res = k.register_stream_consumer(r);
+  if (!res) return res.error();
+  return op_output(json{{"Consumer", consumer_json(res->consumer)}});
+}
+
+void consumer_target(reader& in, describe_stream_consumer_request& r) {
+  r.stream_arn = in.str("StreamARN");
+  r.consumer_name = in.str("ConsumerName");
+  r.consumer_arn = in.str("ConsumerARN");
+}
+
+op_result describe_consumer(kinesis& k, reader& in) {
+  describe_stream_consumer_request r;
+  consumer_target(in, r);
+  if (in.failed()) return in.to_error();
+  auto res = k.describe_stream_consumer(r);
+  if (!res) return res.error();
+  const auto& d = res->consumer_description;
+  return op_output(json{{"ConsumerDescription",
+                         json{{"ConsumerName", d.consumer_name},
+                              {"ConsumerARN", d.consumer_arn},
+                              {"ConsumerStatus", to_string(d.consumer_status)},
+                              {"ConsumerCreationTimestamp", timestamp_value(d.consumer_creation_timestamp)},
+                              {"StreamARN", d.stream_arn}}}});
+}
+
+op_result deregister_consumer(kinesis& k, reader& in) {
+  deregister_stream_consumer_request r;
+  consumer_target(in, r);
+  if (in.failed()) return in.to_error();
+  if (auto res = k.deregister_stream_consumer(r); !res) return res.error();
+  return op_output{};
+}
+
+op_result list_consumers(kinesis& k, reader& in) {
+  list_stream_consumers_request r;
+  r.stream_arn = in.str("StreamARN");
+  r.next_token = in.str("NextToken");
+  r.max_results = in.i32("MaxResults");
+  r.stream_creation_timestamp = in.time("StreamCreationTimestamp");
+  if (in.failed()) return in.to_error();
+  auto res = k.list_stream_consumers(r);
+  if (!res) return res.error();
+  json list = json::array();
+  for (const auto& c : res->consumers) list.push_back(consumer_json(c));
+  json out = json{{"Consumers", std::move(list)}};
+  if (res->next_token) out["NextToken"] = *res->next_token;
+  return op_output(std::move(out));
+}
+
+op_result subscribe_to_shard(kinesis& k, reader& in) {
+  subscribe_to_shard_request r;
+  auto arn = in.str("ConsumerARN");
+  auto shard = in.str("ShardId");
+  const json* pos = in.structure("StartingPosition");
+  if (pos) {
+    reader sub = in.nested(*pos, "startingPosition.");
+    auto type = enum_member(sub, "Type", iterator_types);
+    sub.require("Type", type.has_value() || sub.failed());
+    r.starting_position.type = type.value_or(shard_iterator_type::latest);
+    r.starting_position.sequence_number = sub.str("SequenceNumber");
+    r.starting_position.timestamp = sub.time("Timestamp");
+  }
+  in.require("ConsumerARN", arn.has_value());
+  in.require("ShardId", shard.has_value());
+  in.require("StartingPosition", pos != nullptr);
+  if (in.failed()) return in.to_error();
+  r.consumer_arn = std::move(*arn);
+  r.shard_id = std::move(*shard);
+  auto pipe = event_pipe::subscribe(k, std::move(r), in.format());
+  if (!pipe) return pipe.error();
+  return op_output::streaming(std::move(*pipe));
+}
+
 // ---------------------------------------------------------------------------
 // Direct writers of the large results (no tree), and the PutRecords fast path.
 
@@ -1035,8 +1127,250 @@ op_result firehose_delete(firehose& f, reader& in) {
   return op_output(json::object());
 }
 
+// CreateDeliveryStream's configuration shapes.
+
+std::optional<delivery::buffering_hints> fh_buffering(reader& in, std::string_view key, const std::string& path) {
+  const json* j = in.structure(key);
+  if (!j) return std::nullopt;
+  reader sub = in.nested(*j, path);
+  return delivery::buffering_hints{.size_in_mbs = sub.i32("SizeInMBs"),
+                                   .interval_in_seconds = sub.i32("IntervalInSeconds")};
+}
+
+std::optional<delivery::s3_destination_configuration> fh_s3(reader& in, std::string_view key, const std::string& path) {
+  const json* j = in.structure(key);
+  if (!j) return std::nullopt;
+  reader sub = in.nested(*j, path);
+  delivery::s3_destination_configuration c;
+  auto role = sub.str("RoleARN");
+  auto bucket = sub.str("BucketARN");
+  sub.require("RoleARN", role.has_value());
+  sub.require("BucketARN", bucket.has_value());
+  c.role_arn = role.value_or("");
+  c.bucket_arn = bucket.value_or("");
+  c.prefix = sub.str("Prefix");
+  c.error_output_prefix = sub.str("ErrorOutputPrefix");
+  c.buffering_hints = fh_buffering(sub, "BufferingHints", "bufferingHints.");
+  c.compression_format = sub.str("CompressionFormat");
+  return c;
+}
+
+std::optional<delivery::extended_s3_destination_configuration> fh_extended_s3(reader& in, std::string_view key) {
+  const json* j = in.structure(key);
+  if (!j) return std::nullopt;
+  reader sub = in.nested(*j, "extendedS3DestinationConfiguration.");
+  delivery::extended_s3_destination_configuration c;
+  auto role = sub.str("RoleARN");
+  auto bucket = sub.str("BucketARN");
+  sub.require("RoleARN", role.has_value());
+  sub.require("BucketARN", bucket.has_value());
+  c.role_arn = role.value_or("");
+  c.bucket_arn = bucket.value_or("");
+  c.prefix = sub.str("Prefix");
+  c.error_output_prefix = sub.str("ErrorOutputPrefix");
+  c.buffering_hints = fh_buffering(sub, "BufferingHints", "bufferingHints.");
+  c.compression_format = sub.str("CompressionFormat");
+  if (const json* pc = sub.structure("ProcessingConfiguration")) {
+    reader p = sub.nested(*pc, "processingConfiguration.");
+    delivery::processing_configuration cfg;
+    cfg.enabled = p.boolean("Enabled");
+    if (const json* list = p.list("Processors")) {
+      for (const auto& e : *list) {
+        if (!e.is_object()) {
+          p.type_error("Unexpected value type in payload");
+          break;
+        }
+        reader pr = p.nested(e, "processors.member.");
+        delivery::processor proc;
+        auto type = pr.str("Type");
+        pr.require("Type", type.has_value());
+        proc.type = type.value_or("");
+        if (const json* params = pr.list("Parameters")) {
+          for (const auto& q : *params) {
+            if (!q.is_object()) {
+              pr.type_error("Unexpected value type in payload");
+              break;
+            }
+            reader pp = pr.nested(q, "parameters.member.");
+            auto name = pp.str("ParameterName");
+            auto value = pp.str("ParameterValue");
+            pp.require("ParameterName", name.has_value());
+            pp.require("ParameterValue", value.has_value());
+            proc.parameters.push_back({.parameter_name = name.value_or(""), .parameter_value = value.value_or("")});
+          }
+        }
+        cfg.processors.push_back(std::move(proc));
+      }
+    }
+    c.processing_configuration = std::move(cfg);
+  }
+  c.s3_backup_mode = sub.str("S3BackupMode");
+  c.s3_backup_configuration = fh_s3(sub, "S3BackupConfiguration", "s3BackupConfiguration.");
+  if (const json* dp = sub.structure("DynamicPartitioningConfiguration")) {
+    reader d = sub.nested(*dp, "dynamicPartitioningConfiguration.");
+    delivery::dynamic_partitioning_configuration cfg;
+    cfg.enabled = d.boolean("Enabled");
+    if (const json* ro = d.structure("RetryOptions")) {
+      reader r = d.nested(*ro, "retryOptions.");
+      cfg.retry_options = delivery::retry_options{.duration_in_seconds = r.i32("DurationInSeconds")};
+    }
+    c.dynamic_partitioning_configuration = cfg;
+  }
+  c.file_extension = sub.str("FileExtension");
+  c.custom_time_zone = sub.str("CustomTimeZone");
+  return c;
+}
+
+json fh_buffering_json(const std::optional<delivery::buffering_hints>& h) {
+  json j = json::object();
+  if (h && h->size_in_mbs) j["SizeInMBs"] = *h->size_in_mbs;
+  if (h && h->interval_in_seconds) j["IntervalInSeconds"] = *h->interval_in_seconds;
+  return j;
+}
+
+json fh_s3_json(const delivery::s3_destination_configuration& c) {
+  json j = json{{"RoleARN", c.role_arn},
+                {"BucketARN", c.bucket_arn},
+                {"BufferingHints", fh_buffering_json(c.buffering_hints)},
+                {"CompressionFormat", c.compression_format.value_or("UNCOMPRESSED")},
+                {"EncryptionConfiguration", json{{"NoEncryptionConfig", "NoEncryption"}}}};
+  if (c.prefix) j["Prefix"] = *c.prefix;
+  if (c.error_output_prefix) j["ErrorOutputPrefix"] = *c.error_output_prefix;
+  return j;
+}
+
+json fh_extended_s3_json(const delivery::extended_s3_destination_configuration& c) {
+  json j = json{{"RoleARN", c.role_arn},
+                {"BucketARN", c.bucket_arn},
+                {"BufferingHints", fh_buffering_json(c.buffering_hints)},
+                {"CompressionFormat", c.compression_format.value_or("UNCOMPRESSED")},
+                {"EncryptionConfiguration", json{{"NoEncryptionConfig", "NoEncryption"}}}};
+  if (c.prefix) j["Prefix"] = *c.prefix;
+  if (c.error_output_prefix) j["ErrorOutputPrefix"] = *c.error_output_prefix;
+  if (c.processing_configuration) {
+    json procs = json::array();
+    for (const auto& p : c.processing_configuration->processors) {
+      json params = json::array();
+      for (const auto& q : p.parameters) {
+        params.push_back(json{{"ParameterName", q.parameter_name}, {"ParameterValue", q.parameter_value}});
+      }
+      procs.push_back(json{{"Type", p.type}, {"Parameters", std::move(params)}});
+    }
+    json pc = json{{"Processors", std::move(procs)}};
+    if (c.processing_configuration->enabled) pc["Enabled"] = *c.processing_configuration->enabled;
+    j["ProcessingConfiguration"] = std::move(pc);
+  }
+  if (c.s3_backup_mode) j["S3BackupMode"] = *c.s3_backup_mode;
+  if (c.s3_backup_configuration) j["S3BackupDescription"] = fh_s3_json(*c.s3_backup_configuration);
+  if (c.dynamic_partitioning_configuration) {
+    json dp = json::object();
+    if (c.dynamic_partitioning_configuration->enabled) dp["Enabled"] = *c.dynamic_partitioning_configuration->enabled;
+    if (const auto& ro = c.dynamic_partitioning_configuration->retry_options; ro && ro->duration_in_seconds) {
+      dp["RetryOptions"] = json{{"DurationInSeconds", *ro->duration_in_seconds}};
+    }
+    j["DynamicPartitioningConfiguration"] = std::move(dp);
+  }
+  if (c.file_extension) j["FileExtension"] = *c.file_extension;
+  if (c.custom_time_zone) j["CustomTimeZone"] = *c.custom_time_zone;
+  return j;
+}
+
+op_result firehose_create(firehose& f, reader& in) {
+  delivery::create_delivery_stream_request r;
+  auto name = in.str("DeliveryStreamName");
+  r.delivery_stream_type = in.str("DeliveryStreamType");
+  if (const json* src = in.structure("KinesisStreamSourceConfiguration")) {
+    reader sub = in.nested(*src, "kinesisStreamSourceConfiguration.");
+    auto arn = sub.str("KinesisStreamARN");
+    auto role = sub.str("RoleARN");
+    sub.require("KinesisStreamARN", arn.has_value());
+    sub.require("RoleARN", role.has_value());
+    r.kinesis_stream_source_configuration =
+        delivery::kinesis_stream_source_configuration{.kinesis_stream_arn = arn.value_or(""),
+                                                      .role_arn = role.value_or("")};
+  }
+  r.extended_s3_destination_configuration = fh_extended_s3(in, "ExtendedS3DestinationConfiguration");
+  if (!r.extended_s3_destination_configuration) {
+    // The deprecated S3DestinationConfiguration is the extended one without its extensions.
+    if (auto plain = fh_s3(in, "S3DestinationConfiguration", "s3DestinationConfiguration.")) {
+      delivery::extended_s3_destination_configuration c;
+      c.role_arn = plain->role_arn;
+      c.bucket_arn = plain->bucket_arn;
+      c.prefix = plain->prefix;
+      c.error_output_prefix = plain->error_output_prefix;
+      c.buffering_hints = plain->buffering_hints;
+      c.compression_format = plain->compression_format;
+      r.extended_s3_destination_configuration = std::move(c);
+    }
+  }
+  if (const json* tags = in.list("Tags")) {
+    for (const auto& t : *tags) {
+      if (!t.is_object()) {
+        in.type_error("Unexpected value type in payload");
+        break;
+      }
+      reader sub = in.nested(t, "tags.member.");
+      auto key = sub.str("Key");
+      sub.require("Key", key.has_value());
+      r.tags[key.value_or("")] = sub.str("Value").value_or("");
+    }
+  }
+  in.require("DeliveryStreamName", name.has_value());
+  if (in.failed()) return in.to_error();
+  r.delivery_stream_name = std::move(*name);
+  auto res = f.create_delivery_stream(r);
+  if (!res) return res.error();
+  return op_output(json{{"DeliveryStreamARN", res->delivery_stream_arn}});
+}
+
+op_result firehose_describe(firehose& f, reader& in) {
+  delivery::describe_delivery_stream_request r;
+  auto name = in.str("DeliveryStreamName");
+  r.limit = in.i32("Limit");
+  r.exclusive_start_destination_id = in.str("ExclusiveStartDestinationId");
+  in.require("DeliveryStreamName", name.has_value());
+  if (in.failed()) return in.to_error();
+  r.delivery_stream_name = std::move(*name);
+  auto res = f.describe_delivery_stream(r);
+  if (!res) return res.error();
+  const auto& d = res->delivery_stream_description;
+  json desc = json{{"DeliveryStreamName", d.delivery_stream_name},
+                   {"DeliveryStreamARN", d.delivery_stream_arn},
+                   {"DeliveryStreamStatus", d.delivery_stream_status},
+                   {"DeliveryStreamType", d.delivery_stream_type},
+                   {"VersionId", d.version_id},
+                   {"HasMoreDestinations", d.has_more_destinations}};
+  if (d.create_timestamp) desc["CreateTimestamp"] = timestamp_value(*d.create_timestamp);
+  if (d.last_update_timestamp) desc["LastUpdateTimestamp"] = timestamp_value(*d.last_update_timestamp);
+  if (d.source && d.source->kinesis_stream_source_description) {
+    const auto& k = *d.source->kinesis_stream_source_description;
+    json ks = json{{"KinesisStreamARN", k.kinesis_stream_arn}, {"RoleARN", k.role_arn}};
+    if (k.delivery_start_timestamp) ks["DeliveryStartTimestamp"] = timestamp_value(*k.delivery_start_timestamp);
+    desc["Source"] = json{{"KinesisStreamSourceDescription", std::move(ks)}};
+  }
+  json dests = json::array();
+  for (const auto& dd : d.destinations) {
+    json j = json{{"DestinationId", dd.destination_id}};
+    if (dd.extended_s3_destination_description) {
+      j["ExtendedS3DestinationDescription"] = fh_extended_s3_json(*dd.extended_s3_destination_description);
+      // AWS also gives the plain S3 view of the same destination.
+      json plain = fh_extended_s3_json(*dd.extended_s3_destination_description);
+      for (const char* k : {"ProcessingConfiguration", "S3BackupMode", "S3BackupDescription",
+                            "DynamicPartitioningConfiguration", "FileExtension", "CustomTimeZone"}) {
+        plain.erase(k);
+      }
+      j["S3DestinationDescription"] = std::move(plain);
+    }
+    dests.push_back(std::move(j));
+  }
+  desc["Destinations"] = std::move(dests);
+  return op_output(json{{"DeliveryStreamDescription", std::move(desc)}});
+}
+
 const std::vector<operation> firehose_table = {
+    {"CreateDeliveryStream", nullptr, false, nullptr, &firehose_create},
     {"DeleteDeliveryStream", nullptr, false, nullptr, &firehose_delete},
+    {"DescribeDeliveryStream", nullptr, false, nullptr, &firehose_describe},
     {"ListDeliveryStreams", nullptr, false, nullptr, &firehose_list},
     {"PutRecord", nullptr, true, nullptr, &firehose_put_record},
     {"PutRecordBatch", nullptr, true, nullptr, &firehose_put_record_batch},
@@ -1047,8 +1381,10 @@ const std::vector<operation> table = {
     {"CreateStream", &create_stream},
     {"DecreaseStreamRetentionPeriod", &retention<&kinesis::decrease_stream_retention_period>},
     {"DeleteStream", &delete_stream},
+    {"DeregisterStreamConsumer", &deregister_consumer},
     {"DescribeLimits", &describe_limits},
     {"DescribeStream", &describe_stream},
+    {"DescribeStreamConsumer", &describe_consumer},
     {"DescribeStreamSummary", &describe_stream_summary},
     {"DisableEnhancedMonitoring", &monitoring<&kinesis::disable_enhanced_monitoring>},
     {"EnableEnhancedMonitoring", &monitoring<&kinesis::enable_enhanced_monitoring>},
@@ -1056,13 +1392,16 @@ const std::vector<operation> table = {
     {"GetShardIterator", &get_shard_iterator},
     {"IncreaseStreamRetentionPeriod", &retention<&kinesis::increase_stream_retention_period>},
     {"ListShards", &list_shards},
+    {"ListStreamConsumers", &list_consumers},
     {"ListStreams", &list_streams},
     {"ListTagsForStream", &list_tags},
     {"MergeShards", &merge_shards},
     {"PutRecord", &put_record, true},
     {"PutRecords", &put_records, true, &put_records_fast},
+    {"RegisterStreamConsumer", &register_consumer},
     {"RemoveTagsFromStream", &remove_tags},
     {"SplitShard", &split_shard},
+    {"SubscribeToShard", &subscribe_to_shard},
     {"UpdateShardCount", &update_shard_count},
     {"UpdateStreamMode", &update_stream_mode},
 };

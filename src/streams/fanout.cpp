@@ -143,6 +143,12 @@ class fanout_subscription final : public subscription, public std::enable_shared
 
   void cancel() override { finish(std::nullopt); }
 
+  void pause() override { paused_.store(true, std::memory_order_seq_cst); }
+
+  void resume() override {
+    if (paused_.exchange(false, std::memory_order_seq_cst)) wake();
+  }
+
   /// Ends the subscription: with an exception event, or normally (nullopt).
   /// The first reason wins; records not yet delivered stay in the shard.
   void finish(std::optional<error> e) {
@@ -224,8 +230,10 @@ class fanout_subscription final : public subscription, public std::enable_shared
 
   /// Callback mode: hands every ready event to the handler.
   void drain() {
-    drain_pending_.store(false, std::memory_order_release);
+    drain_pending_.store(false, std::memory_order_seq_cst);
     for (;;) {
+      // Paused by the subscriber: records wait in the shard until resume() wakes us.
+      if (paused_.load(std::memory_order_seq_cst)) return;
       auto r = produce();
       if (!r) {
         opt_.handler(std::move(r).error());
@@ -349,6 +357,7 @@ class fanout_subscription final : public subscription, public std::enable_shared
   std::atomic<std::uint64_t> signals_{0};
   std::atomic<bool> waiting_{false};
   std::atomic<bool> drain_pending_{false};
+  std::atomic<bool> paused_{false};
   bool registered_ = false;  // changed by start() and unregister()
   // Guarded by mu_.
   bool over_ = false;

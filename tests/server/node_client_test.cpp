@@ -35,6 +35,22 @@ TEST(RealClients, AwsSdkForJavaScriptV3OverHttp1AndHttp2) {
   EXPECT_EQ(WEXITSTATUS(rc), 0) << "the SDK test failed; its output is above";
 }
 
+TEST(RealClients, AwsSdkForJavaScriptV3SubscribeToShardOverHttp2AndHttp1) {
+  const std::filesystem::path dir = RILL_SERVER_NODE_DIR;
+  if (std::system("node --version > /dev/null 2>&1") != 0) GTEST_SKIP() << "node is not installed";
+  if (!std::filesystem::exists(dir / "node_modules" / "@aws-sdk" / "client-kinesis")) {
+    GTEST_SKIP() << "npm packages missing: run " << (dir / "setup.sh").string();
+  }
+  rill::engine engine;  // the system clock: the SDK signs with real time
+  auto srv = server::start(engine, {.io_threads = 2});
+  ASSERT_TRUE(srv.ok()) << srv.error();
+  std::string cmd = "cd '" + dir.string() + "' && RILL_ENDPOINT=http://127.0.0.1:" + std::to_string((*srv)->port()) +
+                    " NODE_NO_WARNINGS=1 timeout 120 node subscribe_sdk_test.mjs";
+  int rc = std::system(cmd.c_str());
+  ASSERT_TRUE(WIFEXITED(rc)) << "node did not exit normally";
+  EXPECT_EQ(WEXITSTATUS(rc), 0) << "the SDK test failed; its output is above";
+}
+
 TEST(RealClients, AwsSdkForGoV2FromDebian) {
   const std::filesystem::path client = RILL_SERVER_GO_CLIENT;
   if (!std::filesystem::exists(client)) {

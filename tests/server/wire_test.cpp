@@ -209,12 +209,16 @@ TEST(Wire, PutRecordsFastPathAnswersLikeTheGenericPath) {
 TEST(Wire, TheTableServesEveryKinesisOperation) {
   std::vector<std::string> names;
   for (const auto& op : wire::kinesis_operations()) names.emplace_back(op.name);
-  EXPECT_EQ(names.size(), 22u);
+  EXPECT_EQ(names.size(), 27u);
   for (const char* n : {"PutRecord", "PutRecords", "GetRecords", "GetShardIterator", "ListShards", "UpdateStreamMode",
                         "DescribeLimits", "EnableEnhancedMonitoring"}) {
     EXPECT_NE(wire::find_kinesis_operation(n), nullptr) << n;
   }
-  EXPECT_EQ(wire::find_kinesis_operation("SubscribeToShard"), nullptr);
+  for (const char* n : {"RegisterStreamConsumer", "DescribeStreamConsumer", "ListStreamConsumers",
+                        "DeregisterStreamConsumer", "SubscribeToShard"}) {
+    EXPECT_NE(wire::find_kinesis_operation(n), nullptr) << n;
+  }
+  EXPECT_EQ(wire::find_kinesis_operation("NoSuchOperation"), nullptr);
 }
 
 TEST_P(EveryOperation, ReportsAMissingStreamWithItsAwsName) {
@@ -580,6 +584,50 @@ TEST(SigV4, VerificationRefusesWhatDoesNotVerify) {
   auto create = make_request("CreateStream", R"({"StreamName":"s","ShardCount":1})");
   EXPECT_EQ(wire_fixture::tree(w.raw(create))["__type"], "InvalidSignatureException");
   EXPECT_FALSE(w.engine->describe_stream_summary({.stream_name = "s"}).ok());
+}
+
+TEST(SigV4, PresignedQueryStringRequestsVerifyAndExpireOnTheClock) {
+  wire_fixture w({.sigv4 = {.verify = true, .credentials = {{"AKID", "secret"}}}});
+  auto presigned = [&](std::string_view secret, std::string date, int expires) {
+    wire::request r;
+    r.method = "POST";
+    r.headers = {{"host", "localhost:4567"},
+                 {"x-amz-target", "Kinesis_20131202.ListStreams"},
+                 {"content-type", "application/x-amz-json-1.1"}};
+    r.body = "{}";
+    wire::sigv4_presign(r, "AKID", secret, "ap-south-1", "kinesis", date, expires);
+    return r;
+  };
+  auto r = presigned("secret", "20240101T000000Z", 300);
+  EXPECT_NE(r.target.find("X-Amz-Credential=AKID%2F20240101%2Fap-south-1%2Fkinesis%2Faws4_request"),
+            std::string::npos)
+      << r.target;
+  EXPECT_EQ(wire::parse_query_authorization(r.target).region, "ap-south-1");
+  EXPECT_EQ(w.raw(r).status, 200u) << w.raw(r).body;
+  EXPECT_EQ(wire_fixture::tree(w.raw(presigned("wrong", "20240101T000000Z", 300)))["__type"],
+            "InvalidSignatureException");
+  // The query is signed: changing a parameter breaks the signature.
+  auto tampered = r;
+  tampered.target.replace(tampered.target.find("X-Amz-Expires=300"), 17, "X-Amz-Expires=900");
+  EXPECT_EQ(wire_fixture::tree(w.raw(tampered))["__type"], "InvalidSignatureException");
+  // Expiry on the injected clock: valid until date + X-Amz-Expires.
+  w.clock->advance(std::chrono::seconds(300));
+  EXPECT_EQ(w.raw(r).status, 200u);
+  w.clock->advance(std::chrono::seconds(1));
+  auto expired = wire_fixture::tree(w.raw(r));
+  EXPECT_EQ(expired["__type"], "InvalidSignatureException");
+  EXPECT_EQ(expired["message"],
+            "Signature expired: 20240101T000000Z is now earlier than 20240101T000001Z (20240101T000501Z - 300 sec.)");
+  // A week at most; not an integer: incomplete.
+  auto too_long = presigned("secret", "20240101T000501Z", 604801);
+  EXPECT_EQ(wire_fixture::tree(w.raw(too_long))["__type"], "IncompleteSignatureException");
+  // Unknown key ids are refused like header-signed ones.
+  auto other = r;
+  other.target.replace(other.target.find("AKID%2F"), 4, "NOPE");
+  EXPECT_EQ(wire_fixture::tree(w.raw(other))["__type"], "UnrecognizedClientException");
+  // Without verification a complete presigned request is served as is.
+  wire_fixture open;
+  EXPECT_EQ(open.raw(presigned("anything", "20200101T000000Z", 1)).status, 200u);
 }
 
 TEST(SigV4, ParsesTheCredentialScope) {
