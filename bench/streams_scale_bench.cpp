@@ -9,10 +9,15 @@
 //   BM_PutRecordShards/N        put_record on a stream of N shards, keys in the lowest 1/256
 //                               of the hash space (the same few shards whatever N)
 //   BM_PutRecordsShards/N       the same with put_records (500 entries)
+//   BM_PutRecordOneShard/N      put_record with explicit hash keys that route to shard 0
+//                               whatever N (the same work at every N)
+//   BM_PutRecordsOneShard/N     the same with put_records (500 entries)
 //   BM_PutRecordSpread/N        put_record with keys spread over all N shards (every put
 //                               touches a cold shard: shows the working set, not the engine)
 //   BM_GetRecordsShards/N       an empty get_records on a stream of N shards
 //   BM_PutRecordStreams/N       put_record on one stream of an engine with N streams
+//   BM_PutRecordsStreams/N      put_records (500 entries) on one stream of N
+//   BM_GetRecordsStreams/N      an empty get_records on one stream of N
 //   BM_CreateStreamStreams/N    create_stream + delete_stream with N streams present
 //   BM_UpdateShardCountDouble/N update_shard_count N -> 2N (per new shard)
 //   BM_UpdateShardCountHalve/N  update_shard_count N -> N/2 (per closed shard)
@@ -23,10 +28,18 @@
 //                               streams (the machine's own scheduling noise)
 //   BM_PutDuringReshard         put_record latency while another thread runs
 //                               update_shard_count 5000 <-> 10000 on the same stream
+//   BM_UnrelatedDuringReshard/R the wait of a create_stream of a new stream and of a
+//                               put_record to another stream while update_shard_count
+//                               10000 <-> 5000 runs on a third (R = 1); baselines with
+//                               no rescale: R = 0 another thread sleeps, R = 2 another
+//                               thread burns a rescale's CPU time (no engine lock)
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <ctime>
 #include <string>
 #include <thread>
 #include <vector>
@@ -81,6 +94,66 @@ BENCHMARK(BM_PutRecordShards)->ArgsProduct({kCounts});
 void BM_PutRecordSpread(benchmark::State& state) { put_record_loop(state, default_records()); }
 BENCHMARK(BM_PutRecordSpread)->ArgsProduct({kCounts});
 
+// Explicit hash keys spread over the lowest 1/10,000 of the hash space: on a
+// uniform stream of N ≤ 10,000 shards they all route to shard 0, so the work
+// of a call is the same whatever N; only the other shards' presence differs.
+const std::vector<std::string>& shard0_hash_keys() {
+  static const std::vector<std::string> keys = [] {
+    std::vector<std::string> out;
+    const u128 width = ~u128{0} / 10000;
+    std::uint64_t x = kSeed;
+    for (std::size_t i = 0; i < kPoolRecords; ++i) {
+      x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+      out.push_back(hash_key(width / 0xffffffffULL * (x >> 32)).to_string());
+    }
+    return out;
+  }();
+  return keys;
+}
+
+void BM_PutRecordOneShard(benchmark::State& state) {
+  const auto n = static_cast<std::int32_t>(state.range(0));
+  auto e = fresh_engine();
+  create(*e, "s", n);
+  const record_set& rs = default_records();
+  const auto& hk = shard0_hash_keys();
+  put_record_request req{.stream_name = "s"};
+  std::size_t i = 0;
+  for (auto _ : state) {
+    req.data = rs.payload(i);
+    req.partition_key = rs.key(i);
+    req.explicit_hash_key = hk[i];
+    auto r = e->put_record(req);
+    benchmark::DoNotOptimize(r);
+    if (++i == rs.size()) i = 0;
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(kRecordBytes));
+}
+BENCHMARK(BM_PutRecordOneShard)->ArgsProduct({kCounts});
+
+void BM_PutRecordsOneShard(benchmark::State& state) {
+  const auto n = static_cast<std::int32_t>(state.range(0));
+  auto e = fresh_engine();
+  create(*e, "s", n);
+  auto batches = default_records().batches();
+  const auto& hk = shard0_hash_keys();
+  std::size_t k = 0;
+  for (auto& b : batches) {
+    b.stream_name = "s";
+    for (auto& entry : b.records) entry.explicit_hash_key = hk[k++];
+  }
+  std::size_t b = 0;
+  for (auto _ : state) {
+    auto r = e->put_records(batches[b]);
+    benchmark::DoNotOptimize(r);
+    if (++b == batches.size()) b = 0;
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(kBatch));
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(kBatch * kRecordBytes));
+}
+BENCHMARK(BM_PutRecordsOneShard)->ArgsProduct({kCounts});
+
 void BM_PutRecordsShards(benchmark::State& state) {
   const auto n = static_cast<std::int32_t>(state.range(0));
   auto e = fresh_engine();
@@ -133,6 +206,41 @@ void BM_PutRecordStreams(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(kRecordBytes));
 }
 BENCHMARK(BM_PutRecordStreams)->ArgsProduct({kCounts});
+
+void BM_PutRecordsStreams(benchmark::State& state) {
+  const auto n = static_cast<std::int32_t>(state.range(0));
+  auto e = fresh_engine();
+  for (std::int32_t i = 0; i < n; ++i) create(*e, "stream-" + std::to_string(i), 1);
+  auto batches = default_records().batches();
+  for (auto& b : batches) b.stream_name = "stream-" + std::to_string(n / 2);
+  std::size_t b = 0;
+  for (auto _ : state) {
+    auto r = e->put_records(batches[b]);
+    benchmark::DoNotOptimize(r);
+    if (++b == batches.size()) b = 0;
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(kBatch));
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(kBatch * kRecordBytes));
+}
+BENCHMARK(BM_PutRecordsStreams)->ArgsProduct({kCounts});
+
+// An empty get_records on one stream of an engine with N streams.
+void BM_GetRecordsStreams(benchmark::State& state) {
+  const auto n = static_cast<std::int32_t>(state.range(0));
+  auto e = fresh_engine();
+  for (std::int32_t i = 0; i < n; ++i) create(*e, "stream-" + std::to_string(i), 1);
+  auto it = e->get_shard_iterator({.stream_name = "stream-" + std::to_string(n / 2),
+                                   .shard_id = "shardId-000000000000",
+                                   .shard_iterator_type = shard_iterator_type::latest});
+  if (!it) throw std::runtime_error(it.error().to_string());
+  get_records_request req{.shard_iterator = it->shard_iterator};
+  for (auto _ : state) {
+    auto r = e->get_records(req);
+    benchmark::DoNotOptimize(r);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_GetRecordsStreams)->ArgsProduct({kCounts});
 
 void BM_CreateStreamStreams(benchmark::State& state) {
   const auto n = static_cast<std::int32_t>(state.range(0));
@@ -298,6 +406,98 @@ BENCHMARK(BM_PutLatencyBaseline)->UseRealTime()->MinTime(1.0);
 
 void BM_PutDuringReshard(benchmark::State& state) { put_latency(state, true); }
 BENCHMARK(BM_PutDuringReshard)->UseRealTime()->MinTime(1.0);
+
+// The waits of calls on other streams while one stream is rescaled between
+// 10,000 and 5,000 shards: a create_stream of a new stream and a put_record to
+// another stream, issued back to back by one thread for as long as the rescale
+// runs. Only calls that start while a rescale is in flight are counted (R = 1);
+// R = 0 runs the same loop for the same time with no rescale (the baseline).
+// Wall time: a wait on a lock is what this measures.
+void BM_UnrelatedDuringReshard(benchmark::State& state) {
+  const auto mode = state.range(0);
+  const bool reshard = mode == 1;
+  auto e = fresh_engine();
+  create(*e, "big", 10000);
+  create(*e, "p", 1);
+  const record_set& rs = default_records();
+  std::vector<double> create_us;
+  std::vector<double> put_us;
+  std::vector<double> reshard_ms;
+  std::vector<double> reshard_cpu_ms;
+  std::int32_t target = 5000;
+  int made = 0;
+  std::size_t rec = 0;
+  using clk = std::chrono::steady_clock;
+  for (auto _ : state) {
+    std::atomic<bool> running{true};
+    std::thread scaler([&] {
+      const auto t0 = clk::now();
+      timespec c0{};
+      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+      if (reshard) {
+        auto r = e->update_shard_count({.stream_name = "big", .target_shard_count = target});
+        if (!r) std::fprintf(stderr, "update_shard_count: %s\n", r.error().to_string().c_str());
+      } else if (mode == 2) {
+        // As much CPU as a rescale takes (about 30 ms), with no engine lock.
+        timespec now{};
+        volatile std::uint64_t x = 1;
+        do {
+          for (int k = 0; k < 10000; ++k) x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+          clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+        } while ((now.tv_sec - c0.tv_sec) * 1000000000L + (now.tv_nsec - c0.tv_nsec) < 30'000'000L);
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));  // about one rescale's length
+      }
+      reshard_ms.push_back(std::chrono::duration<double, std::milli>(clk::now() - t0).count());
+      timespec c1{};
+      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+      reshard_cpu_ms.push_back(static_cast<double>(c1.tv_sec - c0.tv_sec) * 1e3 +
+                               static_cast<double>(c1.tv_nsec - c0.tv_nsec) / 1e6);
+      running = false;
+    });
+    while (running.load()) {
+      const std::string name = "o-" + std::to_string(made++);
+      auto t0 = clk::now();
+      auto c = e->create_stream({.stream_name = name, .shard_count = 1});
+      auto t1 = clk::now();
+      if (!c) state.SkipWithError(c.error().to_string().c_str());
+      create_us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+      put_record_request req{.stream_name = "p", .data = rs.payload(rec), .partition_key = rs.key(rec)};
+      if (++rec == rs.size()) rec = 0;
+      t0 = clk::now();
+      auto p = e->put_record(req);
+      t1 = clk::now();
+      benchmark::DoNotOptimize(p);
+      put_us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+    }
+    scaler.join();
+    target = target == 5000 ? 10000 : 5000;
+  }
+  auto pct = [](std::vector<double> v, double q) {
+    if (v.empty()) return 0.0;
+    std::sort(v.begin(), v.end());
+    return v[std::min(v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size())))];
+  };
+  state.counters["create_max_us"] = pct(create_us, 1.0);
+  state.counters["create_p99_us"] = pct(create_us, 0.99);
+  state.counters["create_p50_us"] = pct(create_us, 0.5);
+  state.counters["put_max_us"] = pct(put_us, 1.0);
+  state.counters["put_p99_us"] = pct(put_us, 0.99);
+  state.counters["put_p50_us"] = pct(put_us, 0.5);
+  state.counters["calls"] = static_cast<double>(create_us.size());
+  state.counters["reshard_ms"] = pct(reshard_ms, 0.5);
+  state.counters["reshard_cpu_ms"] = pct(reshard_cpu_ms, 0.5);
+  state.SetLabel(reshard     ? "during update_shard_count 10000 <-> 5000"
+                 : mode == 2 ? "baseline: another thread busy for 30 ms of CPU, no rescale"
+                             : "baseline: no rescale");
+}
+BENCHMARK(BM_UnrelatedDuringReshard)
+    ->Arg(0)
+    ->Arg(2)
+    ->Arg(1)
+    ->Iterations(6)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace rill::bench

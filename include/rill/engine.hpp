@@ -166,6 +166,13 @@ class engine final : public kinesis {
   result<describe_limits_result> describe_limits() override;
   result<void> start_stream_encryption(const stream_encryption_request& req) override;
   result<void> stop_stream_encryption(const stream_encryption_request& req) override;
+  result<void> update_max_record_size(const update_max_record_size_request& req) override;
+  result<void> tag_resource(const tag_resource_request& req) override;
+  result<void> untag_resource(const untag_resource_request& req) override;
+  result<list_tags_for_resource_result> list_tags_for_resource(const list_tags_for_resource_request& req) override;
+  result<void> put_resource_policy(const put_resource_policy_request& req) override;
+  result<get_resource_policy_result> get_resource_policy(const get_resource_policy_request& req) override;
+  result<void> delete_resource_policy(const delete_resource_policy_request& req) override;
 
   result<put_record_result> put_record(const put_record_request& req) override;
   result<put_records_result> put_records(const put_records_request& req) override;

@@ -145,6 +145,9 @@ struct create_stream_request {
   std::optional<rill::stream_mode_details> stream_mode_details{};
   /// At most 50 tags.
   std::map<std::string, std::string> tags{};
+  /// The largest record (data plus partition key) the stream takes, in KiB:
+  /// 1024..10240; 1024 (1 MiB) when absent. See update_max_record_size.
+  std::optional<std::int32_t> max_record_size_in_kib{};
 };
 
 struct delete_stream_request {
@@ -199,6 +202,8 @@ struct stream_description {
   std::vector<enhanced_metrics> enhanced_monitoring{};
   rill::encryption_type encryption_type = encryption_type::none;
   std::optional<std::string> key_id{};
+  /// The largest record the stream takes, in KiB (1024 unless raised).
+  std::int32_t max_record_size_in_kib = 1024;
 };
 
 struct describe_stream_result {
@@ -208,6 +213,9 @@ struct describe_stream_result {
 struct describe_stream_summary_request {
   std::optional<std::string> stream_name{};
   std::optional<std::string> stream_arn{};
+  /// AWS's reserved `StreamId` ("Not Implemented"): validated
+  /// (`[a-z0-9]{20}-[a-z0-9]{3}`, 1..24 characters) and otherwise ignored.
+  std::optional<std::string> stream_id{};
 };
 
 struct stream_description_summary {
@@ -222,6 +230,8 @@ struct stream_description_summary {
   std::optional<std::string> key_id{};
   std::int32_t open_shard_count = 0;
   std::int32_t consumer_count = 0;
+  /// The largest record the stream takes, in KiB (1024 unless raised).
+  std::int32_t max_record_size_in_kib = 1024;
 };
 
 struct describe_stream_summary_result {
@@ -361,6 +371,8 @@ struct put_record_request {
   std::optional<borrowed_string> explicit_hash_key{};
   /// A sequence number previously returned by this shard; it must be valid.
   std::optional<borrowed_string> sequence_number_for_ordering{};
+  /// Reserved StreamId: validated, otherwise ignored (see describe_stream_summary_request).
+  std::optional<std::string> stream_id{};
 };
 
 struct put_record_result {
@@ -379,8 +391,11 @@ struct put_records_request_entry {
 struct put_records_request {
   std::optional<std::string> stream_name{};
   std::optional<std::string> stream_arn{};
-  /// 1..500 entries, at most 5 MiB in all (data plus partition keys).
+  /// 1..500 entries, at most 5 MiB in all (data plus partition keys); 10 MiB
+  /// on a stream whose max_record_size_in_kib is above 1024.
   std::vector<put_records_request_entry> records{};
+  /// Reserved StreamId: validated, otherwise ignored.
+  std::optional<std::string> stream_id{};
 };
 
 /// One entry of a PutRecords result: either a shard and sequence number, or an
@@ -410,6 +425,8 @@ struct get_shard_iterator_request {
   std::optional<std::string> starting_sequence_number{};
   /// Required for AT_TIMESTAMP; must not be in the future.
   std::optional<rill::timestamp> timestamp{};
+  /// Reserved StreamId: validated, otherwise ignored.
+  std::optional<std::string> stream_id{};
 };
 
 struct get_shard_iterator_result {
@@ -423,6 +440,8 @@ struct get_records_request {
   std::optional<std::int32_t> limit{};
   /// If present, must name the iterator's stream.
   std::optional<std::string> stream_arn{};
+  /// Reserved StreamId: validated, otherwise ignored.
+  std::optional<std::string> stream_id{};
 };
 
 /// A record that owns its bytes: what to keep past the get_records_result a
@@ -490,6 +509,63 @@ struct stream_encryption_request {
   /// 1..2048 characters: a key ARN, an alias ARN, a key GUID, "alias/…", or
   /// "alias/aws/kinesis" (the AWS-managed key).
   std::string key_id{};
+};
+
+// ---------------------------------------------------------------------------
+// Large records, ARN tagging and resource policies (AWS, 2023–2025)
+
+struct update_max_record_size_request {
+  /// Required: the stream's ARN.
+  std::string stream_arn{};
+  /// Reserved StreamId: validated, otherwise ignored.
+  std::optional<std::string> stream_id{};
+  /// 1024..10240 KiB.
+  std::int32_t max_record_size_in_kib = 1024;
+};
+
+/// TagResource: `resource_arn` is a stream ARN or a consumer ARN.
+struct tag_resource_request {
+  std::string resource_arn{};
+  /// 1..50 tags; an existing key is overwritten; at most 50 per resource.
+  std::map<std::string, std::string> tags{};
+  std::optional<std::string> stream_id{};
+};
+
+struct untag_resource_request {
+  std::string resource_arn{};
+  /// 1..50 keys; unknown keys are ignored.
+  std::vector<std::string> tag_keys{};
+  std::optional<std::string> stream_id{};
+};
+
+struct list_tags_for_resource_request {
+  std::string resource_arn{};
+  std::optional<std::string> stream_id{};
+};
+
+struct list_tags_for_resource_result {
+  /// Sorted by key.
+  std::vector<tag> tags{};
+};
+
+/// PutResourcePolicy: `resource_arn` is a stream ARN or a consumer ARN.
+struct put_resource_policy_request {
+  std::string resource_arn{};
+  /// A JSON object, at most 20480 characters.
+  std::string policy{};
+};
+
+struct get_resource_policy_request {
+  std::string resource_arn{};
+};
+
+struct get_resource_policy_result {
+  /// The policy as stored; "{}" when the resource has none (as AWS answers).
+  std::string policy{};
+};
+
+struct delete_resource_policy_request {
+  std::string resource_arn{};
 };
 
 // ---------------------------------------------------------------------------
@@ -749,6 +825,52 @@ class kinesis {
   virtual result<void> stop_stream_encryption(const stream_encryption_request& req) {
     (void)req;
     return error(error_code::invalid_argument_exception, "StopStreamEncryption is not supported here.");
+  }
+
+  /// Sets the largest record (data plus partition key) the stream takes,
+  /// 1024..10240 KiB. Records above 1 MiB still count against the shard's
+  /// write limit; see docs/semantics.md for the burst rule. Errors:
+  /// ValidationException (out of range, ARN, StreamId), ResourceNotFoundException,
+  /// ResourceInUseException (not ACTIVE). Default: InvalidArgumentException.
+  virtual result<void> update_max_record_size(const update_max_record_size_request& req) {
+    (void)req;
+    return error(error_code::invalid_argument_exception, "UpdateMaxRecordSize is not supported here.");
+  }
+  /// Adds or overwrites tags of a stream or consumer (at most 50 per resource).
+  /// Errors: ValidationException (ARN, counts), InvalidArgumentException
+  /// (characters, more than 50), ResourceNotFoundException.
+  virtual result<void> tag_resource(const tag_resource_request& req) {
+    (void)req;
+    return error(error_code::invalid_argument_exception, "TagResource is not supported here.");
+  }
+  /// Removes tags of a stream or consumer; unknown keys are ignored. Errors: as tag_resource.
+  virtual result<void> untag_resource(const untag_resource_request& req) {
+    (void)req;
+    return error(error_code::invalid_argument_exception, "UntagResource is not supported here.");
+  }
+  /// The tags of a stream or consumer. Errors: ValidationException, ResourceNotFoundException.
+  virtual result<list_tags_for_resource_result> list_tags_for_resource(const list_tags_for_resource_request& req) {
+    (void)req;
+    return error(error_code::invalid_argument_exception, "ListTagsForResource is not supported here.");
+  }
+  /// Stores a resource policy (a JSON object of at most 20480 characters) on a
+  /// stream or consumer; rill stores it and does not evaluate it. Errors:
+  /// ValidationException (ARN, size), InvalidArgumentException (not a JSON
+  /// object), ResourceNotFoundException.
+  virtual result<void> put_resource_policy(const put_resource_policy_request& req) {
+    (void)req;
+    return error(error_code::invalid_argument_exception, "PutResourcePolicy is not supported here.");
+  }
+  /// The stored policy, or "{}". Errors: ValidationException, ResourceNotFoundException.
+  virtual result<get_resource_policy_result> get_resource_policy(const get_resource_policy_request& req) {
+    (void)req;
+    return error(error_code::invalid_argument_exception, "GetResourcePolicy is not supported here.");
+  }
+  /// Removes the policy. Errors: ValidationException, ResourceNotFoundException
+  /// (also when the resource has no policy).
+  virtual result<void> delete_resource_policy(const delete_resource_policy_request& req) {
+    (void)req;
+    return error(error_code::invalid_argument_exception, "DeleteResourcePolicy is not supported here.");
   }
 
   // --- Data plane -------------------------------------------------------------

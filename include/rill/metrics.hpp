@@ -94,6 +94,31 @@ struct metric_dimension {
   friend auto operator<=>(const metric_dimension&, const metric_dimension&) = default;
 };
 
+class metrics_registry;
+
+/// One metric of a metrics_registry, its key (namespace, name, dimensions)
+/// resolved once by metrics_registry::series(): put() adds a sample without
+/// building and looking up the key, for code that records the same metric
+/// per call or per record. A default-constructed series records nothing.
+///
+/// Thread safety: put() may be called from any thread concurrently. Ownership:
+/// a series shares the registry's state, so it may outlive the registry (its
+/// samples then go nowhere). After metrics_registry::remove_dimension()
+/// removed its metric, its samples go nowhere either: call series() again.
+class metric_series {
+ public:
+  metric_series() = default;
+  /// Adds one sample `value` to the current minute, as metrics_registry::put
+  /// with this series' key does. No-op when the registry's metrics are off.
+  void put(double value) const;
+  [[nodiscard]] bool valid() const noexcept { return static_cast<bool>(state_); }
+
+ private:
+  friend class metrics_registry;
+  struct state;
+  std::shared_ptr<const state> state_{};
+};
+
 /// Per-minute statistics of any number of metrics, keyed by (namespace, name,
 /// dimensions), kept for `options.window` on `clock`.
 ///
@@ -111,6 +136,12 @@ class metrics_registry {
   void put(std::string_view metric_namespace, std::string_view metric_name,
            std::span<const metric_dimension> dimensions, double value, std::string_view unit);
 
+  /// The metric (namespace, name, dimensions), registered now with `unit` if
+  /// it is new, as a handle whose put() skips the key (see metric_series). It
+  /// shows in to_json() once it has a sample. Errors: none.
+  [[nodiscard]] metric_series series(std::string_view metric_namespace, std::string_view metric_name,
+                                     std::span<const metric_dimension> dimensions, std::string_view unit);
+
   /// The datapoints of one metric whose minute starts in [start_time, end_time),
   /// oldest first (empty if unknown). Dimensions must match exactly (in any order).
   [[nodiscard]] get_metric_statistics_result get(std::string_view metric_namespace, std::string_view metric_name,
@@ -126,8 +157,9 @@ class metrics_registry {
   void remove_dimension(const metric_dimension& dimension);
 
  private:
+  friend class metric_series;
   struct impl;
-  std::unique_ptr<impl> impl_;
+  std::shared_ptr<impl> impl_;  // shared with the metric_series handles
 };
 
 }  // namespace rill

@@ -21,7 +21,7 @@ struct minute_stat {
   std::int64_t count = 0;
 };
 
-struct series {
+struct series_data {
   std::string unit;
   std::deque<minute_stat> minutes;
 };
@@ -54,15 +54,59 @@ struct metrics_registry::impl {
   std::shared_ptr<const rill::clock> clock;
   metrics_options options;
   mutable std::mutex mu;
-  std::map<series_key, series> all;  // guarded by mu
+  // The series are held by pointer so that metric_series handles keep theirs
+  // (a removed one is detached: still writable, no longer listed).
+  std::map<series_key, std::shared_ptr<series_data>> all;  // guarded by mu
 
   [[nodiscard]] std::int64_t keep_minutes() const {
     return std::max<std::int64_t>(1, std::chrono::ceil<std::chrono::minutes>(options.window).count());
   }
+  /// The series of `key`, made with `unit` if new. Caller holds mu.
+  const std::shared_ptr<series_data>& find_or_add(series_key&& key, std::string_view unit) {
+    auto [it, inserted] = all.try_emplace(std::move(key));
+    if (inserted) {
+      it->second = std::make_shared<series_data>();
+      it->second->unit = std::string(unit);
+    }
+    return it->second;
+  }
+  /// Adds a sample to the minute `minute` of `s`. Caller holds mu.
+  void add(series_data& s, std::int64_t minute, double value) const {
+    if (s.minutes.empty() || s.minutes.back().minute < minute) {
+      s.minutes.push_back({.minute = minute});
+      const std::int64_t keep = keep_minutes();
+      while (s.minutes.front().minute <= minute - keep) s.minutes.pop_front();
+    }
+    minute_stat* m = &s.minutes.back();
+    for (auto r = s.minutes.rbegin(); r != s.minutes.rend(); ++r) {
+      if (r->minute == minute) {
+        m = &*r;
+        break;
+      }
+    }
+    m->sum += value;
+    m->min = std::min(m->min, value);
+    m->max = std::max(m->max, value);
+    ++m->count;
+  }
 };
 
+struct metric_series::state {
+  std::shared_ptr<metrics_registry::impl> registry;
+  std::shared_ptr<series_data> target;
+};
+
+void metric_series::put(double value) const {
+  if (!state_) return;
+  auto& r = *state_->registry;
+  if (!r.options.enabled) return;
+  const std::int64_t minute = minute_index(r.clock->now());
+  std::lock_guard lock(r.mu);
+  r.add(*state_->target, minute, value);
+}
+
 metrics_registry::metrics_registry(std::shared_ptr<const rill::clock> clock, metrics_options options)
-    : impl_(std::make_unique<impl>()) {
+    : impl_(std::make_shared<impl>()) {
   impl_->clock = std::move(clock);
   impl_->options = options;
 }
@@ -75,25 +119,21 @@ void metrics_registry::put(std::string_view metric_namespace, std::string_view m
   const std::int64_t minute = minute_index(impl_->clock->now());
   series_key key{std::string(metric_namespace), std::string(metric_name), sorted(dimensions)};
   std::lock_guard lock(impl_->mu);
-  auto [it, inserted] = impl_->all.try_emplace(std::move(key));
-  series& s = it->second;
-  if (inserted) s.unit = std::string(unit);
-  if (s.minutes.empty() || s.minutes.back().minute < minute) {
-    s.minutes.push_back({.minute = minute});
-    const std::int64_t keep = impl_->keep_minutes();
-    while (s.minutes.front().minute <= minute - keep) s.minutes.pop_front();
+  impl_->add(*impl_->find_or_add(std::move(key), unit), minute, value);
+}
+
+metric_series metrics_registry::series(std::string_view metric_namespace, std::string_view metric_name,
+                                       std::span<const metric_dimension> dimensions, std::string_view unit) {
+  series_key key{std::string(metric_namespace), std::string(metric_name), sorted(dimensions)};
+  auto st = std::make_shared<metric_series::state>();
+  st->registry = impl_;
+  {
+    std::lock_guard lock(impl_->mu);
+    st->target = impl_->find_or_add(std::move(key), unit);
   }
-  minute_stat* m = &s.minutes.back();
-  for (auto r = s.minutes.rbegin(); r != s.minutes.rend(); ++r) {
-    if (r->minute == minute) {
-      m = &*r;
-      break;
-    }
-  }
-  m->sum += value;
-  m->min = std::min(m->min, value);
-  m->max = std::max(m->max, value);
-  ++m->count;
+  metric_series out;
+  out.state_ = std::move(st);
+  return out;
 }
 
 get_metric_statistics_result metrics_registry::get(std::string_view metric_namespace, std::string_view metric_name,
@@ -105,8 +145,8 @@ get_metric_statistics_result metrics_registry::get(std::string_view metric_names
   std::lock_guard lock(impl_->mu);
   auto it = impl_->all.find(key);
   if (it == impl_->all.end()) return out;
-  out.unit = it->second.unit;
-  for (const auto& m : it->second.minutes) {
+  out.unit = it->second->unit;
+  for (const auto& m : it->second->minutes) {
     const timestamp start{std::chrono::minutes(m.minute)};
     if (start < start_time || start >= end_time || m.count == 0) continue;
     out.datapoints.push_back({start, m.sum, m.min, m.max, m.count});
@@ -117,7 +157,8 @@ get_metric_statistics_result metrics_registry::get(std::string_view metric_names
 std::string metrics_registry::to_json() const {
   nlohmann::json out = nlohmann::json::array();
   std::lock_guard lock(impl_->mu);
-  for (const auto& [key, s] : impl_->all) {
+  for (const auto& [key, sp] : impl_->all) {
+    const series_data& s = *sp;
     nlohmann::json dims = nlohmann::json::array();
     for (const auto& d : std::get<2>(key)) dims.push_back({{"Name", d.name}, {"Value", d.value}});
     nlohmann::json points = nlohmann::json::array();

@@ -52,6 +52,8 @@ json to_json(const stream& s) {
   if (s.key_id) j["key_id"] = *s.key_id;
   if (s.activated_ms) j["activated_ms"] = *s.activated_ms;
   if (s.expired_through_ms) j["expired_through_ms"] = *s.expired_through_ms;
+  if (s.max_record_size_kib != 1024) j["max_record_size_kib"] = s.max_record_size_kib;
+  if (s.resource_policy) j["resource_policy"] = *s.resource_policy;
   return j;
 }
 
@@ -95,6 +97,8 @@ stream stream_from(const json& j) {
   s.initial_shards = get<std::int32_t>(j, "initial_shards");
   if (j.contains("activated_ms")) s.activated_ms = get<std::int64_t>(j, "activated_ms");
   if (j.contains("expired_through_ms")) s.expired_through_ms = get<std::int64_t>(j, "expired_through_ms");
+  if (j.contains("max_record_size_kib")) s.max_record_size_kib = get<std::int32_t>(j, "max_record_size_kib");
+  if (j.contains("resource_policy")) s.resource_policy = get<std::string>(j, "resource_policy");
   const json& shards = j.at("shards");
   if (!shards.is_array()) throw json::type_error::create(302, "shards is not an array", &shards);
   for (const auto& sh : shards) s.shards.push_back(shard_from(sh));
@@ -121,6 +125,9 @@ std::optional<std::string> check(const state& st) {
     if (s.encryption_type != "NONE" && s.encryption_type != "KMS") return "stream '" + s.name + "': bad encryption";
     if (s.encryption_type == "KMS" && (!s.key_id || s.key_id->empty())) return "stream '" + s.name + "': no key id";
     if (s.retention_hours < 1 || s.retention_hours > 8760) return "stream '" + s.name + "': bad retention";
+    if (s.max_record_size_kib < 1024 || s.max_record_size_kib > 10240) {
+      return "stream '" + s.name + "': bad max record size";
+    }
     if (s.next_index > 0x7fffffffu) return "stream '" + s.name + "': bad next shard index";
     std::optional<std::uint32_t> prev;
     for (const auto& sh : s.shards) {

@@ -56,6 +56,9 @@ struct stream {
   std::optional<std::int64_t> activated_ms{};
   /// Everything that arrived (or closed) at or before this time has expired for good.
   std::optional<std::int64_t> expired_through_ms{};
+  /// MaxRecordSizeInKiB (written only when not 1024) and the resource policy (when set).
+  std::int32_t max_record_size_kib = 1024;
+  std::optional<std::string> resource_policy{};
   std::vector<shard> shards{};  // live (not yet released) shards, by index
   friend bool operator==(const stream&, const stream&) = default;
 };

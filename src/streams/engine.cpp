@@ -28,24 +28,21 @@ using detail::validation;
 
 namespace detail {
 
+void validate_name_like(validation& v, std::string_view text, std::string_view member, std::string_view pattern,
+                        std::size_t max_length) {
+  // AWS checks every constraint of the member: the pattern, then each length
+  // bound. An empty string fails both the pattern and the minimum length.
+  if (!detail::is_name_chars(text)) v.pattern(text, member, pattern);
+  if (text.empty()) v.length_at_least(text, member, 1);
+  if (text.size() > max_length) v.length_at_most(text, member, max_length);
+}
+
 void validate_stream_name(validation& v, std::string_view name, std::string_view member) {
-  if (name.empty()) {
-    v.length_at_least(name, member, 1);
-  } else if (name.size() > 128) {
-    v.length_at_most(name, member, 128);
-  } else if (!detail::is_name_chars(name)) {
-    v.pattern(name, member, detail::kStreamNamePattern);
-  }
+  validate_name_like(v, name, member, detail::kStreamNamePattern, 128);
 }
 
 void validate_shard_id_input(validation& v, std::string_view id, std::string_view member) {
-  if (id.empty()) {
-    v.length_at_least(id, member, 1);
-  } else if (id.size() > 128) {
-    v.length_at_most(id, member, 128);
-  } else if (!detail::is_name_chars(id)) {
-    v.pattern(id, member, detail::kShardIdPattern);
-  }
+  validate_name_like(v, id, member, detail::kShardIdPattern, 128);
 }
 
 std::string map_repr(const std::map<std::string, std::string>& m) {
@@ -86,7 +83,7 @@ struct parsed_arn {
 // arn:aws[-partition]:kinesis:<region>:<12 digits>:stream/<name>, the model's
 // pattern `arn:aws.*:kinesis:.*:\d{12}:stream/\S+` taken apart.
 std::optional<parsed_arn> parse_arn(std::string_view a) {
-  if (a.size() > 2048 || !a.starts_with("arn:aws")) return std::nullopt;
+  if (!a.starts_with("arn:aws")) return std::nullopt;
   const auto k = a.find(":kinesis:");
   const auto st = a.rfind(":stream/");
   if (k == std::string_view::npos || st == std::string_view::npos) return std::nullopt;
@@ -218,27 +215,29 @@ std::string engine::impl::arn_of(std::string_view name) const {
 
 // --- lookup -------------------------------------------------------------------
 
+void engine::impl::validate_ref(validation& v, const std::optional<std::string>& name,
+                                const std::optional<std::string>& arn) {
+  if (name) validate_stream_name(v, *name, "streamName");
+  if (!arn) return;
+  const bool long_arn = arn->size() > 2048;
+  auto parsed = parse_arn(*arn);
+  if (!parsed) {
+    v.pattern(*arn, "streamARN", detail::kStreamArnPattern);
+    if (arn->empty()) v.length_at_least(*arn, "streamARN", 1);
+  } else if (!long_arn) {
+    validate_stream_name(v, parsed->name, "streamARN");
+  }
+  if (long_arn) v.length_at_most(*arn, "streamARN", 2048);
+}
+
 result<std::string> engine::impl::resolve(const std::optional<std::string>& name,
                                           const std::optional<std::string>& arn) const {
   if (!name && !arn) return detail::invalid_argument("Either StreamName or StreamARN must be provided.");
   validation v;
-  if (name) validate_stream_name(v, *name, "streamName");
-  std::optional<parsed_arn> parsed;
-  if (arn) {
-    parsed = parse_arn(*arn);
-    if (!parsed) {
-      if (arn->empty()) {
-        v.length_at_least(*arn, "streamARN", 1);
-      } else if (arn->size() > 2048) {
-        v.length_at_most(*arn, "streamARN", 2048);
-      } else {
-        v.pattern(*arn, "streamARN", detail::kStreamArnPattern);
-      }
-    } else {
-      validate_stream_name(v, parsed->name, "streamARN");
-    }
-  }
+  validate_ref(v, name, arn);
   if (!v.ok()) return v.error();
+  std::optional<parsed_arn> parsed;
+  if (arn) parsed = parse_arn(*arn);
   if (parsed) {
     // An ARN of another partition, account or region names no stream here.
     if (parsed->partition != detail::partition_of(opt.region) || parsed->account != opt.account_id ||
@@ -275,15 +274,20 @@ result<engine::impl::control_call> engine::impl::begin_control(std::string_view 
                                                                const std::optional<std::string>& arn) {
   auto s = lookup(name, arn);
   if (!s) return s.error();
-  // Rates and injected faults (a delay may wait for the clock) before the lock.
+  // Rates and injected faults (a delay may wait for the clock) before the locks.
   if (auto admitted = enter(op, (*s)->name); !admitted) return admitted.error();
-  std::unique_lock control(control_mu);
-  s = lookup(name, arn);  // again, under the lock: it may have been deleted meanwhile
-  if (!s) return s.error();
-  auto stream = *s;
-  return control_call{std::move(control), std::move(*s), persist_on_exit(persist ? this : nullptr, std::move(stream))};
+  for (;;) {
+    auto stream = *s;
+    std::unique_lock stream_control(stream->control_mu);
+    std::unique_lock control(control_mu);
+    s = lookup(name, arn);  // again, under the locks: it may have been deleted (or replaced) meanwhile
+    if (!s) return s.error();
+    if (*s != stream) continue;  // a new stream of that name: lock that one instead
+    return control_call{std::move(stream_control), std::move(control), std::move(stream),
+                        persist_on_exit(persist ? this : nullptr, *s)};
+  }
 }
 
-void engine::set_fault_plan(fault_plan plan) { impl_->faults.install(std::move(plan)); }
+void engine::set_fault_plan(fault_plan plan) { impl_->faults.install(std::move(plan), impl_->now()); }
 
 }  // namespace rill

@@ -27,8 +27,11 @@ using detail::validation;
 
 namespace {
 
-constexpr std::size_t kMaxRecordBytes = 1 << 20;      // data plus partition key
-constexpr std::size_t kMaxPutRecordsBytes = 5 << 20;  // whole request
+// Data plus partition key: the model's bound (MaxRecordSizeInKiB at most
+// 10240) before the stream is known; the stream's own bound after.
+constexpr std::size_t kModelMaxRecordBytes = 10 << 20;
+constexpr std::size_t kMaxPutRecordsBytes = 5 << 20;        // whole request
+constexpr std::size_t kMaxLargePutRecordsBytes = 10 << 20;  // whole request, streams of large records
 constexpr std::size_t kMaxPutRecordsEntries = 500;
 constexpr std::size_t kMaxGetRecordsBytes = 10 << 20;
 constexpr std::int32_t kMaxGetRecordsLimit = 10000;
@@ -39,7 +42,8 @@ constexpr std::uint8_t kIteratorToken = 1;
 // Model constraints on one record; `prefix` is "" (PutRecord) or
 // "records.N.member." (PutRecords).
 void validate_record(validation& v, std::string_view key, std::string_view data,
-                     const std::optional<borrowed_string>& explicit_hash_key, std::string_view prefix) {
+                     const std::optional<borrowed_string>& explicit_hash_key, std::string_view prefix,
+                     std::size_t max_bytes = kModelMaxRecordBytes) {
   const std::string key_member = fmt::format("{}partitionKey", prefix);
   if (key.empty()) {
     v.length_at_least(key, key_member, 1);
@@ -51,14 +55,14 @@ void validate_record(validation& v, std::string_view key, std::string_view data,
       v.length_at_most(key, key_member, 256);
     }
   }
-  if (data.size() > kMaxRecordBytes) {
+  if (data.size() > max_bytes) {
     v.fail_blob(data.size(), fmt::format("{}data", prefix),
-                fmt::format("Member must have length less than or equal to {}", kMaxRecordBytes));
-  } else if (data.size() + key.size() > kMaxRecordBytes) {
+                fmt::format("Member must have length less than or equal to {}", max_bytes));
+  } else if (data.size() + key.size() > max_bytes) {
     v.fail_blob(data.size(), fmt::format("{}data", prefix),
-                fmt::format("Member must have length less than or equal to {} (the 1048576-byte record limit less "
+                fmt::format("Member must have length less than or equal to {} (the {}-byte record limit less "
                             "the {}-byte partition key)",
-                            kMaxRecordBytes - key.size(), key.size()));
+                            max_bytes - key.size(), max_bytes, key.size()));
   }
   if (explicit_hash_key && !detail::is_decimal(*explicit_hash_key, 39)) {
     v.pattern(*explicit_hash_key, fmt::format("{}explicitHashKey", prefix), detail::kHashKeyPattern);
@@ -120,14 +124,19 @@ bool is_ascii(std::string_view s) {
 }
 
 // The fast check of validate_record(): no message is built unless it fails.
-bool record_valid(std::string_view key, std::string_view data,
-                  const std::optional<borrowed_string>& explicit_hash_key) {
-  if (key.empty() || key.size() + data.size() > kMaxRecordBytes) return false;
+bool record_valid(std::string_view key, std::string_view data, const std::optional<borrowed_string>& explicit_hash_key,
+                  std::size_t max_bytes = kModelMaxRecordBytes) {
+  if (key.empty() || key.size() + data.size() > max_bytes) return false;
   if (!is_ascii(key) || key.size() > 256) {
     const long long units = detail::utf16_length(key);
     if (units < 0 || units > 256) return false;
   }
   return !explicit_hash_key || detail::is_decimal(*explicit_hash_key, 39);
+}
+
+// The largest record (data plus partition key) `st` takes.
+std::size_t record_limit(const stream_state& st) {
+  return static_cast<std::size_t>(st.max_record_kib.load(std::memory_order_relaxed)) * 1024;
 }
 
 // The hash a record routes by: its ExplicitHashKey, or the MD5 of its key.
@@ -140,13 +149,6 @@ result<hash_key> routing_hash(std::string_view key, const std::optional<borrowed
         explicit_hash_key->view()));
   }
   return *h;
-}
-
-// The open shard whose range holds `h`. `open` tiles the hash space.
-std::size_t route(const std::vector<shard_state*>& open, hash_key h) {
-  auto it =
-      std::upper_bound(open.begin(), open.end(), h, [](hash_key k, const shard_state* s) { return k < s->start; });
-  return static_cast<std::size_t>(it - open.begin()) - 1;
 }
 
 bool accepts_writes(stream_status s) { return s == stream_status::active || s == stream_status::updating; }
@@ -247,12 +249,21 @@ result<put_record_result> engine::put_record(const put_record_request& req) {
   if (req.sequence_number_for_ordering && !detail::is_decimal(*req.sequence_number_for_ordering, 129)) {
     v.pattern(*req.sequence_number_for_ordering, "sequenceNumberForOrdering", detail::kSequenceNumberPattern);
   }
-  if (!v.ok()) return v.error();
+  if (req.stream_id) detail::validate_stream_id(v, req.stream_id);
+  if (!v.ok()) {
+    // Off the fast path: a valid name is checked by lookup(), alone.
+    engine::impl::validate_ref(v, req.stream_name, req.stream_arn);
+    return v.error();
+  }
   auto hash = routing_hash(req.partition_key, req.explicit_hash_key);
   if (!hash) return hash.error();
   auto s = d.lookup(req.stream_name, req.stream_arn);
   if (!s) return s.error();
   stream_state& st = **s;
+  if (const std::size_t max = record_limit(st); req.partition_key.size() + req.data.size() > max) {
+    validate_record(v, req.partition_key, req.data, req.explicit_hash_key, "", max);
+    return v.error();
+  }
   if (auto range = d.check_clock_range(start); !range) return range.error();
   if (auto admitted = d.enter("PutRecord", st.name); !admitted) {
     d.record_failure(st, start, stream_metric::put_record_success, stream_metric::put_record_latency);
@@ -272,7 +283,7 @@ result<put_record_result> engine::put_record(const put_record_request& req) {
 
   std::shared_lock stream_lock(st.mu);
   if (!accepts_writes(st.status)) return detail::stream_not_found(d.at(st.name));
-  shard_state& sh = *st.open[route(st.open, *hash)];
+  shard_state& sh = *st.open[st.route(*hash)];
   const log_entry entry{req.partition_key, req.data};
   const auto bytes = static_cast<std::int64_t>(req.partition_key.size() + req.data.size());
   std::unique_lock lock(sh.mu);
@@ -337,10 +348,14 @@ result<put_records_result> engine::put_records(const put_records_request& req) {
       }
     }
   }
-  if (!v.ok()) return v.error();
+  if (req.stream_id) detail::validate_stream_id(v, req.stream_id);
+  if (!v.ok()) {
+    engine::impl::validate_ref(v, req.stream_name, req.stream_arn);
+    return v.error();
+  }
   std::size_t total = 0;
   for (const auto& r : records) total += r.data.size() + r.partition_key.size();
-  if (total > kMaxPutRecordsBytes) return detail::invalid_argument("Records size exceeds 5 MB limit");
+  if (total > kMaxLargePutRecordsBytes) return detail::invalid_argument("Records size exceeds 10 MB limit");
 
   auto& sc = scratch();
   const std::size_t n = records.size();
@@ -357,6 +372,20 @@ result<put_records_result> engine::put_records(const put_records_request& req) {
   auto s = d.lookup(req.stream_name, req.stream_arn);
   if (!s) return s.error();
   stream_state& st = **s;
+  // The stream's bounds: its record size, and 5 MiB a request (10 MiB for
+  // streams of large records).
+  if (const std::size_t max = record_limit(st); max < kModelMaxRecordBytes) {
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      const auto& r = records[i];
+      if (r.partition_key.size() + r.data.size() > max) {
+        validate_record(v, r.partition_key, r.data, r.explicit_hash_key, fmt::format("records.{}.member.", i + 1), max);
+      }
+    }
+    if (!v.ok()) return v.error();
+    if (max <= (1U << 20) && total > kMaxPutRecordsBytes) {
+      return detail::invalid_argument("Records size exceeds 5 MB limit");
+    }
+  }
   if (auto range = d.check_clock_range(start); !range) return range.error();
   if (auto admitted = d.enter("PutRecords", st.name); !admitted) {
     d.record_failure(st, start, stream_metric::put_records_success, stream_metric::put_records_latency);
@@ -366,7 +395,7 @@ result<put_records_result> engine::put_records(const put_records_request& req) {
   sc.injected.assign(n, 0);
   if (d.faults.active()) {
     for (std::size_t i = 0; i < n; ++i) {
-      if (auto code = d.faults.on_entry(st.name)) sc.injected[i] = static_cast<std::uint8_t>(*code) + 1;
+      if (auto code = d.faults.on_entry(st.name, start)) sc.injected[i] = static_cast<std::uint8_t>(*code) + 1;
     }
   }
   const timestamp now = d.now();
@@ -382,7 +411,7 @@ result<put_records_result> engine::put_records(const put_records_request& req) {
   // entries, not on how many shards the stream has.
   sc.keys.resize(n);
   for (std::size_t i = 0; i < n; ++i) {
-    sc.keys[i] = (static_cast<std::uint64_t>(route(st.open, sc.hashes[i])) << 32) | i;
+    sc.keys[i] = (static_cast<std::uint64_t>(st.route(sc.hashes[i])) << 32) | i;
   }
   std::sort(sc.keys.begin(), sc.keys.end());
 
@@ -509,31 +538,45 @@ result<put_records_result> engine::put_records(const put_records_request& req) {
 result<get_shard_iterator_result> engine::get_shard_iterator(const get_shard_iterator_request& req) {
   auto& d = *impl_;
   validation v;
-  if (req.shard_id.empty()) {
-    v.length_at_least(req.shard_id, "shardId", 1);
-  } else if (req.shard_id.size() > 128) {
-    v.length_at_most(req.shard_id, "shardId", 128);
-  } else if (!detail::is_name_chars(req.shard_id)) {
-    v.pattern(req.shard_id, "shardId", detail::kShardIdPattern);
-  }
+  detail::validate_shard_id_input(v, req.shard_id, "shardId");
   if (req.shard_iterator_type > shard_iterator_type::at_timestamp) {
     v.enum_value(static_cast<unsigned>(req.shard_iterator_type), "shardIteratorType", detail::kShardIteratorTypeSet);
   }
   if (req.starting_sequence_number && !detail::is_decimal(*req.starting_sequence_number, 129)) {
     v.pattern(*req.starting_sequence_number, "startingSequenceNumber", detail::kSequenceNumberPattern);
   }
+  detail::validate_stream_id(v, req.stream_id);
+  engine::impl::validate_ref(v, req.stream_name, req.stream_arn);
   if (!v.ok()) return v.error();
-  auto s = d.lookup(req.stream_name, req.stream_arn);
-  if (!s) return s.error();
+  // As AWS: the shard id is resolved first ("shardId-5", "5" and "x-5" name
+  // shard 5), then the stream; a missing stream is reported as a missing shard.
+  auto name = d.resolve(req.stream_name, req.stream_arn);
+  if (!name) return name.error();
+  auto id = shard_id::parse(req.shard_id);
+  if (!id) return detail::shard_not_found(d.at(*name), req.shard_id);
+  auto s = d.find(*name);
+  if (!s) {
+    if (s.error().code() == error_code::resource_not_found_exception)
+      return detail::shard_does_not_exist(d.at(*name), *id);
+    return s.error();
+  }
   stream_state& st = **s;
   if (auto admitted = d.enter("GetShardIterator", st.name); !admitted) return admitted.error();
   const auto w = d.at(st.name);
   const timestamp now = d.now();
 
+  std::shared_lock stream_lock(st.mu);
+  const shard_state* found = st.status == stream_status::creating ? nullptr : st.live_shard(id, now);
+  if (!found) return detail::shard_does_not_exist(w, *id);
+  const shard_state& sh = *found;
+
+  // A StartingSequenceNumber belongs with AT_ and AFTER_SEQUENCE_NUMBER only:
+  // TRIM_HORIZON, LATEST and AT_TIMESTAMP with one are refused (AWS's rule:
+  // "TRIM_HORIZON or LATEST and no StartingSequenceNumber").
   const auto type = req.shard_iterator_type;
   const bool by_number =
       type == shard_iterator_type::at_sequence_number || type == shard_iterator_type::after_sequence_number;
-  if (by_number != req.starting_sequence_number.has_value() && type != shard_iterator_type::at_timestamp) {
+  if (by_number != req.starting_sequence_number.has_value()) {
     return detail::invalid_argument(fmt::format(
         "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) "
         "TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified {} and {}.",
@@ -552,13 +595,6 @@ result<get_shard_iterator_result> engine::get_shard_iterator(const get_shard_ite
                       req.timestamp->time_since_epoch().count(), now.time_since_epoch().count()));
     }
   }
-
-  std::shared_lock stream_lock(st.mu);
-  auto id = shard_id::parse(req.shard_id);
-  if (!id) return detail::shard_not_found(w, req.shard_id);
-  const shard_state* found = st.status == stream_status::creating ? nullptr : st.live_shard(id, now);
-  if (!found) return detail::shard_does_not_exist(w, *id);
-  const shard_state& sh = *found;
   if (st.limits.enabled) {
     std::lock_guard rl(sh.reads.mu);
     if (!sh.reads.iterators.try_take(1, now) && d.enforce("GetShardIterator rate", st.name)) {
@@ -624,6 +660,7 @@ result<get_records_result> engine::get_records(const get_records_request& req) {
   if (req.shard_iterator.size() > kMaxIteratorLength) {
     v.length_at_most(req.shard_iterator, "shardIterator", kMaxIteratorLength);
   }
+  detail::validate_stream_id(v, req.stream_id);
   if (!v.ok()) return v.error();
 
   const timestamp start = d.now();
@@ -659,6 +696,14 @@ result<get_records_result> engine::get_records(const get_records_request& req) {
   if (auto admitted = d.enter("GetRecords", st.name); !admitted) {
     d.record_failure(st, start, stream_metric::get_records_success, stream_metric::get_records_latency);
     return admitted.error();
+  }
+  if (d.faults.active() && d.faults.expire_iterator(st.name, issued, now)) {
+    // AWS FIS's expired-iterator action: the iterator is treated as expired.
+    d.record_failure(st, start, stream_metric::get_records_success, stream_metric::get_records_latency);
+    return error(error_code::expired_iterator_exception,
+                 fmt::format("Iterator expired. The iterator was created at time {} while right now it is {} which is "
+                             "further in the future than the tolerated delay of {} milliseconds.",
+                             detail::java_date(issued), detail::java_date(now), kIteratorLifetime.count()));
   }
 
   std::shared_lock stream_lock(st.mu);

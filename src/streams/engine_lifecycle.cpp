@@ -90,6 +90,7 @@ void describe_common(Description& out, const stream_state& st) {
   out.enhanced_monitoring = monitoring_of(st);
   out.encryption_type = st.encryption;
   out.key_id = st.key_id;
+  out.max_record_size_in_kib = st.max_record_kib.load();
 }
 
 }  // namespace
@@ -102,6 +103,7 @@ void engine::impl::activate(stream_state& s) {
     hash_key end = i + 1 < starts.size() ? hash_key(starts[i + 1].value() - 1) : hash_key::max();
     s.open.push_back(add_shard(s, starts[i], end, std::nullopt, std::nullopt, create_s, t));
   }
+  s.index_open();
   s.status = stream_status::active;
   s.activated_at = t;
 }
@@ -123,6 +125,7 @@ void engine::impl::remove_stream(const std::shared_ptr<stream_state>& s) {
     // trimmer finds nothing to trim or remove again.
     shards.swap(s->shards);
     s->open.clear();
+    s->open_starts.clear();
     s->released_prefix = 0;
     s->status = stream_status::deleting;
     s->removed = true;
@@ -138,7 +141,6 @@ void engine::impl::remove_stream(const std::shared_ptr<stream_state>& s) {
 result<void> engine::create_stream(const create_stream_request& req) {
   auto& d = *impl_;
   validation v;
-  validate_stream_name(v, req.stream_name, "streamName");
   const stream_mode mode = req.stream_mode_details ? req.stream_mode_details->stream_mode : stream_mode::provisioned;
   if (mode != stream_mode::provisioned && mode != stream_mode::on_demand) {
     v.enum_value(static_cast<unsigned>(mode), "streamModeDetails.streamMode", detail::kStreamModeSet);
@@ -152,6 +154,8 @@ result<void> engine::create_stream(const create_stream_request& req) {
     }
   }
   if (req.tags.size() > 200) v.length_at_most(map_repr(req.tags), "tags", 200);
+  if (req.max_record_size_in_kib) validate_max_record_kib(v, *req.max_record_size_in_kib);
+  validate_stream_name(v, req.stream_name, "streamName");  // last, as AWS lists it
   if (!v.ok()) return v.error();
   const auto w = d.at(req.stream_name);
   if (auto e = validate_tag_map(req.tags, "add", w)) return *e;
@@ -163,7 +167,7 @@ result<void> engine::create_stream(const create_stream_request& req) {
   std::lock_guard control(d.control_mu);
   if (d.find(req.stream_name)) return detail::stream_in_use_exists(w);
   const std::int64_t current = d.open_shard_total();
-  if (mode == stream_mode::provisioned && current + shards > d.opt.shard_limit) {
+  if (mode == stream_mode::provisioned && d.committed_shard_total() + shards > d.opt.shard_limit) {
     return detail::shard_limit_exceeded(d.opt.account_id, d.opt.region, current, d.opt.shard_limit, shards);
   }
   if (d.opt.control_plane.enabled) {
@@ -186,6 +190,7 @@ result<void> engine::create_stream(const create_stream_request& req) {
   s->created = d.now();
   s->mode = mode;
   s->tags = req.tags;
+  s->max_record_kib = req.max_record_size_in_kib.value_or(detail::kDefaultMaxRecordKiB);
   s->initial_shards = shards;
   s->limits = d.opt.throughput;
   {
@@ -210,9 +215,10 @@ result<void> engine::create_stream(const create_stream_request& req) {
   }
   std::weak_ptr<stream_state> weak = s;
   d.sched->call_at(d.now() + d.opt.create_stream_delay, [&d, weak] {
-    std::lock_guard control(d.control_mu);
     auto st = weak.lock();
     if (!st) return;
+    std::lock_guard stream_control(st->control_mu);
+    std::lock_guard control(d.control_mu);
     {
       std::unique_lock lock(st->mu);
       if (st->status == stream_status::creating) d.activate(*st);
@@ -243,8 +249,11 @@ result<void> engine::delete_stream(const delete_stream_request& req) {
   d.recount(stream);
   std::weak_ptr<stream_state> weak = stream;
   d.sched->call_at(d.now() + d.opt.delete_stream_delay, [&d, weak] {
+    auto st = weak.lock();
+    if (!st) return;
+    std::lock_guard stream_control(st->control_mu);
     std::lock_guard control(d.control_mu);
-    if (auto st = weak.lock()) d.remove_stream(st);
+    d.remove_stream(st);
   });
   return {};
 }
@@ -306,6 +315,7 @@ result<describe_stream_result> engine::describe_stream(const describe_stream_req
   if (req.limit && *req.limit < 1) v.value_at_least(*req.limit, "limit", 1);
   if (req.limit && *req.limit > 10000) v.value_at_most(*req.limit, "limit", 10000);
   if (req.exclusive_start_shard_id) validate_shard_id_input(v, *req.exclusive_start_shard_id, "exclusiveStartShardId");
+  engine::impl::validate_ref(v, req.stream_name, req.stream_arn);
   if (!v.ok()) return v.error();
   auto s = d.lookup(req.stream_name, req.stream_arn);
   if (!s) return s.error();
@@ -335,6 +345,10 @@ result<describe_stream_result> engine::describe_stream(const describe_stream_req
 
 result<describe_stream_summary_result> engine::describe_stream_summary(const describe_stream_summary_request& req) {
   auto& d = *impl_;
+  validation v;
+  detail::validate_stream_id(v, req.stream_id);
+  engine::impl::validate_ref(v, req.stream_name, req.stream_arn);
+  if (!v.ok()) return v.error();
   auto s = d.lookup(req.stream_name, req.stream_arn);
   if (!s) return s.error();
   if (auto admitted = d.enter("DescribeStreamSummary", (*s)->name); !admitted) return admitted.error();
@@ -361,6 +375,7 @@ result<list_shards_result> engine::list_shards(const list_shards_request& req) {
   if (req.shard_filter && req.shard_filter->shard_id) {
     validate_shard_id_input(v, *req.shard_filter->shard_id, "shardFilter.shardId");
   }
+  engine::impl::validate_ref(v, req.stream_name, req.stream_arn);
   if (!v.ok()) return v.error();
 
   // Where to start, and which shards to keep: from the request, or from the token.
@@ -482,6 +497,25 @@ result<list_shards_result> engine::list_shards(const list_shards_request& req) {
     last = sh->id.index();
   }
   return out;
+}
+
+// --- large records ----------------------------------------------------------------
+
+result<void> engine::update_max_record_size(const update_max_record_size_request& req) {
+  auto& d = *impl_;
+  validation v;
+  validate_max_record_kib(v, req.max_record_size_in_kib);
+  detail::validate_stream_id(v, req.stream_id);
+  engine::impl::validate_ref(v, std::nullopt, req.stream_arn);
+  if (!v.ok()) return v.error();
+  auto call = d.begin_control("UpdateMaxRecordSize", std::nullopt, req.stream_arn);
+  if (!call) return call.error();
+  auto& st = *call->stream;
+  std::unique_lock lock(st.mu);
+  if (st.status != stream_status::active) return detail::stream_not_active(d.at(st.name), st.status);
+  st.max_record_kib = req.max_record_size_in_kib;
+  logger()->info("stream {}: MaxRecordSizeInKiB {}", st.name, req.max_record_size_in_kib);
+  return {};
 }
 
 }  // namespace rill

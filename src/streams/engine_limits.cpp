@@ -54,8 +54,10 @@ std::int64_t engine::impl::open_shard_total() const { return open_shards_total; 
 std::int32_t engine::impl::on_demand_stream_total() const { return on_demand_streams; }
 
 void engine::impl::recount(const std::shared_ptr<stream_state>& sp) {
-  // status, mode, initial_shards and open change only under control_mu, held here.
+  // status, mode, initial_shards and open change only under the stream's
+  // control_mu, held here (with control_mu).
   stream_state& s = *sp;
+  if (s.removed || s.status == stream_status::deleting) reserve_shards(s, 0);  // a pending change is dropped
   const bool on_demand = !s.removed && s.mode == stream_mode::on_demand;
   const bool creating = !s.removed && s.status == stream_status::creating;
   std::int64_t open = 0;
@@ -121,7 +123,7 @@ result<void> engine::impl::enter(std::string_view op, std::string_view stream) {
     }
   }
   if (!faults.active()) return {};
-  auto outcome = faults.on_call(op, stream);
+  auto outcome = faults.on_call(op, stream, now());
   if (outcome.delay > duration::zero()) delay(op, stream, outcome.delay);
   if (outcome.fail) {
     logger()->debug("fault plan: failing {} on {} with {}", op, stream, to_string(*outcome.fail));
@@ -182,9 +184,13 @@ result<void> engine::set_stream_throughput(const std::string& stream_name, const
   check(limits.large_read_bytes, "largeReadBytes");
   check(limits.get_shard_iterator_per_second, "getShardIteratorPerSecond");
   if (!v.ok()) return v.error();
-  std::lock_guard control(d.control_mu);
+  auto found = d.find(stream_name);
+  if (!found) return found.error();
+  // The stream's control lock: make_shard arms new shards with st.limits.
+  std::lock_guard stream_control((*found)->control_mu);
   auto s = d.find(stream_name);
   if (!s) return s.error();
+  if (*s != *found) return detail::stream_not_found(d.at(stream_name));  // replaced meanwhile
   auto& st = **s;
   std::unique_lock lock(st.mu);
   st.limits = limits;

@@ -34,6 +34,7 @@ result<enhanced_monitoring_result> engine::impl::change_monitoring(const enhance
       break;
     }
   }
+  engine::impl::validate_ref(v, req.stream_name, req.stream_arn);
   if (!v.ok()) return v.error();
   auto call = d.begin_control(enable ? "EnableEnhancedMonitoring" : "DisableEnhancedMonitoring", req.stream_name,
                               req.stream_arn);

@@ -84,6 +84,7 @@ void engine::impl::replace_open(stream_state& s, std::size_t first, std::size_t 
   auto at = s.open.erase(s.open.begin() + static_cast<std::ptrdiff_t>(first),
                          s.open.begin() + static_cast<std::ptrdiff_t>(first + count));
   s.open.insert(at, with.begin(), with.end());
+  s.index_open();
 }
 
 void engine::impl::close_shard(shard_state& sh, timestamp t) {
@@ -117,17 +118,20 @@ void engine::impl::merge(stream_state& s, shard_state& lower, shard_state& upper
   replace_open(s, pos, 2, {child});
 }
 
-void engine::impl::begin_update(const std::shared_ptr<stream_state>& s, std::unique_lock<detail::shared_mutex>& lock,
-                                update_fn change) {
+void engine::impl::begin_update(const std::shared_ptr<stream_state>& s, std::unique_lock<std::mutex>& control,
+                                std::unique_lock<detail::shared_mutex>& lock, update_fn change) {
   if (opt.update_stream_delay <= duration::zero()) {
     change(lock);
-    // Before the caller releases s->mu: no put reaches a new shard before the manifest knows it.
+    // Before the stream lock goes: no put reaches a new shard before the manifest knows it.
     if (lock.owns_lock()) {
       persist_locked(*s);
     } else {
       std::shared_lock relock(s->mu);
       persist_locked(*s);
     }
+    if (lock.owns_lock()) lock.unlock();  // before control_mu, which comes first in the lock order
+    if (!control.owns_lock()) control.lock();
+    reserve_shards(*s, 0);
     recount(s);
     return;
   }
@@ -135,18 +139,23 @@ void engine::impl::begin_update(const std::shared_ptr<stream_state>& s, std::uni
   s->on_updated = std::move(change);
   std::weak_ptr<stream_state> weak = s;
   sched->call_at(now() + opt.update_stream_delay, [this, weak] {
-    std::lock_guard control(control_mu);
     auto st = weak.lock();
     if (!st) return;
+    // The stream's control lock only: the change's per-shard work does not
+    // hold up other streams' control calls; control_mu only for the recount.
+    std::lock_guard stream_control(st->control_mu);
     {
       std::unique_lock lock(st->mu);
       if (st->status != stream_status::updating) return;  // deleted meanwhile
       auto fn = std::move(st->on_updated);
       st->on_updated = nullptr;
       if (fn) fn(lock);
+      if (!lock.owns_lock()) lock.lock();
       st->status = stream_status::active;
       persist_locked(*st);
     }
+    std::lock_guard control(control_mu);
+    reserve_shards(*st, 0);
     recount(st);
   });
 }
@@ -303,6 +312,7 @@ result<void> engine::split_shard(const split_shard_request& req) {
   if (!detail::is_decimal(req.new_starting_hash_key, 39)) {
     v.pattern(req.new_starting_hash_key, "newStartingHashKey", detail::kHashKeyPattern);
   }
+  engine::impl::validate_ref(v, req.stream_name, req.stream_arn);
   if (!v.ok()) return v.error();
   if (auto range = d.check_clock_range(d.now()); !range) return range.error();
   auto call = d.begin_control("SplitShard", req.stream_name, req.stream_arn);
@@ -312,6 +322,7 @@ result<void> engine::split_shard(const split_shard_request& req) {
   const auto w = d.at(st.name);
   // Before the stream lock: it takes streams_mu, which comes first in the lock order.
   const std::int64_t current = d.open_shard_total();
+  const std::int64_t committed = d.committed_shard_total();
   std::unique_lock lock(st.mu);
   if (auto e = reshardable(st, "SplitShard", w)) return *e;
   shard_state* found = st.live_shard(shard_id::parse(req.shard_to_split), d.now());
@@ -327,13 +338,14 @@ result<void> engine::split_shard(const split_shard_request& req) {
         req.new_starting_hash_key, parent.id.to_string(), st.name, d.opt.account_id, parent.start.to_string(),
         parent.end.to_string()));
   }
-  if (current + 1 > d.opt.shard_limit) {
+  if (committed + 1 > d.opt.shard_limit) {
     return detail::shard_limit_exceeded(d.opt.account_id, d.opt.region, current, d.opt.shard_limit, 1);
   }
   const hash_key at = *key;
   const shard_id pid = parent.id;
   logger()->info("SplitShard {} of stream {} at {}", pid.to_string(), st.name, at.to_string());
-  d.begin_update(stream, lock, [&d, &st, pid, at](std::unique_lock<detail::shared_mutex>&) {
+  d.reserve_shards(st, 1);  // the extra open shard, until the split is applied
+  d.begin_update(stream, call->lock, lock, [&d, &st, pid, at](std::unique_lock<detail::shared_mutex>&) {
     auto& p = *st.shards[pid.index()];
     if (!p.closed) d.split(st, p, at, d.now());
   });
@@ -345,6 +357,7 @@ result<void> engine::merge_shards(const merge_shards_request& req) {
   validation v;
   validate_shard_id_input(v, req.shard_to_merge, "shardToMerge");
   validate_shard_id_input(v, req.adjacent_shard_to_merge, "adjacentShardToMerge");
+  engine::impl::validate_ref(v, req.stream_name, req.stream_arn);
   if (!v.ok()) return v.error();
   if (auto range = d.check_clock_range(d.now()); !range) return range.error();
   auto call = d.begin_control("MergeShards", req.stream_name, req.stream_arn);
@@ -369,7 +382,7 @@ result<void> engine::merge_shards(const merge_shards_request& req) {
   }
   const shard_id lo = a->id;
   const shard_id hi = b->id;
-  d.begin_update(stream, lock, [&d, &st, lo, hi](std::unique_lock<detail::shared_mutex>&) {
+  d.begin_update(stream, call->lock, lock, [&d, &st, lo, hi](std::unique_lock<detail::shared_mutex>&) {
     auto& x = *st.shards[lo.index()];
     auto& y = *st.shards[hi.index()];
     if (!x.closed && !y.closed) d.merge(st, x, y, d.now());
@@ -385,6 +398,7 @@ result<update_shard_count_result> engine::update_shard_count(const update_shard_
   if (req.scaling_type != scaling_type::uniform_scaling) {
     v.enum_value(static_cast<unsigned>(req.scaling_type), "scalingType", detail::kScalingTypeSet);
   }
+  engine::impl::validate_ref(v, req.stream_name, req.stream_arn);
   if (!v.ok()) return v.error();
   if (auto range = d.check_clock_range(d.now()); !range) return range.error();
   auto call = d.begin_control("UpdateShardCount", req.stream_name, req.stream_arn);
@@ -392,10 +406,13 @@ result<update_shard_count_result> engine::update_shard_count(const update_shard_
   auto stream = std::move(call->stream);
   auto& st = *stream;
   const auto w = d.at(st.name);
-  // Before the stream lock: it takes streams_mu, which comes first in the lock order.
-  const std::int64_t total = d.open_shard_total();
+  // From here on this call holds the stream's control lock, and control_mu
+  // (the engine's) only to check and reserve the shard quota: the checks, the
+  // plan and the new shards need only this stream, so control calls on other
+  // streams (create_stream, ...) do not wait for them.
+  call->lock.unlock();
   // The checks and the plan under the stream lock shared (puts go on); the
-  // topology and status change only under control_mu, which this call holds.
+  // topology and status change only under the stream's control lock, held.
   std::shared_lock check(st.mu);
   if (auto e = reshardable(st, "UpdateShardCount", w)) return *e;
   const auto current = static_cast<std::int32_t>(st.open.size());
@@ -429,24 +446,43 @@ result<update_shard_count_result> engine::update_shard_count(const update_shard_
                              detail::java_date(st.scalings.next_free(std::chrono::hours(24)))));
   }
   // The plan is made again when the change runs (the same open shards then:
-  // the topology changes only under control_mu, and the stream is UPDATING).
+  // the topology changes only under the stream's control lock, and the stream
+  // is UPDATING).
   const std::int64_t peak =
-      plan_uniform(st.open, static_cast<std::uint32_t>(target), d.now(), d.last_create_s).peak_extra;
-  if (total + peak > d.opt.shard_limit) {
-    return detail::shard_limit_exceeded(d.opt.account_id, d.opt.region, total, d.opt.shard_limit, peak);
+      plan_uniform(st.open, static_cast<std::uint32_t>(target), d.now(), d.last_create_s.load()).peak_extra;
+  check.unlock();
+  {
+    // The quota: the open shards of every stream plus what changes in progress
+    // reserved. This change's peak stays reserved until it is applied, so a
+    // create_stream meanwhile cannot take the shards it needs.
+    call->lock.lock();
+    const std::int64_t committed = d.committed_shard_total() - st.reserved_shards;
+    if (committed + peak > d.opt.shard_limit) {
+      return detail::shard_limit_exceeded(d.opt.account_id, d.opt.region, d.open_shard_total(), d.opt.shard_limit,
+                                          peak);
+    }
+    d.reserve_shards(st, peak);
+    call->lock.unlock();
   }
   if (cp.enabled) st.scalings.add(d.now());
   logger()->info("UpdateShardCount on stream {}: {} -> {} open shards", st.name, current, target);
-  check.unlock();
   std::unique_lock lock(st.mu);
-  d.begin_update(stream, lock, [&d, &st, target](std::unique_lock<detail::shared_mutex>& held) {
+  d.begin_update(stream, call->lock, lock, [&d, &st, target](std::unique_lock<detail::shared_mutex>& held) {
     // Plan and make the new shards (and their logs) with the stream lock
     // released: puts and reads go on meanwhile. The topology changes only
-    // under control_mu, which is held, so the plan stays valid.
+    // under the stream's control lock, which is held, so the plan stays valid.
+    // Neither control_mu nor any other stream's lock is held.
     held.unlock();
     const timestamp now = d.now();
-    const reshard_plan plan = plan_uniform(st.open, static_cast<std::uint32_t>(target), now, d.last_create_s);
-    d.last_create_s = std::max(d.last_create_s, plan.last_create_s);
+    // The children's creation seconds: claimed at once for the whole plan (a
+    // compare-and-swap on the engine's last one; planned again if another
+    // stream claimed one meanwhile).
+    reshard_plan plan;
+    for (;;) {
+      std::uint64_t last = d.last_create_s.load();
+      plan = plan_uniform(st.open, static_cast<std::uint32_t>(target), now, last);
+      if (d.last_create_s.compare_exchange_strong(last, std::max(last, plan.last_create_s))) break;
+    }
     std::vector<std::shared_ptr<shard_state>> made;
     made.reserve(plan.children.size());
     const std::uint32_t base = st.next_index;
@@ -460,12 +496,18 @@ result<update_shard_count_result> engine::update_shard_count(const update_shard_
       made.push_back(d.make_shard(st, shard_id(base + static_cast<std::uint32_t>(made.size())), c.start, c.end,
                                   id_of(c.parent), adjacent, c.create_s, now));
     }
-    held.lock();
-    // Apply: close the parents in plan order and swap in the new open shards.
+    std::vector<shard_state*> open;
+    open.reserve(plan.result.size());
     auto resolve = [&](const reshard_plan::node& n) -> shard_state* {
       return n.open_pos >= 0 ? st.open[static_cast<std::size_t>(n.open_pos)]
                              : made[static_cast<std::size_t>(n.created)].get();
     };
+    for (const auto& n : plan.result) open.push_back(resolve(n));
+    std::vector<hash_key> open_starts;
+    open_starts.reserve(open.size());
+    for (const shard_state* sh : open) open_starts.push_back(sh->start);
+    held.lock();
+    // Apply: close the parents in plan order and swap in the new open shards.
     for (const auto& o : plan.ops) {
       shard_state* a = resolve(o.a);
       const auto first = static_cast<std::size_t>(o.first_child);
@@ -479,10 +521,8 @@ result<update_shard_count_result> engine::update_shard_count(const update_shard_
         b->children = {made[first]->id};
       }
     }
-    std::vector<shard_state*> open;
-    open.reserve(plan.result.size());
-    for (const auto& n : plan.result) open.push_back(resolve(n));
     st.open = std::move(open);
+    st.open_starts = std::move(open_starts);
     st.shards.reserve(st.shards.size() + made.size());
     for (auto& m : made) st.shards.push_back(std::move(m));
     st.next_index = base + static_cast<std::uint32_t>(plan.children.size());
@@ -494,7 +534,7 @@ result<void> engine::update_stream_mode(const update_stream_mode_request& req) {
   auto& d = *impl_;
   {
     validation v;
-    if (req.stream_arn.empty()) v.length_at_least(req.stream_arn, "streamARN", 1);
+    engine::impl::validate_ref(v, std::nullopt, req.stream_arn);
     const auto m = req.stream_mode_details.stream_mode;
     if (m != stream_mode::provisioned && m != stream_mode::on_demand) {
       v.enum_value(static_cast<unsigned>(m), "streamModeDetails.streamMode", detail::kStreamModeSet);
@@ -530,7 +570,7 @@ result<void> engine::update_stream_mode(const update_stream_mode_request& req) {
     }
     st.mode_switches.add(d.now());
   }
-  d.begin_update(stream, lock, [&st, mode](std::unique_lock<detail::shared_mutex>&) { st.mode = mode; });
+  d.begin_update(stream, call->lock, lock, [&st, mode](std::unique_lock<detail::shared_mutex>&) { st.mode = mode; });
   return {};
 }
 
@@ -538,18 +578,22 @@ result<void> engine::update_stream_mode(const update_stream_mode_request& req) {
 
 void engine::impl::scale_on_demand() {
   const auto& od = opt.on_demand;
-  std::lock_guard control(control_mu);
   const timestamp t = now();
   const std::int64_t this_minute = detail::minute_of(t);
   const std::int64_t minutes = std::max<std::int64_t>(1, std::chrono::ceil<std::chrono::minutes>(od.sustain).count());
   // Only the ON_DEMAND streams, each first under its lock shared: the stream
   // lock is taken exclusive only to split shards found hot.
   std::vector<std::shared_ptr<stream_state>> candidates;
-  for (auto& [uid, weak] : on_demand_set) {
-    if (auto s = weak.lock()) candidates.push_back(std::move(s));
+  {
+    std::lock_guard control(control_mu);
+    for (auto& [uid, weak] : on_demand_set) {
+      if (auto s = weak.lock()) candidates.push_back(std::move(s));
+    }
   }
+  // Each stream under its own control lock: a split changes its topology.
   for (auto& sp : candidates) {
     auto& s = sp;
+    std::lock_guard stream_control(s->control_mu);
     std::vector<shard_id> hot;
     {
       std::shared_lock lock(s->mu);

@@ -103,8 +103,8 @@ result<void> engine::impl::change_retention(const update_retention_period_reques
   // check, combined with the stream name's own errors (model order).
   if (req.retention_period_hours < 1) {
     validation v;
-    if (req.stream_name) detail::validate_stream_name(v, *req.stream_name, "streamName");
     v.value_at_least(req.retention_period_hours, "retentionPeriodHours", 1);
+    validate_ref(v, req.stream_name, req.stream_arn);  // the stream name last, as AWS lists it
     return v.error();
   }
   auto call = begin_control(increase ? "IncreaseStreamRetentionPeriod" : "DecreaseStreamRetentionPeriod",

@@ -18,6 +18,17 @@
 
 namespace rill::detail {
 
+/// MaxRecordSizeInKiB: the default, and the model's range.
+inline constexpr std::int32_t kDefaultMaxRecordKiB = 1024;
+inline constexpr std::int32_t kMaxMaxRecordKiB = 10240;
+/// The model's range of MaxRecordSizeInKiB, as "maxRecordSizeInKiB". (engine_lifecycle.cpp)
+inline void validate_max_record_kib(validation& v, std::int32_t kib) {
+  if (kib < kDefaultMaxRecordKiB) v.value_at_least(kib, "maxRecordSizeInKiB", kDefaultMaxRecordKiB);
+  if (kib > kMaxMaxRecordKiB) v.value_at_most(kib, "maxRecordSizeInKiB", kMaxMaxRecordKiB);
+}
+/// The reserved StreamId: pattern [a-z0-9]{20}-[a-z0-9]{3}, length 1..24. (engine_tags.cpp)
+void validate_stream_id(validation& v, const std::optional<std::string>& id);
+
 /// Tags a stream may carry.
 inline constexpr std::size_t kMaxTagsPerStream = 50;
 

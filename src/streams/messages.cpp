@@ -8,11 +8,12 @@
 
 namespace rill::detail {
 
+void validation::add(std::string text) {
+  if (errors_.size() < 10) errors_.push_back(std::move(text));
+}
+
 void validation::fail(std::string_view value, std::string_view member, std::string_view constraint) {
-  ++count_;
-  if (errors_.size() < 10) {
-    errors_.push_back(fmt::format("Value '{}' at '{}' failed to satisfy constraint: {}", value, member, constraint));
-  }
+  add(fmt::format("Value '{}' at '{}' failed to satisfy constraint: {}", value, member, constraint));
 }
 
 void validation::enum_value(unsigned value, std::string_view member, std::string_view set) {
@@ -20,10 +21,7 @@ void validation::enum_value(unsigned value, std::string_view member, std::string
 }
 
 void validation::fail_null(std::string_view member) {
-  ++count_;
-  if (errors_.size() < 10) {
-    errors_.push_back(fmt::format("Value null at '{}' failed to satisfy constraint: Member must not be null", member));
-  }
+  add(fmt::format("Value null at '{}' failed to satisfy constraint: Member must not be null", member));
 }
 
 void validation::fail_blob(std::size_t size, std::string_view member, std::string_view constraint) {
@@ -51,8 +49,9 @@ void validation::pattern(std::string_view value, std::string_view member, std::s
 }
 
 rill::error validation::error() const {
-  std::string msg = fmt::format("{} validation error{} detected: ", count_, count_ == 1 ? "" : "s");
-  for (std::size_t i = 0; i < errors_.size(); ++i) {
+  const std::size_t count = errors_.size();
+  std::string msg = fmt::format("{} validation error{} detected: ", count, count == 1 ? "" : "s");
+  for (std::size_t i = 0; i < count; ++i) {
     if (i > 0) msg += "; ";
     msg += errors_[i];
   }

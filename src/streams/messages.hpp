@@ -17,6 +17,12 @@ namespace rill::detail {
 /// Collects model-constraint violations into one ValidationException:
 /// "2 validation errors detected: Value 'x' at 'member' failed to satisfy
 /// constraint: Member must …; Value …" (at most 10 listed, as AWS does).
+/// AWS checks every member and lists the failures in the order of the
+/// operation's model (not alphabetical: MergeShards lists shardToMerge,
+/// adjacentShardToMerge, then streamName); within a member, the pattern, then
+/// length at least, then length at most. Callers add members in that order;
+/// the stream name (validate_ref) comes last, as in every operation AWS
+/// answers. The count is the number listed: at most 10.
 class validation {
  public:
   /// `value` is printed in quotes; use `null_value()` for a missing member.
@@ -38,8 +44,8 @@ class validation {
   [[nodiscard]] rill::error error() const;
 
  private:
+  void add(std::string text);
   std::vector<std::string> errors_;
-  std::size_t count_ = 0;
 };
 
 /// Context for messages that name the stream and account.

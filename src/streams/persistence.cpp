@@ -67,6 +67,8 @@ manifest::stream to_manifest(const stream_state& s) {
   m.throughput = throughput_map(s.limits);
   m.encryption_type = std::string(to_string(s.encryption));
   m.key_id = s.key_id;
+  m.max_record_size_kib = s.max_record_kib.load();
+  m.resource_policy = s.policy;
   m.next_index = s.next_index;
   m.initial_shards = s.initial_shards;
   if (s.activated_at) m.activated_ms = s.activated_at->time_since_epoch().count();
@@ -202,6 +204,8 @@ result<void> engine::impl::open_durable() {
     s->limits = detail::throughput_from(m.throughput, opt.throughput);
     s->encryption = m.encryption_type == "KMS" ? encryption_type::kms : encryption_type::none;
     s->key_id = m.key_id;
+    s->max_record_kib = m.max_record_size_kib;
+    s->policy = m.resource_policy;
     s->next_index = m.next_index;
     s->initial_shards = m.initial_shards;
     if (m.activated_ms) s->activated_at = timestamp(duration(*m.activated_ms));
@@ -241,6 +245,7 @@ result<void> engine::impl::open_durable() {
       }
       std::sort(s->open.begin(), s->open.end(),
                 [](const shard_state* a, const shard_state* b) { return a->start < b->start; });
+      s->index_open();
       if (m.status == "CREATING") {
         s->status = stream_status::creating;
         activate(*s);  // the creation finishes now
@@ -302,7 +307,7 @@ result<void> engine::impl::change_encryption(const stream_encryption_request& re
     return detail::invalid_argument(
         fmt::format("Stream {} under account {} is not encrypted with key {}.", st.name, opt.account_id, key));
   }
-  begin_update(call->stream, lock, [&st, key, start](std::unique_lock<detail::shared_mutex>&) {
+  begin_update(call->stream, call->lock, lock, [&st, key, start](std::unique_lock<detail::shared_mutex>&) {
     st.encryption = start ? encryption_type::kms : encryption_type::none;
     st.key_id = start ? std::optional<std::string>(key) : std::nullopt;
     for (auto& sh : st.shards) {

@@ -200,16 +200,189 @@ TEST(Fidelity, RetentionBelowModelMinimumIsValidation) {
   }
   auto both = e->increase_stream_retention_period({.stream_name = "a b", .retention_period_hours = 0});
   RILL_EXPECT_ERROR(both, error_code::validation_exception);
-  EXPECT_EQ(both.error().message().rfind("2 validation errors detected: Value 'a b' at 'streamName'", 0), 0U)
-      << both.error().message();
-  EXPECT_NE(both.error().message().find("; Value '0' at 'retentionPeriodHours'"), std::string::npos)
-      << both.error().message();
+  // The stream name's errors come last, as AWS lists them in every operation.
+  EXPECT_EQ(both.error().message(),
+            "2 validation errors detected: Value '0' at 'retentionPeriodHours' failed to satisfy constraint: Member "
+            "must have value greater than or equal to 1; Value 'a b' at 'streamName' failed to satisfy constraint: "
+            "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+");
   // 1..23 stays the semantic InvalidArgumentException.
   RILL_EXPECT_ERROR(e->increase_stream_retention_period({.stream_name = "s", .retention_period_hours = 1}),
                     error_code::invalid_argument_exception);
   auto d = e->describe_stream_summary({.stream_name = "s"});
   RILL_ASSERT_OK(d);
   EXPECT_EQ(d->stream_description_summary.retention_period_hours, 24);
+}
+
+constexpr const char* kNamePattern = "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+";
+constexpr const char* kMinLength1 = "Member must have length greater than or equal to 1";
+constexpr const char* kMaxLength128 = "Member must have length less than or equal to 128";
+
+std::string value_error(const std::string& value, const std::string& member, const std::string& constraint) {
+  return "Value '" + value + "' at '" + member + "' failed to satisfy constraint: " + constraint;
+}
+
+std::string errors(const std::vector<std::string>& list) {
+  std::string out =
+      std::to_string(list.size()) + (list.size() == 1 ? " validation error" : " validation errors") + " detected: ";
+  for (std::size_t i = 0; i < list.size(); ++i) out += (i > 0 ? "; " : "") + list[i];
+  return out;
+}
+
+// An empty string fails its pattern and its minimum length; every member is
+// checked, in the operation's order, the stream name last.
+TEST(Fidelity, EmptyStringsFailPatternAndLengthInModelOrder) {
+  test_engine e;
+  auto it = e->get_shard_iterator({.stream_name = "",
+                                   .shard_id = "",
+                                   .shard_iterator_type = shard_iterator_type::at_sequence_number,
+                                   .starting_sequence_number = ""});
+  RILL_EXPECT_ERROR(it, error_code::validation_exception);
+  EXPECT_EQ(it.error().message(),
+            errors({value_error("", "shardId", kNamePattern), value_error("", "shardId", kMinLength1),
+                    value_error("", "startingSequenceNumber",
+                                "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,128})"),
+                    value_error("", "streamName", kNamePattern), value_error("", "streamName", kMinLength1)}));
+
+  const std::string long_name(129, 'a');
+  auto longer = e->get_shard_iterator({.stream_name = long_name, .shard_id = long_name});
+  RILL_EXPECT_ERROR(longer, error_code::validation_exception);
+  EXPECT_EQ(longer.error().message(), errors({value_error(long_name, "shardId", kMaxLength128),
+                                              value_error(long_name, "streamName", kMaxLength128)}));
+
+  auto merge = e->merge_shards({.stream_name = "", .shard_to_merge = "", .adjacent_shard_to_merge = ""});
+  RILL_EXPECT_ERROR(merge, error_code::validation_exception);
+  EXPECT_EQ(merge.error().message(),
+            errors({value_error("", "shardToMerge", kNamePattern), value_error("", "shardToMerge", kMinLength1),
+                    value_error("", "adjacentShardToMerge", kNamePattern),
+                    value_error("", "adjacentShardToMerge", kMinLength1), value_error("", "streamName", kNamePattern),
+                    value_error("", "streamName", kMinLength1)}));
+
+  auto create = e->create_stream({.stream_name = "", .shard_count = 0});
+  RILL_EXPECT_ERROR(create, error_code::validation_exception);
+  EXPECT_EQ(create.error().message(),
+            errors({"Value '0' at 'shardCount' failed to satisfy constraint: Member must have value greater than or "
+                    "equal to 1",
+                    value_error("", "streamName", kNamePattern), value_error("", "streamName", kMinLength1)}));
+
+  auto describe = e->describe_stream({.stream_name = "", .limit = 0, .exclusive_start_shard_id = ""});
+  RILL_EXPECT_ERROR(describe, error_code::validation_exception);
+  EXPECT_EQ(describe.error().message(),
+            errors({"Value '0' at 'limit' failed to satisfy constraint: Member must have value greater than or equal "
+                    "to 1",
+                    value_error("", "exclusiveStartShardId", kNamePattern),
+                    value_error("", "exclusiveStartShardId", kMinLength1), value_error("", "streamName", kNamePattern),
+                    value_error("", "streamName", kMinLength1)}));
+
+  // The data plane combines the stream name's errors with the records' too.
+  put_records_request_entry entry{.data = "x", .partition_key = ""};
+  auto puts = e->put_records({.stream_name = "", .records = {entry}});
+  RILL_EXPECT_ERROR(puts, error_code::validation_exception);
+  EXPECT_EQ(puts.error().message(),
+            errors({value_error("", "records.1.member.partitionKey", kMinLength1),
+                    value_error("", "streamName", kNamePattern), value_error("", "streamName", kMinLength1)}));
+  auto empty = e->put_records({.stream_name = "", .records = {}});
+  RILL_EXPECT_ERROR(empty, error_code::validation_exception);
+  EXPECT_EQ(empty.error().message(),
+            errors({value_error("[]", "records", kMinLength1), value_error("", "streamName", kNamePattern),
+                    value_error("", "streamName", kMinLength1)}));
+  auto put = e->put_record({.stream_name = "a b", .data = "x", .partition_key = ""});
+  RILL_EXPECT_ERROR(put, error_code::validation_exception);
+  EXPECT_EQ(put.error().message(),
+            errors({value_error("", "partitionKey", kMinLength1), value_error("a b", "streamName", kNamePattern)}));
+
+  // Numeric members below the model minimum, with the name's errors.
+  auto shards = e->list_shards({.stream_name = "", .max_results = 0});
+  RILL_EXPECT_ERROR(shards, error_code::validation_exception);
+  EXPECT_EQ(shards.error().message().rfind("3 validation errors detected: Value '0' at 'maxResults'", 0), 0U)
+      << shards.error().message();
+  auto count = e->update_shard_count({.stream_name = "", .target_shard_count = 0});
+  RILL_EXPECT_ERROR(count, error_code::validation_exception);
+  EXPECT_EQ(count.error().message().rfind("3 validation errors detected: Value '0' at 'targetShardCount'", 0), 0U)
+      << count.error().message();
+
+  // UpdateStreamMode takes only the ARN: an empty one fails pattern and length.
+  auto mode = e->update_stream_mode({.stream_arn = ""});
+  RILL_EXPECT_ERROR(mode, error_code::validation_exception);
+  EXPECT_EQ(
+      mode.error().message(),
+      errors({value_error("", "streamARN",
+                          "Member must satisfy regular expression pattern: arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+"),
+              value_error("", "streamARN", kMinLength1)}));
+}
+
+// At most ten failures are listed, and the count is the number listed.
+TEST(Fidelity, AtMostTenValidationErrors) {
+  test_engine e;
+  std::vector<put_records_request_entry> entries(12, put_records_request_entry{.data = "x", .partition_key = ""});
+  auto puts = e->put_records({.stream_name = "s", .records = entries});
+  RILL_EXPECT_ERROR(puts, error_code::validation_exception);
+  EXPECT_EQ(puts.error().message().rfind("10 validation errors detected: ", 0), 0U) << puts.error().message();
+  EXPECT_EQ(puts.error().message().find("records.11.member"), std::string::npos);
+}
+
+// Shard ids are resolved as AWS resolves them: the digits after the first '-'
+// (or the whole id), 0..2147483647; a shard of a missing stream is reported
+// as a missing shard.
+TEST(Fidelity, ShardIdsResolvedAsAws) {
+  test_engine e;
+  const std::string account = e->options().account_id;
+  for (const char* id : {"2147483647", "x-2147483647", "a-00002147483647", "-00002147483647"}) {
+    SCOPED_TRACE(id);
+    auto it = e->get_shard_iterator({.stream_name = "nope", .shard_id = id});
+    RILL_EXPECT_ERROR(it, error_code::resource_not_found_exception);
+    EXPECT_EQ(it.error().message(),
+              "Shard shardId-002147483647 in stream nope under account " + account + " does not exist");
+  }
+  for (const char* id : {"2147483648", "shardId-002147483648", "ABKLFD8", "2.14E4"}) {
+    SCOPED_TRACE(id);
+    auto it = e->get_shard_iterator({.stream_name = "nope", .shard_id = id});
+    RILL_EXPECT_ERROR(it, error_code::resource_not_found_exception);
+    EXPECT_EQ(it.error().message(),
+              std::string("Could not find shard ") + id + " in stream nope under account " + account + ".");
+  }
+  stream_builder s(*e, "s", 1);
+  // An absent shard is reported before the sequence number is looked at.
+  auto absent = e->get_shard_iterator({.stream_name = "s",
+                                       .shard_id = "shardId-5",
+                                       .shard_iterator_type = shard_iterator_type::at_sequence_number,
+                                       .starting_sequence_number = "5"});
+  RILL_EXPECT_ERROR(absent, error_code::resource_not_found_exception);
+  EXPECT_EQ(absent.error().message(),
+            "Shard shardId-000000000005 in stream s under account " + account + " does not exist");
+  auto latest_absent = e->get_shard_iterator({.stream_name = "s",
+                                              .shard_id = "shardId-5",
+                                              .shard_iterator_type = shard_iterator_type::latest,
+                                              .starting_sequence_number = "5"});
+  RILL_EXPECT_ERROR(latest_absent, error_code::resource_not_found_exception);
+  for (const char* id : {"shard-0", "x7-0", "0", "shardId-000000000000"}) {
+    SCOPED_TRACE(id);
+    RILL_EXPECT_OK(e->get_shard_iterator({.stream_name = "s", .shard_id = id}));
+  }
+}
+
+// A StartingSequenceNumber belongs only with AT_ and AFTER_SEQUENCE_NUMBER:
+// TRIM_HORIZON, LATEST and AT_TIMESTAMP with one are refused, as the header says.
+TEST(Fidelity, StartingSequenceNumberOnlyWithSequenceTypes) {
+  test_engine e;
+  stream_builder s(*e, "s", 1);
+  const std::string prefix =
+      "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) "
+      "TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified ";
+  for (auto type :
+       {shard_iterator_type::trim_horizon, shard_iterator_type::latest, shard_iterator_type::at_timestamp}) {
+    SCOPED_TRACE(std::string(to_string(type)));
+    auto it = e->get_shard_iterator({.stream_name = "s",
+                                     .shard_id = "shardId-0",
+                                     .shard_iterator_type = type,
+                                     .starting_sequence_number = "1",
+                                     .timestamp = e.clock->now()});
+    RILL_EXPECT_ERROR(it, error_code::invalid_argument_exception);
+    EXPECT_EQ(it.error().message(), prefix + std::string(to_string(type)) + " and also a StartingSequenceNumber.");
+  }
+  auto missing = e->get_shard_iterator(
+      {.stream_name = "s", .shard_id = "shardId-0", .shard_iterator_type = shard_iterator_type::after_sequence_number});
+  RILL_EXPECT_ERROR(missing, error_code::invalid_argument_exception);
+  EXPECT_EQ(missing.error().message(), prefix + "AFTER_SEQUENCE_NUMBER and no StartingSequenceNumber.");
 }
 
 }  // namespace
