@@ -178,17 +178,22 @@ void event_pipe::written(std::size_t n) {
 
 void event_pipe::close() {
   std::shared_ptr<subscription> sub;
+  std::function<void()> notify;
   {
     std::lock_guard lock(mu_);
     if (closed_) return;
     closed_ = true;
     sub = std::move(sub_);
+    notify = std::move(notify_);
     notify_ = nullptr;
     queue_.clear();
     head_ = 0;
   }
-  // Outside the lock: cancelling may wait for a handler call in progress.
+  // Outside the lock: cancelling may wait for a handler call in progress, and
+  // the notification may hold the last reference to its connection.
   if (sub) sub->cancel();
+  sub.reset();
+  notify = nullptr;
 }
 
 std::size_t event_pipe::outstanding() const {

@@ -329,6 +329,7 @@ op_result create_stream(kinesis& k, reader& in) {
   r.shard_count = in.i32("ShardCount");
   r.stream_mode_details = mode_details(in, "StreamModeDetails");
   r.tags = tag_map(in, "Tags");
+  r.max_record_size_in_kib = in.i32("MaxRecordSizeInKiB");
   in.require("StreamName", name.has_value());
   if (in.failed()) return in.to_error();
   r.stream_name = std::move(*name);
@@ -390,12 +391,14 @@ op_result describe_stream(kinesis& k, reader& in) {
   desc["EnhancedMonitoring"] = monitoring_json(d.enhanced_monitoring);
   desc["EncryptionType"] = to_string(d.encryption_type);
   if (d.key_id) desc["KeyId"] = *d.key_id;
+  desc["MaxRecordSizeInKiB"] = d.max_record_size_in_kib;
   return op_output(json{{"StreamDescription", std::move(desc)}});
 }
 
 op_result describe_stream_summary(kinesis& k, reader& in) {
   describe_stream_summary_request r;
   stream_target(in, r.stream_name, r.stream_arn);
+  r.stream_id = in.str("StreamId");
   if (in.failed()) return in.to_error();
   auto res = k.describe_stream_summary(r);
   if (!res) return res.error();
@@ -412,6 +415,7 @@ op_result describe_stream_summary(kinesis& k, reader& in) {
   if (d.key_id) desc["KeyId"] = *d.key_id;
   desc["OpenShardCount"] = d.open_shard_count;
   desc["ConsumerCount"] = d.consumer_count;
+  desc["MaxRecordSizeInKiB"] = d.max_record_size_in_kib;
   return op_output(json{{"StreamDescriptionSummary", std::move(desc)}});
 }
 
@@ -580,6 +584,7 @@ op_result put_record(kinesis& k, reader& in) {
   auto key = in.str("PartitionKey");
   auto ehk = in.str("ExplicitHashKey");
   auto sfo = in.str("SequenceNumberForOrdering");
+  r.stream_id = in.str("StreamId");
   in.require("Data", data.has_value());
   in.require("PartitionKey", key.has_value());
   if (in.failed()) return in.to_error();
@@ -592,6 +597,98 @@ op_result put_record(kinesis& k, reader& in) {
   return op_output(json{{"ShardId", res->shard_id.to_string()},
                         {"SequenceNumber", res->sequence_number.to_string()},
                         {"EncryptionType", to_string(res->encryption_type)}});
+}
+
+// --- Large records, ARN tagging, resource policies -------------------------------
+
+op_result update_max_record_size(kinesis& k, reader& in) {
+  update_max_record_size_request r;
+  auto arn = in.str("StreamARN");
+  r.stream_id = in.str("StreamId");
+  auto size = in.i32("MaxRecordSizeInKiB");
+  in.require("StreamARN", arn.has_value());
+  in.require("MaxRecordSizeInKiB", size.has_value());
+  if (in.failed()) return in.to_error();
+  r.stream_arn = std::move(*arn);
+  r.max_record_size_in_kib = *size;
+  if (auto res = k.update_max_record_size(r); !res) return res.error();
+  return op_output{};
+}
+
+op_result tag_resource(kinesis& k, reader& in) {
+  tag_resource_request r;
+  auto arn = in.str("ResourceARN");
+  bool present = in.map("Tags") != nullptr;
+  r.tags = tag_map(in, "Tags");
+  r.stream_id = in.str("StreamId");
+  in.require("ResourceARN", arn.has_value());
+  in.require("Tags", present);
+  if (in.failed()) return in.to_error();
+  r.resource_arn = std::move(*arn);
+  if (auto res = k.tag_resource(r); !res) return res.error();
+  return op_output{};
+}
+
+op_result untag_resource(kinesis& k, reader& in) {
+  untag_resource_request r;
+  auto arn = in.str("ResourceARN");
+  bool present = in.list("TagKeys") != nullptr;
+  r.tag_keys = string_list(in, "TagKeys");
+  r.stream_id = in.str("StreamId");
+  in.require("ResourceARN", arn.has_value());
+  in.require("TagKeys", present);
+  if (in.failed()) return in.to_error();
+  r.resource_arn = std::move(*arn);
+  if (auto res = k.untag_resource(r); !res) return res.error();
+  return op_output{};
+}
+
+op_result list_tags_for_resource(kinesis& k, reader& in) {
+  list_tags_for_resource_request r;
+  auto arn = in.str("ResourceARN");
+  r.stream_id = in.str("StreamId");
+  in.require("ResourceARN", arn.has_value());
+  if (in.failed()) return in.to_error();
+  r.resource_arn = std::move(*arn);
+  auto res = k.list_tags_for_resource(r);
+  if (!res) return res.error();
+  json tags = json::array();
+  for (const auto& t : res->tags) tags.push_back(json{{"Key", t.key}, {"Value", t.value}});
+  return op_output(json{{"Tags", std::move(tags)}});
+}
+
+op_result put_resource_policy(kinesis& k, reader& in) {
+  put_resource_policy_request r;
+  auto arn = in.str("ResourceARN");
+  auto policy = in.str("Policy");
+  in.require("ResourceARN", arn.has_value());
+  in.require("Policy", policy.has_value());
+  if (in.failed()) return in.to_error();
+  r.resource_arn = std::move(*arn);
+  r.policy = std::move(*policy);
+  if (auto res = k.put_resource_policy(r); !res) return res.error();
+  return op_output{};
+}
+
+op_result get_resource_policy(kinesis& k, reader& in) {
+  get_resource_policy_request r;
+  auto arn = in.str("ResourceARN");
+  in.require("ResourceARN", arn.has_value());
+  if (in.failed()) return in.to_error();
+  r.resource_arn = std::move(*arn);
+  auto res = k.get_resource_policy(r);
+  if (!res) return res.error();
+  return op_output(json{{"Policy", res->policy}});
+}
+
+op_result delete_resource_policy(kinesis& k, reader& in) {
+  delete_resource_policy_request r;
+  auto arn = in.str("ResourceARN");
+  in.require("ResourceARN", arn.has_value());
+  if (in.failed()) return in.to_error();
+  r.resource_arn = std::move(*arn);
+  if (auto res = k.delete_resource_policy(r); !res) return res.error();
+  return op_output{};
 }
 
 // --- Enhanced fan-out ---------------------------------------------------------
@@ -977,6 +1074,7 @@ std::optional<op_result> put_records_fast(kinesis& k, std::string_view body, bod
 op_result put_records(kinesis& k, reader& in) {
   put_records_request r;
   stream_target(in, r.stream_name, r.stream_arn);
+  r.stream_id = in.str("StreamId");
   const json* records = in.list("Records");
   in.require("Records", records != nullptr);
   // Partition keys and hash keys are held here so the request can view them.
@@ -1022,6 +1120,7 @@ op_result get_shard_iterator(kinesis& k, reader& in) {
   auto type = enum_member(in, "ShardIteratorType", iterator_types);
   r.starting_sequence_number = in.str("StartingSequenceNumber");
   r.timestamp = in.time("Timestamp");
+  r.stream_id = in.str("StreamId");
   in.require("ShardId", shard.has_value());
   if (!type && !in.failed()) in.require("ShardIteratorType", false);
   if (in.failed()) return in.to_error();
@@ -1037,6 +1136,7 @@ op_result get_records(kinesis& k, reader& in) {
   auto it = in.str("ShardIterator");
   r.limit = in.i32("Limit");
   r.stream_arn = in.str("StreamARN");
+  r.stream_id = in.str("StreamId");
   in.require("ShardIterator", it.has_value());
   if (in.failed()) return in.to_error();
   r.shard_iterator = std::move(*it);
@@ -1380,6 +1480,7 @@ const std::vector<operation> table = {
     {"AddTagsToStream", &add_tags},
     {"CreateStream", &create_stream},
     {"DecreaseStreamRetentionPeriod", &retention<&kinesis::decrease_stream_retention_period>},
+    {"DeleteResourcePolicy", &delete_resource_policy},
     {"DeleteStream", &delete_stream},
     {"DeregisterStreamConsumer", &deregister_consumer},
     {"DescribeLimits", &describe_limits},
@@ -1389,19 +1490,25 @@ const std::vector<operation> table = {
     {"DisableEnhancedMonitoring", &monitoring<&kinesis::disable_enhanced_monitoring>},
     {"EnableEnhancedMonitoring", &monitoring<&kinesis::enable_enhanced_monitoring>},
     {"GetRecords", &get_records},
+    {"GetResourcePolicy", &get_resource_policy},
     {"GetShardIterator", &get_shard_iterator},
     {"IncreaseStreamRetentionPeriod", &retention<&kinesis::increase_stream_retention_period>},
     {"ListShards", &list_shards},
     {"ListStreamConsumers", &list_consumers},
     {"ListStreams", &list_streams},
+    {"ListTagsForResource", &list_tags_for_resource},
     {"ListTagsForStream", &list_tags},
     {"MergeShards", &merge_shards},
     {"PutRecord", &put_record, true},
     {"PutRecords", &put_records, true, &put_records_fast},
+    {"PutResourcePolicy", &put_resource_policy},
     {"RegisterStreamConsumer", &register_consumer},
     {"RemoveTagsFromStream", &remove_tags},
     {"SplitShard", &split_shard},
     {"SubscribeToShard", &subscribe_to_shard},
+    {"TagResource", &tag_resource},
+    {"UntagResource", &untag_resource},
+    {"UpdateMaxRecordSize", &update_max_record_size},
     {"UpdateShardCount", &update_shard_count},
     {"UpdateStreamMode", &update_stream_mode},
 };

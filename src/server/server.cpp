@@ -124,14 +124,23 @@ struct server::impl {
     if (stopped) return;
     std::int64_t now = now_ms();
     std::vector<std::shared_ptr<connection_base>> expired;
+    // The others, released after the lock: the last reference may be ours, and a
+    // connection's destructor takes `mu`.
+    std::vector<std::shared_ptr<connection_base>> live;
     {
       std::lock_guard lock(mu);
+      live.reserve(connections.size());
       for (auto& [id, weak] : connections) {
-        if (auto c = weak.lock(); c && c->deadline_ms.load() <= now && !c->timed_out.exchange(true)) {
+        auto c = weak.lock();
+        if (!c) continue;
+        if (c->deadline_ms.load() <= now && !c->timed_out.exchange(true)) {
           expired.push_back(std::move(c));
+        } else {
+          live.push_back(std::move(c));
         }
       }
     }
+    live.clear();
     for (auto& c : expired) {
       c->close();
       count("ConnectionsTimedOut");
@@ -462,7 +471,7 @@ class h1_connection final : public connection_base {
   }
 
   void release() override {
-    if (pipe_) pipe_->close();
+    if (auto p = pipe_) p->close();
   }
 
  private:
@@ -499,7 +508,7 @@ class h1_connection final : public connection_base {
           return;
         }
         auto h2 = std::make_shared<h2_connection<Stream>>(owner_, std::move(stream_));
-        h2->id = 0;
+        h2->deadline_ms = owner_.now_ms() + owner_.opt.limits.read_timeout.count();  // before the sweep sees it
         owner_.add(h2);
         owner_.open.fetch_add(1);
         h2->start(std::string(have));
@@ -724,11 +733,13 @@ class tls_connection final : public connection_base {
       std::string_view alpn(reinterpret_cast<const char*>(proto), len);
       if (alpn == "h2") {
         auto h2 = std::make_shared<h2_connection<ssl_stream>>(owner_, std::move(*stream_));
+        h2->deadline_ms = owner_.now_ms() + owner_.opt.limits.read_timeout.count();
         owner_.add(h2);
         owner_.open.fetch_add(1);
         h2->start({});
       } else {
         auto h1 = std::make_shared<h1_connection<ssl_stream>>(owner_, std::move(*stream_));
+        h1->deadline_ms = owner_.now_ms() + owner_.opt.limits.read_timeout.count();
         owner_.add(h1);
         owner_.open.fetch_add(1);
         h1->start(false);
@@ -784,10 +795,12 @@ void server::impl::accept(tcp::acceptor& acceptor, bool tls) {
                               open.fetch_add(1);
                               if (tls) {
                                 auto c = std::make_shared<tls_connection>(*this, ssl_stream(std::move(socket), *ssl));
+                                c->deadline_ms = now_ms() + opt.limits.read_timeout.count();
                                 add(c);
                                 c->start();
                               } else {
                                 auto c = std::make_shared<h1_connection<tcp::socket>>(*this, std::move(socket));
+                                c->deadline_ms = now_ms() + opt.limits.read_timeout.count();
                                 add(c);
                                 c->start(true);
                               }

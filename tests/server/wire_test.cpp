@@ -209,7 +209,7 @@ TEST(Wire, PutRecordsFastPathAnswersLikeTheGenericPath) {
 TEST(Wire, TheTableServesEveryKinesisOperation) {
   std::vector<std::string> names;
   for (const auto& op : wire::kinesis_operations()) names.emplace_back(op.name);
-  EXPECT_EQ(names.size(), 27u);
+  EXPECT_EQ(names.size(), 34u);
   for (const char* n : {"PutRecord", "PutRecords", "GetRecords", "GetShardIterator", "ListShards", "UpdateStreamMode",
                         "DescribeLimits", "EnableEnhancedMonitoring"}) {
     EXPECT_NE(wire::find_kinesis_operation(n), nullptr) << n;
@@ -584,6 +584,39 @@ TEST(SigV4, VerificationRefusesWhatDoesNotVerify) {
   auto create = make_request("CreateStream", R"({"StreamName":"s","ShardCount":1})");
   EXPECT_EQ(wire_fixture::tree(w.raw(create))["__type"], "InvalidSignatureException");
   EXPECT_FALSE(w.engine->describe_stream_summary({.stream_name = "s"}).ok());
+}
+
+TEST(Wire, ArnTaggingResourcePoliciesAndMaxRecordSize) {
+  for (auto f : {body_format::json, body_format::cbor}) {
+    wire_fixture w;
+    w.ok("CreateStream", {{"StreamName", "s"}, {"ShardCount", 1}, {"MaxRecordSizeInKiB", 2048}}, f);
+    auto sum = w.ok("DescribeStreamSummary", {{"StreamName", "s"}}, f)["StreamDescriptionSummary"];
+    EXPECT_EQ(sum["MaxRecordSizeInKiB"], 2048);
+    const std::string arn = sum["StreamARN"];
+    w.ok("TagResource", {{"ResourceARN", arn}, {"Tags", {{"team", "a"}, {"env", "dev"}}}}, f);
+    auto tags = w.ok("ListTagsForResource", {{"ResourceARN", arn}}, f)["Tags"];
+    EXPECT_EQ(tags.size(), 2u);
+    w.ok("UntagResource", {{"ResourceARN", arn}, {"TagKeys", {"env"}}}, f);
+    EXPECT_EQ(w.ok("ListTagsForResource", {{"ResourceARN", arn}}, f)["Tags"],
+              json::parse(R"([{"Key":"team","Value":"a"}])"));
+    const std::string policy =
+        R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"kinesis:GetRecords","Resource":")" +
+        arn + R"("}]})";
+    auto put = w.call("PutResourcePolicy", {{"ResourceARN", arn}, {"Policy", policy}}, f);
+    EXPECT_EQ(put.status, 200u) << wire_fixture::tree(put).dump();
+    if (put.status == 200u) {
+      EXPECT_EQ(w.ok("GetResourcePolicy", {{"ResourceARN", arn}}, f)["Policy"], policy);
+      w.ok("DeleteResourcePolicy", {{"ResourceARN", arn}}, f);
+    }
+    w.ok("UpdateMaxRecordSize", {{"StreamARN", arn}, {"MaxRecordSizeInKiB", 4096}}, f);
+    EXPECT_EQ(w.ok("DescribeStream", {{"StreamName", "s"}}, f)["StreamDescription"]["MaxRecordSizeInKiB"], 4096);
+    auto missing = w.call("TagResource", {{"Tags", {{"a", "b"}}}}, f);
+    EXPECT_EQ(wire_fixture::tree(missing)["__type"], "ValidationException");
+    // A 2 MiB record goes through the large body cap.
+    std::string big(2u << 20, 'x');
+    auto r = w.call("PutRecord", {{"StreamName", "s"}, {"Data", blob(f, big)}, {"PartitionKey", "k"}}, f);
+    EXPECT_EQ(r.status, 200u) << wire_fixture::tree(r).dump();
+  }
 }
 
 TEST(SigV4, PresignedQueryStringRequestsVerifyAndExpireOnTheClock) {
