@@ -35,6 +35,10 @@ void cpu_relax() noexcept {
 
 }  // namespace
 
+class fanout_subscription;
+/// Set by a delivery task while it drops its reference (see ~fanout_subscription).
+static thread_local const fanout_subscription* dying_on_delivery_thread = nullptr;
+
 /// One SubscribeToShard pipe. See rill::subscription.
 class fanout_subscription final : public subscription, public std::enable_shared_from_this<fanout_subscription> {
  public:
@@ -58,6 +62,13 @@ class fanout_subscription final : public subscription, public std::enable_shared
 
   ~fanout_subscription() override {
     unregister();
+    if (delivery_ && dying_on_delivery_thread == this) {
+      // Destroyed by its own delivery task: the scheduler cannot be destroyed
+      // from inside its own thread (its io_context is still running the task).
+      // Another thread shuts it down, joining this one once the task returns.
+      std::thread([d = std::move(delivery_)]() mutable { d.reset(); }).detach();
+      return;
+    }
     if (delivery_) delivery_->shutdown();
   }
 
@@ -177,7 +188,14 @@ class fanout_subscription final : public subscription, public std::enable_shared
       if (!drain_pending_.exchange(true, std::memory_order_acq_rel)) {
         std::weak_ptr<fanout_subscription> w = weak_from_this();
         delivery_->call_at(clock_->now(), [w] {
-          if (auto s = w.lock()) s->drain();
+          auto s = w.lock();
+          if (!s) return;
+          s->drain();
+          // The owner may have let go meanwhile: then this reference is the last
+          // and the destructor runs here, on the delivery thread (see below).
+          dying_on_delivery_thread = s.get();
+          s.reset();
+          dying_on_delivery_thread = nullptr;
         });
       }
       return;

@@ -154,7 +154,7 @@ TEST(Firehose, CreateDescribeAndDeliverToDisk) {
     content += std::string(std::istreambuf_iterator<char>(in), {});
   }
   EXPECT_EQ(content, "one\ntwo\n");
-  fh.shutdown();
+  EXPECT_TRUE(fh.shutdown().ok());
   std::filesystem::remove_all(dir);
 }
 

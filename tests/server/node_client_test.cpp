@@ -71,7 +71,7 @@ TEST(RealClients, AwsSdkForJavaScriptV3Firehose) {
   ASSERT_TRUE(WIFEXITED(rc)) << "node did not exit normally";
   EXPECT_EQ(WEXITSTATUS(rc), 0) << "the SDK test failed; its output is above";
   (*srv)->stop();
-  fh.shutdown();
+  EXPECT_TRUE(fh.shutdown().ok());
   std::filesystem::remove_all(s3);
 }
 
