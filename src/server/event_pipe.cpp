@@ -39,9 +39,8 @@ std::string write_subscribe_event(const subscribe_to_shard_event& ev, body_forma
       for (const auto& p : c.parent_shards) parents.push_back(p.to_string());
       children.push_back(json{{"ShardId", c.shard_id.to_string()},
                               {"ParentShards", std::move(parents)},
-                              {"HashKeyRange",
-                               json{{"StartingHashKey", c.hash_key_range.starting_hash_key.to_string()},
-                                    {"EndingHashKey", c.hash_key_range.ending_hash_key.to_string()}}}});
+                              {"HashKeyRange", json{{"StartingHashKey", c.hash_key_range.starting_hash_key.to_string()},
+                                                    {"EndingHashKey", c.hash_key_range.ending_hash_key.to_string()}}}});
     }
     j["ChildShards"] = std::move(children);
   }
@@ -49,7 +48,7 @@ std::string write_subscribe_event(const subscribe_to_shard_event& ev, body_forma
 }
 
 result<std::shared_ptr<event_pipe>> event_pipe::subscribe(rill::kinesis& k, subscribe_to_shard_request req,
-                                                           body_format f) {
+                                                          body_format f) {
   auto pipe = std::make_shared<event_pipe>(f);
   // The initial-response event comes first (AWS sends it; the SDKs expect it).
   pipe->queue_ = event_frame("initial-response", payload_type(f), write_body(json::object(), f));

@@ -33,8 +33,7 @@ class event_pipe : public std::enable_shared_from_this<event_pipe> {
   /// initial-response frame is queued and SubscribeToShardEvent frames follow;
   /// the subscription's errors (ResourceNotFound, ResourceInUse, …) are returned
   /// as they are, to be answered as an ordinary error response.
-  static result<std::shared_ptr<event_pipe>> subscribe(rill::kinesis& k, subscribe_to_shard_request req,
-                                                       body_format f);
+  static result<std::shared_ptr<event_pipe>> subscribe(rill::kinesis& k, subscribe_to_shard_request req, body_format f);
 
   explicit event_pipe(body_format f);
   ~event_pipe();

@@ -727,12 +727,12 @@ op_result describe_consumer(kinesis& k, reader& in) {
   auto res = k.describe_stream_consumer(r);
   if (!res) return res.error();
   const auto& d = res->consumer_description;
-  return op_output(json{{"ConsumerDescription",
-                         json{{"ConsumerName", d.consumer_name},
-                              {"ConsumerARN", d.consumer_arn},
-                              {"ConsumerStatus", to_string(d.consumer_status)},
-                              {"ConsumerCreationTimestamp", timestamp_value(d.consumer_creation_timestamp)},
-                              {"StreamARN", d.stream_arn}}}});
+  return op_output(
+      json{{"ConsumerDescription", json{{"ConsumerName", d.consumer_name},
+                                        {"ConsumerARN", d.consumer_arn},
+                                        {"ConsumerStatus", to_string(d.consumer_status)},
+                                        {"ConsumerCreationTimestamp", timestamp_value(d.consumer_creation_timestamp)},
+                                        {"StreamARN", d.stream_arn}}}});
 }
 
 op_result deregister_consumer(kinesis& k, reader& in) {
@@ -1385,9 +1385,8 @@ op_result firehose_create(firehose& f, reader& in) {
     auto role = sub.str("RoleARN");
     sub.require("KinesisStreamARN", arn.has_value());
     sub.require("RoleARN", role.has_value());
-    r.kinesis_stream_source_configuration =
-        delivery::kinesis_stream_source_configuration{.kinesis_stream_arn = arn.value_or(""),
-                                                      .role_arn = role.value_or("")};
+    r.kinesis_stream_source_configuration = delivery::kinesis_stream_source_configuration{
+        .kinesis_stream_arn = arn.value_or(""), .role_arn = role.value_or("")};
   }
   r.extended_s3_destination_configuration = fh_extended_s3(in, "ExtendedS3DestinationConfiguration");
   if (!r.extended_s3_destination_configuration) {

@@ -234,8 +234,8 @@ void sigv4_presign(request& req, std::string_view access_key_id, std::string_vie
   auth.region = region;
   auth.service = service;
   auth.signed_headers = "host";
-  std::string credential = auth.access_key_id + "/" + auth.date + "/" + auth.region + "/" + auth.service +
-                           "/aws4_request";
+  std::string credential =
+      auth.access_key_id + "/" + auth.date + "/" + auth.region + "/" + auth.service + "/aws4_request";
   req.target += req.target.find('?') == std::string::npos ? "?" : "&";
   req.target += "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=" + uri_encode(credential, false) +
                 "&X-Amz-Date=" + std::string(amz_date) + "&X-Amz-Expires=" + std::to_string(expires_seconds) +

@@ -240,7 +240,8 @@ struct dispatcher::impl {
       }
       if (auto e = query_param(req.target, "X-Amz-Expires")) {
         std::int64_t v = -1;
-        if (!e->empty() && e->size() <= 7 && std::all_of(e->begin(), e->end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        if (!e->empty() && e->size() <= 7 &&
+            std::all_of(e->begin(), e->end(), [](char c) { return c >= '0' && c <= '9'; })) {
           v = std::stoll(*e);
         }
         if (v < 1 || v > 604800) {
@@ -275,8 +276,8 @@ struct dispatcher::impl {
       }
       if (*when > now + skew) {
         return fail(req, kind, "InvalidSignatureException",
-                    "Signature not yet current: " + date_text + " is still later than " +
-                        format_amz_date(now + skew) + " (" + format_amz_date(now) + " + 15 min.)");
+                    "Signature not yet current: " + date_text + " is still later than " + format_amz_date(now + skew) +
+                        " (" + format_amz_date(now) + " + 15 min.)");
       }
     }
     bool valid = sigv4_signature(req, a, secret->second, date_text) == a.signature;

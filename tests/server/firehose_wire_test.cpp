@@ -108,8 +108,7 @@ TEST(Firehose, CreateDescribeAndDeliverToDisk) {
   auto call = [&](std::string_view op, const json& body) {
     return w.raw(make_request(op, wire::write_body(body, body_format::json), body_format::json, "Firehose_20150804"));
   };
-  auto created = call("CreateDeliveryStream",
-                      json::parse(R"({"DeliveryStreamName":"d","DeliveryStreamType":"DirectPut",
+  auto created = call("CreateDeliveryStream", json::parse(R"({"DeliveryStreamName":"d","DeliveryStreamType":"DirectPut",
                         "ExtendedS3DestinationConfiguration":{"RoleARN":"arn:aws:iam::000000000000:role/r",
                           "BucketARN":"arn:aws:s3:::bucket","Prefix":"data/","ErrorOutputPrefix":"err/!{firehose:error-output-type}/",
                           "BufferingHints":{"SizeInMBs":1,"IntervalInSeconds":60},"CompressionFormat":"UNCOMPRESSED",
@@ -117,7 +116,8 @@ TEST(Firehose, CreateDescribeAndDeliverToDisk) {
                             "Parameters":[{"ParameterName":"Delimiter","ParameterValue":"\\n"}]}]}},
                         "Tags":[{"Key":"team","Value":"a"}]})"));
   ASSERT_EQ(created.status, 200u) << created.body;
-  EXPECT_EQ(wire_fixture::tree(created)["DeliveryStreamARN"], "arn:aws:firehose:us-east-1:000000000000:deliverystream/d");
+  EXPECT_EQ(wire_fixture::tree(created)["DeliveryStreamARN"],
+            "arn:aws:firehose:us-east-1:000000000000:deliverystream/d");
   auto described = wire_fixture::tree(call("DescribeDeliveryStream", {{"DeliveryStreamName", "d"}}));
   auto d = described["DeliveryStreamDescription"];
   EXPECT_EQ(d["DeliveryStreamStatus"], "ACTIVE");
@@ -140,9 +140,9 @@ TEST(Firehose, CreateDescribeAndDeliverToDisk) {
             "1 validation error detected: Value null at 'extendedS3DestinationConfiguration.roleARN' failed to "
             "satisfy constraint: Member must not be null");
 
-  ASSERT_EQ(call("PutRecordBatch", {{"DeliveryStreamName", "d"},
-                                    {"Records", {{{"Data", wire::base64_encode("one")}},
-                                                 {{"Data", wire::base64_encode("two")}}}}})
+  ASSERT_EQ(call("PutRecordBatch",
+                 {{"DeliveryStreamName", "d"},
+                  {"Records", {{{"Data", wire::base64_encode("one")}}, {{"Data", wire::base64_encode("two")}}}}})
                 .status,
             200u);
   clock->advance(std::chrono::seconds(61));  // the interval hint delivers

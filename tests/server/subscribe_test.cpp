@@ -108,8 +108,8 @@ TEST(ConsumerOperations, RegisterDescribeListDeregisterInJsonAndCbor) {
     EXPECT_EQ(d["ConsumerStatus"], "ACTIVE");
     EXPECT_EQ(d["StreamARN"], x.stream_arn);
     EXPECT_TRUE(d["ConsumerCreationTimestamp"].is_number());
-    auto by_name =
-        x.ok("DescribeStreamConsumer", {{"StreamARN", x.stream_arn}, {"ConsumerName", "app"}}, f)["ConsumerDescription"];
+    auto by_name = x.ok("DescribeStreamConsumer", {{"StreamARN", x.stream_arn}, {"ConsumerName", "app"}},
+                        f)["ConsumerDescription"];
     EXPECT_EQ(by_name["ConsumerARN"], x.consumer_arn);
     auto list = x.ok("ListStreamConsumers", {{"StreamARN", x.stream_arn}}, f);
     ASSERT_EQ(list["Consumers"].size(), 1u);
@@ -164,8 +164,8 @@ TEST(SubscribeToShard, FramesCarryEveryRecordInOrderInTheRequestsFormat) {
     EXPECT_EQ(*frames[0].header(":message-type"), "event");
     const std::string ct = f == body_format::cbor ? "application/x-amz-cbor-1.1" : "application/json";
     EXPECT_EQ(*frames[1].header(":content-type"), ct);
-    EXPECT_EQ(record_data(frames), (std::vector<std::string>{"r0......", "r1......", "r2......", "r3......",
-                                                             "r4......", "r5......", "r6......"}))
+    EXPECT_EQ(record_data(frames), (std::vector<std::string>{"r0......", "r1......", "r2......", "r3......", "r4......",
+                                                             "r5......", "r6......"}))
         << [&] {
              std::string all;
              for (const auto& m : frames) all += type_of(m) + " " + payload_of(m).dump() + "\n";
@@ -295,17 +295,16 @@ struct served_fanout {
     EXPECT_TRUE(engine->create_stream({.stream_name = "s", .shard_count = 1}).ok());
     auto d = engine->describe_stream_summary({.stream_name = "s"});
     stream_arn = d->stream_description_summary.stream_arn;
-    consumer_arn = engine->register_stream_consumer({.stream_arn = stream_arn, .consumer_name = "app"})
-                       ->consumer.consumer_arn;
+    consumer_arn =
+        engine->register_stream_consumer({.stream_arn = stream_arn, .consumer_name = "app"})->consumer.consumer_arn;
   }
   ~served_fanout() { srv.reset(); }
 
   wire::request subscribe_request() const {
-    return make_request("SubscribeToShard",
-                        wire::write_body({{"ConsumerARN", consumer_arn},
-                                          {"ShardId", "shardId-000000000000"},
-                                          {"StartingPosition", {{"Type", "TRIM_HORIZON"}}}},
-                                         body_format::json));
+    return make_request("SubscribeToShard", wire::write_body({{"ConsumerARN", consumer_arn},
+                                                              {"ShardId", "shardId-000000000000"},
+                                                              {"StartingPosition", {{"Type", "TRIM_HORIZON"}}}},
+                                                             body_format::json));
   }
   void put(int n, int first) const {
     for (int i = first; i < first + n; ++i) {
@@ -406,15 +405,16 @@ struct h2_stream_client {
     nghttp2_session_callbacks* cbs = nullptr;
     nghttp2_session_callbacks_new(&cbs);
     nghttp2_session_callbacks_set_on_header_callback(
-        cbs, [](nghttp2_session*, const nghttp2_frame*, const std::uint8_t* name, std::size_t namelen,
-                const std::uint8_t* value, std::size_t valuelen, std::uint8_t, void* user) -> int {
+        cbs,
+        [](nghttp2_session*, const nghttp2_frame*, const std::uint8_t* name, std::size_t namelen,
+           const std::uint8_t* value, std::size_t valuelen, std::uint8_t, void* user) -> int {
           static_cast<h2_stream_client*>(user)->headers[std::string(reinterpret_cast<const char*>(name), namelen)] =
               std::string(reinterpret_cast<const char*>(value), valuelen);
           return 0;
         });
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
-        cbs, [](nghttp2_session*, std::uint8_t, std::int32_t, const std::uint8_t* data, std::size_t len,
-                void* user) -> int {
+        cbs,
+        [](nghttp2_session*, std::uint8_t, std::int32_t, const std::uint8_t* data, std::size_t len, void* user) -> int {
           auto* c = static_cast<h2_stream_client*>(user);
           c->body.append(reinterpret_cast<const char*>(data), len);
           auto got = decode_all(c->body, &c->body);

@@ -632,8 +632,7 @@ TEST(SigV4, PresignedQueryStringRequestsVerifyAndExpireOnTheClock) {
     return r;
   };
   auto r = presigned("secret", "20240101T000000Z", 300);
-  EXPECT_NE(r.target.find("X-Amz-Credential=AKID%2F20240101%2Fap-south-1%2Fkinesis%2Faws4_request"),
-            std::string::npos)
+  EXPECT_NE(r.target.find("X-Amz-Credential=AKID%2F20240101%2Fap-south-1%2Fkinesis%2Faws4_request"), std::string::npos)
       << r.target;
   EXPECT_EQ(wire::parse_query_authorization(r.target).region, "ap-south-1");
   EXPECT_EQ(w.raw(r).status, 200u) << w.raw(r).body;
