@@ -8,6 +8,8 @@
 //                     processor that checkpoints every batch, in-memory lease store,
 //                     on a manual clock (each pass: a fresh worker and lease table,
 //                     from TRIM_HORIZON to the last record)
+//   BM_KclFanOutThroughput  the same through enhanced fan-out retrieval
+//                     (SubscribeToShard events instead of GetRecords)
 //   BM_KclRebalance/N N leases (shards), 10 workers started together, graceful
 //                     handoff, steals unbounded per run: wall time until every
 //                     worker holds N/10; `manual_s` = clock time it took
@@ -111,7 +113,7 @@ struct counting_processor final : shard_record_processor {
 // expire and are released) and 100,000 new records arrive; the worker runs on a
 // clock of its own, so only its reads and processing are timed (plus refreshing
 // the iterator that the jump expired).
-void BM_KclThroughput(benchmark::State& state) {
+void kcl_throughput(benchmark::State& state, bool fan_out) {
   stream_fixture f;
   auto worker_clock = std::make_shared<manual_clock>();
   std::size_t processed = 0;
@@ -125,6 +127,7 @@ void BM_KclThroughput(benchmark::State& state) {
   c.idle_time_between_reads_in_millis = 1ms;
   c.task_backoff_time_millis = 1ms;
   c.max_records = kLimit;
+  if (fan_out) c.retrieval = make_fan_out_retrieval_factory({.idle_poll_interval = 1ms});
   auto s = std::move(*scheduler::create(std::move(c)));
   s->start();
   std::size_t goal = 0;
@@ -139,9 +142,15 @@ void BM_KclThroughput(benchmark::State& state) {
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(goal));
   state.SetBytesProcessed(static_cast<std::int64_t>(goal * (kPayload + kKey)));
-  state.SetLabel("1 worker, 1 shard, checkpoint per batch, memory lease store");
+  state.SetLabel(fan_out ? "fan-out (SubscribeToShard), 1 worker, 1 shard, checkpoint per event"
+                         : "polling, 1 worker, 1 shard, checkpoint per batch, memory lease store");
 }
+void BM_KclThroughput(benchmark::State& state) { kcl_throughput(state, false); }
 BENCHMARK(BM_KclThroughput)->Unit(benchmark::kMillisecond);
+// The same with enhanced fan-out retrieval: events of at most 1 MiB, records
+// copied into each event (owned_record), then viewed by the batch.
+void BM_KclFanOutThroughput(benchmark::State& state) { kcl_throughput(state, true); }
+BENCHMARK(BM_KclFanOutThroughput)->Unit(benchmark::kMillisecond);
 
 struct idle_processor final : shard_record_processor {
   void initialize(const initialization_input&) override {}
@@ -151,10 +160,62 @@ struct idle_processor final : shard_record_processor {
   void shutdown_requested(const shutdown_requested_input& in) override { (void)in.checkpointer->checkpoint(); }
 };
 
+// Counts the lease-table operations of a run (to show the work per lease is bounded).
+class counting_store final : public lease_store {
+ public:
+  explicit counting_store(std::shared_ptr<lease_store> inner) : inner_(std::move(inner)) {}
+  std::int64_t ops = 0, scanned = 0;
+  result<write_status> create_lease_if_not_exists(const lease& l) override {
+    ++ops;
+    return inner_->create_lease_if_not_exists(l);
+  }
+  result<std::optional<lease>> get_lease(std::string_view k) override {
+    ++ops;
+    return inner_->get_lease(k);
+  }
+  result<std::vector<lease>> list_leases() override {
+    auto r = inner_->list_leases();
+    if (r) scanned += static_cast<std::int64_t>(r->size());
+    return r;
+  }
+  result<void> scan_leases(std::vector<lease>& out) override {
+    auto r = inner_->scan_leases(out);
+    scanned += static_cast<std::int64_t>(out.size());
+    return r;
+  }
+  result<write_status> renew_lease(lease& l) override {
+    ++ops;
+    return inner_->renew_lease(l);
+  }
+  result<write_status> take_lease(lease& l, std::string_view o) override {
+    ++ops;
+    return inner_->take_lease(l, o);
+  }
+  result<write_status> initiate_handoff(lease& l, std::string_view n) override {
+    ++ops;
+    return inner_->initiate_handoff(l, n);
+  }
+  result<write_status> evict_lease(lease& l, std::string_view w) override {
+    ++ops;
+    return inner_->evict_lease(l, w);
+  }
+  result<write_status> update_lease(lease& l, std::string_view w) override {
+    ++ops;
+    return inner_->update_lease(l, w);
+  }
+  result<void> delete_lease(std::string_view k) override {
+    ++ops;
+    return inner_->delete_lease(k);
+  }
+
+ private:
+  std::shared_ptr<lease_store> inner_;
+};
+
 void BM_KclRebalance(benchmark::State& state) {
   const auto leases = static_cast<std::int32_t>(state.range(0));
   constexpr int kWorkers = 10;
-  double manual_seconds = 0;
+  double manual_seconds = 0, ops_per_lease = 0, scanned_per_lease = 0;
   for (auto _ : state) {
     state.PauseTiming();
     auto clock = std::make_shared<manual_clock>();
@@ -163,7 +224,7 @@ void BM_KclRebalance(benchmark::State& state) {
       state.SkipWithError("create_stream");
       return;
     }
-    auto store = make_memory_lease_store();
+    auto store = std::make_shared<counting_store>(make_memory_lease_store());
     state.ResumeTiming();
     std::vector<std::unique_ptr<scheduler>> workers;
     for (int w = 0; w < kWorkers; ++w) {
@@ -199,16 +260,28 @@ void BM_KclRebalance(benchmark::State& state) {
       if (balanced) break;
     }
     manual_seconds = std::chrono::duration<double>(clock->now() - start).count();
+    ops_per_lease = static_cast<double>(store->ops) / leases;
+    scanned_per_lease = static_cast<double>(store->scanned) / leases;
     state.PauseTiming();
     workers.clear();
     e.reset();
     state.ResumeTiming();
   }
   state.counters["manual_s"] = manual_seconds;
+  state.counters["ops_per_lease"] = ops_per_lease;
+  state.counters["scanned_per_lease"] = scanned_per_lease;
   state.SetItemsProcessed(state.iterations() * leases);
   state.SetLabel("10 workers, leases/s; manual_s = clock time to balance");
 }
-BENCHMARK(BM_KclRebalance)->Arg(100)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK(BM_KclRebalance)
+    ->Arg(1)
+    ->Arg(10)
+    ->Arg(100)
+    ->Arg(1000)
+    ->Arg(3000)
+    ->Arg(10000)
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1);
 
 }  // namespace
 }  // namespace rill::kcl::bench

@@ -9,11 +9,13 @@
 // Wall time is read here (std::chrono::steady_clock) only to measure; rill itself
 // runs on its injected clock.
 #include <benchmark/benchmark.h>
+#include <time.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -29,6 +31,19 @@ using steady = std::chrono::steady_clock;
 
 std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now().time_since_epoch()).count();
+}
+
+// The machine's 1-minute load average, reported beside wall-clock figures.
+double load_1m() {
+  double l[1] = {0};
+  return ::getloadavg(l, 1) == 1 ? l[0] : -1;
+}
+
+// CPU time of the whole process (every thread), to compare work across runs on a shared machine.
+std::int64_t process_cpu_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
 double percentile(std::vector<std::int64_t>& v, double p) {
@@ -120,6 +135,7 @@ void BM_PushLatency(benchmark::State& state, bool spin) {
   state.counters["p99_ns"] = percentile(lat, 0.99);
   state.counters["p999_ns"] = percentile(lat, 0.999);
   state.counters["wake_p50_ns"] = percentile(wake, 0.50);
+  state.counters["load_1m"] = load_1m();
 }
 BENCHMARK_CAPTURE(BM_PushLatency, cv, false)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_PushLatency, spin, true)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
@@ -129,6 +145,7 @@ void BM_FanOut(benchmark::State& state) {
   constexpr int kRecords = 200'000;
   constexpr int kShards = 4;
   double per_consumer = 0;
+  double cpu_ns = 0;
   for (auto _ : state) {
     rill::engine e;
     (void)e.create_stream({.stream_name = "s", .shard_count = kShards});
@@ -153,6 +170,7 @@ void BM_FanOut(benchmark::State& state) {
     for (int i = 0; i < 500; ++i) keys.push_back("key-" + std::to_string(i));
     const std::string data(100, 'd');
     const auto start = steady::now();
+    const auto cpu_start = process_cpu_ns();
     for (int b = 0; b < kRecords / 500; ++b) {
       rill::put_records_request req{.stream_name = "s"};
       for (const auto& k : keys) req.records.push_back({.data = data, .partition_key = k});
@@ -162,12 +180,17 @@ void BM_FanOut(benchmark::State& state) {
       while (c->load() < kRecords) std::this_thread::yield();
     }
     const double secs = std::chrono::duration<double>(steady::now() - start).count();
+    cpu_ns = static_cast<double>(process_cpu_ns() - cpu_start);
     per_consumer = kRecords / secs;
     for (auto& s : subs) s->cancel();
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(kRecords) * consumers * state.iterations());
   state.SetBytesProcessed(static_cast<std::int64_t>(kRecords) * 107 * consumers * state.iterations());
   state.counters["records_per_s_per_consumer"] = per_consumer;
+  // All threads' CPU (writer and every pipe) per record put, and per record delivered.
+  state.counters["cpu_ns_per_put"] = cpu_ns / kRecords;
+  state.counters["cpu_ns_per_delivery"] = cpu_ns / (static_cast<double>(kRecords) * consumers);
+  state.counters["load_1m"] = load_1m();
 }
 BENCHMARK(BM_FanOut)->Arg(1)->Arg(5)->Arg(20)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
 

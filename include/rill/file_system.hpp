@@ -89,6 +89,17 @@ class file_system {
   /// Takes an exclusive advisory lock on `path` (created if missing). Fails
   /// with InternalFailure "… is locked by another process" if someone holds it.
   [[nodiscard]] virtual result<std::unique_ptr<file_lock>> lock_file(const std::string& path) = 0;
+  /// Takes an advisory lock on `path` (created if missing), waiting while a
+  /// conflicting holder has it: `shared` locks coexist, an exclusive one
+  /// excludes every other. Each call is its own holder, so two calls of one
+  /// process exclude each other as two processes do (flock(2) on a fresh
+  /// descriptor). For short critical sections (a read-check-write), not for
+  /// waiting on another process's lifetime. The default implementation fails
+  /// with InternalFailure (not supported).
+  [[nodiscard]] virtual result<std::unique_ptr<file_lock>> lock_file_waiting(const std::string& path, bool shared) {
+    (void)shared;
+    return error(error_code::internal_failure, "lock " + path + ": waiting locks are not supported");
+  }
 };
 
 /// The operating system's file system (POSIX calls). Shared, stateless.

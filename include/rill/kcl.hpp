@@ -162,11 +162,13 @@ class shard_record_processor {
 };
 
 // ---------------------------------------------------------------------------
-// Retrieval: how a shard's records reach the scheduler. Polling (GetRecords)
-// is the implementation; enhanced fan-out (SubscribeToShard) plugs in here.
+// Retrieval: how a shard's records reach the scheduler (KCL RetrievalConfig):
+// polling (GetRecords, the default) or enhanced fan-out (SubscribeToShard).
 
 /// Where a retrieval starts.
 struct retrieval_start {
+  /// config::application_name (the default fan-out consumer name).
+  std::string application_name{};
   std::string stream_name{};
   std::string shard_id{};
   /// TRIM_HORIZON, LATEST, AT_TIMESTAMP, or a sequence number (AT_SEQUENCE_NUMBER).
@@ -186,6 +188,13 @@ class record_retrieval {
   /// get_shard_iterator / get_records; the scheduler backs off and calls again,
   /// and the retrieval resumes after the last record it returned.
   [[nodiscard]] virtual result<get_records_result> get_next_batch() = 0;
+  /// How long the scheduler waits before the next call, given whether the last
+  /// batch had records; nullopt: config::idle_time_between_reads_in_millis
+  /// (polling). A push-style retrieval asks to be called again at once while data flows.
+  [[nodiscard]] virtual std::optional<duration> next_call_delay(bool had_records) const {
+    (void)had_records;
+    return std::nullopt;
+  }
 };
 
 /// Makes a retrieval per shard.
@@ -202,6 +211,33 @@ class retrieval_factory {
 /// Polling with GetRecords (KCL PollingConfig); refreshes an expired iterator
 /// after the last record returned.
 std::shared_ptr<retrieval_factory> make_polling_retrieval_factory();
+
+/// Enhanced fan-out retrieval (KCL 2.x FanOutConfig), through the public
+/// rill::kinesis calls only: describe_stream_summary (the stream ARN),
+/// describe_stream_consumer / register_stream_consumer (the consumer, named
+/// after the application unless configured), subscribe_to_shard per lease.
+struct fan_out_config {
+  /// The consumer to register or reuse; empty: config::application_name.
+  std::string consumer_name{};
+  /// A consumer registered beforehand (KCL consumerArn): no registration calls.
+  std::optional<std::string> consumer_arn{};
+  /// While a subscription has nothing to deliver, the scheduler looks again
+  /// this often (rill's subscriptions are pulled; AWS pushes over HTTP/2).
+  duration idle_poll_interval{200};
+};
+
+/// A shard's retrieval subscribes from the lease's checkpoint (AT_SEQUENCE_NUMBER,
+/// or the initial position) and, whenever its subscription ends (5-minute life,
+/// taken over by another subscriber: ResourceInUseException, any error), subscribes
+/// again with AFTER_SEQUENCE_NUMBER from the last continuation sequence number,
+/// so nothing is skipped or repeated within a lease tenure. The event with a null
+/// continuation ends the shard, with its child shards. Registration: the first
+/// retrieval of a stream describes the consumer and registers it if absent
+/// (ResourceInUseException from a concurrent registration by another worker is
+/// retried); while the consumer is CREATING, get_next_batch returns
+/// ResourceInUseException and the scheduler backs off. Errors of get_next_batch:
+/// those of the calls above. Thread safety: the factory may be shared by workers.
+std::shared_ptr<retrieval_factory> make_fan_out_retrieval_factory(fan_out_config c = {});
 
 // ---------------------------------------------------------------------------
 
@@ -265,7 +301,8 @@ struct config {
   /// after task_backoff_time_millis) this many times, then skipped and reported.
   std::int32_t process_records_retry_attempts = 2;
 
-  /// Null: polling.
+  /// How records are read (KCL RetrievalConfig): make_polling_retrieval_factory()
+  /// (null: this) or make_fan_out_retrieval_factory() (enhanced fan-out).
   std::shared_ptr<retrieval_factory> retrieval{};
   /// KCL metrics (namespace "KinesisClientLibrary"); null: none.
   std::shared_ptr<metrics_registry> metrics{};

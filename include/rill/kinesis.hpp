@@ -650,9 +650,13 @@ struct starting_position {
   std::optional<rill::timestamp> timestamp{};
 };
 
-/// One SubscribeToShardEvent. Records are owned copies.
+/// One SubscribeToShardEvent. Its records VIEW `buffer` as get_records_result's
+/// do (one copy of the stored bytes per event, shared by copies of the event):
+/// keep the event (or a copy of `buffer`) alive while you use them, or call
+/// owned_records().
 struct subscribe_to_shard_event {
-  std::vector<owned_record> records{};
+  /// In sequence-number order. They view `buffer`: see record.
+  std::vector<record> records{};
   /// Resubscribe with AFTER_SEQUENCE_NUMBER from here (and checkpoint it). It
   /// advances with time even when no data arrives. Null (absent) at the end of a
   /// closed shard, where child_shards lists the children.
@@ -660,6 +664,16 @@ struct subscribe_to_shard_event {
   /// How far this event ends behind the newest record of the shard; 0 = caught up.
   std::int64_t millis_behind_latest = 0;
   std::vector<child_shard> child_shards{};
+  /// Owns the bytes that `records` view (shared by copies of this event).
+  std::shared_ptr<const void> buffer{};
+
+  /// Every record as an owning copy (one allocation per string).
+  [[nodiscard]] std::vector<owned_record> owned_records() const {
+    std::vector<owned_record> out;
+    out.reserve(records.size());
+    for (const record& r : records) out.push_back(r.to_owned());
+    return out;
+  }
 };
 
 /// How a subscription delivers (beyond the AWS API, which delivers over HTTP/2).
@@ -672,9 +686,10 @@ struct subscription_options {
   bool spin = false;
   /// Callback mode when set: every event (or the exception that ends the
   /// subscription) is handed to it on a delivery thread of the subscription's
-  /// own (a task of a scheduler of the engine's clock: inside advance()/run_due()
-  /// on a manual_clock). One call at a time; it must not block for long (it
-  /// delays only this subscription). pull() and try_pull() then return nothing.
+  /// own, woken by puts, heartbeats and ends (on a manual_clock: a task of a
+  /// scheduler of the clock, run inside advance()/run_due()). One call at a
+  /// time; it must not block for long (it delays only this subscription). It may
+  /// drop the last handle of its subscription. pull() and try_pull() then return nothing.
   std::function<void(result<subscribe_to_shard_event>)> handler{};
   /// Callback mode: called once when the subscription ends without an
   /// exception (5-minute expiry, end of a closed shard, cancel()).
@@ -704,7 +719,8 @@ struct subscribe_to_shard_request {
 /// it, as on AWS).
 ///
 /// Thread safety: pull/try_pull from one thread at a time; ended() and cancel()
-/// from any thread. Ownership: the caller's shared_ptr; destroying it cancels.
+/// from any thread. Ownership: the caller's shared_ptr; destroying it cancels
+/// (a callback subscription then still gets its on_complete, on its delivery thread).
 /// A subscription must not be used after its engine is destroyed (it has ended
 /// with InternalFailure by then), except to destroy it.
 class subscription {
@@ -730,9 +746,11 @@ class subscription {
   /// Callback mode: hand no further event to the handler (after the call in
   /// progress, if any) until resume(); records wait in the shard meanwhile, so
   /// a subscriber whose own output is full (e.g. a slow socket) applies
-  /// back-pressure without blocking a thread. Timers keep running (the 5-minute
-  /// end, a takeover, heartbeats are delivered after resume()). Any thread,
-  /// including the handler's. Implementations without it ignore it.
+  /// back-pressure without blocking a thread. Timers keep running: heartbeats
+  /// wait for resume(); an end (the 5-minute expiry, a takeover, cancel(), the
+  /// engine's shutdown) is delivered even while paused, so dropping a paused
+  /// subscription never leaves its delivery waiting. Any thread, including the
+  /// handler's. Implementations without it ignore it.
   virtual void pause() {}
   /// Undoes pause() and delivers what became ready meanwhile. Any thread.
   virtual void resume() {}

@@ -1,8 +1,10 @@
 // Copyright 2026 The rill Authors. Licensed under the Apache License, Version 2.0.
 //
 // A batch consumer modelled on AWS Lambda's Kinesis event source mapping,
-// written against `rill::kinesis` only (it reads with rill::stream_reader, so
-// it follows shard lineage: parents before children).
+// written against `rill::kinesis` only. It follows shard lineage (parents
+// before children) and reads with GetRecords, or through enhanced fan-out
+// (SubscribeToShard) when given a consumer ARN. Events view the bytes of the
+// GetRecords results / fan-out events (no per-record copies).
 //
 //   rill::lambda::event_source_mapping esm(kinesis, clock, {.stream_name = "clicks", .batch_size = 100},
 //       [](const rill::lambda::kinesis_event& ev) {
@@ -28,6 +30,8 @@
 //   * Checkpoints (the last processed sequence number of each shard) are kept in
 //     the mapping's own in-memory store (checkpoints()); a new mapping given
 //     them as `initial_checkpoints` skips what was processed.
+//   * tumbling_window: state carried between the invocations of a window,
+//     then a final invocation per window and shard (is_final_invoke_for_window).
 //   * Retries and record age run on the injected clock, inside poll().
 //
 // Thread safety: one thread calls poll() at a time; the function and on_failure
@@ -39,26 +43,27 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "rill/clock.hpp"
 #include "rill/error.hpp"
 #include "rill/kinesis.hpp"
 
-namespace rill {
-class stream_reader;
-}
-
 namespace rill::lambda {
 
-/// The `kinesis` object of a record in the event a function receives.
+/// The `kinesis` object of a record in the event a function receives. Its
+/// views (partition_key, data) are valid during the invocation only: copy what
+/// you keep.
 struct kinesis_data {
-  std::string kinesis_schema_version = "1.0";
-  std::string partition_key{};
-  std::string sequence_number{};
+  static constexpr std::string_view kinesis_schema_version = "1.0";
+  std::string_view partition_key{};
+  /// Lambda's `sequenceNumber` (as text: sequence_number.to_string()).
+  rill::sequence_number sequence_number{};
   /// Raw bytes (Lambda hands them base64-encoded: see data_base64()).
-  std::string data{};
+  std::string_view data{};
   /// Seconds since the epoch with milliseconds, as Lambda's JSON has it.
   double approximate_arrival_timestamp = 0;
   /// For KPL-deaggregated records: the position within the aggregate.
@@ -68,33 +73,82 @@ struct kinesis_data {
   [[nodiscard]] std::string data_base64() const;
 };
 
-/// One record of the event (Lambda's KinesisEventRecord).
-struct kinesis_event_record {
-  rill::lambda::kinesis_data kinesis{};
-  std::string event_source = "aws:kinesis";
-  std::string event_version = "1.0";
-  /// "<shard id>:<sequence number>".
-  std::string event_id{};
-  std::string event_name = "aws:kinesis:record";
-  std::string invoke_identity_arn{};
+/// What the records of one shard share (Lambda repeats it in every record).
+struct event_source_info {
+  std::string shard_id{};
   std::string aws_region{};
   std::string event_source_arn{};
+  std::string invoke_identity_arn{};
 };
 
+/// One record of the event (Lambda's KinesisEventRecord). The constant fields
+/// are static members, the per-shard ones read through `source` (so a record
+/// is small: the batch path writes each once); valid during the invocation only.
+struct kinesis_event_record {
+  rill::lambda::kinesis_data kinesis{};
+  static constexpr std::string_view event_source = "aws:kinesis";
+  static constexpr std::string_view event_version = "1.0";
+  static constexpr std::string_view event_name = "aws:kinesis:record";
+  /// The mapping's, for the shard the record comes from.
+  const event_source_info* source = nullptr;
+
+  [[nodiscard]] std::string_view shard_id() const noexcept { return source ? source->shard_id : std::string_view(); }
+  [[nodiscard]] std::string_view aws_region() const noexcept {
+    return source ? source->aws_region : std::string_view();
+  }
+  [[nodiscard]] std::string_view event_source_arn() const noexcept {
+    return source ? source->event_source_arn : std::string_view();
+  }
+  [[nodiscard]] std::string_view invoke_identity_arn() const noexcept {
+    return source ? source->invoke_identity_arn : std::string_view();
+  }
+  /// Lambda's `eventID`: "<shard id>:<sequence number>" (made on each call).
+  [[nodiscard]] std::string event_id() const;
+};
+
+/// A tumbling window: [start, end), aligned to multiples of its length since
+/// the epoch, by the records' approximate arrival timestamps.
+struct time_window {
+  timestamp start{};
+  timestamp end{};
+  friend bool operator==(const time_window&, const time_window&) = default;
+};
+
+/// The state a function carries between the invocations of one window (Lambda's
+/// `state`: a JSON object of strings for Java's TimeWindowEventResponse).
+using window_state = std::map<std::string, std::string>;
+
+/// The event of one invocation. The function receives it by const reference;
+/// it (its records, and the bytes they view) is valid during the call only.
 struct kinesis_event {
-  std::vector<kinesis_event_record> records{};
+  /// The batch, in order (views the mapping's buffer: no copy per invocation).
+  std::span<const kinesis_event_record> records{};
   /// The shard the batch comes from.
   std::string shard_id{};
   /// Zero-based attempt number of this batch (0: first try).
   std::int32_t attempt = 0;
+  /// With tumbling_window: the window of every record of the batch.
+  std::optional<time_window> window{};
+  /// With tumbling_window: the state the function returned last in this window
+  /// (empty at the window's first invocation).
+  window_state state{};
+  /// The window has ended: no records, `state` is the window's final state to act on.
+  bool is_final_invoke_for_window = false;
+  /// With is_final_invoke_for_window: the window ended early because the state
+  /// grew beyond 1 MiB (keys plus values); the window's later records start afresh.
+  bool is_window_terminated_early = false;
 };
 
 struct function_response {
   /// The invocation failed as a whole (as a thrown error or timeout would).
   bool function_error = false;
   /// With report_batch_item_failures: the sequence numbers of failed records
-  /// (Lambda's batchItemFailures[].itemIdentifier).
+  /// (Lambda's batchItemFailures[].itemIdentifier). An identifier that is not a
+  /// sequence number of the batch fails the whole batch, as on Lambda.
   std::vector<std::string> batch_item_failures{};
+  /// With tumbling_window: the state to carry to the next invocation of the
+  /// window. Required: a response without it is a failed invocation (as on Lambda).
+  std::optional<window_state> state{};
 };
 
 using function = std::function<function_response(const kinesis_event&)>;
@@ -143,6 +197,16 @@ struct event_source_mapping_options {
   std::map<std::string, std::string> initial_checkpoints{};
   /// Used in the event records.
   std::string aws_region = "us-east-1";
+  /// TumblingWindowInSeconds, 0..900 s (0: off). Records are grouped into
+  /// windows by arrival time; the function's returned `state` is handed to the
+  /// next invocation of the same window and shard; after the window's last
+  /// records a final invocation (no records, is_final_invoke_for_window) gets
+  /// the final state. See docs/fanout.md.
+  duration tumbling_window{0};
+  /// Read through enhanced fan-out (Lambda's StartingPosition plus a stream
+  /// consumer ARN as EventSourceArn): one SubscribeToShard pipe per shard,
+  /// instead of GetRecords polling. The consumer must be ACTIVE.
+  std::optional<std::string> consumer_arn{};
 };
 
 /// Counters, for tests and benchmarks.
@@ -161,10 +225,13 @@ class event_source_mapping {
   event_source_mapping(const event_source_mapping&) = delete;
   event_source_mapping& operator=(const event_source_mapping&) = delete;
 
-  /// One GetRecords call (on the next ready shard), then every batch that is
-  /// ready is invoked (with its retries). Errors: the options' validation
-  /// error, or the service's (e.g. ProvisionedThroughputExceededException:
-  /// call again later; nothing is lost).
+  /// One GetRecords call (with consumer_arn: one non-blocking read of the
+  /// shard's fan-out subscription) on the next ready shard, then every batch
+  /// that is ready is invoked (with its retries), and every tumbling window
+  /// that has ended gets its final invocation. Errors: the options' validation
+  /// error, or the service's (e.g. ProvisionedThroughputExceededException, or
+  /// ResourceInUseException from SubscribeToShard: call again later; nothing
+  /// is lost).
   result<void> poll();
   /// poll() until every shard is caught up and no records are buffered
   /// (batching windows are waited out on the clock). For tests and batch jobs.
@@ -176,18 +243,22 @@ class event_source_mapping {
 
  private:
   struct pending_shard;
-  struct item;
+  class feed;
+  using batch_view = std::span<const kinesis_event_record>;
   result<void> validate() const;
   void flush(pending_shard& p, timestamp now, bool force);
-  void process(const std::string& shard, std::vector<item> batch);
-  void fail(const std::string& shard, const std::vector<item>& batch, const char* condition, std::int32_t invokes);
-  kinesis_event make_event(const std::string& shard, const std::vector<item>& batch, std::int32_t attempt) const;
+  void process(pending_shard& p, batch_view batch);
+  void fail(const std::string& shard, batch_view batch, const char* condition, std::int32_t invokes);
+  void fill_event(const pending_shard& p, batch_view batch, std::int32_t attempt);
+  bool invoke_final(pending_shard& p);
+  [[nodiscard]] time_window window_of(timestamp t) const;
 
   kinesis& client_;
   rill::clock& clock_;
   event_source_mapping_options opt_;
   function fn_;
-  std::unique_ptr<stream_reader> reader_;
+  std::unique_ptr<feed> feed_;
+  kinesis_event event_;  // reused between invocations
   std::string stream_arn_;
   std::map<std::string, std::unique_ptr<pending_shard>> pending_;
   std::map<std::string, std::string> checkpoints_;

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "rill/error.hpp"
+#include "rill/file_system.hpp"
 
 namespace rill::kcl {
 
@@ -138,6 +139,16 @@ class lease_store {
   [[nodiscard]] virtual result<std::optional<lease>> get_lease(std::string_view lease_key) = 0;
   /// Every lease, by key.
   [[nodiscard]] virtual result<std::vector<lease>> list_leases() = 0;
+  /// As list_leases, into `out` (its contents replaced). A store may reuse
+  /// `out`'s storage (the in-memory one copy-assigns into it), so a caller that
+  /// scans the table on every taker run does not reallocate it each time. On
+  /// error `out` is unspecified. The default calls list_leases.
+  [[nodiscard]] virtual result<void> scan_leases(std::vector<lease>& out) {
+    auto all = list_leases();
+    if (!all) return all.error();
+    out = std::move(*all);
+    return {};
+  }
   /// Renews `local` (its counter, owner and throughput).
   [[nodiscard]] virtual result<write_status> renew_lease(lease& local) = 0;
   /// Takes `local` for `owner` (a new or expired lease, a steal, a forced handoff).
@@ -157,44 +168,13 @@ class lease_store {
 /// A lease table in memory, shared by every worker given the same pointer.
 std::shared_ptr<lease_store> make_memory_lease_store();
 
-/// What the file lease store needs from a file system: a small subset of a
-/// LevelDB-style Env. Paths are absolute or relative to the process's directory.
-/// Unlike rill::file_system (rill/file_system.hpp), whose lock is a non-blocking
-/// exclusive data-directory lock, this one needs blocking shared/exclusive locks
-/// held for the length of one lease operation.
-///
-/// Thread safety: every method may be called from any thread concurrently.
-class lease_file_system {
- public:
-  virtual ~lease_file_system() = default;
-  /// Creates the directory (and its parents) if absent.
-  [[nodiscard]] virtual result<void> create_dir(const std::string& path) = 0;
-  /// The whole file, or nullopt if it does not exist.
-  [[nodiscard]] virtual result<std::optional<std::string>> read_file(const std::string& path) = 0;
-  /// Replaces `path` atomically with `contents`: write a temporary file in the
-  /// same directory, flush it (fdatasync when `sync`), rename it over `path`,
-  /// then sync the directory (when `sync`). A crash leaves the old or the new file.
-  [[nodiscard]] virtual result<void> write_file_atomic(const std::string& path, std::string_view contents,
-                                                       bool sync) = 0;
-  /// Removes the file; absent is not an error.
-  [[nodiscard]] virtual result<void> remove_file(const std::string& path) = 0;
-  /// Names (not paths) of the entries of a directory.
-  [[nodiscard]] virtual result<std::vector<std::string>> list_dir(const std::string& path) = 0;
-  /// An exclusive (or shared) advisory lock on `path` (created if absent),
-  /// held until the returned object is destroyed. Excludes other holders in
-  /// this process and in other processes (flock(2) on a fresh descriptor).
-  [[nodiscard]] virtual result<std::shared_ptr<void>> lock_file(const std::string& path, bool exclusive) = 0;
-};
-
-/// The POSIX file system.
-std::shared_ptr<lease_file_system> make_posix_lease_file_system();
-
 struct file_lease_store_options {
   /// fdatasync each lease file and the directory on every write. Off: a power
   /// cut may lose the latest writes (never tear a lease), a process crash loses nothing.
   bool sync = true;
-  /// The file system (default: POSIX).
-  std::shared_ptr<lease_file_system> file_system{};
+  /// The file system every file goes through (default: rill::posix_file_system()).
+  /// It must implement file_system::lock_file_waiting.
+  std::shared_ptr<rill::file_system> file_system{};
 };
 
 /// A lease table in `directory` (created if absent): one file per lease,

@@ -85,13 +85,29 @@ char* record_buffer::allocate(std::size_t n) {
   return static_cast<char*>(p);
 #else
   blocks_.reserve(blocks_.size() + 1);
+  if (spare_.first != nullptr && spare_.second >= n) {
+    blocks_.push_back(spare_);
+    spare_ = {nullptr, 0};
+    return blocks_.back().first;
+  }
   char* p = new char[n];
   blocks_.emplace_back(p, n);
   return p;
 #endif
 }
 
+bool record_buffer::recycle() {
+  if (release_mode() != mode::plain) return false;
+  for (auto b : blocks_) {
+    if (b.second > spare_.second) std::swap(b, spare_);
+    delete[] b.first;
+  }
+  blocks_.clear();
+  return true;
+}
+
 record_buffer::~record_buffer() {
+  delete[] spare_.first;
   for (auto [p, n] : blocks_) {
 #if defined(RILL_RECORD_BUFFER_GUARD)
     the_quarantine().add(p, n);

@@ -34,8 +34,15 @@ class record_buffer {
   /// A new block of at least n bytes (n > 0), owned by this buffer.
   char* allocate(std::size_t n);
 
+  /// Empties the buffer for reuse by a pool, keeping its largest block for the
+  /// next allocate() that fits. Only in `plain` builds: elsewhere it returns
+  /// false and the caller destroys the buffer, so a late read is still caught.
+  /// The caller must be the only user of the buffer.
+  bool recycle();
+
  private:
   std::vector<std::pair<char*, std::size_t>> blocks_;
+  std::pair<char*, std::size_t> spare_{nullptr, 0};  // plain builds: kept by recycle()
 };
 
 }  // namespace rill::detail

@@ -1,6 +1,7 @@
 // Copyright 2026 The rill Authors. Licensed under the Apache License, Version 2.0.
 //
-// The file-backed lease table and the POSIX file system it writes through.
+// The file-backed lease table, written through rill::file_system (the one
+// file-system interface of rill's durable parts).
 //
 // Layout: `<dir>/LOCK` and one `<escaped leaseKey>.lease` per lease (JSON, the
 // DynamoDB attribute names). Every operation holds flock(LOCK) — shared for
@@ -11,143 +12,16 @@
 //     process exclude each other like two processes do);
 //   * a crash at any point leaves each lease wholly old or wholly new; a stray
 //     temporary file (`*.tmp`) is ignored and overwritten later.
-#include <dirent.h>
-#include <fcntl.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <atomic>
 #include <cctype>
-#include <cerrno>
-#include <cstring>
-#include <mutex>
-#include <thread>
 
 #include "consumer/lease_ops.hpp"
+#include "rill/file_system.hpp"
 #include "rill/lease.hpp"
 
 namespace rill::kcl {
 
 namespace {
-
-error io_error(const std::string& what, const std::string& path, int err) {
-  return error(error_code::internal_failure, what + " " + path + ": " + std::strerror(err));
-}
-
-struct fd_guard {
-  int fd = -1;
-  ~fd_guard() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
-class posix_lease_file_system final : public lease_file_system {
- public:
-  result<void> create_dir(const std::string& path) override {
-    std::string partial;
-    for (std::size_t i = 0; i <= path.size(); ++i) {
-      if (i == path.size() || (path[i] == '/' && i > 0)) {
-        partial = path.substr(0, i);
-        if (::mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) return io_error("mkdir", partial, errno);
-      }
-    }
-    return {};
-  }
-
-  result<std::optional<std::string>> read_file(const std::string& path) override {
-    fd_guard f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-    if (f.fd < 0) {
-      if (errno == ENOENT) return std::optional<std::string>{};
-      return io_error("open", path, errno);
-    }
-    std::string out;
-    char buf[8192];
-    for (;;) {
-      ssize_t n = ::read(f.fd, buf, sizeof buf);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return io_error("read", path, errno);
-      }
-      if (n == 0) break;
-      out.append(buf, static_cast<std::size_t>(n));
-    }
-    return std::optional<std::string>{std::move(out)};
-  }
-
-  result<void> write_file_atomic(const std::string& path, std::string_view contents, bool sync) override {
-    static std::atomic<std::uint64_t> unique{0};
-    const std::string tmp = path + "." + std::to_string(::getpid()) + "." + std::to_string(unique++) + ".tmp";
-    {
-      fd_guard f{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)};
-      if (f.fd < 0) return io_error("open", tmp, errno);
-      std::size_t done = 0;
-      while (done < contents.size()) {
-        ssize_t n = ::write(f.fd, contents.data() + done, contents.size() - done);
-        if (n < 0) {
-          if (errno == EINTR) continue;
-          const int err = errno;
-          ::unlink(tmp.c_str());
-          return io_error("write", tmp, err);
-        }
-        done += static_cast<std::size_t>(n);
-      }
-      if (sync && ::fdatasync(f.fd) != 0) {
-        const int err = errno;
-        ::unlink(tmp.c_str());
-        return io_error("fdatasync", tmp, err);
-      }
-    }
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-      const int err = errno;
-      ::unlink(tmp.c_str());
-      return io_error("rename", path, err);
-    }
-    if (sync) {
-      const auto slash = path.find_last_of('/');
-      const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-      fd_guard d{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
-      if (d.fd < 0) return io_error("open", dir, errno);
-      if (::fsync(d.fd) != 0) return io_error("fsync", dir, errno);
-    }
-    return {};
-  }
-
-  result<void> remove_file(const std::string& path) override {
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return io_error("unlink", path, errno);
-    return {};
-  }
-
-  result<std::vector<std::string>> list_dir(const std::string& path) override {
-    DIR* d = ::opendir(path.c_str());
-    if (!d) return io_error("opendir", path, errno);
-    std::vector<std::string> names;
-    while (dirent* e = ::readdir(d)) {
-      std::string name = e->d_name;
-      if (name != "." && name != "..") names.push_back(std::move(name));
-    }
-    ::closedir(d);
-    return names;
-  }
-
-  result<std::shared_ptr<void>> lock_file(const std::string& path, bool exclusive) override {
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) return io_error("open", path, errno);
-    while (::flock(fd, exclusive ? LOCK_EX : LOCK_SH) != 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      return io_error("flock", path, err);
-    }
-    // Closing the descriptor releases the lock.
-    return std::shared_ptr<void>(new int(fd), [](void* p) {
-      auto* f = static_cast<int*>(p);
-      ::close(*f);
-      delete f;
-    });
-  }
-};
 
 constexpr std::string_view lease_suffix = ".lease";
 
@@ -175,34 +49,32 @@ class file_lease_store final : public lease_store {
   file_lease_store(std::string dir, file_lease_store_options o) : dir_(std::move(dir)), options_(std::move(o)) {}
 
   result<write_status> create_lease_if_not_exists(const lease& l) override {
-    auto lock = options_.file_system->lock_file(lock_path(), true);
+    auto lock = fs().lock_file_waiting(lock_path(), /*shared=*/false);
     if (!lock) return lock.error();
     auto current = read(l.lease_key);
     if (!current) return current.error();
     if (*current) return write_status::condition_failed;
-    if (auto w = options_.file_system->write_file_atomic(path_of(l.lease_key), detail::to_json(l), options_.sync); !w)
-      return w.error();
+    if (auto w = replace(path_of(l.lease_key), detail::to_json(l)); !w) return w.error();
     return write_status::applied;
   }
 
   result<std::optional<lease>> get_lease(std::string_view key) override {
-    auto lock = options_.file_system->lock_file(lock_path(), false);
+    auto lock = fs().lock_file_waiting(lock_path(), /*shared=*/true);
     if (!lock) return lock.error();
     return read(key);
   }
 
   result<std::vector<lease>> list_leases() override {
-    auto lock = options_.file_system->lock_file(lock_path(), false);
+    auto lock = fs().lock_file_waiting(lock_path(), /*shared=*/true);
     if (!lock) return lock.error();
-    auto names = options_.file_system->list_dir(dir_);
+    auto names = fs().list_dir(dir_);
     if (!names) return names.error();
     std::vector<lease> out;
     for (const auto& name : *names) {
       if (name.size() <= lease_suffix.size() || !name.ends_with(lease_suffix)) continue;
-      auto text = options_.file_system->read_file(dir_ + "/" + name);
+      auto text = read_whole_file(fs(), dir_ + "/" + name);
       if (!text) return text.error();
-      if (!*text) continue;  // removed meanwhile (cannot happen under the lock, but harmless)
-      auto l = detail::from_json(**text);
+      auto l = detail::from_json(*text);
       if (!l) return error(error_code::internal_failure, "Corrupt lease file " + dir_ + "/" + name);
       out.push_back(std::move(*l));
     }
@@ -224,36 +96,58 @@ class file_lease_store final : public lease_store {
     return write(detail::op_kind::update, local, writer);
   }
   result<void> delete_lease(std::string_view key) override {
-    auto lock = options_.file_system->lock_file(lock_path(), true);
+    auto lock = fs().lock_file_waiting(lock_path(), /*shared=*/false);
     if (!lock) return lock.error();
-    return options_.file_system->remove_file(path_of(key));
+    return fs().remove(path_of(key));
   }
 
  private:
   std::string lock_path() const { return dir_ + "/LOCK"; }
   std::string path_of(std::string_view key) const { return dir_ + "/" + escape_key(key) + std::string(lease_suffix); }
 
+  rill::file_system& fs() { return *options_.file_system; }
+
+  // Replaces a lease file atomically (the exclusive lock is held, so one
+  // temporary name suffices): write `<file>.tmp`, sync it, rename it over the
+  // file, sync the directory (the syncs when options_.sync). A crash leaves the
+  // old or the new file, and at worst a stray `.tmp` (ignored, overwritten).
+  result<void> replace(const std::string& path, std::string_view contents) {
+    const std::string tmp = path + ".tmp";
+    if (auto r = fs().remove(tmp); !r) return r;
+    {
+      auto f = fs().open_append(tmp);
+      if (!f) return f.error();
+      if (auto r = (*f)->append(contents); !r) return r;
+      if (options_.sync) {
+        if (auto r = (*f)->sync(); !r) return r;
+      }
+    }
+    if (auto r = fs().rename(tmp, path); !r) {
+      (void)fs().remove(tmp);
+      return r;
+    }
+    if (options_.sync) return fs().sync_dir(dir_);
+    return {};
+  }
+
   result<std::optional<lease>> read(std::string_view key) {
-    auto text = options_.file_system->read_file(path_of(key));
+    const std::string path = path_of(key);
+    if (!fs().exists(path)) return std::optional<lease>{};
+    auto text = read_whole_file(fs(), path);
     if (!text) return text.error();
-    if (!*text) return std::optional<lease>{};
-    auto l = detail::from_json(**text);
+    auto l = detail::from_json(*text);
     if (!l) return error(error_code::internal_failure, "Corrupt lease file " + path_of(key));
     return std::optional<lease>{std::move(*l)};
   }
 
   result<write_status> write(detail::op_kind kind, lease& local, std::string_view who) {
-    auto lock = options_.file_system->lock_file(lock_path(), true);
+    auto lock = fs().lock_file_waiting(lock_path(), /*shared=*/false);
     if (!lock) return lock.error();
     auto current = read(local.lease_key);
     if (!current) return current.error();
-    auto next = detail::apply(kind, *current, local, who);
-    if (!next) return write_status::condition_failed;
-    if (auto w =
-            options_.file_system->write_file_atomic(path_of(local.lease_key), detail::to_json(*next), options_.sync);
-        !w)
-      return w.error();
-    local = std::move(*next);
+    if (!*current || !detail::apply(kind, **current, local, who)) return write_status::condition_failed;
+    if (auto w = replace(path_of(local.lease_key), detail::to_json(**current)); !w) return w.error();
+    local = std::move(**current);
     return write_status::applied;
   }
 
@@ -263,14 +157,10 @@ class file_lease_store final : public lease_store {
 
 }  // namespace
 
-std::shared_ptr<lease_file_system> make_posix_lease_file_system() {
-  return std::make_shared<posix_lease_file_system>();
-}
-
 result<std::shared_ptr<lease_store>> make_file_lease_store(const std::string& directory,
                                                            file_lease_store_options options) {
-  if (!options.file_system) options.file_system = make_posix_lease_file_system();
-  if (auto r = options.file_system->create_dir(directory); !r) return r.error();
+  if (!options.file_system) options.file_system = posix_file_system();
+  if (auto r = options.file_system->create_dirs(directory); !r) return r.error();
   return std::shared_ptr<lease_store>(std::make_shared<file_lease_store>(directory, std::move(options)));
 }
 

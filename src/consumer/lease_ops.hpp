@@ -13,11 +13,15 @@
 
 namespace rill::kcl::detail {
 
-/// One conditional write. `current` is the stored item (nullopt: absent).
-/// Returns the item to store, or nullopt when the condition fails.
+/// The conditional writes (create and delete are unconditional on the item).
 enum class op_kind : std::uint8_t { renew, take, initiate_handoff, evict, update };
 
-std::optional<lease> apply(op_kind kind, const std::optional<lease>& current, const lease& local, std::string_view who);
+/// One conditional write on the stored item `item`, in place: checks the
+/// condition against `local` (the writer's copy) and `who`, and if it holds
+/// applies the update and increments leaseCounter, returning true; else returns
+/// false and leaves `item` untouched. Every store calls this one function
+/// under its own atomicity (a mutex, a file lock), so they cannot disagree.
+bool apply(op_kind kind, lease& item, const lease& local, std::string_view who);
 
 /// The lease as JSON with the DynamoDB attribute names.
 std::string to_json(const lease& l);

@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <unordered_map>
 
 #include "consumer/lease_ops.hpp"
 #include "rill/lease.hpp"
@@ -56,56 +57,54 @@ std::strong_ordering operator<=>(const extended_sequence_number& a, const extend
 
 namespace detail {
 
-std::optional<lease> apply(op_kind kind, const std::optional<lease>& current, const lease& local,
-                           std::string_view who) {
-  if (!current) return std::nullopt;
-  lease next = *current;
+bool apply(op_kind kind, lease& item, const lease& local, std::string_view who) {
   switch (kind) {
     case op_kind::renew:
-      if (current->lease_counter != local.lease_counter || !current->lease_owner ||
-          current->lease_owner != local.lease_owner || current->checkpoint_owner)
-        return std::nullopt;
-      next.throughput_kbps = local.throughput_kbps;
+      if (item.lease_counter != local.lease_counter || !item.lease_owner || item.lease_owner != local.lease_owner ||
+          item.checkpoint_owner)
+        return false;
+      item.throughput_kbps = local.throughput_kbps;
       break;
     case op_kind::take:
-      if (current->lease_counter != local.lease_counter) return std::nullopt;
-      if (current->lease_owner != who) ++next.owner_switches_since_checkpoint;
-      next.lease_owner = std::string(who);
-      next.checkpoint_owner.reset();
+      if (item.lease_counter != local.lease_counter) return false;
+      if (item.lease_owner != who) {
+        ++item.owner_switches_since_checkpoint;
+        item.lease_owner = std::string(who);
+      }
+      item.checkpoint_owner.reset();
       break;
     case op_kind::initiate_handoff:
-      if (current->lease_counter != local.lease_counter || !current->lease_owner ||
-          current->lease_owner != local.lease_owner || current->checkpoint_owner || current->lease_owner == who)
-        return std::nullopt;
-      next.checkpoint_owner = current->lease_owner;
-      next.lease_owner = std::string(who);
-      ++next.owner_switches_since_checkpoint;
+      if (item.lease_counter != local.lease_counter || !item.lease_owner || item.lease_owner != local.lease_owner ||
+          item.checkpoint_owner || item.lease_owner == who)
+        return false;
+      item.checkpoint_owner = std::move(item.lease_owner);
+      item.lease_owner = std::string(who);
+      ++item.owner_switches_since_checkpoint;
       break;
     case op_kind::evict:
-      if (current->checkpoint_owner && *current->checkpoint_owner == who) {
-        next.checkpoint_owner.reset();
-      } else if (current->lease_owner && *current->lease_owner == who) {
-        next.lease_owner.reset();
+      if (item.checkpoint_owner && *item.checkpoint_owner == who) {
+        item.checkpoint_owner.reset();
+      } else if (item.lease_owner && *item.lease_owner == who) {
+        item.lease_owner.reset();
       } else {
-        return std::nullopt;
+        return false;
       }
       break;
     case op_kind::update:
-      if (current->lease_counter != local.lease_counter) return std::nullopt;
-      if (!((current->lease_owner && *current->lease_owner == who) ||
-            (current->checkpoint_owner && *current->checkpoint_owner == who)))
-        return std::nullopt;
-      next.checkpoint = local.checkpoint;
-      next.pending_checkpoint = local.pending_checkpoint;
-      next.pending_checkpoint_state = local.pending_checkpoint_state;
-      next.owner_switches_since_checkpoint = local.owner_switches_since_checkpoint;
-      next.child_shard_ids = local.child_shard_ids;
-      next.starting_hash_key = local.starting_hash_key;
-      next.ending_hash_key = local.ending_hash_key;
+      if (item.lease_counter != local.lease_counter) return false;
+      if (!((item.lease_owner && *item.lease_owner == who) || (item.checkpoint_owner && *item.checkpoint_owner == who)))
+        return false;
+      item.checkpoint = local.checkpoint;
+      item.pending_checkpoint = local.pending_checkpoint;
+      item.pending_checkpoint_state = local.pending_checkpoint_state;
+      item.owner_switches_since_checkpoint = local.owner_switches_since_checkpoint;
+      item.child_shard_ids = local.child_shard_ids;
+      item.starting_hash_key = local.starting_hash_key;
+      item.ending_hash_key = local.ending_hash_key;
       break;
   }
-  ++next.lease_counter;
-  return next;
+  ++item.lease_counter;
+  return true;
 }
 
 std::string to_json(const lease& l) {
@@ -183,11 +182,12 @@ class memory_lease_store final : public lease_store {
   result<write_status> create_lease_if_not_exists(const lease& l) override {
     std::lock_guard lock(mu_);
     auto [it, inserted] = leases_.try_emplace(l.lease_key, l);
+    if (inserted) order_dirty_ = true;
     return inserted ? write_status::applied : write_status::condition_failed;
   }
   result<std::optional<lease>> get_lease(std::string_view key) override {
     std::lock_guard lock(mu_);
-    auto it = leases_.find(key);
+    auto it = leases_.find(std::string(key));
     if (it == leases_.end()) return std::optional<lease>{};
     return std::optional<lease>{it->second};
   }
@@ -195,8 +195,15 @@ class memory_lease_store final : public lease_store {
     std::lock_guard lock(mu_);
     std::vector<lease> out;
     out.reserve(leases_.size());
-    for (const auto& [k, v] : leases_) out.push_back(v);
+    for (const lease* l : ordered()) out.push_back(*l);
     return out;
+  }
+  result<void> scan_leases(std::vector<lease>& out) override {
+    std::lock_guard lock(mu_);
+    out.resize(leases_.size());
+    auto o = out.begin();
+    for (const lease* l : ordered()) *o++ = *l;  // copy-assignment reuses the strings of the last scan
+    return {};
   }
   result<write_status> renew_lease(lease& local) override { return write(detail::op_kind::renew, local, {}); }
   result<write_status> take_lease(lease& local, std::string_view owner) override {
@@ -213,7 +220,10 @@ class memory_lease_store final : public lease_store {
   }
   result<void> delete_lease(std::string_view key) override {
     std::lock_guard lock(mu_);
-    if (auto it = leases_.find(key); it != leases_.end()) leases_.erase(it);
+    if (auto it = leases_.find(std::string(key)); it != leases_.end()) {
+      leases_.erase(it);
+      order_dirty_ = true;
+    }
     return {};
   }
 
@@ -221,17 +231,30 @@ class memory_lease_store final : public lease_store {
   result<write_status> write(detail::op_kind kind, lease& local, std::string_view who) {
     std::lock_guard lock(mu_);
     auto it = leases_.find(local.lease_key);
-    std::optional<lease> current;
-    if (it != leases_.end()) current = it->second;
-    auto next = detail::apply(kind, current, local, who);
-    if (!next) return write_status::condition_failed;
-    it->second = *next;
-    local = std::move(*next);
+    if (it == leases_.end() || !detail::apply(kind, it->second, local, who)) return write_status::condition_failed;
+    local = it->second;  // copy-assignment: reuses local's strings, no allocation in the steady state
     return write_status::applied;
   }
 
   std::mutex mu_;
-  std::map<std::string, lease, std::less<>> leases_;
+  // The leases by key, in key order (rebuilt only after a create or delete).
+  const std::vector<const lease*>& ordered() {
+    if (order_dirty_) {
+      order_.clear();
+      order_.reserve(leases_.size());
+      for (const auto& kv : leases_) order_.push_back(&kv.second);
+      std::sort(order_.begin(), order_.end(),
+                [](const lease* a, const lease* b) { return a->lease_key < b->lease_key; });
+      order_dirty_ = false;
+    }
+    return order_;
+  }
+
+  // A hash map: every renewal and checkpoint looks its lease up (an ordered map
+  // of shard ids, which share a long prefix, spent most of its time in memcmp).
+  std::unordered_map<std::string, lease> leases_;
+  std::vector<const lease*> order_;
+  bool order_dirty_ = false;
 };
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <random>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "rill/kcl.hpp"
 #include "rill/logging.hpp"
@@ -108,8 +109,14 @@ struct scheduler::core : std::enable_shared_from_this<scheduler::core> {
   duration take_interval{};
   rill::scheduler::task_id renew_task = 0, take_task = 0, sync_task = 0;
   bool take_soon_pending = false;
-  std::map<std::string, std::unique_ptr<consumer>> held;
-  std::map<std::string, incoming_handoff> incoming;
+  // Hash maps: every taker run looks each lease of the table up here.
+  std::unordered_map<std::string, std::unique_ptr<consumer>> held;
+  std::unordered_map<std::string, incoming_handoff> incoming;
+  // The lease table as last scanned (reused: scan_leases copy-assigns into it),
+  // and per lease of it what the taker found (kMine, kExpired).
+  std::vector<lease> table;
+  std::vector<std::uint8_t> flags;
+  static constexpr std::uint8_t kMine = 1, kExpired = 2;
   std::unordered_map<std::string, observation> observed;
   std::uint64_t observation_round = 0;
   std::uint64_t next_token = 1;
@@ -349,6 +356,7 @@ struct scheduler::core : std::enable_shared_from_this<scheduler::core> {
       c.initialized = true;
     }
     retrieval_start start;
+    start.application_name = cfg.application_name;
     start.stream_name = cfg.stream_name;
     start.shard_id = c.l.lease_key;
     start.position = c.l.checkpoint;
@@ -462,9 +470,10 @@ struct scheduler::core : std::enable_shared_from_this<scheduler::core> {
       schedule_consumer(c, duration{0});
       return;
     }
+    const bool had_records = !c.batch->records.empty();
     c.batch.reset();
     c.records.clear();
-    schedule_consumer(c, cfg.idle_time_between_reads_in_millis);
+    schedule_consumer(c, c.retrieval->next_call_delay(had_records).value_or(cfg.idle_time_between_reads_in_millis));
   }
 
   lease child_lease(const child_shard& ch) const {
@@ -564,40 +573,55 @@ struct scheduler::core : std::enable_shared_from_this<scheduler::core> {
   void renew_leases() {
     const auto t = now();
     const double seconds = std::chrono::duration<double>(renew_interval).count();
-    std::vector<std::string> keys;
-    for (const auto& [k, c] : held) keys.push_back(k);
-    int lost = 0;
-    for (const auto& key : keys) {
-      auto it = held.find(key);
-      if (it == held.end()) continue;
-      consumer& c = *it->second;
+    // One pass over the held leases, renewing each in place (no copy of a
+    // lease or its key: this runs for every held lease every renewal
+    // interval); leases lost or asked for are dealt with after the pass, since
+    // that removes them from `held`.
+    struct after_pass {
+      std::string key;
+      std::uint64_t token = 0;
+      std::optional<lease> handoff;  // set: hand over; else: lost
+    };
+    std::vector<after_pass> later;
+    for (auto& [key, cp] : held) {
+      consumer& c = *cp;
       if (!valid(c)) {
-        ++lost;
-        lose(key);
+        later.push_back({key, c.token, std::nullopt});
         continue;
       }
       if (c.state == consumer_state::shutdown_requested || c.state == consumer_state::shutting_down) continue;
-      lease next = c.l;
       const double kbps = seconds > 0 ? c.bytes_since_renewal / 1024.0 / seconds : 0;
-      next.throughput_kbps = 0.5 * next.throughput_kbps + 0.5 * kbps;
+      const double old_kbps = c.l.throughput_kbps;
+      c.l.throughput_kbps = 0.5 * old_kbps + 0.5 * kbps;
       bool done = false;
       for (int attempt = 0; attempt < 2 && !done; ++attempt) {  // RENEWAL_RETRIES = 2
-        auto r = cfg.lease_store->renew_lease(next);
+        auto r = cfg.lease_store->renew_lease(c.l);             // updates c.l only when it applies
         if (!r) continue;
         done = true;
         if (*r == write_status::applied) {
-          c.l = std::move(next);
           c.last_renewal = t;
           c.bytes_since_renewal = 0;
         } else {
+          c.l.throughput_kbps = old_kbps;  // condition failed: nothing was written
           auto fresh = cfg.lease_store->get_lease(key);
           if (fresh && *fresh && (*fresh)->checkpoint_owner == me() && (*fresh)->lease_owner != me()) {
-            handoff_out(c, **fresh);
+            later.push_back({key, c.token, std::move(**fresh)});
           } else {
-            ++lost;
-            lose(key);
+            later.push_back({key, c.token, std::nullopt});
           }
         }
+      }
+      if (!done) c.l.throughput_kbps = old_kbps;
+    }
+    int lost = 0;
+    for (auto& a : later) {
+      consumer* c = find(a.key, a.token);
+      if (!c) continue;
+      if (a.handoff) {
+        handoff_out(*c, std::move(*a.handoff));
+      } else {
+        ++lost;
+        lose(a.key);
       }
     }
     check_incoming();
@@ -664,21 +688,21 @@ struct scheduler::core : std::enable_shared_from_this<scheduler::core> {
 
   // --- taking and balancing -----------------------------------------------------------
 
-  bool expired(const lease& l, timestamp t) const {
-    auto it = observed.find(l.lease_key);
-    return it == observed.end() || t - it->second.last_change > cfg.failover_time_millis;
-  }
-
   void take_leases() {
-    auto all = cfg.lease_store->list_leases();
-    if (!all) {
-      warn("list_leases", "kcl {}: listing leases failed: {}", me(), all.error().to_string());
+    if (auto r = cfg.lease_store->scan_leases(table); !r) {
+      table.clear();
+      warn("list_leases", "kcl {}: listing leases failed: {}", me(), r.error().to_string());
       return;
     }
+    std::vector<lease>* all = &table;
     const auto t = now();
+    // Per lease of the scan, looked up once here: held or incoming here
+    // (mine), and expired (counter unchanged for the failover time).
+    flags.assign(all->size(), 0);
     {
       ++observation_round;
-      for (const auto& l : *all) {
+      for (std::size_t i = 0; i < all->size(); ++i) {
+        const lease& l = (*all)[i];
         auto [it, inserted] = observed.try_emplace(l.lease_key);
         observation& o = it->second;
         if (inserted) {
@@ -688,13 +712,16 @@ struct scheduler::core : std::enable_shared_from_this<scheduler::core> {
           o.last_change = t;
         }
         o.round = observation_round;
+        if (t - o.last_change > cfg.failover_time_millis) flags[i] |= kExpired;
+        if (held.count(l.lease_key) || incoming.count(l.lease_key)) flags[i] |= kMine;
       }
       if (observed.size() != all->size())
         std::erase_if(observed, [&](const auto& kv) { return kv.second.round != observation_round; });
     }
     // Leases this worker's previous incarnation left in the table.
-    for (auto& l : *all) {
-      if (held.count(l.lease_key) || incoming.count(l.lease_key)) continue;
+    for (std::size_t i = 0; i < all->size(); ++i) {
+      lease& l = (*all)[i];
+      if (flags[i] & kMine) continue;
       if (l.checkpoint_owner == me() && l.lease_owner != me()) {
         lease c = l;
         (void)cfg.lease_store->evict_lease(c, me());  // complete the handoff it never finished
@@ -704,9 +731,13 @@ struct scheduler::core : std::enable_shared_from_this<scheduler::core> {
       if (l.lease_owner != me() || l.checkpoint.is_shard_end()) continue;
       if (l.checkpoint_owner) {
         incoming[l.lease_key] = {t};
+        flags[i] |= kMine;
       } else {
         lease c = l;
-        if (auto r = cfg.lease_store->take_lease(c, me()); r && *r == write_status::applied) hold(std::move(c));
+        if (auto r = cfg.lease_store->take_lease(c, me()); r && *r == write_status::applied) {
+          hold(std::move(c));
+          flags[i] |= kMine;
+        }
       }
     }
     std::map<std::string, int> counts;
@@ -715,13 +746,14 @@ struct scheduler::core : std::enable_shared_from_this<scheduler::core> {
     loads[me()] = 0;
     std::vector<const lease*> available;
     int eligible = 0;
-    for (const auto& l : *all) {
+    for (std::size_t i = 0; i < all->size(); ++i) {
+      const lease& l = (*all)[i];
       if (l.checkpoint.is_shard_end()) continue;
       ++eligible;
-      if (held.count(l.lease_key) || incoming.count(l.lease_key)) {
+      if (flags[i] & kMine) {
         ++counts[me()];
         loads[me()] += l.throughput_kbps;
-      } else if (!l.lease_owner || expired(l, t)) {
+      } else if (!l.lease_owner || (flags[i] & kExpired)) {
         available.push_back(&l);
       } else {
         ++counts[*l.lease_owner];
@@ -764,10 +796,13 @@ struct scheduler::core : std::enable_shared_from_this<scheduler::core> {
   }
 
   std::vector<const lease*> stealable(const std::vector<lease>& all, timestamp t, const std::string& victim) {
+    (void)t;
     std::vector<const lease*> out;
-    for (const auto& l : all)
-      if (l.lease_owner == victim && !l.checkpoint_owner && !l.checkpoint.is_shard_end() && !expired(l, t))
+    for (std::size_t i = 0; i < all.size(); ++i) {
+      const lease& l = all[i];
+      if (l.lease_owner == victim && !l.checkpoint_owner && !l.checkpoint.is_shard_end() && !(flags[i] & kExpired))
         out.push_back(&l);
+    }
     return out;
   }
 
@@ -867,7 +902,8 @@ struct scheduler::core : std::enable_shared_from_this<scheduler::core> {
     }
     auto existing = cfg.lease_store->list_leases();
     if (!existing) return false;
-    std::set<std::string> known;
+    std::unordered_set<std::string> known;
+    known.reserve(existing->size() + shards.size());
     for (const auto& l : *existing) known.insert(l.lease_key);
     const auto pos = cfg.initial_position_in_stream.position;
     for (const auto& s : shards) {  // parents come before their children

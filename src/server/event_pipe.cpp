@@ -13,7 +13,8 @@ std::string_view payload_type(body_format f) {
   return f == body_format::cbor ? "application/x-amz-cbor-1.1" : "application/json";
 }
 
-json record_json(const owned_record& r) {
+// A record views its event's buffer: serialized while the event is alive.
+json record_json(const rill::record& r) {
   json j = json::object();
   j["SequenceNumber"] = r.sequence_number.to_string();
   j["ApproximateArrivalTimestamp"] = timestamp_value(r.approximate_arrival_timestamp);

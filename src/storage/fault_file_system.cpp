@@ -216,4 +216,8 @@ result<std::unique_ptr<file_lock>> fault_file_system::lock_file(const std::strin
   return base_->lock_file(path);
 }
 
+result<std::unique_ptr<file_lock>> fault_file_system::lock_file_waiting(const std::string& path, bool shared) {
+  return base_->lock_file_waiting(path, shared);
+}
+
 }  // namespace rill

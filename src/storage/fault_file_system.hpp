@@ -69,6 +69,7 @@ class fault_file_system final : public file_system {
   result<void> truncate(const std::string& path, std::uint64_t size) override;
   bool exists(const std::string& path) override;
   result<std::unique_ptr<file_lock>> lock_file(const std::string& path) override;
+  result<std::unique_ptr<file_lock>> lock_file_waiting(const std::string& path, bool shared) override;
 
   // Used by the wrapped files.
   struct fault_hit {

@@ -208,6 +208,18 @@ class posix_fs final : public file_system {
     }
     return std::unique_ptr<file_lock>(std::make_unique<posix_lock>(fd));
   }
+
+  result<std::unique_ptr<file_lock>> lock_file_waiting(const std::string& path, bool shared) override {
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return io_error("open", path, errno);
+    while (::flock(fd, shared ? LOCK_SH : LOCK_EX) != 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      ::close(fd);
+      return io_error("lock", path, e);
+    }
+    return std::unique_ptr<file_lock>(std::make_unique<posix_lock>(fd));
+  }
 };
 
 }  // namespace

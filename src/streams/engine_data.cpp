@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 
 #include "common/md5.hpp"
 #include "common/md5_batch.hpp"
@@ -337,10 +338,21 @@ result<put_records_result> engine::put_records(const put_records_request& req) {
   validation v;
   if (records.empty()) {
     v.length_at_least("[]", "records", 1);
-  } else if (records.size() > kMaxPutRecordsEntries) {
-    v.fail(fmt::format("[{} PutRecordsRequestEntry values]", records.size()), "records",
-           fmt::format("Member must have length less than or equal to {}", kMaxPutRecordsEntries));
   } else {
+    if (records.size() > kMaxPutRecordsEntries) {
+      // AWS prints the list as Java does: every entry as its class name and
+      // identity hash. The hash is Java's; rill prints one derived from the
+      // entry's position (documented in docs/semantics.md).
+      std::string listed = "[";
+      for (std::size_t i = 0; i < records.size(); ++i) {
+        if (i) listed += ", ";
+        fmt::format_to(std::back_inserter(listed), "com.amazonaws.kinesis.v20131202.PutRecordsRequestEntry@{:08x}",
+                       static_cast<std::uint32_t>((i + 1) * 0x9E3779B1u));
+      }
+      listed += ']';
+      v.fail(listed, "records", fmt::format("Member must have length less than or equal to {}", kMaxPutRecordsEntries));
+    }
+    // Every entry's own constraints follow, as AWS lists them (at most 10 in all).
     for (std::size_t i = 0; i < records.size(); ++i) {
       const auto& r = records[i];
       if (!record_valid(r.partition_key, r.data, r.explicit_hash_key)) {
@@ -355,7 +367,6 @@ result<put_records_result> engine::put_records(const put_records_request& req) {
   }
   std::size_t total = 0;
   for (const auto& r : records) total += r.data.size() + r.partition_key.size();
-  if (total > kMaxLargePutRecordsBytes) return detail::invalid_argument("Records size exceeds 10 MB limit");
 
   auto& sc = scratch();
   const std::size_t n = records.size();
@@ -386,6 +397,7 @@ result<put_records_result> engine::put_records(const put_records_request& req) {
       return detail::invalid_argument("Records size exceeds 5 MB limit");
     }
   }
+  if (total > kMaxLargePutRecordsBytes) return detail::invalid_argument("Records size exceeds 10 MB limit");
   if (auto range = d.check_clock_range(start); !range) return range.error();
   if (auto admitted = d.enter("PutRecords", st.name); !admitted) {
     d.record_failure(st, start, stream_metric::put_records_success, stream_metric::put_records_latency);

@@ -142,16 +142,16 @@ result<void> engine::create_stream(const create_stream_request& req) {
   auto& d = *impl_;
   validation v;
   const stream_mode mode = req.stream_mode_details ? req.stream_mode_details->stream_mode : stream_mode::provisioned;
+  // ShardCount's model range applies in every mode (ON_DEMAND ignores a valid one).
+  if (req.shard_count && *req.shard_count < 1) {
+    v.value_at_least(*req.shard_count, "shardCount", 1);
+  } else if (req.shard_count && *req.shard_count > 100000) {
+    v.value_at_most(*req.shard_count, "shardCount", 100000);
+  } else if (!req.shard_count && mode == stream_mode::provisioned) {
+    v.fail_null("shardCount");
+  }
   if (mode != stream_mode::provisioned && mode != stream_mode::on_demand) {
     v.enum_value(static_cast<unsigned>(mode), "streamModeDetails.streamMode", detail::kStreamModeSet);
-  } else if (mode == stream_mode::provisioned) {
-    if (!req.shard_count) {
-      v.fail_null("shardCount");
-    } else if (*req.shard_count < 1) {
-      v.value_at_least(*req.shard_count, "shardCount", 1);
-    } else if (*req.shard_count > 100000) {
-      v.value_at_most(*req.shard_count, "shardCount", 100000);
-    }
   }
   if (req.tags.size() > 200) v.length_at_most(map_repr(req.tags), "tags", 200);
   if (req.max_record_size_in_kib) validate_max_record_kib(v, *req.max_record_size_in_kib);

@@ -8,15 +8,48 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstring>
 #include <optional>
 #include <thread>
 
 #include <spdlog/spdlog.h>
 
+#include "common/record_buffer.hpp"
 #include "rill/logging.hpp"
 #include "streams/engine_impl.hpp"
 
 namespace rill::detail {
+
+/// The buffers of a subscription's events: a buffer released by the last copy
+/// of its event comes back here (its largest block kept) instead of being freed,
+/// so a steady subscriber allocates no data blocks. Shared by the subscription
+/// and the deleters of the buffers it handed out, so it outlives both.
+class event_buffer_pool : public std::enable_shared_from_this<event_buffer_pool> {
+ public:
+  std::shared_ptr<record_buffer> get() {
+    std::unique_ptr<record_buffer> b;
+    {
+      std::lock_guard lock(mu_);
+      if (!free_.empty()) {
+        b = std::move(free_.back());
+        free_.pop_back();
+      }
+    }
+    if (!b) b = std::make_unique<record_buffer>();
+    return std::shared_ptr<record_buffer>(b.release(), [pool = shared_from_this()](record_buffer* p) { pool->put(p); });
+  }
+
+ private:
+  static constexpr std::size_t kKeep = 4;  // events a subscriber may hold at once without allocating
+  void put(record_buffer* p) {
+    std::unique_ptr<record_buffer> b(p);
+    if (!b->recycle()) return;  // sanitizer / debug builds: freed, so a late read is caught
+    std::lock_guard lock(mu_);
+    if (free_.size() < kKeep) free_.push_back(std::move(b));
+  }
+  std::mutex mu_;
+  std::vector<std::unique_ptr<record_buffer>> free_;  // guarded by mu_
+};
 
 namespace {
 
@@ -35,10 +68,6 @@ void cpu_relax() noexcept {
 
 }  // namespace
 
-class fanout_subscription;
-/// Set by a delivery task while it drops its reference (see ~fanout_subscription).
-static thread_local const fanout_subscription* dying_on_delivery_thread = nullptr;
-
 /// One SubscribeToShard pipe. See rill::subscription.
 class fanout_subscription final : public subscription, public std::enable_shared_from_this<fanout_subscription> {
  public:
@@ -55,21 +84,28 @@ class fanout_subscription final : public subscription, public std::enable_shared
         opt_(std::move(options)),
         limited_(limited),
         pipe_(hub.opt.pipe_bytes_per_second, hub.opt.pipe_bytes_per_second, now),
-        position_(position) {
+        position_(position),
+        pool_(std::make_shared<event_buffer_pool>()) {
     manual_ = dynamic_cast<manual_clock*>(clock_.get());
-    if (opt_.handler) delivery_ = clock_->make_scheduler();
+    // Callback mode: on a manual clock delivery is a task of a scheduler of the
+    // clock (it runs inside advance()); otherwise a delivery thread of the
+    // subscription's own, woken like a pull() waiter (a put costs the writer an
+    // atomic add and, when the thread sleeps, one notify: no task per put).
+    if (opt_.handler && manual_) delivery_ = clock_->make_scheduler();
   }
 
   ~fanout_subscription() override {
     unregister();
-    if (delivery_ && dying_on_delivery_thread == this) {
-      // Destroyed by its own delivery task: the scheduler cannot be destroyed
-      // from inside its own thread (its io_context is still running the task).
-      // Another thread shuts it down, joining this one once the task returns.
-      std::thread([d = std::move(delivery_)]() mutable { d.reset(); }).detach();
-      return;
-    }
     if (delivery_) delivery_->shutdown();
+    // The delivery thread holds a reference until it returns, so it has finished
+    // by now, or it is the thread running this destructor.
+    if (loop_.joinable()) {
+      if (loop_.get_id() == std::this_thread::get_id()) {
+        loop_.detach();
+      } else {
+        loop_.join();
+      }
+    }
   }
 
   /// Joins the shard's subscribers and starts the timers.
@@ -85,6 +121,12 @@ class fanout_subscription final : public subscription, public std::enable_shared
       if (auto s = w.lock()) s->finish(std::nullopt);
     });
     schedule_heartbeat(now);
+    if (opt_.handler && !manual_) {
+      loop_ = std::thread([self = shared_from_this()]() mutable {
+        self->delivery_loop();
+        self.reset();  // may destroy the subscription (its destructor detaches this thread)
+      });
+    }
     wake();  // records may already be there
   }
 
@@ -120,30 +162,39 @@ class fanout_subscription final : public subscription, public std::enable_shared
         while (signals_.load(std::memory_order_acquire) == seen && clock_->now() < deadline) cpu_relax();
       } else {
         // A timer on the engine's clock ends the wait; the condition variable
-        // never times out by itself.
-        std::uint64_t gen = 0;
+        // never times out by itself. The timer is kept between calls: one
+        // armed for an earlier deadline than ours wakes us early (we re-arm),
+        // so a steady reader arms about one timer per timeout, not per event.
+        bool arm = false;
+        std::uint64_t fires = 0;
         {
           std::lock_guard lock(mu_);
-          gen = ++wait_gen_;
+          if (!timer_armed_ || timer_deadline_ > deadline) {
+            timer_armed_ = true;
+            timer_deadline_ = deadline;
+            arm = true;
+          }
+          fires = timer_fires_;
         }
-        std::weak_ptr<fanout_subscription> w = weak_from_this();
-        const auto task = timers_->call_at(deadline, [w, gen] {
-          if (auto s = w.lock()) s->time_out(gen);
-        });
+        if (arm) {
+          std::weak_ptr<fanout_subscription> w = weak_from_this();
+          timers_->call_at(deadline, [w, deadline] {
+            if (auto s = w.lock()) s->time_out(deadline);
+          });
+        }
         {
           std::unique_lock lock(mu_);
           waiting_.store(true, std::memory_order_seq_cst);
           cv_.wait(lock, [&] {
-            return signals_.load(std::memory_order_seq_cst) != seen || timed_out_gen_ == gen || detached_;
+            return signals_.load(std::memory_order_seq_cst) != seen || timer_fires_ != fires || detached_;
           });
           waiting_.store(false, std::memory_order_relaxed);
         }
-        timers_->cancel(task);
       }
       r = produce();
       if (!r || r->has_value() || ended() || clock_->now() >= deadline) return r;
       std::lock_guard lock(mu_);
-      if (timed_out_gen_ == wait_gen_ || detached_) return r;
+      if (detached_) return r;
     }
   }
 
@@ -176,40 +227,42 @@ class fanout_subscription final : public subscription, public std::enable_shared
   void detach() {
     finish(error(error_code::internal_failure, "The engine has shut down"));
     if (delivery_) delivery_->shutdown();
-    std::lock_guard lock(mu_);
-    detached_ = true;
-    cv_.notify_all();
+    {
+      std::lock_guard lock(mu_);
+      detached_ = true;
+      cv_.notify_all();
+    }
+    // The delivery thread hands the handler the InternalFailure and returns.
+    if (loop_.joinable() && loop_.get_id() != std::this_thread::get_id()) loop_.join();
   }
 
   /// A put, a timer or an end: something to look at.
   void wake() {
     signals_.fetch_add(1, std::memory_order_seq_cst);
     if (delivery_) {
-      if (!drain_pending_.exchange(true, std::memory_order_acq_rel)) {
+      // seq_cst, as drain()'s store and resume()'s flag: a drain that missed
+      // resume()'s flag is followed by another (see drain()).
+      if (!drain_pending_.exchange(true, std::memory_order_seq_cst)) {
         std::weak_ptr<fanout_subscription> w = weak_from_this();
         delivery_->call_at(clock_->now(), [w] {
-          auto s = w.lock();
-          if (!s) return;
-          s->drain();
-          // The owner may have let go meanwhile: then this reference is the last
-          // and the destructor runs here, on the delivery thread (see below).
-          dying_on_delivery_thread = s.get();
-          s.reset();
-          dying_on_delivery_thread = nullptr;
+          if (auto s = w.lock()) s->drain();
         });
       }
       return;
     }
     if (waiting_.load(std::memory_order_seq_cst)) {
-      std::lock_guard lock(mu_);
+      // Taking the lock orders us after a waiter's predicate check; notifying
+      // after releasing it spares the woken waiter a block on mu_.
+      { std::lock_guard lock(mu_); }
       cv_.notify_all();
     }
   }
 
  private:
-  void time_out(std::uint64_t gen) {
+  void time_out(timestamp deadline) {
     std::lock_guard lock(mu_);
-    timed_out_gen_ = gen;
+    if (deadline == timer_deadline_) timer_armed_ = false;
+    ++timer_fires_;
     cv_.notify_all();
   }
 
@@ -246,25 +299,56 @@ class fanout_subscription final : public subscription, public std::enable_shared
     unregister();
   }
 
-  /// Callback mode: hands every ready event to the handler.
-  void drain() {
+  /// Callback mode: hands every ready event to the handler. False once the
+  /// subscription has ended (its exception or on_complete delivered).
+  ///
+  /// Paused by the subscriber: returns (true) without reading; records and
+  /// heartbeats wait until resume(), whose wake() runs drain() again (on a
+  /// manual clock, a new task: the flag is read after drain_pending_ is cleared,
+  /// all seq_cst; on the delivery thread, a new signal the loop has not seen).
+  /// An end is delivered even while paused, so a subscriber that cancels a
+  /// paused subscription (a client gone while its socket was full) or an engine
+  /// going away never waits on a resume() that will not come.
+  bool drain() {
     drain_pending_.store(false, std::memory_order_seq_cst);
     for (;;) {
-      // Paused by the subscriber: records wait in the shard until resume() wakes us.
-      if (paused_.load(std::memory_order_seq_cst)) return;
+      if (paused_.load(std::memory_order_seq_cst) && !ending()) return true;
       auto r = produce();
       if (!r) {
         opt_.handler(std::move(r).error());
-        return;
+        return false;
       }
       if (!r->has_value()) {
-        if (ended() && !completed_) {
-          completed_ = true;
-          if (opt_.on_complete) opt_.on_complete();
+        if (ended()) {
+          if (!completed_) {
+            completed_ = true;
+            if (opt_.on_complete) opt_.on_complete();
+          }
+          return false;
         }
-        return;
+        return true;
       }
       opt_.handler(std::move(**r));
+    }
+  }
+
+  /// An end has been requested or reached, or the engine is going away.
+  bool ending() const {
+    std::lock_guard lock(mu_);
+    return over_ || end_requested_ || detached_;
+  }
+
+  /// Callback mode off a manual clock: the delivery thread's loop, until the
+  /// subscription ends. Sleeps on cv_ (no timeout: heartbeats, expiry and ends
+  /// arrive as signals from the engine's clock).
+  void delivery_loop() {
+    for (;;) {
+      const std::uint64_t seen = signals_.load(std::memory_order_acquire);
+      if (!drain()) return;
+      std::unique_lock lock(mu_);
+      waiting_.store(true, std::memory_order_seq_cst);
+      cv_.wait(lock, [&] { return signals_.load(std::memory_order_seq_cst) != seen || detached_; });
+      waiting_.store(false, std::memory_order_relaxed);
     }
   }
 
@@ -304,18 +388,51 @@ class fanout_subscription final : public subscription, public std::enable_shared
     if (allowed && from < log.end_offset()) {
       const std::uint32_t index = shard_->id.index();
       const std::uint64_t create_s = shard_->create_s;
-      const encryption_type enc = stream_->encryption;
       auto& out = ev.records;
-      const auto read = log.read(
-          from, static_cast<std::size_t>(std::clamp(opt_.max_event_records, 1, 10000)),
-          static_cast<std::size_t>(std::max<std::int64_t>(1, opt_.max_event_bytes)),
-          [&](std::span<const log_record> batch) {
-            for (const log_record& rec : batch) {
-              out.push_back(owned_record{sequence_number(create_s, index, rec.offset + 1, seconds_of(rec.arrival)),
-                                         rec.arrival, std::string(rec.data), std::string(rec.partition_key), enc});
-            }
-          });
-      if (read.records > 0) from = read.next_offset;
+      const std::size_t max_records = static_cast<std::size_t>(std::clamp(opt_.max_event_records, 1, 10000));
+      const std::size_t max_bytes = static_cast<std::size_t>(std::max<std::int64_t>(1, opt_.max_event_bytes));
+      const std::uint64_t available = log.end_offset() - from;
+      out.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(available, max_records)));
+      // One copy of the stored bytes into a pooled buffer the event shares
+      // (as get_records results do): keys and data side by side, records view them.
+      std::shared_ptr<record_buffer> buf = pool_->get();
+      char* at = nullptr;
+      char* end = nullptr;
+      std::size_t chunk = std::clamp<std::size_t>(out.capacity() * 192, 4096, max_bytes + 4096);
+      std::int64_t last_ms = -1;
+      std::uint64_t seconds = 0;
+      const auto read = log.read(from, max_records, max_bytes, [&](std::span<const log_record> batch) {
+        for (const log_record& rec : batch) {
+          const std::size_t k = rec.partition_key.size();
+          const std::size_t n = std::max<std::size_t>(1, k + rec.data.size());
+          if (static_cast<std::size_t>(end - at) < n) {
+            const std::size_t size = std::max(n, chunk);
+            at = buf->allocate(size);
+            end = at + size;
+            chunk = std::min<std::size_t>(chunk * 2, max_bytes + 4096);
+          }
+          char* key = at;
+          at += n;
+          if (rec.partition_key.data() + k == rec.data.data()) {
+            std::memcpy(key, rec.partition_key.data(), k + rec.data.size());
+          } else {
+            if (k != 0) std::memcpy(key, rec.partition_key.data(), k);
+            if (!rec.data.empty()) std::memcpy(key + k, rec.data.data(), rec.data.size());
+          }
+          const std::int64_t ms = rec.arrival.time_since_epoch().count();
+          if (ms != last_ms) {
+            last_ms = ms;
+            seconds = seconds_of(rec.arrival);
+          }
+          out.push_back(record{sequence_number(create_s, index, rec.offset + 1, seconds), rec.arrival,
+                               std::string_view(key + k, rec.data.size()), std::string_view(key, k),
+                               rec.encrypted ? encryption_type::kms : encryption_type::none});
+        }
+      });
+      if (read.records > 0) {
+        from = read.next_offset;
+        ev.buffer = std::move(buf);
+      }
       if (limited_) pipe_.take(static_cast<std::int64_t>(read.bytes), now);
     } else if (!allowed) {
       // The pipe's 2 MiB/s is spent: look again when it has refilled a little.
@@ -368,6 +485,7 @@ class fanout_subscription final : public subscription, public std::enable_shared
   std::mutex read_mu_;      // serializes produce()
   token_bucket pipe_;       // guarded by read_mu_
   std::uint64_t position_;  // guarded by read_mu_
+  std::shared_ptr<event_buffer_pool> pool_;
   bool completed_ = false;  // the delivery thread's
 
   mutable std::mutex mu_;
@@ -375,7 +493,7 @@ class fanout_subscription final : public subscription, public std::enable_shared
   std::atomic<std::uint64_t> signals_{0};
   std::atomic<bool> waiting_{false};
   std::atomic<bool> drain_pending_{false};
-  std::atomic<bool> paused_{false};
+  std::atomic<bool> paused_{false};  // subscription::pause()
   bool registered_ = false;  // changed by start() and unregister()
   // Guarded by mu_.
   bool over_ = false;
@@ -383,10 +501,12 @@ class fanout_subscription final : public subscription, public std::enable_shared
   std::optional<error> pending_;
   bool heartbeat_due_ = false;
   bool detached_ = false;
-  std::uint64_t wait_gen_ = 0;
-  std::uint64_t timed_out_gen_ = 0;
+  bool timer_armed_ = false;       // a pull() timeout task is pending
+  timestamp timer_deadline_{};     // the earliest pending one's
+  std::uint64_t timer_fires_ = 0;  // pull() timeout tasks run so far
 
-  std::unique_ptr<scheduler> delivery_;  // callback mode
+  std::unique_ptr<scheduler> delivery_;  // callback mode on a manual clock
+  std::thread loop_;                     // callback mode otherwise: delivery_loop()
 };
 
 // --- the hub -------------------------------------------------------------------
@@ -818,7 +938,13 @@ result<std::shared_ptr<subscription>> engine::subscribe_to_shard(const subscribe
     lease.sub = sub;
   }
   sub->start(now);
-  return std::shared_ptr<subscription>(std::move(sub));
+  // The caller's handle: dropping it cancels. (A callback subscription's
+  // delivery thread holds its own reference until it has delivered the end.)
+  detail::fanout_subscription* raw = sub.get();
+  return std::shared_ptr<subscription>(raw, [keep = std::move(sub)](subscription*) mutable {
+    keep->cancel();
+    keep.reset();
+  });
 }
 
 }  // namespace rill

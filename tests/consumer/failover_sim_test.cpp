@@ -49,8 +49,8 @@ struct sim_stats {
 
 class failover_sim {
  public:
-  explicit failover_sim(std::uint64_t seed, const std::string& lease_dir = {}, int steps = 600)
-      : rng_(seed), steps_(steps) {
+  explicit failover_sim(std::uint64_t seed, const std::string& lease_dir = {}, int steps = 600, bool fan_out = false)
+      : rng_(seed), steps_(steps), fan_out_(fan_out) {
     popts_.checkpoint_every_n_batches = 1 + static_cast<int>(rng_() % 3);
     clock_ = std::make_shared<manual_clock>();
     engine_ = std::make_unique<engine>(engine_options{.clock = clock_});
@@ -105,6 +105,9 @@ class failover_sim {
     c.parent_shard_poll_interval_millis = 2s;
     c.max_leases_to_steal_at_one_time = 2;
     c.random_seed = rng_() | 1;
+    // Enhanced fan-out: each worker its own factory (as separate processes);
+    // the first registers the consumer, the others find it.
+    if (fan_out_) c.retrieval = make_fan_out_retrieval_factory();
     auto s = scheduler::create(std::move(c));
     EXPECT_TRUE(s);
     w.s = std::move(*s);
@@ -270,6 +273,7 @@ class failover_sim {
 
   std::mt19937_64 rng_;
   int steps_ = 600;
+  bool fan_out_ = false;
   std::shared_ptr<manual_clock> clock_;
   std::unique_ptr<engine> engine_;
   std::shared_ptr<lease_store> store_;
@@ -326,6 +330,35 @@ TEST(KclFailoverSimulation, OnTheDirectoryLeaseStore) {
       "duplicates\n",
       static_cast<unsigned long long>(seed), s.records, s.kills, s.pauses, s.splits, s.merges, s.duplicates);
   std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace rill::kcl
+
+namespace rill::kcl {
+namespace {
+
+// The same simulation with enhanced fan-out retrieval: subscriptions taken over
+// by the next owner (ResourceInUseException), ended by their 5-minute life or
+// the end of a shard, resumed from continuation sequence numbers. Seeds:
+// RILL_SEED (first, default 205) and RILL_KCL_FANOUT_SIM_SEEDS (default 3; the
+// defaults include seeds with non-graceful failovers that duplicate records).
+TEST(KclFailoverSimulation, WithEnhancedFanOut) {
+  const std::uint64_t first = rill::testing::test_seed(205);
+  int seeds = 3;
+  if (const char* env = std::getenv("RILL_KCL_FANOUT_SIM_SEEDS"); env && *env) seeds = std::max(1, std::atoi(env));
+  for (int i = 0; i < seeds; ++i) {
+    const std::uint64_t seed = first + static_cast<std::uint64_t>(i);
+    SCOPED_TRACE("fan-out simulation seed " + std::to_string(seed) + " (replay: RILL_SEED=" + std::to_string(seed) +
+                 " RILL_KCL_FANOUT_SIM_SEEDS=1)");
+    auto s = failover_sim(seed, {}, 600, /*fan_out=*/true).run();
+    std::printf(
+        "[ SIM      ] seed %llu (fan-out): %d records, %d kills, %d pauses, %d graceful, %d restarts, %d splits, "
+        "%d merges, %d duplicates\n",
+        static_cast<unsigned long long>(seed), s.records, s.kills, s.pauses, s.graceful, s.restarts, s.splits, s.merges,
+        s.duplicates);
+    if (::testing::Test::HasFailure()) break;
+  }
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "consumer/lease_ops.hpp"
 #include "rill/lease.hpp"
 #include "seed.hpp"
+#include "storage/fault_file_system.hpp"
 
 namespace rill::kcl {
 namespace {
@@ -267,41 +268,50 @@ TEST(FileLeaseStore, EscapesKeysThatAreNotFileNames) {
   std::filesystem::remove_all(dir);
 }
 
-// A file system whose writes fail on demand: the store reports InternalFailure
-// and the lease on disk is unchanged.
-class failing_fs final : public lease_file_system {
- public:
-  explicit failing_fs(std::shared_ptr<lease_file_system> inner) : inner_(std::move(inner)) {}
-  bool fail_writes = false;
-  result<void> create_dir(const std::string& p) override { return inner_->create_dir(p); }
-  result<std::optional<std::string>> read_file(const std::string& p) override { return inner_->read_file(p); }
-  result<void> write_file_atomic(const std::string& p, std::string_view c, bool s) override {
-    if (fail_writes) return error(error_code::internal_failure, "injected ENOSPC");
-    return inner_->write_file_atomic(p, c, s);
-  }
-  result<void> remove_file(const std::string& p) override { return inner_->remove_file(p); }
-  result<std::vector<std::string>> list_dir(const std::string& p) override { return inner_->list_dir(p); }
-  result<std::shared_ptr<void>> lock_file(const std::string& p, bool e) override { return inner_->lock_file(p, e); }
-
- private:
-  std::shared_ptr<lease_file_system> inner_;
-};
-
+// Writes that fail (rill's fault-injecting file system): the store reports
+// InternalFailure and the lease on disk is unchanged.
 TEST(FileLeaseStore, AFailedWriteIsAnErrorAndChangesNothing) {
   const auto dir = temp_dir("faults");
-  auto fs = std::make_shared<failing_fs>(make_posix_lease_file_system());
+  auto fs = std::make_shared<fault_file_system>();
   auto store = *make_file_lease_store(dir, {.sync = false, .file_system = fs});
   lease l = make_lease("s1");
   ASSERT_EQ(*store->create_lease_if_not_exists(l), write_status::applied);
-  fs->fail_writes = true;
+  for (const fs_op op : {fs_op::append, fs_op::rename, fs_op::open}) {
+    fs->inject({.op = op, .err = ENOSPC, .times = 0});
+    lease attempt = l;
+    auto r = store->take_lease(attempt, "A");
+    ASSERT_FALSE(r) << static_cast<int>(op);
+    EXPECT_EQ(r.error().name(), "InternalFailure");
+    EXPECT_EQ(attempt, l);  // the caller's copy is untouched
+    fs->clear();
+    EXPECT_EQ(**store->get_lease("s1"), l);
+  }
   lease attempt = l;
-  auto r = store->take_lease(attempt, "A");
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().name(), "InternalFailure");
-  EXPECT_EQ(attempt, l);  // the caller's copy is untouched
-  fs->fail_writes = false;
-  EXPECT_EQ(**store->get_lease("s1"), l);
   EXPECT_EQ(*store->take_lease(attempt, "A"), write_status::applied);
+  std::filesystem::remove_all(dir);
+}
+
+// A power cut (every byte not synced is lost) after synced writes: each lease
+// is the last one written, none torn, even with a write cut short mid-way.
+TEST(FileLeaseStore, APowerCutLosesNoSyncedWrite) {
+  const auto dir = temp_dir("powercut");
+  auto fs = std::make_shared<fault_file_system>();
+  auto store = *make_file_lease_store(dir, {.sync = true, .file_system = fs});
+  std::vector<lease> last;
+  for (int i = 0; i < 3; ++i) {
+    lease l = make_lease("s" + std::to_string(i));
+    ASSERT_EQ(*store->create_lease_if_not_exists(l), write_status::applied);
+    ASSERT_EQ(*store->take_lease(l, "A"), write_status::applied);
+    last.push_back(l);
+  }
+  fs->inject({.op = fs_op::append, .err = EIO, .short_write = true, .path_contains = "s1"});
+  lease attempt = last[1];
+  ASSERT_FALSE(store->take_lease(attempt, "B"));
+  ASSERT_TRUE(fs->drop_unsynced());
+  auto reopened = *make_file_lease_store(dir, {.sync = true, .file_system = fs});
+  auto all = reopened->list_leases();
+  ASSERT_TRUE(all) << all.error().to_string();
+  EXPECT_EQ(*all, last);
   std::filesystem::remove_all(dir);
 }
 
@@ -400,6 +410,41 @@ TEST(LeaseJson, MutatedFilesNeverCrashTheParser) {
     }
   }
   EXPECT_GT(parsed, 0);
+}
+
+}  // namespace
+}  // namespace rill::kcl
+
+namespace rill::kcl {
+namespace {
+
+// rill::file_system::lock_file_waiting, which the directory store locks with:
+// shared locks coexist, an exclusive one excludes (probed with the data
+// directory's non-blocking exclusive lock_file, which must then fail), and
+// releasing lets the next holder in. POSIX and the fault-injecting wrapper.
+TEST(FileSystemWaitingLock, SharedLocksCoexistAndExclusiveExcludes) {
+  const auto dir = (std::filesystem::temp_directory_path() / ("rill_kcl_lock_" + std::to_string(::getpid()))).string();
+  std::filesystem::create_directories(dir);
+  const std::string path = dir + "/LOCK";
+  for (std::shared_ptr<rill::file_system> fs :
+       {rill::posix_file_system(), std::shared_ptr<rill::file_system>(std::make_shared<fault_file_system>())}) {
+    {
+      auto a = fs->lock_file_waiting(path, /*shared=*/true);
+      auto b = fs->lock_file_waiting(path, /*shared=*/true);  // does not wait for a
+      ASSERT_TRUE(a && b);
+      auto probe = fs->lock_file(path);
+      ASSERT_FALSE(probe);
+      EXPECT_NE(probe.error().message().find("is locked"), std::string::npos);
+    }
+    {
+      auto x = fs->lock_file_waiting(path, /*shared=*/false);
+      ASSERT_TRUE(x);
+      EXPECT_FALSE(fs->lock_file(path));
+    }
+    auto after = fs->lock_file(path);  // every holder released
+    EXPECT_TRUE(after);
+  }
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

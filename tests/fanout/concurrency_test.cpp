@@ -49,7 +49,7 @@ void pull_all(subscription& sub, std::vector<int>& got) {
       ASSERT_FALSE(sub.ended());
       continue;
     }
-    for (const auto& rec : (*r)->records) got.push_back(std::stoi(rec.data));
+    for (const auto& rec : (*r)->records) got.push_back(std::stoi(std::string(rec.data)));
   }
 }
 
@@ -91,7 +91,7 @@ TEST(SubscribeToShardConcurrency, CallbackSubscriberSeesEveryRecordInOrder) {
   opt.handler = [&](result<subscribe_to_shard_event> ev) {
     ASSERT_TRUE(ev.ok());
     std::lock_guard lock(mu);
-    for (const auto& rec : ev->records) got.push_back(std::stoi(rec.data));
+    for (const auto& rec : ev->records) got.push_back(std::stoi(std::string(rec.data)));
     cv.notify_all();
   };
   auto sub = value_or_throw(
@@ -105,6 +105,101 @@ TEST(SubscribeToShardConcurrency, CallbackSubscriberSeesEveryRecordInOrder) {
   sub->cancel();
   std::lock_guard lock(mu);
   expect_sequence(got);
+}
+
+// Callback pipes have a delivery thread each. Dropping the handle while records
+// flow cancels: on_complete once, no handler call after it.
+TEST(SubscribeToShardConcurrency, DroppingACallbackPipeWhileRecordsFlowCompletesIt) {
+  fixture f;
+  std::mutex mu;
+  std::condition_variable cv;
+  int events = 0;
+  int completes = 0;
+  bool late = false;
+  subscription_options opt;
+  opt.handler = [&](result<subscribe_to_shard_event> ev) {
+    EXPECT_TRUE(ev.ok());
+    std::lock_guard lock(mu);
+    late = late || completes > 0;
+    ++events;
+    cv.notify_all();
+  };
+  opt.on_complete = [&] {
+    std::lock_guard lock(mu);
+    ++completes;
+    cv.notify_all();
+  };
+  auto sub = value_or_throw(
+      f.e.subscribe_to_shard({.consumer_arn = f.consumer, .shard_id = "shardId-000000000000", .options = opt}), "sub");
+  std::thread writer([&] { f.write_all(); });
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 20s, [&] { return events > 0; }));
+  }
+  sub.reset();
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 20s, [&] { return completes > 0; }));
+  }
+  writer.join();
+  std::lock_guard lock(mu);
+  EXPECT_EQ(completes, 1);
+  EXPECT_FALSE(late);
+}
+
+// A handler may drop the last handle from inside itself (on the delivery thread).
+TEST(SubscribeToShardConcurrency, AHandlerMayDropTheLastHandle) {
+  fixture f;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::shared_ptr<subscription> sub;
+  bool completed = false;
+  subscription_options opt;
+  opt.handler = [&](result<subscribe_to_shard_event> ev) {
+    EXPECT_TRUE(ev.ok());
+    std::lock_guard lock(mu);
+    sub.reset();
+  };
+  opt.on_complete = [&] {
+    std::lock_guard lock(mu);
+    completed = true;
+    cv.notify_all();
+  };
+  {
+    std::lock_guard lock(mu);
+    sub = value_or_throw(
+        f.e.subscribe_to_shard({.consumer_arn = f.consumer, .shard_id = "shardId-000000000000", .options = opt}),
+        "sub");
+  }
+  value_or_throw(f.e.put_record({.stream_name = "s", .data = "x", .partition_key = "k"}), "put");
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, 20s, [&] { return completed; }));
+  EXPECT_EQ(sub, nullptr);
+}
+
+// An engine destroyed under a live callback pipe ends it with InternalFailure;
+// the handle may then only be destroyed.
+TEST(SubscribeToShardConcurrency, AnEngineGoingAwayEndsACallbackPipe) {
+  auto f = std::make_unique<fixture>();
+  std::atomic<int> failures{0};
+  std::atomic<int> events{0};
+  subscription_options opt;
+  opt.handler = [&](result<subscribe_to_shard_event> ev) {
+    if (ev) {
+      ++events;
+    } else {
+      EXPECT_EQ(ev.error().code(), error_code::internal_failure);
+      ++failures;
+    }
+  };
+  auto sub = value_or_throw(
+      f->e.subscribe_to_shard({.consumer_arn = f->consumer, .shard_id = "shardId-000000000000", .options = opt}),
+      "sub");
+  f->write_all();
+  f.reset();  // joins the delivery thread after it has handed over the failure
+  EXPECT_EQ(failures.load(), 1);
+  EXPECT_TRUE(sub->ended());
+  sub.reset();
 }
 
 TEST(SubscribeToShardConcurrency, TakeoverAndDeregisterRaceWithPullers) {

@@ -55,7 +55,7 @@ std::vector<subscribe_to_shard_event> drain(subscription& sub) {
 std::vector<std::string> datas(const std::vector<subscribe_to_shard_event>& events) {
   std::vector<std::string> out;
   for (const auto& ev : events) {
-    for (const auto& r : ev.records) out.push_back(r.data);
+    for (const auto& r : ev.records) out.emplace_back(r.data);
   }
   return out;
 }
@@ -330,7 +330,7 @@ TEST(SubscribeToShard, CallbackModeDeliversInsideAdvance) {
       failure = ev.error().code();
       return;
     }
-    for (const auto& r : ev->records) got.push_back(r.data);
+    for (const auto& r : ev->records) got.emplace_back(r.data);
   };
   opt.on_complete = [&] { ++completed; };
   auto sub = subscribe(e, consumer_of(e, "s", "c"), kShard0, {}, opt);

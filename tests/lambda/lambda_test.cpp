@@ -27,23 +27,33 @@ TEST(LambdaMapping, BatchesOfBatchSizeWithLambdasEventShape) {
   for (int i = 0; i < 25; ++i)
     last_seq = s.put("k" + std::to_string(i), "r" + std::to_string(i)).sequence_number.to_string();
   std::vector<std::size_t> sizes;
-  kinesis_event first;
   event_source_mapping esm(*e, *e.clock, {.stream_name = "s", .batch_size = 10}, [&](const kinesis_event& ev) {
-    if (sizes.empty()) first = ev;
+    if (sizes.empty()) {
+      // The event's views are valid during the call.
+      if (ev.records.empty()) {
+        ADD_FAILURE() << "an empty batch";
+        return function_response{};
+      }
+      const auto& r = ev.records[0];
+      EXPECT_EQ(r.kinesis.data, "r0");
+      EXPECT_EQ(r.kinesis.data_base64(), "cjA=");
+      EXPECT_EQ(r.kinesis.partition_key, "k0");
+      EXPECT_EQ(r.kinesis.kinesis_schema_version, "1.0");
+      EXPECT_EQ(r.event_source, "aws:kinesis");
+      EXPECT_EQ(r.event_version, "1.0");
+      EXPECT_EQ(r.event_name, "aws:kinesis:record");
+      EXPECT_EQ(r.event_id(), "shardId-000000000000:" + r.kinesis.sequence_number.to_string());
+      EXPECT_EQ(r.event_source_arn(), "arn:aws:kinesis:us-east-1:000000000000:stream/s");
+      EXPECT_EQ(r.aws_region(), "us-east-1");
+      EXPECT_DOUBLE_EQ(r.kinesis.approximate_arrival_timestamp, 1704067200.0);
+      EXPECT_FALSE(ev.window.has_value());
+      EXPECT_FALSE(ev.is_final_invoke_for_window);
+    }
     sizes.push_back(ev.records.size());
     return function_response{};
   });
   ASSERT_OK(esm.run_until_caught_up());
   EXPECT_EQ(sizes, (std::vector<std::size_t>{10, 10, 5}));
-  const auto& r = first.records.at(0);
-  EXPECT_EQ(r.kinesis.data, "r0");
-  EXPECT_EQ(r.kinesis.data_base64(), "cjA=");
-  EXPECT_EQ(r.kinesis.partition_key, "k0");
-  EXPECT_EQ(r.event_source, "aws:kinesis");
-  EXPECT_EQ(r.event_name, "aws:kinesis:record");
-  EXPECT_EQ(r.event_id, "shardId-000000000000:" + r.kinesis.sequence_number);
-  EXPECT_EQ(r.event_source_arn, "arn:aws:kinesis:us-east-1:000000000000:stream/s");
-  EXPECT_DOUBLE_EQ(r.kinesis.approximate_arrival_timestamp, 1704067200.0);
   EXPECT_EQ(esm.checkpoints().at("shardId-000000000000"), last_seq);
   EXPECT_EQ(esm.stats().records_processed, 25);
 }
@@ -95,7 +105,7 @@ TEST(LambdaMapping, BisectIsolatesAPoisonRecordAndTheRestProceed) {
                              for (const auto& r : ev.records) {
                                if (r.kinesis.data == "poison") return function_response{.function_error = true};
                              }
-                             for (const auto& r : ev.records) processed.push_back(r.kinesis.data);
+                             for (const auto& r : ev.records) processed.emplace_back(r.kinesis.data);
                              return function_response{};
                            });
   ASSERT_OK(esm.run_until_caught_up());
@@ -151,7 +161,7 @@ TEST(LambdaMapping, RecordAgeIsHonouredOnTheClock) {
                            [&](const kinesis_event& ev) {
                              ++calls;
                              last.clear();
-                             for (const auto& r : ev.records) last.push_back(r.kinesis.data);
+                             for (const auto& r : ev.records) last.emplace_back(r.kinesis.data);
                              if (calls < 4) {
                                e.advance(10s);  // each failing try takes 10 s
                                return function_response{.function_error = true};
@@ -180,7 +190,7 @@ TEST(LambdaMapping, RecordAgeIsHonouredOnTheClock) {
                             [&](const kinesis_event& ev) {
                               ++calls;
                               last.clear();
-                              for (const auto& r : ev.records) last.push_back(r.kinesis.data);
+                              for (const auto& r : ev.records) last.emplace_back(r.kinesis.data);
                               if (calls < 5) {
                                 e2.advance(10s);
                                 return function_response{.function_error = true};
@@ -205,7 +215,7 @@ TEST(LambdaMapping, ReportBatchItemFailuresCheckpointsBeforeTheLowestFailure) {
   event_source_mapping esm(*e, *e.clock, {.stream_name = "s", .batch_size = 6, .report_batch_item_failures = true},
                            [&](const kinesis_event& ev) {
                              std::vector<std::string> b;
-                             for (const auto& r : ev.records) b.push_back(r.kinesis.data);
+                             for (const auto& r : ev.records) b.emplace_back(r.kinesis.data);
                              batches.push_back(b);
                              if (batches.size() == 1) {
                                // Items 4 and 2 fail: retry from 2.
@@ -235,14 +245,14 @@ TEST(LambdaMapping, ParallelizationFactorTenKeepsPerKeyOrder) {
   }
   std::map<std::string, int> next_seen;
   int batches = 0;
-  event_source_mapping esm(*e, *e.clock, {.stream_name = "s", .batch_size = 50, .parallelization_factor = 10},
-                           [&](const kinesis_event& ev) {
-                             ++batches;
-                             for (const auto& r : ev.records) {
-                               EXPECT_EQ(std::stoi(r.kinesis.data), next_seen[r.kinesis.partition_key]++);
-                             }
-                             return function_response{};
-                           });
+  event_source_mapping esm(
+      *e, *e.clock, {.stream_name = "s", .batch_size = 50, .parallelization_factor = 10}, [&](const kinesis_event& ev) {
+        ++batches;
+        for (const auto& r : ev.records) {
+          EXPECT_EQ(std::stoi(std::string(r.kinesis.data)), next_seen[std::string(r.kinesis.partition_key)]++);
+        }
+        return function_response{};
+      });
   ASSERT_OK(esm.run_until_caught_up());
   EXPECT_EQ(next_seen, next_put);
   EXPECT_GT(batches, 12);  // batches were split by key
@@ -263,7 +273,7 @@ TEST(LambdaMapping, InitialCheckpointsSkipWhatWasProcessed) {
   std::vector<std::string> got;
   event_source_mapping again(*e, *e.clock, {.stream_name = "s", .initial_checkpoints = cp},
                              [&](const kinesis_event& ev) {
-                               for (const auto& r : ev.records) got.push_back(r.kinesis.data);
+                               for (const auto& r : ev.records) got.emplace_back(r.kinesis.data);
                                return function_response{};
                              });
   ASSERT_OK(again.run_until_caught_up());

@@ -9,6 +9,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -282,6 +284,128 @@ TEST(SubscribeToShard, ASlowReaderPausesTheSubscriptionAndLosesNothing) {
   ASSERT_EQ(got.size(), static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) EXPECT_TRUE(got[i].starts_with("r" + std::to_string(i) + ".")) << i;
   r.stream->close();
+}
+
+// --- subscription::pause / resume (the engine's, which the pipe relies on) -------
+
+// A callback subscription's record and heartbeat events, and its end.
+struct paused_probe {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::string> data;
+  int heartbeats = 0;
+  int completes = 0;
+  std::vector<std::string> errors;
+
+  subscription_options options() {
+    subscription_options o;
+    o.handler = [this](result<subscribe_to_shard_event> ev) {
+      std::lock_guard lock(mu);
+      if (!ev) {
+        errors.emplace_back(ev.error().name());
+      } else if (ev->records.empty()) {
+        ++heartbeats;
+      } else {
+        for (const auto& r : ev->records) data.emplace_back(r.data);
+      }
+      cv.notify_all();
+    };
+    o.on_complete = [this] {
+      std::lock_guard lock(mu);
+      ++completes;
+      cv.notify_all();
+    };
+    return o;
+  }
+  template <class P>
+  bool wait(P p) {  // a wall-clock bound only against a hang
+    std::unique_lock lock(mu);
+    return cv.wait_for(lock, 20s, [&] { return p(); });
+  }
+};
+
+// On a manual clock delivery is a task inside advance(): paused, neither records
+// nor heartbeats are handed over however far time moves; resume() delivers what
+// waited, in order. A paused subscription that is cancelled still completes.
+TEST(SubscriptionPause, OnAManualClockRecordsAndHeartbeatsWaitForResumeButAnEndDoesNot) {
+  fanout_fixture x;
+  paused_probe p;
+  auto sub = x.engine->subscribe_to_shard(
+      {.consumer_arn = x.consumer_arn, .shard_id = "shardId-000000000000", .options = p.options()});
+  ASSERT_TRUE(sub.ok()) << sub.error();
+  x.put(2, 0);
+  x.clock->advance(1ms);
+  EXPECT_EQ(p.data.size(), 2u);
+  (*sub)->pause();
+  x.clock->advance(3s);
+  EXPECT_EQ(p.heartbeats, 0);
+  (*sub)->resume();
+  x.clock->run_due();
+  EXPECT_EQ(p.heartbeats, 1) << "the heartbeat that came due while paused, once";
+  (*sub)->pause();
+  x.put(3, 2);
+  x.clock->advance(10ms);
+  EXPECT_EQ(p.data.size(), 2u);
+  (*sub)->resume();
+  x.clock->run_due();
+  ASSERT_EQ(p.data.size(), 5u);
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(p.data[i].starts_with("r" + std::to_string(i))) << i;
+  (*sub)->pause();
+  x.put(1, 5);
+  (*sub)->cancel();  // an end while paused is delivered without a resume()
+  x.clock->run_due();
+  EXPECT_EQ(p.completes, 1);
+  EXPECT_EQ(p.data.size(), 5u) << "the record put while paused waits in the shard";
+  EXPECT_TRUE(p.errors.empty());
+}
+
+// Off a manual clock the subscription's delivery thread sleeps while paused and
+// resume() wakes it; a paused subscription whose handle is dropped completes and
+// its thread returns, and an engine destroyed under a paused one ends it with
+// InternalFailure instead of waiting for a resume().
+TEST(SubscriptionPause, OnItsDeliveryThreadAPausedPipeResumesAndEndsWhenDroppedOrDetached) {
+  auto clock = std::make_shared<system_clock>();
+  auto e = std::make_unique<rill::engine>(engine_options{.clock = clock});
+  ASSERT_TRUE(e->create_stream({.stream_name = "s", .shard_count = 1}).ok());
+  const auto arn = e->describe_stream_summary({.stream_name = "s"})->stream_description_summary.stream_arn;
+  const auto consumer = e->register_stream_consumer({.stream_arn = arn, .consumer_name = "c"})->consumer.consumer_arn;
+  const auto put = [&](const std::string& d) {
+    ASSERT_TRUE(e->put_record({.stream_name = "s", .data = d, .partition_key = "k"}).ok());
+  };
+  paused_probe p;
+  auto sub = e->subscribe_to_shard({.consumer_arn = consumer, .shard_id = "shardId-000000000000",
+                                    .starting_position = {.type = shard_iterator_type::trim_horizon},
+                                    .options = p.options()});
+  ASSERT_TRUE(sub.ok()) << sub.error();
+  put("a");
+  ASSERT_TRUE(p.wait([&] { return p.data.size() == 1; }));
+  (*sub)->pause();
+  put("b");
+  put("c");
+  {
+    // Held back: nothing arrives within a while (a wake per put, no event).
+    std::unique_lock lock(p.mu);
+    EXPECT_FALSE(p.cv.wait_for(lock, 200ms, [&] { return p.data.size() > 1; }));
+  }
+  (*sub)->resume();
+  ASSERT_TRUE(p.wait([&] { return p.data.size() == 3; }));
+  EXPECT_EQ(p.data, (std::vector<std::string>{"a", "b", "c"}));
+  (*sub)->pause();
+  sub->reset();
+  ASSERT_TRUE(p.wait([&] { return p.completes == 1; })) << "a dropped paused pipe completes";
+
+  paused_probe q;  // another consumer (the first one's lease holds for 5 s)
+  const auto consumer2 = e->register_stream_consumer({.stream_arn = arn, .consumer_name = "d"})->consumer.consumer_arn;
+  auto held = e->subscribe_to_shard({.consumer_arn = consumer2, .shard_id = "shardId-000000000000",
+                                .starting_position = {.type = shard_iterator_type::latest},
+                                .options = q.options()});
+  ASSERT_TRUE(held.ok()) << held.error();
+  (*held)->pause();
+  put("d");
+  e.reset();  // joins the delivery thread: it must not wait for a resume()
+  std::lock_guard lock(q.mu);
+  EXPECT_EQ(q.errors, std::vector<std::string>{"InternalFailure"});
+  EXPECT_TRUE(q.data.empty());
 }
 
 // --- over the transports ---------------------------------------------------------

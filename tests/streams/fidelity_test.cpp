@@ -264,6 +264,14 @@ TEST(Fidelity, EmptyStringsFailPatternAndLengthInModelOrder) {
                     "equal to 1",
                     value_error("", "streamName", kNamePattern), value_error("", "streamName", kMinLength1)}));
 
+  // ShardCount's model minimum holds for ON_DEMAND too, before any semantic check.
+  auto on_demand = e->create_stream(
+      {.stream_name = "od", .shard_count = 0, .stream_mode_details = stream_mode_details{stream_mode::on_demand}});
+  RILL_EXPECT_ERROR(on_demand, error_code::validation_exception);
+  EXPECT_EQ(on_demand.error().message(),
+            errors({"Value '0' at 'shardCount' failed to satisfy constraint: Member must have value greater than or "
+                    "equal to 1"}));
+
   auto describe = e->describe_stream({.stream_name = "", .limit = 0, .exclusive_start_shard_id = ""});
   RILL_EXPECT_ERROR(describe, error_code::validation_exception);
   EXPECT_EQ(describe.error().message(),
@@ -318,6 +326,31 @@ TEST(Fidelity, AtMostTenValidationErrors) {
   RILL_EXPECT_ERROR(puts, error_code::validation_exception);
   EXPECT_EQ(puts.error().message().rfind("10 validation errors detected: ", 0), 0U) << puts.error().message();
   EXPECT_EQ(puts.error().message().find("records.11.member"), std::string::npos);
+}
+
+// Over 500 entries: AWS prints the list as Java does (each entry's class and
+// identity hash) and then lists the entries' own failures, 10 in all; the
+// stream name's errors come after and are cut (kinesalite's test, pinned on AWS).
+TEST(Fidelity, TooManyEntriesPrintsTheListAndTheEntries) {
+  test_engine e;
+  std::vector<put_records_request_entry> entries(501, put_records_request_entry{.data = "", .partition_key = ""});
+  auto puts = e->put_records({.stream_name = "", .records = entries});
+  RILL_EXPECT_ERROR(puts, error_code::validation_exception);
+  const std::string& m = puts.error().message();
+  EXPECT_EQ(
+      m.rfind("10 validation errors detected: Value '[com.amazonaws.kinesis.v20131202.PutRecordsRequestEntry@", 0), 0U)
+      << m.substr(0, 200);
+  std::size_t entries_listed = 0;
+  for (std::size_t at = m.find("PutRecordsRequestEntry@"); at != std::string::npos;
+       at = m.find("PutRecordsRequestEntry@", at + 1)) {
+    ++entries_listed;
+  }
+  EXPECT_EQ(entries_listed, 501U);
+  EXPECT_NE(m.find("]' at 'records' failed to satisfy constraint: Member must have length less than or equal to 500; "
+                   "Value '' at 'records.1.member.partitionKey' failed to satisfy constraint: Member must have length "
+                   "greater than or equal to 1; Value '' at 'records.2.member.partitionKey'"),
+            std::string::npos);
+  EXPECT_EQ(m.find("streamName"), std::string::npos);
 }
 
 // Shard ids are resolved as AWS resolves them: the digits after the first '-'

@@ -75,6 +75,14 @@ TEST(LargeRecords, MaxRecordSizeIsSetShownAndEnforced) {
   auto capped = e->put_records({.stream_name = "plain", .records = seven});
   RILL_EXPECT_ERROR(capped, error_code::invalid_argument_exception);
   EXPECT_EQ(capped.error().message(), "Records size exceeds 5 MB limit");
+  std::vector<put_records_request_entry> eleven(11,
+                                                put_records_request_entry{.data = almost_mib, .partition_key = "k"});
+  auto over_ten = e->put_records({.stream_name = "plain", .records = eleven});
+  RILL_EXPECT_ERROR(over_ten, error_code::invalid_argument_exception);
+  EXPECT_EQ(over_ten.error().message(), "Records size exceeds 5 MB limit");  // the stream's cap, not the model's
+  auto big_over_ten = e->put_records({.stream_name = "big", .records = eleven});
+  RILL_EXPECT_ERROR(big_over_ten, error_code::invalid_argument_exception);
+  EXPECT_EQ(big_over_ten.error().message(), "Records size exceeds 10 MB limit");
 
   auto out_of_range = e->update_max_record_size({.stream_arn = arn, .max_record_size_in_kib = 512});
   RILL_EXPECT_ERROR(out_of_range, error_code::validation_exception);

@@ -7,10 +7,15 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <deque>
+#include <limits>
+#include <set>
+
+#include <spdlog/spdlog.h>
 
 #include "rill/kpl.hpp"
-#include "rill/reader.hpp"
+#include "rill/logging.hpp"
 
 namespace rill::lambda {
 
@@ -20,7 +25,31 @@ constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 
 error invalid(std::string message) { return error(error_code::invalid_argument_exception, std::move(message)); }
 
+constexpr std::size_t kMaxWindowStateBytes = std::size_t{1} << 20;  // Lambda's 1 MB state limit
+
+/// A record's arrival time back from Lambda's seconds-with-milliseconds form (exact).
+timestamp arrival_of(const kinesis_event_record& r) {
+  return timestamp(duration(std::llround(r.kinesis.approximate_arrival_timestamp * 1000.0)));
+}
+
+double lambda_seconds(timestamp t) { return static_cast<double>(t.time_since_epoch().count()) / 1000.0; }
+
+std::size_t state_bytes(const window_state& s) {
+  std::size_t n = 0;
+  for (const auto& [k, v] : s) n += k.size() + v.size();
+  return n;
+}
+
 }  // namespace
+
+std::string kinesis_event_record::event_id() const {
+  const std::string seq = kinesis.sequence_number.to_string();
+  const std::string_view shard = shard_id();
+  std::string out;
+  out.reserve(shard.size() + 1 + seq.size());
+  out.append(shard).append(1, ':').append(seq);
+  return out;
+}
 
 std::string kinesis_data::data_base64() const {
   std::string out;
@@ -45,30 +74,260 @@ std::string kinesis_data::data_base64() const {
   return out;
 }
 
-struct event_source_mapping::item {
-  owned_record record;
-  std::optional<std::uint64_t> sub_sequence_number;
-  std::string sequence_number;  // record.sequence_number as text, made once
+// --- reading: shard lineage, with GetRecords or SubscribeToShard -------------
+
+/// The records of one read, viewing `buffer`.
+struct feed_batch {
+  std::optional<shard_id> shard{};  // absent: no shard was read
+  std::vector<record> records{};
+  std::shared_ptr<const void> buffer{};
+  bool shard_done = false;
+  /// The read ended at the newest record of the shard.
+  bool caught_up = false;
 };
+
+/// Follows shard lineage as rill::stream_reader does (tail mode: parents are
+/// finished before their children are read, children of finished parents start
+/// at TRIM_HORIZON), but hands out the service's buffers instead of copies, and
+/// reads either with GetRecords or through a fan-out subscription per shard.
+class event_source_mapping::feed {
+ public:
+  feed(kinesis& client, const event_source_mapping_options& o) : client_(client), o_(o) {}
+
+  result<feed_batch> next() {
+    if (needs_listing_) {
+      if (auto r = refresh(); !r) return r.error();
+    }
+    if (shards_.empty()) return feed_batch{};
+    shard_state* pick = nullptr;
+    auto at = cursor_ ? shards_.upper_bound(*cursor_) : shards_.begin();
+    for (std::size_t n = 0, size = shards_.size(); n < size && !pick; ++n) {
+      if (at == shards_.end()) at = shards_.begin();
+      if (ready(at->second)) pick = &at->second;
+      ++at;
+    }
+    if (!pick) {
+      needs_listing_ = true;
+      return feed_batch{};
+    }
+    cursor_ = pick->info.shard_id;
+    return o_.consumer_arn ? read_fanout(*pick) : read_polling(*pick);
+  }
+
+ private:
+  struct shard_state {
+    rill::shard info{};
+    std::optional<std::string> iterator{};
+    std::optional<std::string> last_sequence_number{};  // polling: after the last record handed out
+    std::optional<std::string> continuation{};          // fan-out: the last continuation
+    std::shared_ptr<subscription> sub{};
+    bool started = false;
+  };
+
+  result<void> refresh() {
+    std::vector<shard> listed;
+    auto page = client_.list_shards({.stream_name = o_.stream_name, .stream_arn = o_.stream_arn});
+    for (;;) {
+      if (!page) return page.error();
+      listed.insert(listed.end(), page->shards.begin(), page->shards.end());
+      if (!page->next_token) break;
+      page = client_.list_shards({.next_token = page->next_token});
+    }
+    std::set<shard_id> present;
+    for (shard& s : listed) {
+      present.insert(s.shard_id);
+      if (done_.contains(s.shard_id)) continue;
+      const bool closed = s.sequence_number_range.ending_sequence_number.has_value();
+      if (!listed_ && closed && o_.starting_position == shard_iterator_type::latest) {
+        done_.insert(s.shard_id);
+        skipped_.insert(s.shard_id);
+        continue;
+      }
+      auto [it, inserted] = shards_.try_emplace(s.shard_id);
+      it->second.info = std::move(s);
+    }
+    for (auto it = shards_.begin(); it != shards_.end();) {
+      if (!present.contains(it->first)) {
+        done_.insert(it->first);
+        it = shards_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    listed_ = true;
+    needs_listing_ = false;
+    return {};
+  }
+
+  bool ready(const shard_state& s) const {
+    for (const auto& p : {s.info.parent_shard_id, s.info.adjacent_parent_shard_id}) {
+      if (p && shards_.contains(*p)) return false;
+    }
+    return true;
+  }
+
+  bool parent_read(const shard_state& s) const {
+    for (const auto& p : {s.info.parent_shard_id, s.info.adjacent_parent_shard_id}) {
+      if (p && done_.contains(*p) && !skipped_.contains(*p)) return true;
+    }
+    return false;
+  }
+
+  feed_batch finish(shard_id id) {
+    shards_.erase(id);
+    done_.insert(id);
+    needs_listing_ = true;
+    return feed_batch{.shard = id, .shard_done = true};
+  }
+
+  result<feed_batch> read_polling(shard_state& s) {
+    const shard_id id = s.info.shard_id;
+    if (!s.started) {
+      get_shard_iterator_request req{
+          .stream_name = o_.stream_name, .stream_arn = o_.stream_arn, .shard_id = id.to_string()};
+      if (s.last_sequence_number) {
+        req.shard_iterator_type = shard_iterator_type::after_sequence_number;
+        req.starting_sequence_number = s.last_sequence_number;
+      } else {
+        req.shard_iterator_type = parent_read(s) ? shard_iterator_type::trim_horizon : o_.starting_position;
+        if (req.shard_iterator_type == shard_iterator_type::at_timestamp)
+          req.timestamp = o_.starting_position_timestamp;
+      }
+      auto it = client_.get_shard_iterator(req);
+      if (!it) {
+        if (it.error().code() != error_code::resource_not_found_exception) return it.error();
+        return finish(id);
+      }
+      s.iterator = std::move(it->shard_iterator);
+      s.started = true;
+    }
+    auto got = client_.get_records({.shard_iterator = *s.iterator, .limit = std::clamp(o_.batch_size, 1, 10000)});
+    if (!got) {
+      switch (got.error().code()) {
+        case error_code::expired_iterator_exception: s.started = false; return feed_batch{.shard = id};
+        case error_code::resource_not_found_exception: return finish(id);
+        default: return got.error();
+      }
+    }
+    feed_batch b{.shard = id, .records = std::move(got->records), .buffer = std::move(got->buffer)};
+    b.caught_up = got->millis_behind_latest == 0;
+    if (!b.records.empty()) s.last_sequence_number = b.records.back().sequence_number.to_string();
+    if (!got->next_shard_iterator) {
+      auto done = finish(id);
+      done.records = std::move(b.records);
+      done.buffer = std::move(b.buffer);
+      done.caught_up = true;
+      return done;
+    }
+    s.iterator = std::move(got->next_shard_iterator);
+    return b;
+  }
+
+  result<feed_batch> read_fanout(shard_state& s) {
+    const shard_id id = s.info.shard_id;
+    if (!s.sub || s.sub->ended()) {
+      s.sub.reset();
+      starting_position from;
+      if (s.continuation) {
+        from.type = shard_iterator_type::after_sequence_number;
+        from.sequence_number = s.continuation;
+      } else {
+        from.type = parent_read(s) ? shard_iterator_type::trim_horizon : o_.starting_position;
+        if (from.type == shard_iterator_type::at_timestamp) from.timestamp = o_.starting_position_timestamp;
+      }
+      subscribe_to_shard_request req;
+      req.consumer_arn = *o_.consumer_arn;
+      req.shard_id = id.to_string();
+      req.starting_position = std::move(from);
+      // One event at most a batch, as a GetRecords call with Limit = BatchSize.
+      req.options.max_event_records = std::clamp(o_.batch_size, 1, 10000);
+      auto sub = client_.subscribe_to_shard(req);
+      if (!sub) {
+        // A shard gone (expired) is dropped by the next listing; a consumer
+        // gone, or the 5 s takeover rule, is the caller's to see.
+        needs_listing_ = true;
+        return sub.error();
+      }
+      s.sub = std::move(*sub);
+    }
+    auto ev = s.sub->try_pull();
+    if (!ev) {
+      s.sub.reset();
+      needs_listing_ = true;
+      return ev.error();
+    }
+    if (!ev->has_value()) return feed_batch{.shard = id, .caught_up = true};
+    auto& e = **ev;
+    feed_batch b{.shard = id, .records = std::move(e.records), .buffer = std::move(e.buffer)};
+    b.caught_up = e.millis_behind_latest == 0;
+    if (!e.continuation_sequence_number) {
+      // The end of a closed shard: its children are listed next.
+      auto done = finish(id);
+      done.records = std::move(b.records);
+      done.buffer = std::move(b.buffer);
+      done.caught_up = true;
+      return done;
+    }
+    s.continuation = std::move(e.continuation_sequence_number);
+    return b;
+  }
+
+  kinesis& client_;
+  const event_source_mapping_options& o_;
+  std::map<shard_id, shard_state> shards_;  // listed, not yet done
+  std::set<shard_id> done_;
+  std::set<shard_id> skipped_;
+  bool listed_ = false;
+  bool needs_listing_ = true;
+  std::optional<shard_id> cursor_;
+};
+
+// --- batching and invoking ---------------------------------------------------------
 
 struct event_source_mapping::pending_shard {
   std::string shard_id;
-  std::deque<item> records;
+  event_source_info source;                 // the records view it
+  std::vector<kinesis_event_record> items;  // [head, size) are buffered, in Lambda's shape already
+  std::size_t head = 0;
+  // The buffers items view, each with the end of its items (an index into items).
+  std::vector<std::pair<std::shared_ptr<const void>, std::size_t>> buffers;
   timestamp first_buffered{};
+  // Tumbling windows.
+  std::optional<time_window> window;
+  window_state state;
+  bool final_due = false;
+  bool terminated_early = false;
+  std::int32_t final_attempts = 0;
+  bool done = false;  // the shard has ended
+  timestamp caught_up_at{duration(std::numeric_limits<std::int64_t>::min())};
+  timestamp newest_arrival{duration(std::numeric_limits<std::int64_t>::min())};
+
+  [[nodiscard]] std::size_t buffered() const noexcept { return items.size() - head; }
+
+  /// Drops processed items and the buffers only they viewed.
+  void compact() {
+    if (head == 0) return;
+    if (head == items.size()) {
+      items.clear();
+      buffers.clear();
+      head = 0;
+      return;
+    }
+    if (head < 4096 && head * 2 < items.size()) return;
+    items.erase(items.begin(), items.begin() + static_cast<std::ptrdiff_t>(head));
+    std::size_t keep = 0;
+    while (keep < buffers.size() && buffers[keep].second <= head) ++keep;
+    buffers.erase(buffers.begin(), buffers.begin() + static_cast<std::ptrdiff_t>(keep));
+    for (auto& b : buffers) b.second -= head;
+    head = 0;
+  }
 };
 
 event_source_mapping::event_source_mapping(kinesis& client, rill::clock& clock, event_source_mapping_options options,
                                            function fn)
     : client_(client), clock_(clock), opt_(std::move(options)), fn_(std::move(fn)) {
   checkpoints_ = opt_.initial_checkpoints;
-  stream_reader_options ro;
-  ro.stream_name = opt_.stream_name;
-  ro.stream_arn = opt_.stream_arn;
-  ro.starting_position = opt_.starting_position;
-  ro.timestamp = opt_.starting_position_timestamp;
-  ro.read_mode = stream_reader_options::mode::tail;
-  ro.limit = std::clamp(opt_.batch_size, 1, 10000);
-  reader_ = std::make_unique<stream_reader>(client_, ro);
+  feed_ = std::make_unique<feed>(client_, opt_);
 }
 
 event_source_mapping::~event_source_mapping() = default;
@@ -88,6 +347,10 @@ result<void> event_source_mapping::validate() const {
       (opt_.maximum_record_age_in_seconds < 60 || opt_.maximum_record_age_in_seconds > 604800)) {
     return invalid("MaximumRecordAgeInSeconds must be -1 or between 60 and 604800.");
   }
+  if (opt_.tumbling_window < duration::zero() || opt_.tumbling_window > std::chrono::seconds(900) ||
+      opt_.tumbling_window % std::chrono::seconds(1) != duration::zero()) {
+    return invalid("TumblingWindowInSeconds must be a whole number of seconds between 0 and 900.");
+  }
   if (opt_.starting_position != shard_iterator_type::trim_horizon &&
       opt_.starting_position != shard_iterator_type::latest &&
       opt_.starting_position != shard_iterator_type::at_timestamp) {
@@ -96,7 +359,15 @@ result<void> event_source_mapping::validate() const {
   if ((opt_.starting_position == shard_iterator_type::at_timestamp) != opt_.starting_position_timestamp.has_value()) {
     return invalid("StartingPositionTimestamp is required with AT_TIMESTAMP and only allowed with it.");
   }
+  if (opt_.consumer_arn && opt_.consumer_arn->empty()) return invalid("The consumer ARN must not be empty.");
   return {};
+}
+
+time_window event_source_mapping::window_of(timestamp t) const {
+  const auto w = opt_.tumbling_window.count();
+  const auto ms = t.time_since_epoch().count();
+  const auto start = (ms >= 0 ? ms / w : (ms - w + 1) / w) * w;
+  return {timestamp(duration(start)), timestamp(duration(start + w))};
 }
 
 result<void> event_source_mapping::poll() {
@@ -106,35 +377,53 @@ result<void> event_source_mapping::poll() {
     if (!d) return d.error();
     stream_arn_ = d->stream_description_summary.stream_arn;
   }
-  auto batch = reader_->next();
+  auto batch = feed_->next();
   if (!batch) return batch.error();
-  const std::string shard = batch->shard_id.to_string();
-  auto& slot = pending_[shard];
-  if (!slot) {
-    slot = std::make_unique<pending_shard>();
-    slot->shard_id = shard;
-  }
   const timestamp now = clock_.now();
-  const auto done_seq = checkpoints_.find(shard);
-  const std::optional<sequence_number> done =
-      done_seq == checkpoints_.end() ? std::nullopt : sequence_number::parse(done_seq->second);
-  const auto skip = [&](const sequence_number& s) { return done && s <= *done; };
-  for (auto& r : batch->records) {
-    if (skip(r.sequence_number)) continue;
-    if (slot->records.empty()) slot->first_buffered = now;
-    if (opt_.deaggregate && kpl::has_magic(r.data)) {
-      auto d = kpl::deaggregate(r.data, r.partition_key);
-      for (const auto& u : d.records) {
-        owned_record o{r.sequence_number, r.approximate_arrival_timestamp, std::string(u.data),
-                       std::string(u.partition_key), r.encryption_type};
-        slot->records.push_back({std::move(o), u.sub_sequence_number, r.sequence_number.to_string()});
-      }
-      continue;
+  if (batch->shard) {
+    const std::string shard = batch->shard->to_string();
+    auto& slot = pending_[shard];
+    if (!slot) {
+      slot = std::make_unique<pending_shard>();
+      slot->shard_id = shard;
     }
-    std::string seq = r.sequence_number.to_string();
-    slot->records.push_back({std::move(r), std::nullopt, std::move(seq)});
+    pending_shard& p = *slot;
+    if (batch->caught_up) p.caught_up_at = now;
+    if (batch->shard_done) p.done = true;
+    const auto done_seq = checkpoints_.find(shard);
+    const std::optional<sequence_number> done =
+        done_seq == checkpoints_.end() ? std::nullopt : sequence_number::parse(done_seq->second);
+    const std::size_t before = p.items.size();
+    if (p.buffered() == 0) p.first_buffered = now;
+    p.items.reserve(p.items.size() + batch->records.size());
+    // Each record is put in Lambda's shape once, here; invocations view them.
+    if (p.source.shard_id.empty()) p.source = {shard, opt_.aws_region, stream_arn_, {}};
+    const event_source_info* source = &p.source;
+    const auto add = [&](const record& r, std::string_view key, std::string_view data,
+                         std::optional<std::uint64_t> sub) {
+      // The hot loop: every field is stored straight into the vector's slot
+      // (no temporary, whose copy would stall on store forwarding).
+      kinesis_event_record& e = p.items.emplace_back();
+      e.kinesis.partition_key = key;
+      e.kinesis.sequence_number = r.sequence_number;
+      e.kinesis.data = data;
+      e.kinesis.approximate_arrival_timestamp = lambda_seconds(r.approximate_arrival_timestamp);
+      e.kinesis.sub_sequence_number = sub;
+      e.source = source;
+    };
+    for (const record& r : batch->records) {
+      if (done && r.sequence_number <= *done) continue;
+      p.newest_arrival = std::max(p.newest_arrival, r.approximate_arrival_timestamp);
+      if (opt_.deaggregate && kpl::has_magic(r.data)) {
+        auto d = kpl::deaggregate(r);
+        for (const auto& u : d.records) add(r, u.partition_key, u.data, u.sub_sequence_number);
+        continue;
+      }
+      add(r, r.partition_key, r.data, std::nullopt);
+    }
+    if (p.items.size() != before) p.buffers.emplace_back(std::move(batch->buffer), p.items.size());
   }
-  for (auto& [id, p] : pending_) flush(*p, now, batch->shard_done && id == shard);
+  for (auto& [id, p] : pending_) flush(*p, now, p->done);
   return {};
 }
 
@@ -143,22 +432,26 @@ result<void> event_source_mapping::run_until_caught_up() {
     // One pass over the shards: every shard answers once with nothing new.
     bool any = false;
     for (int i = 0; i < 64; ++i) {
-      const auto before = stats_.records_processed + stats_.records_failed;
+      const auto before = stats_.records_processed + stats_.records_failed + stats_.invocations;
       std::size_t buffered_before = 0;
-      for (auto& [id, p] : pending_) buffered_before += p->records.size();
+      for (auto& [id, p] : pending_) buffered_before += p->buffered();
       if (auto r = poll(); !r) return r;
       std::size_t buffered = 0;
-      for (auto& [id, p] : pending_) buffered += p->records.size();
-      if (buffered != buffered_before || stats_.records_processed + stats_.records_failed != before) any = true;
+      for (auto& [id, p] : pending_) buffered += p->buffered();
+      if (buffered != buffered_before ||
+          stats_.records_processed + stats_.records_failed + stats_.invocations != before) {
+        any = true;
+      }
     }
     std::size_t buffered = 0;
-    for (auto& [id, p] : pending_) buffered += p->records.size();
+    for (auto& [id, p] : pending_) buffered += p->buffered();
+    // Open windows are left open: they end when their time has passed.
     if (!any && buffered == 0) return {};
     if (!any && buffered > 0) {
       // Wait out the batching window on the clock.
       clock_.sleep_for(std::max<duration>(opt_.maximum_batching_window, std::chrono::milliseconds(1)));
       const timestamp now = clock_.now();
-      for (auto& [id, p] : pending_) flush(*p, now, false);
+      for (auto& [id, p] : pending_) flush(*p, now, p->done);
     }
   }
   return error(error_code::internal_failure, "run_until_caught_up did not converge");
@@ -166,132 +459,188 @@ result<void> event_source_mapping::run_until_caught_up() {
 
 void event_source_mapping::flush(pending_shard& p, timestamp now, bool force) {
   const auto size = static_cast<std::size_t>(opt_.batch_size);
-  while (!p.records.empty()) {
-    const bool full = p.records.size() >= size;
+  const bool windows = opt_.tumbling_window > duration::zero();
+  while (true) {
+    if (p.final_due) {
+      if (!invoke_final(p)) break;  // retried on the next poll: the shard waits (as on Lambda)
+      continue;
+    }
+    if (p.buffered() == 0) break;
+    std::size_t n = std::min(size, p.buffered());
+    bool cut = false;
+    if (windows) {
+      const time_window w = window_of(arrival_of(p.items[p.head]));
+      if (p.window && p.window->start != w.start) {
+        p.final_due = true;  // a later window's record: the current window has ended
+        continue;
+      }
+      if (!p.window) {
+        p.window = w;
+        p.state.clear();
+      }
+      for (std::size_t i = 1; i < n; ++i) {
+        if (arrival_of(p.items[p.head + i]) >= w.end) {
+          n = i;
+          cut = true;
+          break;
+        }
+      }
+      if (!cut && n == p.buffered() && p.newest_arrival >= w.end) cut = true;
+    }
+    const bool full = n >= size || cut;
     const bool window_over = now - p.first_buffered >= opt_.maximum_batching_window;
-    if (!full && !window_over && !force) return;
-    const std::size_t n = std::min(size, p.records.size());
-    std::vector<item> batch(std::make_move_iterator(p.records.begin()),
-                            std::make_move_iterator(p.records.begin() + static_cast<std::ptrdiff_t>(n)));
-    p.records.erase(p.records.begin(), p.records.begin() + static_cast<std::ptrdiff_t>(n));
-    p.first_buffered = now;
-    const std::string last = batch.back().sequence_number;
+    if (!full && !window_over && !force) break;
+    const batch_view batch(p.items.data() + p.head, n);
+    const sequence_number last = batch.back().kinesis.sequence_number;
     if (opt_.parallelization_factor == 1) {
-      process(p.shard_id, std::move(batch));
+      process(p, batch);
     } else {
-      std::vector<std::vector<item>> parts(static_cast<std::size_t>(opt_.parallelization_factor));
-      for (auto& it : batch) {
-        const auto h = hash_key::of_partition_key(it.record.partition_key).value();
-        parts[static_cast<std::size_t>(h % static_cast<unsigned>(opt_.parallelization_factor))].push_back(
-            std::move(it));
+      std::vector<std::vector<kinesis_event_record>> parts(static_cast<std::size_t>(opt_.parallelization_factor));
+      for (const auto& it : batch) {
+        const auto h = hash_key::of_partition_key(it.kinesis.partition_key).value();
+        parts[static_cast<std::size_t>(h % static_cast<unsigned>(opt_.parallelization_factor))].push_back(it);
       }
       for (auto& part : parts) {
-        if (!part.empty()) process(p.shard_id, std::move(part));
+        if (!part.empty()) process(p, part);
       }
     }
-    checkpoints_[p.shard_id] = last;
+    p.head += n;
+    p.first_buffered = now;
+    checkpoints_[p.shard_id] = last.to_string();
+  }
+  p.compact();
+  // A window with nothing more buffered ends once its time has passed and the
+  // shard has been read past it (or the shard has ended).
+  if (windows && p.window && !p.final_due && p.buffered() == 0) {
+    const timestamp end = p.window->end;
+    if (p.done || (now >= end && (p.caught_up_at >= end || p.newest_arrival >= end))) {
+      p.final_due = true;
+      invoke_final(p);
+    }
   }
 }
 
-kinesis_event event_source_mapping::make_event(const std::string& shard, const std::vector<item>& batch,
-                                               std::int32_t attempt) const {
-  kinesis_event ev;
-  ev.shard_id = shard;
+void event_source_mapping::fill_event(const pending_shard& p, batch_view batch, std::int32_t attempt) {
+  kinesis_event& ev = event_;
+  ev.records = batch;
+  ev.shard_id = p.shard_id;
   ev.attempt = attempt;
-  ev.records.reserve(batch.size());
-  for (const auto& it : batch) {
-    const auto& r = it.record;
-    kinesis_event_record e;
-    e.kinesis.partition_key = r.partition_key;
-    e.kinesis.sequence_number = it.sequence_number;
-    e.kinesis.data = r.data;
-    e.kinesis.approximate_arrival_timestamp =
-        static_cast<double>(r.approximate_arrival_timestamp.time_since_epoch().count()) / 1000.0;
-    e.kinesis.sub_sequence_number = it.sub_sequence_number;
-    e.event_id.reserve(shard.size() + 1 + e.kinesis.sequence_number.size());
-    e.event_id.append(shard).append(1, ':').append(e.kinesis.sequence_number);
-    e.aws_region = opt_.aws_region;
-    e.event_source_arn = stream_arn_;
-    ev.records.push_back(std::move(e));
-  }
-  return ev;
+  ev.window = p.window;
+  ev.is_final_invoke_for_window = false;
+  ev.is_window_terminated_early = false;
+  if (opt_.tumbling_window > duration::zero()) ev.state = p.state;
 }
 
-void event_source_mapping::fail(const std::string& shard, const std::vector<item>& batch, const char* condition,
+bool event_source_mapping::invoke_final(pending_shard& p) {
+  kinesis_event& ev = event_;
+  ev.records = {};
+  ev.shard_id = p.shard_id;
+  ev.attempt = p.final_attempts;
+  ev.window = p.window;
+  ev.state = p.state;
+  ev.is_final_invoke_for_window = true;
+  ev.is_window_terminated_early = p.terminated_early;
+  const function_response resp = fn_(ev);
+  ++stats_.invocations;
+  if (resp.function_error || !resp.state) {
+    ++p.final_attempts;
+    if (opt_.maximum_retry_attempts < 0 || p.final_attempts <= opt_.maximum_retry_attempts) return false;
+    logger()->warn("lambda: final invocation of a window of shard {} failed {} times; its state is dropped", p.shard_id,
+                   p.final_attempts);
+  }
+  p.window.reset();
+  p.state.clear();
+  p.final_due = false;
+  p.terminated_early = false;
+  p.final_attempts = 0;
+  return true;
+}
+
+void event_source_mapping::fail(const std::string& shard, batch_view batch, const char* condition,
                                 std::int32_t invokes) {
   stats_.records_failed += static_cast<std::int64_t>(batch.size());
   if (!opt_.on_failure || batch.empty()) return;
   failure_record f;
   f.condition = condition;
   f.shard_id = shard;
-  f.start_sequence_number = batch.front().record.sequence_number.to_string();
-  f.end_sequence_number = batch.back().record.sequence_number.to_string();
-  f.approximate_arrival_of_first_record = batch.front().record.approximate_arrival_timestamp;
-  f.approximate_arrival_of_last_record = batch.back().record.approximate_arrival_timestamp;
+  f.start_sequence_number = batch.front().kinesis.sequence_number.to_string();
+  f.end_sequence_number = batch.back().kinesis.sequence_number.to_string();
+  f.approximate_arrival_of_first_record = arrival_of(batch.front());
+  f.approximate_arrival_of_last_record = arrival_of(batch.back());
   f.batch_size = static_cast<std::int32_t>(batch.size());
   f.stream_arn = stream_arn_;
   f.approximate_invoke_count = invokes;
   opt_.on_failure(f);
 }
 
-void event_source_mapping::process(const std::string& shard, std::vector<item> batch) {
-  // Work list of (batch, attempts made so far); halves of a bisected batch go
+void event_source_mapping::process(pending_shard& p, batch_view batch) {
+  const std::string& shard = p.shard_id;
+  const bool windows = opt_.tumbling_window > duration::zero();
+  // Work list of (records, attempts made so far); halves of a bisected batch go
   // to the front, first half first, so order within the shard is kept.
-  std::deque<std::pair<std::vector<item>, std::int32_t>> work;
-  work.emplace_back(std::move(batch), 0);
+  std::deque<std::pair<batch_view, std::int32_t>> work;
+  work.emplace_back(batch, 0);
   while (!work.empty()) {
-    auto [records, attempts] = std::move(work.front());
+    auto [records, attempts] = work.front();
     work.pop_front();
     while (!records.empty()) {
       if (opt_.maximum_record_age_in_seconds >= 0) {
         const timestamp oldest_allowed = clock_.now() - std::chrono::seconds(opt_.maximum_record_age_in_seconds);
         // Records past the age are dropped to the destination; the rest go on.
         std::size_t expired = 0;
-        while (expired < records.size() && records[expired].record.approximate_arrival_timestamp < oldest_allowed) {
+        while (expired < records.size() && arrival_of(records[expired]) < oldest_allowed) {
           ++expired;
         }
         if (expired > 0) {
-          std::vector<item> old(std::make_move_iterator(records.begin()),
-                                std::make_move_iterator(records.begin() + static_cast<std::ptrdiff_t>(expired)));
-          records.erase(records.begin(), records.begin() + static_cast<std::ptrdiff_t>(expired));
-          fail(shard, old, "RecordAgeExceeded", attempts);
+          fail(shard, records.first(expired), "RecordAgeExceeded", attempts);
+          records = records.subspan(expired);
           if (records.empty()) break;
         }
       }
-      const kinesis_event ev = make_event(shard, records, attempts);
-      const function_response resp = fn_(ev);
+      fill_event(p, records, attempts);
+      const function_response resp = fn_(event_);
       ++attempts;
       ++stats_.invocations;
+      const bool failed = resp.function_error || (windows && !resp.state);
       std::size_t ok_prefix = records.size();
-      if (resp.function_error) {
+      if (failed) {
         ok_prefix = 0;
       } else if (opt_.report_batch_item_failures && !resp.batch_item_failures.empty()) {
-        // The checkpoint lands just before the lowest failed record.
-        for (std::size_t i = 0; i < records.size(); ++i) {
-          const std::string& seq = records[i].sequence_number;
-          if (std::find(resp.batch_item_failures.begin(), resp.batch_item_failures.end(), seq) !=
-              resp.batch_item_failures.end()) {
-            ok_prefix = i;
-            break;
+        // The checkpoint lands just before the lowest failed record; an
+        // identifier that names no record of the batch fails the whole batch.
+        for (const std::string& id : resp.batch_item_failures) {
+          const auto seq = sequence_number::parse(id);
+          std::size_t at = records.size();
+          if (seq) {
+            for (std::size_t i = 0; i < records.size(); ++i) {
+              if (records[i].kinesis.sequence_number == *seq) {
+                at = i;
+                break;
+              }
+            }
           }
+          ok_prefix = std::min(ok_prefix, seq && at < records.size() ? at : 0);
+        }
+      }
+      if (windows && !failed) {
+        p.state = *resp.state;
+        if (state_bytes(p.state) > kMaxWindowStateBytes) {
+          p.final_due = true;  // ends the window early: the final invocation comes next
+          p.terminated_early = true;
         }
       }
       stats_.records_processed += static_cast<std::int64_t>(ok_prefix);
       if (ok_prefix > 0 && ok_prefix < records.size() && opt_.parallelization_factor == 1) {
         // ReportBatchItemFailures: the checkpoint lands just before the lowest failure.
-        checkpoints_[shard] = records[ok_prefix - 1].sequence_number;
+        checkpoints_[shard] = records[ok_prefix - 1].kinesis.sequence_number.to_string();
       }
-      records.erase(records.begin(), records.begin() + static_cast<std::ptrdiff_t>(ok_prefix));
+      records = records.subspan(ok_prefix);
       if (records.empty()) break;
       const bool exhausted = opt_.maximum_retry_attempts >= 0 && attempts > opt_.maximum_retry_attempts;
-      if (resp.function_error && opt_.bisect_batch_on_function_error && records.size() > 1 && !exhausted) {
+      if (failed && opt_.bisect_batch_on_function_error && records.size() > 1 && !exhausted) {
         const std::size_t half = records.size() / 2;
-        std::vector<item> second(std::make_move_iterator(records.begin() + static_cast<std::ptrdiff_t>(half)),
-                                 std::make_move_iterator(records.end()));
-        records.resize(half);
-        work.emplace_front(std::move(second), attempts);
-        work.emplace_front(std::move(records), attempts);
-        records.clear();
+        work.emplace_front(records.subspan(half), attempts);
+        work.emplace_front(records.first(half), attempts);
         break;
       }
       if (exhausted) {
