@@ -494,7 +494,7 @@ class fanout_subscription final : public subscription, public std::enable_shared
   std::atomic<bool> waiting_{false};
   std::atomic<bool> drain_pending_{false};
   std::atomic<bool> paused_{false};  // subscription::pause()
-  bool registered_ = false;  // changed by start() and unregister()
+  bool registered_ = false;          // changed by start() and unregister()
   // Guarded by mu_.
   bool over_ = false;
   bool end_requested_ = false;

@@ -373,7 +373,8 @@ TEST(SubscriptionPause, OnItsDeliveryThreadAPausedPipeResumesAndEndsWhenDroppedO
     ASSERT_TRUE(e->put_record({.stream_name = "s", .data = d, .partition_key = "k"}).ok());
   };
   paused_probe p;
-  auto sub = e->subscribe_to_shard({.consumer_arn = consumer, .shard_id = "shardId-000000000000",
+  auto sub = e->subscribe_to_shard({.consumer_arn = consumer,
+                                    .shard_id = "shardId-000000000000",
                                     .starting_position = {.type = shard_iterator_type::trim_horizon},
                                     .options = p.options()});
   ASSERT_TRUE(sub.ok()) << sub.error();
@@ -396,9 +397,10 @@ TEST(SubscriptionPause, OnItsDeliveryThreadAPausedPipeResumesAndEndsWhenDroppedO
 
   paused_probe q;  // another consumer (the first one's lease holds for 5 s)
   const auto consumer2 = e->register_stream_consumer({.stream_arn = arn, .consumer_name = "d"})->consumer.consumer_arn;
-  auto held = e->subscribe_to_shard({.consumer_arn = consumer2, .shard_id = "shardId-000000000000",
-                                .starting_position = {.type = shard_iterator_type::latest},
-                                .options = q.options()});
+  auto held = e->subscribe_to_shard({.consumer_arn = consumer2,
+                                     .shard_id = "shardId-000000000000",
+                                     .starting_position = {.type = shard_iterator_type::latest},
+                                     .options = q.options()});
   ASSERT_TRUE(held.ok()) << held.error();
   (*held)->pause();
   put("d");
