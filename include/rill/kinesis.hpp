@@ -743,6 +743,17 @@ class subscription {
   [[nodiscard]] virtual bool ended() const = 0;
   /// Ends the subscription (normally). Idempotent.
   virtual void cancel() = 0;
+  /// Callback mode: hand no further event to the handler (after the call in
+  /// progress, if any) until resume(); records wait in the shard meanwhile, so
+  /// a subscriber whose own output is full (e.g. a slow socket) applies
+  /// back-pressure without blocking a thread. Timers keep running: heartbeats
+  /// wait for resume(); an end (the 5-minute expiry, a takeover, cancel(), the
+  /// engine's shutdown) is delivered even while paused, so dropping a paused
+  /// subscription never leaves its delivery waiting. Any thread, including the
+  /// handler's. Implementations without it ignore it.
+  virtual void pause() {}
+  /// Undoes pause() and delivers what became ready meanwhile. Any thread.
+  virtual void resume() {}
 };
 // ---------------------------------------------------------------------------
 

@@ -40,9 +40,10 @@ class firehose;
 
 /// What one request or connection may cost. Defaults follow AWS's limits.
 struct server_limits {
-  /// Largest request body (bytes). PutRecords' 5 MiB of payload is about
-  /// 6.7 MiB in base64 plus JSON framing: 7 MiB, kinesalite's figure.
-  std::size_t max_body_bytes = 7u << 20;
+  /// Largest request body of PutRecord(s) (bytes). A 10 MiB record or
+  /// PutRecords' 10 MiB (streams with MaxRecordSizeInKiB above 1024) is about
+  /// 13.4 MiB in base64 plus JSON framing: 14 MiB.
+  std::size_t max_body_bytes = 14u << 20;
   /// Largest body of the operations other than PutRecord(s) (1 MiB is far more
   /// than any of them needs).
   std::size_t max_control_body_bytes = 1u << 20;

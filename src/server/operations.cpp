@@ -329,6 +329,7 @@ op_result create_stream(kinesis& k, reader& in) {
   r.shard_count = in.i32("ShardCount");
   r.stream_mode_details = mode_details(in, "StreamModeDetails");
   r.tags = tag_map(in, "Tags");
+  r.max_record_size_in_kib = in.i32("MaxRecordSizeInKiB");
   in.require("StreamName", name.has_value());
   if (in.failed()) return in.to_error();
   r.stream_name = std::move(*name);
@@ -390,12 +391,14 @@ op_result describe_stream(kinesis& k, reader& in) {
   desc["EnhancedMonitoring"] = monitoring_json(d.enhanced_monitoring);
   desc["EncryptionType"] = to_string(d.encryption_type);
   if (d.key_id) desc["KeyId"] = *d.key_id;
+  desc["MaxRecordSizeInKiB"] = d.max_record_size_in_kib;
   return op_output(json{{"StreamDescription", std::move(desc)}});
 }
 
 op_result describe_stream_summary(kinesis& k, reader& in) {
   describe_stream_summary_request r;
   stream_target(in, r.stream_name, r.stream_arn);
+  r.stream_id = in.str("StreamId");
   if (in.failed()) return in.to_error();
   auto res = k.describe_stream_summary(r);
   if (!res) return res.error();
@@ -412,6 +415,7 @@ op_result describe_stream_summary(kinesis& k, reader& in) {
   if (d.key_id) desc["KeyId"] = *d.key_id;
   desc["OpenShardCount"] = d.open_shard_count;
   desc["ConsumerCount"] = d.consumer_count;
+  desc["MaxRecordSizeInKiB"] = d.max_record_size_in_kib;
   return op_output(json{{"StreamDescriptionSummary", std::move(desc)}});
 }
 
@@ -580,6 +584,7 @@ op_result put_record(kinesis& k, reader& in) {
   auto key = in.str("PartitionKey");
   auto ehk = in.str("ExplicitHashKey");
   auto sfo = in.str("SequenceNumberForOrdering");
+  r.stream_id = in.str("StreamId");
   in.require("Data", data.has_value());
   in.require("PartitionKey", key.has_value());
   if (in.failed()) return in.to_error();
@@ -592,6 +597,190 @@ op_result put_record(kinesis& k, reader& in) {
   return op_output(json{{"ShardId", res->shard_id.to_string()},
                         {"SequenceNumber", res->sequence_number.to_string()},
                         {"EncryptionType", to_string(res->encryption_type)}});
+}
+
+// --- Large records, ARN tagging, resource policies -------------------------------
+
+op_result update_max_record_size(kinesis& k, reader& in) {
+  update_max_record_size_request r;
+  auto arn = in.str("StreamARN");
+  r.stream_id = in.str("StreamId");
+  auto size = in.i32("MaxRecordSizeInKiB");
+  in.require("StreamARN", arn.has_value());
+  in.require("MaxRecordSizeInKiB", size.has_value());
+  if (in.failed()) return in.to_error();
+  r.stream_arn = std::move(*arn);
+  r.max_record_size_in_kib = *size;
+  if (auto res = k.update_max_record_size(r); !res) return res.error();
+  return op_output{};
+}
+
+op_result tag_resource(kinesis& k, reader& in) {
+  tag_resource_request r;
+  auto arn = in.str("ResourceARN");
+  bool present = in.map("Tags") != nullptr;
+  r.tags = tag_map(in, "Tags");
+  r.stream_id = in.str("StreamId");
+  in.require("ResourceARN", arn.has_value());
+  in.require("Tags", present);
+  if (in.failed()) return in.to_error();
+  r.resource_arn = std::move(*arn);
+  if (auto res = k.tag_resource(r); !res) return res.error();
+  return op_output{};
+}
+
+op_result untag_resource(kinesis& k, reader& in) {
+  untag_resource_request r;
+  auto arn = in.str("ResourceARN");
+  bool present = in.list("TagKeys") != nullptr;
+  r.tag_keys = string_list(in, "TagKeys");
+  r.stream_id = in.str("StreamId");
+  in.require("ResourceARN", arn.has_value());
+  in.require("TagKeys", present);
+  if (in.failed()) return in.to_error();
+  r.resource_arn = std::move(*arn);
+  if (auto res = k.untag_resource(r); !res) return res.error();
+  return op_output{};
+}
+
+op_result list_tags_for_resource(kinesis& k, reader& in) {
+  list_tags_for_resource_request r;
+  auto arn = in.str("ResourceARN");
+  r.stream_id = in.str("StreamId");
+  in.require("ResourceARN", arn.has_value());
+  if (in.failed()) return in.to_error();
+  r.resource_arn = std::move(*arn);
+  auto res = k.list_tags_for_resource(r);
+  if (!res) return res.error();
+  json tags = json::array();
+  for (const auto& t : res->tags) tags.push_back(json{{"Key", t.key}, {"Value", t.value}});
+  return op_output(json{{"Tags", std::move(tags)}});
+}
+
+op_result put_resource_policy(kinesis& k, reader& in) {
+  put_resource_policy_request r;
+  auto arn = in.str("ResourceARN");
+  auto policy = in.str("Policy");
+  in.require("ResourceARN", arn.has_value());
+  in.require("Policy", policy.has_value());
+  if (in.failed()) return in.to_error();
+  r.resource_arn = std::move(*arn);
+  r.policy = std::move(*policy);
+  if (auto res = k.put_resource_policy(r); !res) return res.error();
+  return op_output{};
+}
+
+op_result get_resource_policy(kinesis& k, reader& in) {
+  get_resource_policy_request r;
+  auto arn = in.str("ResourceARN");
+  in.require("ResourceARN", arn.has_value());
+  if (in.failed()) return in.to_error();
+  r.resource_arn = std::move(*arn);
+  auto res = k.get_resource_policy(r);
+  if (!res) return res.error();
+  return op_output(json{{"Policy", res->policy}});
+}
+
+op_result delete_resource_policy(kinesis& k, reader& in) {
+  delete_resource_policy_request r;
+  auto arn = in.str("ResourceARN");
+  in.require("ResourceARN", arn.has_value());
+  if (in.failed()) return in.to_error();
+  r.resource_arn = std::move(*arn);
+  if (auto res = k.delete_resource_policy(r); !res) return res.error();
+  return op_output{};
+}
+
+// --- Enhanced fan-out ---------------------------------------------------------
+
+json consumer_json(const consumer& c) {
+  return json{{"ConsumerName", c.consumer_name},
+              {"ConsumerARN", c.consumer_arn},
+              {"ConsumerStatus", to_string(c.consumer_status)},
+              {"ConsumerCreationTimestamp", timestamp_value(c.consumer_creation_timestamp)}};
+}
+
+op_result register_consumer(kinesis& k, reader& in) {
+  register_stream_consumer_request r;
+  auto arn = in.str("StreamARN");
+  auto name = in.str("ConsumerName");
+  in.require("StreamARN", arn.has_value());
+  in.require("ConsumerName", name.has_value());
+  if (in.failed()) return in.to_error();
+  r.stream_arn = std::move(*arn);
+  r.consumer_name = std::move(*name);
+  auto res = k.register_stream_consumer(r);
+  if (!res) return res.error();
+  return op_output(json{{"Consumer", consumer_json(res->consumer)}});
+}
+
+void consumer_target(reader& in, describe_stream_consumer_request& r) {
+  r.stream_arn = in.str("StreamARN");
+  r.consumer_name = in.str("ConsumerName");
+  r.consumer_arn = in.str("ConsumerARN");
+}
+
+op_result describe_consumer(kinesis& k, reader& in) {
+  describe_stream_consumer_request r;
+  consumer_target(in, r);
+  if (in.failed()) return in.to_error();
+  auto res = k.describe_stream_consumer(r);
+  if (!res) return res.error();
+  const auto& d = res->consumer_description;
+  return op_output(
+      json{{"ConsumerDescription", json{{"ConsumerName", d.consumer_name},
+                                        {"ConsumerARN", d.consumer_arn},
+                                        {"ConsumerStatus", to_string(d.consumer_status)},
+                                        {"ConsumerCreationTimestamp", timestamp_value(d.consumer_creation_timestamp)},
+                                        {"StreamARN", d.stream_arn}}}});
+}
+
+op_result deregister_consumer(kinesis& k, reader& in) {
+  deregister_stream_consumer_request r;
+  consumer_target(in, r);
+  if (in.failed()) return in.to_error();
+  if (auto res = k.deregister_stream_consumer(r); !res) return res.error();
+  return op_output{};
+}
+
+op_result list_consumers(kinesis& k, reader& in) {
+  list_stream_consumers_request r;
+  r.stream_arn = in.str("StreamARN");
+  r.next_token = in.str("NextToken");
+  r.max_results = in.i32("MaxResults");
+  r.stream_creation_timestamp = in.time("StreamCreationTimestamp");
+  if (in.failed()) return in.to_error();
+  auto res = k.list_stream_consumers(r);
+  if (!res) return res.error();
+  json list = json::array();
+  for (const auto& c : res->consumers) list.push_back(consumer_json(c));
+  json out = json{{"Consumers", std::move(list)}};
+  if (res->next_token) out["NextToken"] = *res->next_token;
+  return op_output(std::move(out));
+}
+
+op_result subscribe_to_shard(kinesis& k, reader& in) {
+  subscribe_to_shard_request r;
+  auto arn = in.str("ConsumerARN");
+  auto shard = in.str("ShardId");
+  const json* pos = in.structure("StartingPosition");
+  if (pos) {
+    reader sub = in.nested(*pos, "startingPosition.");
+    auto type = enum_member(sub, "Type", iterator_types);
+    sub.require("Type", type.has_value() || sub.failed());
+    r.starting_position.type = type.value_or(shard_iterator_type::latest);
+    r.starting_position.sequence_number = sub.str("SequenceNumber");
+    r.starting_position.timestamp = sub.time("Timestamp");
+  }
+  in.require("ConsumerARN", arn.has_value());
+  in.require("ShardId", shard.has_value());
+  in.require("StartingPosition", pos != nullptr);
+  if (in.failed()) return in.to_error();
+  r.consumer_arn = std::move(*arn);
+  r.shard_id = std::move(*shard);
+  auto pipe = event_pipe::subscribe(k, std::move(r), in.format());
+  if (!pipe) return pipe.error();
+  return op_output::streaming(std::move(*pipe));
 }
 
 // ---------------------------------------------------------------------------
@@ -885,6 +1074,7 @@ std::optional<op_result> put_records_fast(kinesis& k, std::string_view body, bod
 op_result put_records(kinesis& k, reader& in) {
   put_records_request r;
   stream_target(in, r.stream_name, r.stream_arn);
+  r.stream_id = in.str("StreamId");
   const json* records = in.list("Records");
   in.require("Records", records != nullptr);
   // Partition keys and hash keys are held here so the request can view them.
@@ -930,6 +1120,7 @@ op_result get_shard_iterator(kinesis& k, reader& in) {
   auto type = enum_member(in, "ShardIteratorType", iterator_types);
   r.starting_sequence_number = in.str("StartingSequenceNumber");
   r.timestamp = in.time("Timestamp");
+  r.stream_id = in.str("StreamId");
   in.require("ShardId", shard.has_value());
   if (!type && !in.failed()) in.require("ShardIteratorType", false);
   if (in.failed()) return in.to_error();
@@ -945,6 +1136,7 @@ op_result get_records(kinesis& k, reader& in) {
   auto it = in.str("ShardIterator");
   r.limit = in.i32("Limit");
   r.stream_arn = in.str("StreamARN");
+  r.stream_id = in.str("StreamId");
   in.require("ShardIterator", it.has_value());
   if (in.failed()) return in.to_error();
   r.shard_iterator = std::move(*it);
@@ -1035,8 +1227,249 @@ op_result firehose_delete(firehose& f, reader& in) {
   return op_output(json::object());
 }
 
+// CreateDeliveryStream's configuration shapes.
+
+std::optional<delivery::buffering_hints> fh_buffering(reader& in, std::string_view key, const std::string& path) {
+  const json* j = in.structure(key);
+  if (!j) return std::nullopt;
+  reader sub = in.nested(*j, path);
+  return delivery::buffering_hints{.size_in_mbs = sub.i32("SizeInMBs"),
+                                   .interval_in_seconds = sub.i32("IntervalInSeconds")};
+}
+
+std::optional<delivery::s3_destination_configuration> fh_s3(reader& in, std::string_view key, const std::string& path) {
+  const json* j = in.structure(key);
+  if (!j) return std::nullopt;
+  reader sub = in.nested(*j, path);
+  delivery::s3_destination_configuration c;
+  auto role = sub.str("RoleARN");
+  auto bucket = sub.str("BucketARN");
+  sub.require("RoleARN", role.has_value());
+  sub.require("BucketARN", bucket.has_value());
+  c.role_arn = role.value_or("");
+  c.bucket_arn = bucket.value_or("");
+  c.prefix = sub.str("Prefix");
+  c.error_output_prefix = sub.str("ErrorOutputPrefix");
+  c.buffering_hints = fh_buffering(sub, "BufferingHints", "bufferingHints.");
+  c.compression_format = sub.str("CompressionFormat");
+  return c;
+}
+
+std::optional<delivery::extended_s3_destination_configuration> fh_extended_s3(reader& in, std::string_view key) {
+  const json* j = in.structure(key);
+  if (!j) return std::nullopt;
+  reader sub = in.nested(*j, "extendedS3DestinationConfiguration.");
+  delivery::extended_s3_destination_configuration c;
+  auto role = sub.str("RoleARN");
+  auto bucket = sub.str("BucketARN");
+  sub.require("RoleARN", role.has_value());
+  sub.require("BucketARN", bucket.has_value());
+  c.role_arn = role.value_or("");
+  c.bucket_arn = bucket.value_or("");
+  c.prefix = sub.str("Prefix");
+  c.error_output_prefix = sub.str("ErrorOutputPrefix");
+  c.buffering_hints = fh_buffering(sub, "BufferingHints", "bufferingHints.");
+  c.compression_format = sub.str("CompressionFormat");
+  if (const json* pc = sub.structure("ProcessingConfiguration")) {
+    reader p = sub.nested(*pc, "processingConfiguration.");
+    delivery::processing_configuration cfg;
+    cfg.enabled = p.boolean("Enabled");
+    if (const json* list = p.list("Processors")) {
+      for (const auto& e : *list) {
+        if (!e.is_object()) {
+          p.type_error("Unexpected value type in payload");
+          break;
+        }
+        reader pr = p.nested(e, "processors.member.");
+        delivery::processor proc;
+        auto type = pr.str("Type");
+        pr.require("Type", type.has_value());
+        proc.type = type.value_or("");
+        if (const json* params = pr.list("Parameters")) {
+          for (const auto& q : *params) {
+            if (!q.is_object()) {
+              pr.type_error("Unexpected value type in payload");
+              break;
+            }
+            reader pp = pr.nested(q, "parameters.member.");
+            auto name = pp.str("ParameterName");
+            auto value = pp.str("ParameterValue");
+            pp.require("ParameterName", name.has_value());
+            pp.require("ParameterValue", value.has_value());
+            proc.parameters.push_back({.parameter_name = name.value_or(""), .parameter_value = value.value_or("")});
+          }
+        }
+        cfg.processors.push_back(std::move(proc));
+      }
+    }
+    c.processing_configuration = std::move(cfg);
+  }
+  c.s3_backup_mode = sub.str("S3BackupMode");
+  c.s3_backup_configuration = fh_s3(sub, "S3BackupConfiguration", "s3BackupConfiguration.");
+  if (const json* dp = sub.structure("DynamicPartitioningConfiguration")) {
+    reader d = sub.nested(*dp, "dynamicPartitioningConfiguration.");
+    delivery::dynamic_partitioning_configuration cfg;
+    cfg.enabled = d.boolean("Enabled");
+    if (const json* ro = d.structure("RetryOptions")) {
+      reader r = d.nested(*ro, "retryOptions.");
+      cfg.retry_options = delivery::retry_options{.duration_in_seconds = r.i32("DurationInSeconds")};
+    }
+    c.dynamic_partitioning_configuration = cfg;
+  }
+  c.file_extension = sub.str("FileExtension");
+  c.custom_time_zone = sub.str("CustomTimeZone");
+  return c;
+}
+
+json fh_buffering_json(const std::optional<delivery::buffering_hints>& h) {
+  json j = json::object();
+  if (h && h->size_in_mbs) j["SizeInMBs"] = *h->size_in_mbs;
+  if (h && h->interval_in_seconds) j["IntervalInSeconds"] = *h->interval_in_seconds;
+  return j;
+}
+
+json fh_s3_json(const delivery::s3_destination_configuration& c) {
+  json j = json{{"RoleARN", c.role_arn},
+                {"BucketARN", c.bucket_arn},
+                {"BufferingHints", fh_buffering_json(c.buffering_hints)},
+                {"CompressionFormat", c.compression_format.value_or("UNCOMPRESSED")},
+                {"EncryptionConfiguration", json{{"NoEncryptionConfig", "NoEncryption"}}}};
+  if (c.prefix) j["Prefix"] = *c.prefix;
+  if (c.error_output_prefix) j["ErrorOutputPrefix"] = *c.error_output_prefix;
+  return j;
+}
+
+json fh_extended_s3_json(const delivery::extended_s3_destination_configuration& c) {
+  json j = json{{"RoleARN", c.role_arn},
+                {"BucketARN", c.bucket_arn},
+                {"BufferingHints", fh_buffering_json(c.buffering_hints)},
+                {"CompressionFormat", c.compression_format.value_or("UNCOMPRESSED")},
+                {"EncryptionConfiguration", json{{"NoEncryptionConfig", "NoEncryption"}}}};
+  if (c.prefix) j["Prefix"] = *c.prefix;
+  if (c.error_output_prefix) j["ErrorOutputPrefix"] = *c.error_output_prefix;
+  if (c.processing_configuration) {
+    json procs = json::array();
+    for (const auto& p : c.processing_configuration->processors) {
+      json params = json::array();
+      for (const auto& q : p.parameters) {
+        params.push_back(json{{"ParameterName", q.parameter_name}, {"ParameterValue", q.parameter_value}});
+      }
+      procs.push_back(json{{"Type", p.type}, {"Parameters", std::move(params)}});
+    }
+    json pc = json{{"Processors", std::move(procs)}};
+    if (c.processing_configuration->enabled) pc["Enabled"] = *c.processing_configuration->enabled;
+    j["ProcessingConfiguration"] = std::move(pc);
+  }
+  if (c.s3_backup_mode) j["S3BackupMode"] = *c.s3_backup_mode;
+  if (c.s3_backup_configuration) j["S3BackupDescription"] = fh_s3_json(*c.s3_backup_configuration);
+  if (c.dynamic_partitioning_configuration) {
+    json dp = json::object();
+    if (c.dynamic_partitioning_configuration->enabled) dp["Enabled"] = *c.dynamic_partitioning_configuration->enabled;
+    if (const auto& ro = c.dynamic_partitioning_configuration->retry_options; ro && ro->duration_in_seconds) {
+      dp["RetryOptions"] = json{{"DurationInSeconds", *ro->duration_in_seconds}};
+    }
+    j["DynamicPartitioningConfiguration"] = std::move(dp);
+  }
+  if (c.file_extension) j["FileExtension"] = *c.file_extension;
+  if (c.custom_time_zone) j["CustomTimeZone"] = *c.custom_time_zone;
+  return j;
+}
+
+op_result firehose_create(firehose& f, reader& in) {
+  delivery::create_delivery_stream_request r;
+  auto name = in.str("DeliveryStreamName");
+  r.delivery_stream_type = in.str("DeliveryStreamType");
+  if (const json* src = in.structure("KinesisStreamSourceConfiguration")) {
+    reader sub = in.nested(*src, "kinesisStreamSourceConfiguration.");
+    auto arn = sub.str("KinesisStreamARN");
+    auto role = sub.str("RoleARN");
+    sub.require("KinesisStreamARN", arn.has_value());
+    sub.require("RoleARN", role.has_value());
+    r.kinesis_stream_source_configuration = delivery::kinesis_stream_source_configuration{
+        .kinesis_stream_arn = arn.value_or(""), .role_arn = role.value_or("")};
+  }
+  r.extended_s3_destination_configuration = fh_extended_s3(in, "ExtendedS3DestinationConfiguration");
+  if (!r.extended_s3_destination_configuration) {
+    // The deprecated S3DestinationConfiguration is the extended one without its extensions.
+    if (auto plain = fh_s3(in, "S3DestinationConfiguration", "s3DestinationConfiguration.")) {
+      delivery::extended_s3_destination_configuration c;
+      c.role_arn = plain->role_arn;
+      c.bucket_arn = plain->bucket_arn;
+      c.prefix = plain->prefix;
+      c.error_output_prefix = plain->error_output_prefix;
+      c.buffering_hints = plain->buffering_hints;
+      c.compression_format = plain->compression_format;
+      r.extended_s3_destination_configuration = std::move(c);
+    }
+  }
+  if (const json* tags = in.list("Tags")) {
+    for (const auto& t : *tags) {
+      if (!t.is_object()) {
+        in.type_error("Unexpected value type in payload");
+        break;
+      }
+      reader sub = in.nested(t, "tags.member.");
+      auto key = sub.str("Key");
+      sub.require("Key", key.has_value());
+      r.tags[key.value_or("")] = sub.str("Value").value_or("");
+    }
+  }
+  in.require("DeliveryStreamName", name.has_value());
+  if (in.failed()) return in.to_error();
+  r.delivery_stream_name = std::move(*name);
+  auto res = f.create_delivery_stream(r);
+  if (!res) return res.error();
+  return op_output(json{{"DeliveryStreamARN", res->delivery_stream_arn}});
+}
+
+op_result firehose_describe(firehose& f, reader& in) {
+  delivery::describe_delivery_stream_request r;
+  auto name = in.str("DeliveryStreamName");
+  r.limit = in.i32("Limit");
+  r.exclusive_start_destination_id = in.str("ExclusiveStartDestinationId");
+  in.require("DeliveryStreamName", name.has_value());
+  if (in.failed()) return in.to_error();
+  r.delivery_stream_name = std::move(*name);
+  auto res = f.describe_delivery_stream(r);
+  if (!res) return res.error();
+  const auto& d = res->delivery_stream_description;
+  json desc = json{{"DeliveryStreamName", d.delivery_stream_name},
+                   {"DeliveryStreamARN", d.delivery_stream_arn},
+                   {"DeliveryStreamStatus", d.delivery_stream_status},
+                   {"DeliveryStreamType", d.delivery_stream_type},
+                   {"VersionId", d.version_id},
+                   {"HasMoreDestinations", d.has_more_destinations}};
+  if (d.create_timestamp) desc["CreateTimestamp"] = timestamp_value(*d.create_timestamp);
+  if (d.last_update_timestamp) desc["LastUpdateTimestamp"] = timestamp_value(*d.last_update_timestamp);
+  if (d.source && d.source->kinesis_stream_source_description) {
+    const auto& k = *d.source->kinesis_stream_source_description;
+    json ks = json{{"KinesisStreamARN", k.kinesis_stream_arn}, {"RoleARN", k.role_arn}};
+    if (k.delivery_start_timestamp) ks["DeliveryStartTimestamp"] = timestamp_value(*k.delivery_start_timestamp);
+    desc["Source"] = json{{"KinesisStreamSourceDescription", std::move(ks)}};
+  }
+  json dests = json::array();
+  for (const auto& dd : d.destinations) {
+    json j = json{{"DestinationId", dd.destination_id}};
+    if (dd.extended_s3_destination_description) {
+      j["ExtendedS3DestinationDescription"] = fh_extended_s3_json(*dd.extended_s3_destination_description);
+      // AWS also gives the plain S3 view of the same destination.
+      json plain = fh_extended_s3_json(*dd.extended_s3_destination_description);
+      for (const char* k : {"ProcessingConfiguration", "S3BackupMode", "S3BackupDescription",
+                            "DynamicPartitioningConfiguration", "FileExtension", "CustomTimeZone"}) {
+        plain.erase(k);
+      }
+      j["S3DestinationDescription"] = std::move(plain);
+    }
+    dests.push_back(std::move(j));
+  }
+  desc["Destinations"] = std::move(dests);
+  return op_output(json{{"DeliveryStreamDescription", std::move(desc)}});
+}
+
 const std::vector<operation> firehose_table = {
+    {"CreateDeliveryStream", nullptr, false, nullptr, &firehose_create},
     {"DeleteDeliveryStream", nullptr, false, nullptr, &firehose_delete},
+    {"DescribeDeliveryStream", nullptr, false, nullptr, &firehose_describe},
     {"ListDeliveryStreams", nullptr, false, nullptr, &firehose_list},
     {"PutRecord", nullptr, true, nullptr, &firehose_put_record},
     {"PutRecordBatch", nullptr, true, nullptr, &firehose_put_record_batch},
@@ -1046,23 +1479,35 @@ const std::vector<operation> table = {
     {"AddTagsToStream", &add_tags},
     {"CreateStream", &create_stream},
     {"DecreaseStreamRetentionPeriod", &retention<&kinesis::decrease_stream_retention_period>},
+    {"DeleteResourcePolicy", &delete_resource_policy},
     {"DeleteStream", &delete_stream},
+    {"DeregisterStreamConsumer", &deregister_consumer},
     {"DescribeLimits", &describe_limits},
     {"DescribeStream", &describe_stream},
+    {"DescribeStreamConsumer", &describe_consumer},
     {"DescribeStreamSummary", &describe_stream_summary},
     {"DisableEnhancedMonitoring", &monitoring<&kinesis::disable_enhanced_monitoring>},
     {"EnableEnhancedMonitoring", &monitoring<&kinesis::enable_enhanced_monitoring>},
     {"GetRecords", &get_records},
+    {"GetResourcePolicy", &get_resource_policy},
     {"GetShardIterator", &get_shard_iterator},
     {"IncreaseStreamRetentionPeriod", &retention<&kinesis::increase_stream_retention_period>},
     {"ListShards", &list_shards},
+    {"ListStreamConsumers", &list_consumers},
     {"ListStreams", &list_streams},
+    {"ListTagsForResource", &list_tags_for_resource},
     {"ListTagsForStream", &list_tags},
     {"MergeShards", &merge_shards},
     {"PutRecord", &put_record, true},
     {"PutRecords", &put_records, true, &put_records_fast},
+    {"PutResourcePolicy", &put_resource_policy},
+    {"RegisterStreamConsumer", &register_consumer},
     {"RemoveTagsFromStream", &remove_tags},
     {"SplitShard", &split_shard},
+    {"SubscribeToShard", &subscribe_to_shard},
+    {"TagResource", &tag_resource},
+    {"UntagResource", &untag_resource},
+    {"UpdateMaxRecordSize", &update_max_record_size},
     {"UpdateShardCount", &update_shard_count},
     {"UpdateStreamMode", &update_stream_mode},
 };

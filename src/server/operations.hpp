@@ -13,6 +13,7 @@
 #include "rill/firehose.hpp"
 #include "rill/kinesis.hpp"
 #include "server/codec.hpp"
+#include "server/event_pipe.hpp"
 
 namespace rill::wire {
 
@@ -77,8 +78,14 @@ struct op_output {
     o.raw = std::move(b);
     return o;
   }
+  static op_output streaming(std::shared_ptr<event_pipe> p) {
+    op_output o;
+    o.stream = std::move(p);
+    return o;
+  }
   std::optional<json> tree;
   std::optional<std::string> raw;
+  std::shared_ptr<event_pipe> stream;
 };
 using op_result = result<op_output>;
 using op_fn = op_result (*)(rill::kinesis&, reader&);

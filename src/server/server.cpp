@@ -27,6 +27,7 @@
 #include <boost/beast/http.hpp>
 
 #include "rill/logging.hpp"
+#include "server/event_pipe.hpp"
 #include "server/tls.hpp"
 #include "server/wire.hpp"
 
@@ -59,6 +60,9 @@ class connection_base : public std::enable_shared_from_this<connection_base> {
   virtual ~connection_base();
   /// Closes the socket (from any thread: posted to the connection's strand).
   virtual void close() = 0;
+  /// After the io threads have stopped: ends the event streams (which hold the
+  /// connection while they run) so the connection can go.
+  virtual void release() {}
   std::atomic<std::int64_t> deadline_ms{0};
   std::atomic<bool> timed_out{false};
   std::uint64_t id = 0;
@@ -120,14 +124,23 @@ struct server::impl {
     if (stopped) return;
     std::int64_t now = now_ms();
     std::vector<std::shared_ptr<connection_base>> expired;
+    // The others, released after the lock: the last reference may be ours, and a
+    // connection's destructor takes `mu`.
+    std::vector<std::shared_ptr<connection_base>> live;
     {
       std::lock_guard lock(mu);
+      live.reserve(connections.size());
       for (auto& [id, weak] : connections) {
-        if (auto c = weak.lock(); c && c->deadline_ms.load() <= now && !c->timed_out.exchange(true)) {
+        auto c = weak.lock();
+        if (!c) continue;
+        if (c->deadline_ms.load() <= now && !c->timed_out.exchange(true)) {
           expired.push_back(std::move(c));
+        } else {
+          live.push_back(std::move(c));
         }
       }
     }
+    live.clear();
     for (auto& c : expired) {
       c->close();
       count("ConnectionsTimedOut");
@@ -162,8 +175,11 @@ class h2_connection final : public connection_base {
   h2_connection(server::impl& owner, Stream stream) : connection_base(owner), stream_(std::move(stream)) {}
 
   ~h2_connection() override {
+    end_streams();
     if (session_) nghttp2_session_del(session_);
   }
+
+  void release() override { end_streams(); }
 
   // `initial`: bytes already read (the preface, maybe more).
   void start(std::string initial) {
@@ -190,7 +206,7 @@ class h2_connection final : public connection_base {
 
   void close() override {
     auto self = shared_from_this();
-    asio::post(stream_.get_executor(), [self, this] { close_stream(stream_); });
+    asio::post(stream_.get_executor(), [self, this] { teardown(); });
   }
 
  private:
@@ -203,6 +219,25 @@ class h2_connection final : public connection_base {
     std::size_t sent = 0;
   };
 
+  // Ends every event stream (their notifications hold this connection).
+  void end_streams() {
+    for (auto& [id, s] : streams_) {
+      if (s.res.stream) s.res.stream->close();
+    }
+  }
+
+  void teardown() {
+    close_stream(stream_);
+    end_streams();
+  }
+
+  // An event stream has bytes (or its end) ready: wake its deferred DATA.
+  void resume_stream(std::int32_t id) {
+    if (!session_ || streams_.find(id) == streams_.end()) return;
+    nghttp2_session_resume_data(session_, id);
+    flush();
+  }
+
   void touch() {
     auto timeout = streams_.empty() ? owner_.opt.limits.idle_timeout : owner_.opt.limits.read_timeout;
     deadline_ms = owner_.now_ms() + timeout.count();
@@ -211,7 +246,7 @@ class h2_connection final : public connection_base {
   bool feed(const char* data, std::size_t n) {
     auto rv = nghttp2_session_mem_recv(session_, reinterpret_cast<const std::uint8_t*>(data), n);
     if (rv < 0) {
-      close_stream(stream_);
+      teardown();
       return false;
     }
     return true;
@@ -221,14 +256,14 @@ class h2_connection final : public connection_base {
     auto self = shared_from_this();
     stream_.async_read_some(asio::buffer(read_buf_), [self, this](boost::system::error_code ec, std::size_t n) {
       if (ec) {
-        close_stream(stream_);
+        teardown();
         return;
       }
       touch();
       if (!feed(read_buf_.data(), n)) return;
       flush();
       if (nghttp2_session_want_read(session_) == 0 && nghttp2_session_want_write(session_) == 0 && !writing_) {
-        close_stream(stream_);
+        teardown();
         return;
       }
       read();
@@ -242,7 +277,7 @@ class h2_connection final : public connection_base {
       const std::uint8_t* data = nullptr;
       auto n = nghttp2_session_mem_send(session_, &data);
       if (n < 0) {
-        close_stream(stream_);
+        teardown();
         return;
       }
       if (n == 0) break;
@@ -252,7 +287,7 @@ class h2_connection final : public connection_base {
     if (out_.empty()) {
       // Nothing left to say: after a GOAWAY (ours or the peer's) the session is done.
       if (nghttp2_session_want_read(session_) == 0 && nghttp2_session_want_write(session_) == 0) {
-        close_stream(stream_);
+        teardown();
       }
       return;
     }
@@ -261,9 +296,10 @@ class h2_connection final : public connection_base {
     asio::async_write(stream_, asio::buffer(out_), [self, this](boost::system::error_code ec, std::size_t) {
       writing_ = false;
       if (ec) {
-        close_stream(stream_);
+        teardown();
         return;
       }
+      touch();
       flush();
     });
   }
@@ -343,6 +379,16 @@ class h2_connection final : public connection_base {
   static ssize_t read_body(nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t length, std::uint32_t* flags,
                            nghttp2_data_source* source, void*) {
     auto* s = static_cast<stream_state*>(source->ptr);
+    if (s->res.stream) {
+      bool ended = false;
+      std::size_t got = s->res.stream->read(reinterpret_cast<char*>(buf), length, ended);
+      if (ended) {
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+      } else if (got == 0) {
+        return NGHTTP2_ERR_DEFERRED;
+      }
+      return static_cast<ssize_t>(got);
+    }
     std::size_t n = std::min(length, s->res.body.size() - s->sent);
     std::memcpy(buf, s->res.body.data() + s->sent, n);
     s->sent += n;
@@ -362,7 +408,7 @@ class h2_connection final : public connection_base {
     static const std::string status_name = ":status", ct_name = "content-type", cl_name = "content-length";
     add(status_name, status);
     add(ct_name, s.res.content_type);
-    add(cl_name, length);
+    if (!s.res.stream) add(cl_name, length);
     std::vector<std::string> lower;
     lower.reserve(s.res.headers.size());
     for (const auto& h : s.res.headers) {
@@ -375,11 +421,20 @@ class h2_connection final : public connection_base {
     provider.source.ptr = &s;
     provider.read_callback = &read_body;
     nghttp2_submit_response(session, stream_id, nva.data(), nva.size(), &provider);
+    if (s.res.stream) {
+      auto self = std::static_pointer_cast<h2_connection>(shared_from_this());
+      s.res.stream->attach([self, stream_id] {
+        asio::post(self->stream_.get_executor(), [self, stream_id] { self->resume_stream(stream_id); });
+      });
+    }
   }
 
   static int on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t, void* user) {
     auto* c = self_of(user);
-    c->streams_.erase(stream_id);
+    auto it = c->streams_.find(stream_id);
+    if (it == c->streams_.end()) return 0;
+    if (it->second.res.stream) it->second.res.stream->close();
+    c->streams_.erase(it);
     return 0;
   }
 
@@ -399,6 +454,10 @@ class h1_connection final : public connection_base {
  public:
   h1_connection(server::impl& owner, Stream stream) : connection_base(owner), stream_(std::move(stream)) {}
 
+  ~h1_connection() override {
+    if (pipe_) pipe_->close();
+  }
+
   // `detect`: on the plain port, look for the HTTP/2 preface first.
   void start(bool detect) {
     detect_ = detect;
@@ -408,7 +467,11 @@ class h1_connection final : public connection_base {
 
   void close() override {
     auto self = shared_from_this();
-    asio::post(stream_.get_executor(), [self, this] { close_stream(stream_); });
+    asio::post(stream_.get_executor(), [self, this] { teardown(); });
+  }
+
+  void release() override {
+    if (auto p = pipe_) p->close();
   }
 
  private:
@@ -445,7 +508,7 @@ class h1_connection final : public connection_base {
           return;
         }
         auto h2 = std::make_shared<h2_connection<Stream>>(owner_, std::move(stream_));
-        h2->id = 0;
+        h2->deadline_ms = owner_.now_ms() + owner_.opt.limits.read_timeout.count();  // before the sweep sees it
         owner_.add(h2);
         owner_.open.fetch_add(1);
         h2->start(std::string(have));
@@ -526,7 +589,79 @@ class h1_connection final : public connection_base {
     }
     req.body = std::move(msg.body());
     bool keep = msg.keep_alive();
-    write(owner_.dispatcher.handle(req), keep);
+    auto res = owner_.dispatcher.handle(req);
+    if (res.stream) return start_stream(std::move(res), keep);
+    write(res, keep);
+  }
+
+  void teardown() {
+    close_stream(stream_);
+    if (pipe_) {
+      pipe_->close();
+      pipe_.reset();
+    }
+  }
+
+  // An event stream (SubscribeToShard) over HTTP/1.1: chunked transfer coding,
+  // one chunk per write of whatever frames are ready.
+  void start_stream(wire::response r, bool keep_alive) {
+    keep_after_stream_ = keep_alive;
+    head_ = "HTTP/1.1 200 OK\r\nContent-Type: ";
+    head_ += r.content_type;
+    head_ += "\r\nTransfer-Encoding: chunked";
+    for (const auto& h : r.headers) {
+      head_ += "\r\n";
+      head_ += h.name;
+      head_ += ": ";
+      head_ += h.value;
+    }
+    head_ += "\r\n\r\n";
+    pipe_ = std::move(r.stream);
+    deadline_ms = owner_.now_ms() + owner_.opt.limits.read_timeout.count();
+    auto self = std::static_pointer_cast<h1_connection>(shared_from_this());
+    pipe_->attach([self] { asio::post(self->stream_.get_executor(), [self] { self->pump(); }); });
+  }
+
+  void pump() {
+    if (!pipe_ || pumping_) return;
+    bool ended = false;
+    std::string data = pipe_->take(ended);
+    if (data.empty() && !ended && head_.empty()) return;
+    out_ = std::move(head_);
+    head_.clear();
+    if (!data.empty()) {
+      char size[24];
+      std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+      out_ += size;
+      out_ += data;
+      out_ += "\r\n";
+    }
+    if (ended) out_ += "0\r\n\r\n";
+    pumping_ = true;
+    auto self = shared_from_this();
+    asio::async_write(stream_, asio::buffer(out_),
+                      [self, this, n = data.size(), ended](boost::system::error_code ec, std::size_t) {
+                        pumping_ = false;
+                        if (ec || !pipe_) {
+                          teardown();
+                          return;
+                        }
+                        deadline_ms = owner_.now_ms() + owner_.opt.limits.read_timeout.count();
+                        pipe_->written(n);
+                        if (!ended) return pump();
+                        pipe_->close();
+                        pipe_.reset();
+                        if (!keep_after_stream_) {
+                          close_stream(stream_);
+                          return;
+                        }
+                        begin_request();
+                        if (buffer_.size() > 0) {
+                          on_bytes();
+                        } else {
+                          read();
+                        }
+                      });
   }
 
   void write(const wire::response& r, bool keep_alive) {
@@ -568,6 +703,10 @@ class h1_connection final : public connection_base {
   boost::beast::flat_buffer buffer_{1u << 30};
   std::optional<http::request_parser<http::string_body>> parser_;
   std::string out_;
+  std::string head_;
+  std::shared_ptr<wire::event_pipe> pipe_;
+  bool pumping_ = false;
+  bool keep_after_stream_ = false;
   bool detect_ = false;
   bool started_ = false;
   bool header_checked_ = false;
@@ -594,11 +733,13 @@ class tls_connection final : public connection_base {
       std::string_view alpn(reinterpret_cast<const char*>(proto), len);
       if (alpn == "h2") {
         auto h2 = std::make_shared<h2_connection<ssl_stream>>(owner_, std::move(*stream_));
+        h2->deadline_ms = owner_.now_ms() + owner_.opt.limits.read_timeout.count();
         owner_.add(h2);
         owner_.open.fetch_add(1);
         h2->start({});
       } else {
         auto h1 = std::make_shared<h1_connection<ssl_stream>>(owner_, std::move(*stream_));
+        h1->deadline_ms = owner_.now_ms() + owner_.opt.limits.read_timeout.count();
         owner_.add(h1);
         owner_.open.fetch_add(1);
         h1->start(false);
@@ -654,10 +795,12 @@ void server::impl::accept(tcp::acceptor& acceptor, bool tls) {
                               open.fetch_add(1);
                               if (tls) {
                                 auto c = std::make_shared<tls_connection>(*this, ssl_stream(std::move(socket), *ssl));
+                                c->deadline_ms = now_ms() + opt.limits.read_timeout.count();
                                 add(c);
                                 c->start();
                               } else {
                                 auto c = std::make_shared<h1_connection<tcp::socket>>(*this, std::move(socket));
+                                c->deadline_ms = now_ms() + opt.limits.read_timeout.count();
                                 add(c);
                                 c->start(true);
                               }
@@ -689,6 +832,16 @@ void server::impl::stop() {
   }
   for (auto& t : threads) t.join();
   threads.clear();
+  {
+    std::vector<std::shared_ptr<connection_base>> rest;
+    {
+      std::lock_guard lock(mu);
+      for (auto& [id, w] : connections) {
+        if (auto c = w.lock()) rest.push_back(std::move(c));
+      }
+    }
+    for (auto& c : rest) c->release();
+  }
   // Destroying the io_context destroys the handlers still queued, and with them the connections.
   tls_acceptor.reset();
   plain_acceptor.reset();

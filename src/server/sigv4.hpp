@@ -28,9 +28,22 @@ struct sigv4_authorization {
 sigv4_authorization parse_authorization(std::string_view header);
 
 /// The signature of `req` under `secret`, for the scope and signed headers of `auth`
-/// and the request time `amz_date` (yyyymmddThhmmssZ).
+/// and the request time `amz_date` (yyyymmddThhmmssZ). The payload hash is
+/// `payload_hash` if given, else the X-Amz-Content-Sha256 header, else SHA-256 of the body.
 std::string sigv4_signature(const request& req, const sigv4_authorization& auth, std::string_view secret,
-                            std::string_view amz_date);
+                            std::string_view amz_date, std::optional<std::string_view> payload_hash = std::nullopt);
+
+/// The decoded value of a query-string parameter of `target` ("/?a=b&c=d"), or nullopt.
+std::optional<std::string> query_param(std::string_view target, std::string_view name);
+
+/// The SigV4 parameters of a presigned (query-string) request: X-Amz-Credential
+/// (AKID/date/region/service/aws4_request), X-Amz-SignedHeaders, X-Amz-Signature.
+sigv4_authorization parse_query_authorization(std::string_view target);
+
+/// Presigns `req` (tests): appends X-Amz-Algorithm, X-Amz-Credential, X-Amz-Date,
+/// X-Amz-Expires, X-Amz-SignedHeaders=host and X-Amz-Signature to its target.
+void sigv4_presign(request& req, std::string_view access_key_id, std::string_view secret, std::string_view region,
+                   std::string_view service, std::string_view amz_date, int expires_seconds);
 
 /// Adds X-Amz-Date, Host (if absent) and Authorization to `req`.
 void sigv4_sign(request& req, std::string_view access_key_id, std::string_view secret, std::string_view region,

@@ -1,6 +1,7 @@
 // Copyright 2026 The rill Authors. Licensed under the Apache License, Version 2.0.
 #include "server/wire.hpp"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdio>
@@ -224,35 +225,67 @@ struct dispatcher::impl {
     if (!msg.empty()) return fail(req, kind, "IncompleteSignatureException", msg);
     if (!opt.sigv4.verify) return std::nullopt;
 
-    if (!auth) {
-      return fail(req, kind, "InvalidSignatureException",
-                  "rill verifies signatures in the Authorization header only; sign the request headers.");
+    // Verification: the header form, or a presigned request (X-Amz-* in the query).
+    std::string date_text;
+    std::optional<std::int64_t> expires_s;
+    if (auth) {
+      const std::string* date = req.find("x-amz-date");
+      date_text = date ? *date : std::string();
+    } else {
+      a = parse_query_authorization(req.target);
+      date_text = query_param(req.target, "X-Amz-Date").value_or("");
+      if (query_param(req.target, "X-Amz-Algorithm").value_or("") != "AWS4-HMAC-SHA256") {
+        return fail(req, kind, "IncompleteSignatureException",
+                    "Unsupported AWS 'algorithm': '" + query_param(req.target, "X-Amz-Algorithm").value_or("") + "'");
+      }
+      if (auto e = query_param(req.target, "X-Amz-Expires")) {
+        std::int64_t v = -1;
+        if (!e->empty() && e->size() <= 7 &&
+            std::all_of(e->begin(), e->end(), [](char c) { return c >= '0' && c <= '9'; })) {
+          v = std::stoll(*e);
+        }
+        if (v < 1 || v > 604800) {
+          return fail(req, kind, "IncompleteSignatureException",
+                      "X-Amz-Expires must be an integer between 1 and 604800 seconds. Got '" + *e + "'.");
+        }
+        expires_s = v;
+      }
     }
     auto secret = opt.sigv4.credentials.find(a.access_key_id);
     if (secret == opt.sigv4.credentials.end()) {
       return fail(req, kind, "UnrecognizedClientException", "The security token included in the request is invalid.");
     }
-    const std::string* date = req.find("x-amz-date");
-    auto when = date ? parse_amz_date(*date) : std::nullopt;
+    auto when = parse_amz_date(date_text);
     if (!when) {
       return fail(req, kind, "IncompleteSignatureException",
-                  "Date must be in ISO-8601 'basic format'. Got '" + (date ? *date : std::string()) + "'.");
+                  "Date must be in ISO-8601 'basic format'. Got '" + date_text + "'.");
     }
     if (opt.clock) {
       std::int64_t now = opt.clock->now().time_since_epoch().count();
       constexpr std::int64_t skew = 15 * 60 * 1000;
-      if (*when < now - skew) {
+      if (expires_s && now > *when + *expires_s * 1000) {
         return fail(req, kind, "InvalidSignatureException",
-                    "Signature expired: " + *date + " is now earlier than " + format_amz_date(now - skew) + " (" +
+                    "Signature expired: " + date_text + " is now earlier than " +
+                        format_amz_date(now - *expires_s * 1000) + " (" + format_amz_date(now) + " - " +
+                        std::to_string(*expires_s) + " sec.)");
+      }
+      if (!expires_s && *when < now - skew) {
+        return fail(req, kind, "InvalidSignatureException",
+                    "Signature expired: " + date_text + " is now earlier than " + format_amz_date(now - skew) + " (" +
                         format_amz_date(now) + " - 15 min.)");
       }
       if (*when > now + skew) {
         return fail(req, kind, "InvalidSignatureException",
-                    "Signature not yet current: " + *date + " is still later than " + format_amz_date(now + skew) +
+                    "Signature not yet current: " + date_text + " is still later than " + format_amz_date(now + skew) +
                         " (" + format_amz_date(now) + " + 15 min.)");
       }
     }
-    if (sigv4_signature(req, a, secret->second, *date) != a.signature) {
+    bool valid = sigv4_signature(req, a, secret->second, date_text) == a.signature;
+    if (!valid && !auth) {
+      // Presigners of other services sign an unsigned payload.
+      valid = sigv4_signature(req, a, secret->second, date_text, "UNSIGNED-PAYLOAD") == a.signature;
+    }
+    if (!valid) {
       return fail(req, kind, "InvalidSignatureException",
                   "The request signature we calculated does not match the signature you provided. Check your AWS "
                   "Secret Access Key and signing method. Consult the service documentation for details.");
@@ -353,7 +386,10 @@ struct dispatcher::impl {
     r.content_type = kind == content_kind::json11   ? std::string(json_type)
                      : kind == content_kind::cbor11 ? std::string(cbor_type)
                                                     : std::string(legacy_json_type);
-    if (out->raw) {
+    if (out->stream) {
+      r.content_type = "application/vnd.amazon.eventstream";
+      r.stream = std::move(out->stream);
+    } else if (out->raw) {
       r.body = std::move(*out->raw);
     } else if (out->tree) {
       write_body(*out->tree, fmt, r.body);

@@ -31,6 +31,8 @@
 
 namespace rill::wire {
 
+class event_pipe;
+
 struct header {
   std::string name;  ///< lower case
   std::string value;
@@ -51,6 +53,9 @@ struct response {
   std::string body;
   /// Besides Content-Type and Content-Length.
   std::vector<header> headers;
+  /// A streaming body (SubscribeToShard: application/vnd.amazon.eventstream)
+  /// instead of `body`; the transport drains it and must close() it when done.
+  std::shared_ptr<event_pipe> stream;
 };
 
 struct dispatcher_options {

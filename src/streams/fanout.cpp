@@ -205,6 +205,12 @@ class fanout_subscription final : public subscription, public std::enable_shared
 
   void cancel() override { finish(std::nullopt); }
 
+  void pause() override { paused_.store(true, std::memory_order_seq_cst); }
+
+  void resume() override {
+    if (paused_.exchange(false, std::memory_order_seq_cst)) wake();
+  }
+
   /// Ends the subscription: with an exception event, or normally (nullopt).
   /// The first reason wins; records not yet delivered stay in the shard.
   void finish(std::optional<error> e) {
@@ -234,7 +240,9 @@ class fanout_subscription final : public subscription, public std::enable_shared
   void wake() {
     signals_.fetch_add(1, std::memory_order_seq_cst);
     if (delivery_) {
-      if (!drain_pending_.exchange(true, std::memory_order_acq_rel)) {
+      // seq_cst, as drain()'s store and resume()'s flag: a drain that missed
+      // resume()'s flag is followed by another (see drain()).
+      if (!drain_pending_.exchange(true, std::memory_order_seq_cst)) {
         std::weak_ptr<fanout_subscription> w = weak_from_this();
         delivery_->call_at(clock_->now(), [w] {
           if (auto s = w.lock()) s->drain();
@@ -293,9 +301,18 @@ class fanout_subscription final : public subscription, public std::enable_shared
 
   /// Callback mode: hands every ready event to the handler. False once the
   /// subscription has ended (its exception or on_complete delivered).
+  ///
+  /// Paused by the subscriber: returns (true) without reading; records and
+  /// heartbeats wait until resume(), whose wake() runs drain() again (on a
+  /// manual clock, a new task: the flag is read after drain_pending_ is cleared,
+  /// all seq_cst; on the delivery thread, a new signal the loop has not seen).
+  /// An end is delivered even while paused, so a subscriber that cancels a
+  /// paused subscription (a client gone while its socket was full) or an engine
+  /// going away never waits on a resume() that will not come.
   bool drain() {
-    drain_pending_.store(false, std::memory_order_release);
+    drain_pending_.store(false, std::memory_order_seq_cst);
     for (;;) {
+      if (paused_.load(std::memory_order_seq_cst) && !ending()) return true;
       auto r = produce();
       if (!r) {
         opt_.handler(std::move(r).error());
@@ -313,6 +330,12 @@ class fanout_subscription final : public subscription, public std::enable_shared
       }
       opt_.handler(std::move(**r));
     }
+  }
+
+  /// An end has been requested or reached, or the engine is going away.
+  bool ending() const {
+    std::lock_guard lock(mu_);
+    return over_ || end_requested_ || detached_;
   }
 
   /// Callback mode off a manual clock: the delivery thread's loop, until the
@@ -470,7 +493,8 @@ class fanout_subscription final : public subscription, public std::enable_shared
   std::atomic<std::uint64_t> signals_{0};
   std::atomic<bool> waiting_{false};
   std::atomic<bool> drain_pending_{false};
-  bool registered_ = false;  // changed by start() and unregister()
+  std::atomic<bool> paused_{false};  // subscription::pause()
+  bool registered_ = false;          // changed by start() and unregister()
   // Guarded by mu_.
   bool over_ = false;
   bool end_requested_ = false;

@@ -4,6 +4,11 @@
 // PutRecordBatch bodies in, the AWS result shapes out, errors by name.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
+#include <unistd.h>
+
 #include "rill/firehose.hpp"
 #include "wire_fixture.hpp"
 
@@ -85,9 +90,72 @@ TEST(Firehose, PutRecordAndBatchOverTheWire) {
   EXPECT_EQ(
       wire_fixture::tree(invalid)["message"],
       "1 validation error detected: Value null at 'record' failed to satisfy constraint: Member must not be null");
-  EXPECT_EQ(wire_fixture::tree(call("CreateDeliveryStream", json::object()))["__type"], "UnknownOperationException");
+  EXPECT_EQ(wire_fixture::tree(call("CreateDeliveryStream", json::object()))["message"],
+            "1 validation error detected: Value null at 'deliveryStreamName' failed to satisfy constraint: Member "
+            "must not be null");
   EXPECT_EQ(call("DeleteDeliveryStream", {{"DeliveryStreamName", "d"}}).status, 200u);
   EXPECT_TRUE(fh.deleted);
+}
+
+// CreateDeliveryStream with AWS's configuration shapes against rill's local_firehose,
+// DescribeDeliveryStream back, records put over the wire, the object read from disk.
+TEST(Firehose, CreateDescribeAndDeliverToDisk) {
+  const auto dir = std::filesystem::temp_directory_path() / ("rill_fh_wire_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  auto clock = std::make_shared<manual_clock>();
+  local_firehose fh({.clock = clock, .s3_directory = dir, .random_seed = 7});
+  wire_fixture w({.firehose = &fh});
+  auto call = [&](std::string_view op, const json& body) {
+    return w.raw(make_request(op, wire::write_body(body, body_format::json), body_format::json, "Firehose_20150804"));
+  };
+  auto created = call("CreateDeliveryStream", json::parse(R"({"DeliveryStreamName":"d","DeliveryStreamType":"DirectPut",
+                        "ExtendedS3DestinationConfiguration":{"RoleARN":"arn:aws:iam::000000000000:role/r",
+                          "BucketARN":"arn:aws:s3:::bucket","Prefix":"data/","ErrorOutputPrefix":"err/!{firehose:error-output-type}/",
+                          "BufferingHints":{"SizeInMBs":1,"IntervalInSeconds":60},"CompressionFormat":"UNCOMPRESSED",
+                          "ProcessingConfiguration":{"Enabled":true,"Processors":[{"Type":"AppendDelimiterToRecord",
+                            "Parameters":[{"ParameterName":"Delimiter","ParameterValue":"\\n"}]}]}},
+                        "Tags":[{"Key":"team","Value":"a"}]})"));
+  ASSERT_EQ(created.status, 200u) << created.body;
+  EXPECT_EQ(wire_fixture::tree(created)["DeliveryStreamARN"],
+            "arn:aws:firehose:us-east-1:000000000000:deliverystream/d");
+  auto described = wire_fixture::tree(call("DescribeDeliveryStream", {{"DeliveryStreamName", "d"}}));
+  auto d = described["DeliveryStreamDescription"];
+  EXPECT_EQ(d["DeliveryStreamStatus"], "ACTIVE");
+  EXPECT_EQ(d["DeliveryStreamType"], "DirectPut");
+  EXPECT_TRUE(d["CreateTimestamp"].is_number());
+  ASSERT_EQ(d["Destinations"].size(), 1u);
+  auto s3 = d["Destinations"][0]["ExtendedS3DestinationDescription"];
+  EXPECT_EQ(s3["BucketARN"], "arn:aws:s3:::bucket");
+  EXPECT_EQ(s3["Prefix"], "data/");
+  EXPECT_EQ(s3["BufferingHints"], json::parse(R"({"SizeInMBs":1,"IntervalInSeconds":60})"));
+  EXPECT_EQ(s3["CompressionFormat"], "UNCOMPRESSED");
+  EXPECT_EQ(s3["ProcessingConfiguration"]["Processors"][0]["Type"], "AppendDelimiterToRecord");
+  // Errors keep Firehose's names.
+  auto again = call("CreateDeliveryStream", json::parse(R"({"DeliveryStreamName":"d",
+      "ExtendedS3DestinationConfiguration":{"RoleARN":"arn:aws:iam::0:role/r","BucketARN":"arn:aws:s3:::bucket"}})"));
+  EXPECT_EQ(wire_fixture::tree(again)["__type"], "ResourceInUseException");
+  auto no_role = call("CreateDeliveryStream", json::parse(R"({"DeliveryStreamName":"e",
+      "ExtendedS3DestinationConfiguration":{"BucketARN":"arn:aws:s3:::bucket"}})"));
+  EXPECT_EQ(wire_fixture::tree(no_role)["message"],
+            "1 validation error detected: Value null at 'extendedS3DestinationConfiguration.roleARN' failed to "
+            "satisfy constraint: Member must not be null");
+
+  ASSERT_EQ(call("PutRecordBatch",
+                 {{"DeliveryStreamName", "d"},
+                  {"Records", {{{"Data", wire::base64_encode("one")}}, {{"Data", wire::base64_encode("two")}}}}})
+                .status,
+            200u);
+  clock->advance(std::chrono::seconds(61));  // the interval hint delivers
+  std::string content;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir / "bucket")) {
+    if (!e.is_regular_file()) continue;
+    EXPECT_TRUE(std::filesystem::relative(e.path(), dir / "bucket").string().starts_with("data/")) << e.path();
+    std::ifstream in(e.path(), std::ios::binary);
+    content += std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  EXPECT_EQ(content, "one\ntwo\n");
+  EXPECT_TRUE(fh.shutdown().ok());
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

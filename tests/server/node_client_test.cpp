@@ -8,12 +8,14 @@
 #include <gtest/gtest.h>
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <string>
 
 #include "rill/engine.hpp"
+#include "rill/firehose.hpp"
 #include "rill/server.hpp"
 
 namespace rill::testing {
@@ -33,6 +35,44 @@ TEST(RealClients, AwsSdkForJavaScriptV3OverHttp1AndHttp2) {
   int rc = std::system(cmd.c_str());
   ASSERT_TRUE(WIFEXITED(rc)) << "node did not exit normally";
   EXPECT_EQ(WEXITSTATUS(rc), 0) << "the SDK test failed; its output is above";
+}
+
+TEST(RealClients, AwsSdkForJavaScriptV3SubscribeToShardOverHttp2AndHttp1) {
+  const std::filesystem::path dir = RILL_SERVER_NODE_DIR;
+  if (std::system("node --version > /dev/null 2>&1") != 0) GTEST_SKIP() << "node is not installed";
+  if (!std::filesystem::exists(dir / "node_modules" / "@aws-sdk" / "client-kinesis")) {
+    GTEST_SKIP() << "npm packages missing: run " << (dir / "setup.sh").string();
+  }
+  rill::engine engine;  // the system clock: the SDK signs with real time
+  auto srv = server::start(engine, {.io_threads = 2});
+  ASSERT_TRUE(srv.ok()) << srv.error();
+  std::string cmd = "cd '" + dir.string() + "' && RILL_ENDPOINT=http://127.0.0.1:" + std::to_string((*srv)->port()) +
+                    " NODE_NO_WARNINGS=1 timeout 120 node subscribe_sdk_test.mjs";
+  int rc = std::system(cmd.c_str());
+  ASSERT_TRUE(WIFEXITED(rc)) << "node did not exit normally";
+  EXPECT_EQ(WEXITSTATUS(rc), 0) << "the SDK test failed; its output is above";
+}
+
+TEST(RealClients, AwsSdkForJavaScriptV3Firehose) {
+  const std::filesystem::path dir = RILL_SERVER_NODE_DIR;
+  if (std::system("node --version > /dev/null 2>&1") != 0) GTEST_SKIP() << "node is not installed";
+  if (!std::filesystem::exists(dir / "node_modules" / "@aws-sdk" / "client-firehose")) {
+    GTEST_SKIP() << "npm packages missing: run " << (dir / "setup.sh").string();
+  }
+  const auto s3 = std::filesystem::temp_directory_path() / ("rill_fh_node_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(s3);
+  rill::engine engine;
+  local_firehose fh({.clock = std::make_shared<system_clock>(), .s3_directory = s3});
+  auto srv = server::start(engine, {.io_threads = 2, .firehose = &fh});
+  ASSERT_TRUE(srv.ok()) << srv.error();
+  std::string cmd = "cd '" + dir.string() + "' && RILL_ENDPOINT=http://127.0.0.1:" + std::to_string((*srv)->port()) +
+                    " RILL_S3_DIR='" + s3.string() + "' NODE_NO_WARNINGS=1 timeout 60 node firehose_sdk_test.mjs";
+  int rc = std::system(cmd.c_str());
+  ASSERT_TRUE(WIFEXITED(rc)) << "node did not exit normally";
+  EXPECT_EQ(WEXITSTATUS(rc), 0) << "the SDK test failed; its output is above";
+  (*srv)->stop();
+  EXPECT_TRUE(fh.shutdown().ok());
+  std::filesystem::remove_all(s3);
 }
 
 TEST(RealClients, AwsSdkForGoV2FromDebian) {

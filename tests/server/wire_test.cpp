@@ -209,12 +209,16 @@ TEST(Wire, PutRecordsFastPathAnswersLikeTheGenericPath) {
 TEST(Wire, TheTableServesEveryKinesisOperation) {
   std::vector<std::string> names;
   for (const auto& op : wire::kinesis_operations()) names.emplace_back(op.name);
-  EXPECT_EQ(names.size(), 22u);
+  EXPECT_EQ(names.size(), 34u);
   for (const char* n : {"PutRecord", "PutRecords", "GetRecords", "GetShardIterator", "ListShards", "UpdateStreamMode",
                         "DescribeLimits", "EnableEnhancedMonitoring"}) {
     EXPECT_NE(wire::find_kinesis_operation(n), nullptr) << n;
   }
-  EXPECT_EQ(wire::find_kinesis_operation("SubscribeToShard"), nullptr);
+  for (const char* n : {"RegisterStreamConsumer", "DescribeStreamConsumer", "ListStreamConsumers",
+                        "DeregisterStreamConsumer", "SubscribeToShard"}) {
+    EXPECT_NE(wire::find_kinesis_operation(n), nullptr) << n;
+  }
+  EXPECT_EQ(wire::find_kinesis_operation("NoSuchOperation"), nullptr);
 }
 
 TEST_P(EveryOperation, ReportsAMissingStreamWithItsAwsName) {
@@ -580,6 +584,82 @@ TEST(SigV4, VerificationRefusesWhatDoesNotVerify) {
   auto create = make_request("CreateStream", R"({"StreamName":"s","ShardCount":1})");
   EXPECT_EQ(wire_fixture::tree(w.raw(create))["__type"], "InvalidSignatureException");
   EXPECT_FALSE(w.engine->describe_stream_summary({.stream_name = "s"}).ok());
+}
+
+TEST(Wire, ArnTaggingResourcePoliciesAndMaxRecordSize) {
+  for (auto f : {body_format::json, body_format::cbor}) {
+    wire_fixture w;
+    w.ok("CreateStream", {{"StreamName", "s"}, {"ShardCount", 1}, {"MaxRecordSizeInKiB", 2048}}, f);
+    auto sum = w.ok("DescribeStreamSummary", {{"StreamName", "s"}}, f)["StreamDescriptionSummary"];
+    EXPECT_EQ(sum["MaxRecordSizeInKiB"], 2048);
+    const std::string arn = sum["StreamARN"];
+    w.ok("TagResource", {{"ResourceARN", arn}, {"Tags", {{"team", "a"}, {"env", "dev"}}}}, f);
+    auto tags = w.ok("ListTagsForResource", {{"ResourceARN", arn}}, f)["Tags"];
+    EXPECT_EQ(tags.size(), 2u);
+    w.ok("UntagResource", {{"ResourceARN", arn}, {"TagKeys", {"env"}}}, f);
+    EXPECT_EQ(w.ok("ListTagsForResource", {{"ResourceARN", arn}}, f)["Tags"],
+              json::parse(R"([{"Key":"team","Value":"a"}])"));
+    const std::string policy =
+        R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"kinesis:GetRecords","Resource":")" +
+        arn + R"("}]})";
+    auto put = w.call("PutResourcePolicy", {{"ResourceARN", arn}, {"Policy", policy}}, f);
+    EXPECT_EQ(put.status, 200u) << wire_fixture::tree(put).dump();
+    if (put.status == 200u) {
+      EXPECT_EQ(w.ok("GetResourcePolicy", {{"ResourceARN", arn}}, f)["Policy"], policy);
+      w.ok("DeleteResourcePolicy", {{"ResourceARN", arn}}, f);
+    }
+    w.ok("UpdateMaxRecordSize", {{"StreamARN", arn}, {"MaxRecordSizeInKiB", 4096}}, f);
+    EXPECT_EQ(w.ok("DescribeStream", {{"StreamName", "s"}}, f)["StreamDescription"]["MaxRecordSizeInKiB"], 4096);
+    auto missing = w.call("TagResource", {{"Tags", {{"a", "b"}}}}, f);
+    EXPECT_EQ(wire_fixture::tree(missing)["__type"], "ValidationException");
+    // A 2 MiB record goes through the large body cap.
+    std::string big(2u << 20, 'x');
+    auto r = w.call("PutRecord", {{"StreamName", "s"}, {"Data", blob(f, big)}, {"PartitionKey", "k"}}, f);
+    EXPECT_EQ(r.status, 200u) << wire_fixture::tree(r).dump();
+  }
+}
+
+TEST(SigV4, PresignedQueryStringRequestsVerifyAndExpireOnTheClock) {
+  wire_fixture w({.sigv4 = {.verify = true, .credentials = {{"AKID", "secret"}}}});
+  auto presigned = [&](std::string_view secret, std::string date, int expires) {
+    wire::request r;
+    r.method = "POST";
+    r.headers = {{"host", "localhost:4567"},
+                 {"x-amz-target", "Kinesis_20131202.ListStreams"},
+                 {"content-type", "application/x-amz-json-1.1"}};
+    r.body = "{}";
+    wire::sigv4_presign(r, "AKID", secret, "ap-south-1", "kinesis", date, expires);
+    return r;
+  };
+  auto r = presigned("secret", "20240101T000000Z", 300);
+  EXPECT_NE(r.target.find("X-Amz-Credential=AKID%2F20240101%2Fap-south-1%2Fkinesis%2Faws4_request"), std::string::npos)
+      << r.target;
+  EXPECT_EQ(wire::parse_query_authorization(r.target).region, "ap-south-1");
+  EXPECT_EQ(w.raw(r).status, 200u) << w.raw(r).body;
+  EXPECT_EQ(wire_fixture::tree(w.raw(presigned("wrong", "20240101T000000Z", 300)))["__type"],
+            "InvalidSignatureException");
+  // The query is signed: changing a parameter breaks the signature.
+  auto tampered = r;
+  tampered.target.replace(tampered.target.find("X-Amz-Expires=300"), 17, "X-Amz-Expires=900");
+  EXPECT_EQ(wire_fixture::tree(w.raw(tampered))["__type"], "InvalidSignatureException");
+  // Expiry on the injected clock: valid until date + X-Amz-Expires.
+  w.clock->advance(std::chrono::seconds(300));
+  EXPECT_EQ(w.raw(r).status, 200u);
+  w.clock->advance(std::chrono::seconds(1));
+  auto expired = wire_fixture::tree(w.raw(r));
+  EXPECT_EQ(expired["__type"], "InvalidSignatureException");
+  EXPECT_EQ(expired["message"],
+            "Signature expired: 20240101T000000Z is now earlier than 20240101T000001Z (20240101T000501Z - 300 sec.)");
+  // A week at most; not an integer: incomplete.
+  auto too_long = presigned("secret", "20240101T000501Z", 604801);
+  EXPECT_EQ(wire_fixture::tree(w.raw(too_long))["__type"], "IncompleteSignatureException");
+  // Unknown key ids are refused like header-signed ones.
+  auto other = r;
+  other.target.replace(other.target.find("AKID%2F"), 4, "NOPE");
+  EXPECT_EQ(wire_fixture::tree(w.raw(other))["__type"], "UnrecognizedClientException");
+  // Without verification a complete presigned request is served as is.
+  wire_fixture open;
+  EXPECT_EQ(open.raw(presigned("anything", "20200101T000000Z", 1)).status, 200u);
 }
 
 TEST(SigV4, ParsesTheCredentialScope) {

@@ -2,7 +2,8 @@
 //
 // The AWS SDK for Go v2 (Debian's golang-github-aws-aws-sdk-go-v2-dev) against a
 // rill endpoint: create, put, get across a split, list, tags, retention and
-// errors. Built in GOPATH mode from /usr/share/gocode by the C++ test that runs it.
+// errors; enhanced fan-out (RegisterStreamConsumer, SubscribeToShard over
+// HTTP/1.1, which is how this SDK reads the event stream on http://). Built in GOPATH mode from /usr/share/gocode by the C++ test that runs it.
 // Usage: kinesis_client http://127.0.0.1:PORT
 package main
 
@@ -101,13 +102,60 @@ func main() {
 	_, err = k.IncreaseStreamRetentionPeriod(ctx, &kinesis.IncreaseStreamRetentionPeriodInput{StreamName: aws.String(stream), RetentionPeriodHours: aws.Int32(48)})
 	check("IncreaseStreamRetentionPeriod", err)
 
+	// Enhanced fan-out: the parent's stream ends with ChildShards; a child's streams live records.
+	reg, err := k.RegisterStreamConsumer(ctx, &kinesis.RegisterStreamConsumerInput{
+		StreamARN: sum.StreamDescriptionSummary.StreamARN, ConsumerName: aws.String("go")})
+	check("RegisterStreamConsumer", err)
+	subscribe := func(shard string) *kinesis.SubscribeToShardEventStream {
+		out, err := k.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: reg.Consumer.ConsumerARN,
+			ShardId: aws.String(shard), StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon}})
+		check("SubscribeToShard "+shard, err)
+		return out.GetStream()
+	}
+	parentStream := subscribe("shardId-000000000000")
+	var got []string
+	ended := false
+	for ev := range parentStream.Events() {
+		if e, ok := ev.(*types.SubscribeToShardEventStreamMemberSubscribeToShardEvent); ok {
+			for _, r := range e.Value.Records {
+				got = append(got, string(r.Data))
+			}
+			if len(e.Value.ChildShards) > 0 {
+				expect("no continuation at the shard's end", e.Value.ContinuationSequenceNumber == nil)
+				ended = true
+			}
+		}
+	}
+	check("parent event stream", parentStream.Err())
+	expect("parent records over fan-out", ended && len(got) == 1 && got[0] == "before")
+	childStream := subscribe("shardId-000000000001")
+	_, err = k.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String(stream), Data: []byte("pushed"),
+		PartitionKey: aws.String("z"), ExplicitHashKey: aws.String("2")})
+	check("PutRecord (fan-out)", err)
+	got = nil
+	for ev := range childStream.Events() {
+		if e, ok := ev.(*types.SubscribeToShardEventStreamMemberSubscribeToShardEvent); ok {
+			expect("continuation", e.Value.ContinuationSequenceNumber != nil)
+			for _, r := range e.Value.Records {
+				got = append(got, string(r.Data))
+			}
+		}
+		if len(got) >= 2 {
+			break
+		}
+	}
+	childStream.Close()
+	expect("child records over fan-out", len(got) == 2 && got[0] == "low" && got[1] == "pushed")
+	_, err = k.DeregisterStreamConsumer(ctx, &kinesis.DeregisterStreamConsumerInput{ConsumerARN: reg.Consumer.ConsumerARN})
+	check("DeregisterStreamConsumer", err)
+
 	_, err = k.DescribeStream(ctx, &kinesis.DescribeStreamInput{StreamName: aws.String("missing")})
 	var rnf *types.ResourceNotFoundException
 	expect("ResourceNotFoundException", errors.As(err, &rnf))
 	streams, err := k.ListStreams(ctx, &kinesis.ListStreamsInput{})
 	check("ListStreams", err)
 	expect("listed", len(streams.StreamNames) == 1)
-	_, err = k.DeleteStream(ctx, &kinesis.DeleteStreamInput{StreamName: aws.String(stream)})
+	_, err = k.DeleteStream(ctx, &kinesis.DeleteStreamInput{StreamName: aws.String(stream), EnforceConsumerDeletion: aws.Bool(true)})
 	check("DeleteStream", err)
 	fmt.Println("ok go-sdk-v2")
 }
