@@ -235,9 +235,10 @@ std::optional<E> enum_member(reader& in, std::string_view key, const E (&values)
 }
 
 constexpr stream_mode stream_modes[] = {stream_mode::provisioned, stream_mode::on_demand};
+// In AWS's printed order (the engine's kShardIteratorTypeSet).
 constexpr shard_iterator_type iterator_types[] = {
-    shard_iterator_type::at_sequence_number, shard_iterator_type::after_sequence_number,
-    shard_iterator_type::trim_horizon, shard_iterator_type::latest, shard_iterator_type::at_timestamp};
+    shard_iterator_type::after_sequence_number, shard_iterator_type::latest, shard_iterator_type::at_timestamp,
+    shard_iterator_type::at_sequence_number, shard_iterator_type::trim_horizon};
 constexpr shard_filter_type filter_types[] = {shard_filter_type::after_shard_id,    shard_filter_type::at_trim_horizon,
                                               shard_filter_type::from_trim_horizon, shard_filter_type::at_latest,
                                               shard_filter_type::at_timestamp,      shard_filter_type::from_timestamp};

@@ -413,8 +413,8 @@ TEST(Cascade, MissingRequiredMembersAreValidationErrors) {
   res = w.call("GetShardIterator", {{"StreamName", "s"}, {"ShardId", "0"}, {"ShardIteratorType", "OLDEST"}});
   EXPECT_EQ(wire_fixture::tree(res)["message"],
             "1 validation error detected: Value 'OLDEST' at 'shardIteratorType' failed to satisfy constraint: Member "
-            "must satisfy enum value set: [AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER, TRIM_HORIZON, LATEST, "
-            "AT_TIMESTAMP]");
+            "must satisfy enum value set: [AFTER_SEQUENCE_NUMBER, LATEST, AT_TIMESTAMP, AT_SEQUENCE_NUMBER, "
+            "TRIM_HORIZON]");
 }
 
 TEST(Cascade, EngineErrorsKeepTheirNamesAndInternalFailureIs500) {
