@@ -405,7 +405,10 @@ result<void> engine::impl::open_durable() {
 void engine::impl::resume_pending(engine& e) {
   auto todo = std::move(resume);
   resume.clear();
-  for (const auto& [name, p] : todo) {
+  for (const auto& entry : todo) {
+    // Named references, not a structured binding: clang 14 cannot capture one in a lambda.
+    const auto& name = entry.first;
+    const auto& p = entry.second;
     auto field = [&p](const char* k) {
       auto it = p.find(k);
       return it == p.end() ? std::string() : it->second;
