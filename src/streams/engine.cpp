@@ -285,7 +285,7 @@ result<engine::impl::control_call> engine::impl::begin_control(std::string_view 
     s = lookup(name, arn);  // again, under the locks: it may have been deleted (or replaced) meanwhile
     if (!s) return s.error();
     if (*s != stream) continue;  // a new stream of that name: lock that one instead
-    return control_call{std::move(stream_control), std::move(control), std::move(stream),
+    return control_call{std::move(stream), std::move(stream_control), std::move(control),
                         persist_on_exit(persist ? this : nullptr, *s)};
   }
 }

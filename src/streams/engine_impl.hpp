@@ -436,10 +436,13 @@ struct engine::impl {
   /// the stream up again under them. A call with long per-shard work releases
   /// `lock` (control_mu) and keeps `stream_lock`.
   struct control_call {
-    std::unique_lock<std::mutex> stream_lock;  // stream->control_mu; released last
-    std::unique_lock<std::mutex> lock;         // control_mu
+    // Declared first, so destroyed last: the stream (and its control_mu)
+    // outlives the locks held on it, even when this is its last reference
+    // (a deleted stream). Do not move it out of the call.
     std::shared_ptr<detail::stream_state> stream;
-    persist_on_exit persisted{};  // destroyed first: writes the manifest under the stream's control_mu
+    std::unique_lock<std::mutex> stream_lock;  // stream->control_mu
+    std::unique_lock<std::mutex> lock;         // control_mu
+    persist_on_exit persisted{};               // destroyed first: writes the manifest under the stream's control_mu
   };
   /// The end of a successful control-plane mutation: writes the manifest now
   /// (instead of persist_on_exit). If that fails, the stream is put back to

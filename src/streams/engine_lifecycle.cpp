@@ -247,7 +247,7 @@ result<void> engine::delete_stream(const delete_stream_request& req) {
   auto& d = *impl_;
   auto call = d.begin_control("DeleteStream", req.stream_name, req.stream_arn);
   if (!call) return call.error();
-  auto stream = std::move(call->stream);
+  auto stream = call->stream;  // a copy: the call keeps the stream alive until its locks are released
   if (auto consumers = d.fanout.on_delete_stream(*stream, req.enforce_consumer_deletion); !consumers) return consumers;
   logger()->debug("deleting stream {}", stream->name);
   if (d.opt.delete_stream_delay <= duration::zero()) {

@@ -320,7 +320,7 @@ result<void> engine::split_shard(const split_shard_request& req) {
   if (auto range = d.check_clock_range(d.now()); !range) return range.error();
   auto call = d.begin_control("SplitShard", req.stream_name, req.stream_arn);
   if (!call) return call.error();
-  auto stream = std::move(call->stream);
+  auto stream = call->stream;  // a copy: the call keeps the stream alive until its locks are released
   auto& st = *stream;
   const auto w = d.at(st.name);
   // Before the stream lock: it takes streams_mu, which comes first in the lock order.
@@ -369,7 +369,7 @@ result<void> engine::merge_shards(const merge_shards_request& req) {
   if (auto range = d.check_clock_range(d.now()); !range) return range.error();
   auto call = d.begin_control("MergeShards", req.stream_name, req.stream_arn);
   if (!call) return call.error();
-  auto stream = std::move(call->stream);
+  auto stream = call->stream;  // a copy: the call keeps the stream alive until its locks are released
   auto& st = *stream;
   const auto w = d.at(st.name);
   std::unique_lock lock(st.mu);
@@ -414,7 +414,7 @@ result<update_shard_count_result> engine::update_shard_count(const update_shard_
   if (auto range = d.check_clock_range(d.now()); !range) return range.error();
   auto call = d.begin_control("UpdateShardCount", req.stream_name, req.stream_arn);
   if (!call) return call.error();
-  auto stream = std::move(call->stream);
+  auto stream = call->stream;  // a copy: the call keeps the stream alive until its locks are released
   auto& st = *stream;
   const auto w = d.at(st.name);
   // From here on this call holds the stream's control lock, and control_mu
@@ -559,7 +559,7 @@ result<void> engine::update_stream_mode(const update_stream_mode_request& req) {
   }
   auto call = d.begin_control("UpdateStreamMode", std::nullopt, req.stream_arn);
   if (!call) return call.error();
-  auto stream = std::move(call->stream);
+  auto stream = call->stream;  // a copy: the call keeps the stream alive until its locks are released
   auto& st = *stream;
   const auto w = d.at(st.name);
   const stream_mode mode = req.stream_mode_details.stream_mode;
