@@ -324,6 +324,12 @@ std::vector<std::string> string_list(reader& in, std::string_view key) {
 
 // Operations
 
+/// The answer of an operation whose success has no fields: its error, or an empty body.
+op_result no_output(const result<void>& res) {
+  if (!res) return res.error();
+  return op_output{};
+}
+
 op_result create_stream(kinesis& k, reader& in) {
   create_stream_request r;
   auto name = in.str("StreamName");
@@ -334,8 +340,7 @@ op_result create_stream(kinesis& k, reader& in) {
   in.require("StreamName", name.has_value());
   if (in.failed()) return in.to_error();
   r.stream_name = std::move(*name);
-  if (auto res = k.create_stream(r); !res) return res.error();
-  return op_output{};
+  return no_output(k.create_stream(r));
 }
 
 op_result delete_stream(kinesis& k, reader& in) {
@@ -343,8 +348,7 @@ op_result delete_stream(kinesis& k, reader& in) {
   stream_target(in, r.stream_name, r.stream_arn);
   r.enforce_consumer_deletion = in.boolean("EnforceConsumerDeletion").value_or(false);
   if (in.failed()) return in.to_error();
-  if (auto res = k.delete_stream(r); !res) return res.error();
-  return op_output{};
+  return no_output(k.delete_stream(r));
 }
 
 op_result list_streams(kinesis& k, reader& in) {
@@ -465,8 +469,7 @@ op_result add_tags(kinesis& k, reader& in) {
   r.tags = tag_map(in, "Tags");
   in.require("Tags", present);
   if (in.failed()) return in.to_error();
-  if (auto res = k.add_tags_to_stream(r); !res) return res.error();
-  return op_output{};
+  return no_output(k.add_tags_to_stream(r));
 }
 
 op_result remove_tags(kinesis& k, reader& in) {
@@ -476,8 +479,7 @@ op_result remove_tags(kinesis& k, reader& in) {
   r.tag_keys = string_list(in, "TagKeys");
   in.require("TagKeys", present);
   if (in.failed()) return in.to_error();
-  if (auto res = k.remove_tags_from_stream(r); !res) return res.error();
-  return op_output{};
+  return no_output(k.remove_tags_from_stream(r));
 }
 
 op_result list_tags(kinesis& k, reader& in) {
@@ -503,8 +505,7 @@ op_result split_shard(kinesis& k, reader& in) {
   if (in.failed()) return in.to_error();
   r.shard_to_split = std::move(*shard);
   r.new_starting_hash_key = std::move(*key);
-  if (auto res = k.split_shard(r); !res) return res.error();
-  return op_output{};
+  return no_output(k.split_shard(r));
 }
 
 op_result merge_shards(kinesis& k, reader& in) {
@@ -517,8 +518,7 @@ op_result merge_shards(kinesis& k, reader& in) {
   if (in.failed()) return in.to_error();
   r.shard_to_merge = std::move(*a);
   r.adjacent_shard_to_merge = std::move(*b);
-  if (auto res = k.merge_shards(r); !res) return res.error();
-  return op_output{};
+  return no_output(k.merge_shards(r));
 }
 
 op_result update_shard_count(kinesis& k, reader& in) {
@@ -548,8 +548,7 @@ op_result update_stream_mode(kinesis& k, reader& in) {
   if (in.failed()) return in.to_error();
   r.stream_arn = std::move(*arn);
   r.stream_mode_details = *details;
-  if (auto res = k.update_stream_mode(r); !res) return res.error();
-  return op_output{};
+  return no_output(k.update_stream_mode(r));
 }
 
 template <result<enhanced_monitoring_result> (kinesis::*Fn)(const enhanced_monitoring_request&)>
@@ -612,8 +611,7 @@ op_result update_max_record_size(kinesis& k, reader& in) {
   if (in.failed()) return in.to_error();
   r.stream_arn = std::move(*arn);
   r.max_record_size_in_kib = *size;
-  if (auto res = k.update_max_record_size(r); !res) return res.error();
-  return op_output{};
+  return no_output(k.update_max_record_size(r));
 }
 
 op_result tag_resource(kinesis& k, reader& in) {
@@ -626,8 +624,7 @@ op_result tag_resource(kinesis& k, reader& in) {
   in.require("Tags", present);
   if (in.failed()) return in.to_error();
   r.resource_arn = std::move(*arn);
-  if (auto res = k.tag_resource(r); !res) return res.error();
-  return op_output{};
+  return no_output(k.tag_resource(r));
 }
 
 op_result untag_resource(kinesis& k, reader& in) {
@@ -640,8 +637,7 @@ op_result untag_resource(kinesis& k, reader& in) {
   in.require("TagKeys", present);
   if (in.failed()) return in.to_error();
   r.resource_arn = std::move(*arn);
-  if (auto res = k.untag_resource(r); !res) return res.error();
-  return op_output{};
+  return no_output(k.untag_resource(r));
 }
 
 op_result list_tags_for_resource(kinesis& k, reader& in) {
@@ -667,8 +663,7 @@ op_result put_resource_policy(kinesis& k, reader& in) {
   if (in.failed()) return in.to_error();
   r.resource_arn = std::move(*arn);
   r.policy = std::move(*policy);
-  if (auto res = k.put_resource_policy(r); !res) return res.error();
-  return op_output{};
+  return no_output(k.put_resource_policy(r));
 }
 
 op_result get_resource_policy(kinesis& k, reader& in) {
@@ -688,8 +683,7 @@ op_result delete_resource_policy(kinesis& k, reader& in) {
   in.require("ResourceARN", arn.has_value());
   if (in.failed()) return in.to_error();
   r.resource_arn = std::move(*arn);
-  if (auto res = k.delete_resource_policy(r); !res) return res.error();
-  return op_output{};
+  return no_output(k.delete_resource_policy(r));
 }
 
 // --- Enhanced fan-out ---------------------------------------------------------
@@ -740,8 +734,7 @@ op_result deregister_consumer(kinesis& k, reader& in) {
   deregister_stream_consumer_request r;
   consumer_target(in, r);
   if (in.failed()) return in.to_error();
-  if (auto res = k.deregister_stream_consumer(r); !res) return res.error();
-  return op_output{};
+  return no_output(k.deregister_stream_consumer(r));
 }
 
 op_result list_consumers(kinesis& k, reader& in) {
