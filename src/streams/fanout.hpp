@@ -5,13 +5,15 @@
 //
 // The put path touches this file through one hook: after a shard's records are
 // appended (and its lock released), `if (sh.fanout.armed()) hub.notify(sh)`.
-// notify() only bumps each subscriber's signal counter and wakes it (a
-// condition variable, or a delivery task for callback subscribers); records
+// notify() only bumps each subscriber's signal counter and wakes it (a pull()
+// waiter's condition variable; a callback subscriber is queued to the hub's
+// delivery pool, or on a manual clock gets a delivery task); records
 // are read from the shard by the subscriber, at its own pace. The writer never
 // waits for a subscriber.
 //
 // Locks, in order: engine control_mu / stream and shard locks (engine_impl.hpp)
-// → fanout_hub::mu → shard_subscribers::mu → fanout_subscription::mu.
+// → fanout_hub::mu → shard_subscribers::mu → fanout_subscription::mu
+// → delivery_pool::mu.
 #pragma once
 
 #include <atomic>
@@ -31,6 +33,7 @@ namespace rill::detail {
 struct shard_state;
 struct stream_state;
 class fanout_subscription;
+class delivery_pool;
 
 /// The subscribers of one shard (a member of shard_state).
 struct shard_subscribers {
@@ -80,6 +83,10 @@ class fanout_hub {
   std::map<std::pair<std::string, std::uint32_t>, lease> leases;
   std::shared_ptr<scheduler> sched;  // timers: statuses, expiry, heartbeats, pull timeouts
   bool stopped = false;              // guarded by mu
+  // Runs callback subscriptions off a manual clock (made by the first one);
+  // guarded by mu. See delivery_pool in fanout.cpp.
+  std::shared_ptr<delivery_pool> pool;
+  std::shared_ptr<delivery_pool> delivery();
 
   /// Ends the subscriptions of a consumer with `e`. Caller holds mu.
   void end_consumer_subscriptions(const std::string& consumer_arn, const error& e);

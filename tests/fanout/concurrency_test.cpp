@@ -107,7 +107,7 @@ TEST(SubscribeToShardConcurrency, CallbackSubscriberSeesEveryRecordInOrder) {
   expect_sequence(got);
 }
 
-// Callback pipes have a delivery thread each. Dropping the handle while records
+// Dropping the handle while records
 // flow cancels: on_complete once, no handler call after it.
 TEST(SubscribeToShardConcurrency, DroppingACallbackPipeWhileRecordsFlowCompletesIt) {
   fixture f;
@@ -200,6 +200,161 @@ TEST(SubscribeToShardConcurrency, AnEngineGoingAwayEndsACallbackPipe) {
   EXPECT_EQ(failures.load(), 1);
   EXPECT_TRUE(sub->ended());
   sub.reset();
+}
+
+// Callback pipes share the engine's delivery pool (a few workers). Many pipes
+// on several shards, fed by put_records: each sees every record of its shard
+// exactly once and in order, its handler one call at a time.
+TEST(SubscribeToShardConcurrency, ManyCallbackPipesOnAFewWorkersEachSeeTheirShardInOrder) {
+  constexpr int kShards = 4;
+  constexpr int kConsumers = 5;
+  constexpr int kBatches = 40;
+  constexpr int kPerBatch = 100;
+  auto clock = std::make_shared<system_clock>();
+  engine e{{.clock = clock}};
+  value_or_throw(e.create_stream({.stream_name = "s", .shard_count = kShards}), "create");
+  const auto arn =
+      value_or_throw(e.describe_stream_summary({.stream_name = "s"}), "d").stream_description_summary.stream_arn;
+  struct pipe {
+    std::atomic<int> in_handler{0};
+    std::atomic<bool> overlapped{false};
+    std::vector<int> got;  // written by the pipe's handler only (one call at a time)
+    std::atomic<int> count{0};
+  };
+  std::vector<std::unique_ptr<pipe>> pipes;
+  std::vector<std::shared_ptr<subscription>> subs;
+  for (int c = 0; c < kConsumers; ++c) {
+    const auto consumer =
+        value_or_throw(e.register_stream_consumer({.stream_arn = arn, .consumer_name = "c" + std::to_string(c)}), "r")
+            .consumer.consumer_arn;
+    for (int sh = 0; sh < kShards; ++sh) {
+      pipes.push_back(std::make_unique<pipe>());
+      pipe* p = pipes.back().get();
+      subscription_options opt;
+      opt.max_event_records = 37;  // several events per put_records, several turns per wake-up
+      opt.handler = [p](result<subscribe_to_shard_event> ev) {
+        ASSERT_TRUE(ev.ok()) << ev.error();
+        if (p->in_handler.fetch_add(1) != 0) p->overlapped = true;
+        for (const auto& rec : ev->records) p->got.push_back(std::stoi(std::string(rec.data)));
+        p->count.fetch_add(static_cast<int>(ev->records.size()));
+        p->in_handler.fetch_sub(1);
+      };
+      subs.push_back(
+          value_or_throw(e.subscribe_to_shard({.consumer_arn = consumer,
+                                               .shard_id = shard_id(static_cast<std::uint32_t>(sh)).to_string(),
+                                               .options = opt}),
+                         "sub"));
+    }
+  }
+  // Explicit hash keys spread the records over the shards: shard = i % kShards.
+  std::vector<std::string> datas;
+  std::vector<std::string> hashes;
+  const auto shards = value_or_throw(e.list_shards({.stream_name = "s"}), "list").shards;
+  ASSERT_EQ(shards.size(), static_cast<std::size_t>(kShards));
+  for (int i = 0; i < kBatches * kPerBatch; ++i) datas.push_back(std::to_string(i));
+  for (int sh = 0; sh < kShards; ++sh) {
+    hashes.push_back(shards[static_cast<std::size_t>(sh)].hash_key_range.starting_hash_key.to_string());
+  }
+  for (int b = 0; b < kBatches; ++b) {
+    put_records_request req{.stream_name = "s"};
+    for (int i = b * kPerBatch; i < (b + 1) * kPerBatch; ++i) {
+      req.records.push_back({.data = datas[static_cast<std::size_t>(i)],
+                             .partition_key = "k",
+                             .explicit_hash_key = hashes[static_cast<std::size_t>(i % kShards)]});
+    }
+    auto r = value_or_throw(e.put_records(req), "put");
+    ASSERT_EQ(r.failed_record_count, 0);
+  }
+  const int per_shard = kBatches * kPerBatch / kShards;
+  // Test-side wait with a wall-clock bound only as a guard against a hang.
+  const auto give_up = std::chrono::steady_clock::now() + 20s;
+  for (auto& p : pipes) {
+    while (p->count.load() < per_shard && std::chrono::steady_clock::now() < give_up) std::this_thread::yield();
+  }
+  for (auto& s : subs) s->cancel();
+  subs.clear();
+  for (std::size_t i = 0; i < pipes.size(); ++i) {
+    const int sh = static_cast<int>(i % kShards);
+    const auto& got = pipes[i]->got;
+    ASSERT_EQ(got.size(), static_cast<std::size_t>(per_shard)) << "pipe " << i;
+    for (int k = 0; k < per_shard; ++k) ASSERT_EQ(got[static_cast<std::size_t>(k)], k * kShards + sh) << "pipe " << i;
+    EXPECT_FALSE(pipes[i]->overlapped) << "pipe " << i;
+  }
+}
+
+// Handlers that block hold pool workers; the pool starts new ones, so another
+// subscription still gets every record while they are blocked, and the blocked
+// ones get theirs, in order, once released. More blocked handlers than the pool
+// has workers (at most 16).
+TEST(SubscribeToShardConcurrency, BlockedHandlersDoNotHoldUpOtherSubscriptions) {
+  constexpr int kBlocked = 17;
+  fixture f;
+  const auto arn =
+      value_or_throw(f.e.describe_stream_summary({.stream_name = "s"}), "d").stream_description_summary.stream_arn;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool released = false;
+  int blocked_now = 0;
+  std::vector<std::vector<int>> got(kBlocked);
+  std::vector<std::shared_ptr<subscription>> subs;
+  for (int c = 0; c < kBlocked; ++c) {
+    const auto consumer =
+        value_or_throw(f.e.register_stream_consumer({.stream_arn = arn, .consumer_name = "b" + std::to_string(c)}), "r")
+            .consumer.consumer_arn;
+    subscription_options opt;
+    opt.handler = [&, c](result<subscribe_to_shard_event> ev) {
+      ASSERT_TRUE(ev.ok());
+      std::unique_lock lock(mu);
+      ++blocked_now;
+      cv.notify_all();
+      cv.wait(lock, [&] { return released; });  // stalls its worker until released
+      --blocked_now;
+      for (const auto& rec : ev->records) got[static_cast<std::size_t>(c)].push_back(std::stoi(std::string(rec.data)));
+      cv.notify_all();
+    };
+    subs.push_back(value_or_throw(
+        f.e.subscribe_to_shard({.consumer_arn = consumer, .shard_id = "shardId-000000000000", .options = opt}), "sub"));
+  }
+  value_or_throw(f.e.put_record({.stream_name = "s", .data = "0", .partition_key = "k"}), "put");
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 20s, [&] { return blocked_now == kBlocked; }));
+  }
+  // Every blocked handler holds a worker now. A fresh subscriber still sees every record.
+  std::vector<int> live;
+  std::atomic<int> live_count{0};
+  subscription_options opt;
+  opt.handler = [&](result<subscribe_to_shard_event> ev) {
+    ASSERT_TRUE(ev.ok());
+    for (const auto& rec : ev->records) live.push_back(std::stoi(std::string(rec.data)));
+    live_count.fetch_add(static_cast<int>(ev->records.size()));
+  };
+  auto live_sub = value_or_throw(
+      f.e.subscribe_to_shard({.consumer_arn = f.consumer, .shard_id = "shardId-000000000000", .options = opt}), "sub");
+  for (int i = 1; i < kRecords; ++i) {
+    const std::string data = std::to_string(i);
+    value_or_throw(f.e.put_record({.stream_name = "s", .data = data, .partition_key = "k"}), "put");
+  }
+  const auto give_up = std::chrono::steady_clock::now() + 20s;
+  while (live_count.load() < kRecords - 1 && std::chrono::steady_clock::now() < give_up) std::this_thread::yield();
+  live_sub->cancel();
+  ASSERT_EQ(live.size(), static_cast<std::size_t>(kRecords - 1));
+  for (int i = 1; i < kRecords; ++i) ASSERT_EQ(live[static_cast<std::size_t>(i - 1)], i);
+  {
+    std::unique_lock lock(mu);
+    EXPECT_EQ(blocked_now, kBlocked);  // still blocked: nothing waited for them
+    released = true;
+    cv.notify_all();
+    ASSERT_TRUE(cv.wait_for(lock, 20s, [&] {
+      for (const auto& g : got) {
+        if (static_cast<int>(g.size()) < kRecords) return false;
+      }
+      return true;
+    }));
+  }
+  for (auto& s : subs) s->cancel();
+  std::lock_guard lock(mu);
+  for (const auto& g : got) expect_sequence(g);
 }
 
 TEST(SubscribeToShardConcurrency, TakeoverAndDeregisterRaceWithPullers) {
