@@ -146,6 +146,7 @@ void BM_FanOut(benchmark::State& state) {
   constexpr int kShards = 4;
   double per_consumer = 0;
   double cpu_ns = 0;
+  std::atomic<std::int64_t> events{0};
   for (auto _ : state) {
     rill::engine e;
     (void)e.create_stream({.stream_name = "s", .shard_count = kShards});
@@ -157,8 +158,11 @@ void BM_FanOut(benchmark::State& state) {
       for (int sh = 0; sh < kShards; ++sh) {
         auto* count = counts.back().get();
         rill::subscription_options opt;
-        opt.handler = [count](rill::result<rill::subscribe_to_shard_event> ev) {
-          if (ev) count->fetch_add(static_cast<std::int64_t>(ev->records.size()), std::memory_order_relaxed);
+        opt.handler = [count, &events](rill::result<rill::subscribe_to_shard_event> ev) {
+          if (ev && !ev->records.empty()) {
+            count->fetch_add(static_cast<std::int64_t>(ev->records.size()), std::memory_order_relaxed);
+            events.fetch_add(1, std::memory_order_relaxed);
+          }
         };
         subs.push_back(e.subscribe_to_shard({.consumer_arn = arn,
                                              .shard_id = rill::shard_id(static_cast<std::uint32_t>(sh)).to_string(),
@@ -184,6 +188,10 @@ void BM_FanOut(benchmark::State& state) {
     per_consumer = kRecords / secs;
     for (auto& s : subs) s->cancel();
   }
+  // How many records an event carried on average (events with records only).
+  state.counters["records_per_event"] = static_cast<double>(kRecords) * consumers *
+                                        static_cast<double>(state.iterations()) /
+                                        static_cast<double>(std::max<std::int64_t>(1, events.load()));
   state.SetItemsProcessed(static_cast<std::int64_t>(kRecords) * consumers * state.iterations());
   state.SetBytesProcessed(static_cast<std::int64_t>(kRecords) * 107 * consumers * state.iterations());
   state.counters["records_per_s_per_consumer"] = per_consumer;

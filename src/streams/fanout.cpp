@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <bit>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -23,10 +24,14 @@
 
 namespace rill::detail {
 
-/// The buffers of a subscription's events: a buffer released by the last copy
-/// of its event comes back here (its largest block kept) instead of being freed,
-/// so a steady subscriber allocates no data blocks. Shared by the subscription
-/// and the deleters of the buffers it handed out, so it outlives both.
+/// The buffers of the events of an engine's subscriptions: a buffer released by
+/// the last copy of its event comes back here (its largest block kept) instead
+/// of being freed, so steady subscribers allocate no data blocks. One pool for
+/// all subscriptions: the delivery pool's workers release an event's buffer
+/// before they read the next (of any subscription), so a few buffers serve
+/// them all and their memory stays warm (a pool per subscription made every
+/// new subscription fault in its own megabytes). Shared by the hub and the
+/// deleters of the buffers it handed out, so it outlives both.
 class event_buffer_pool : public std::enable_shared_from_this<event_buffer_pool> {
  public:
   std::shared_ptr<record_buffer> get() {
@@ -43,7 +48,7 @@ class event_buffer_pool : public std::enable_shared_from_this<event_buffer_pool>
   }
 
  private:
-  static constexpr std::size_t kKeep = 4;  // events a subscriber may hold at once without allocating
+  static constexpr std::size_t kKeep = 16;  // buffers kept: events held at once without allocating
   void put(record_buffer* p) {
     std::unique_ptr<record_buffer> b(p);
     if (!b->recycle()) return;  // sanitizer / debug builds: freed, so a late read is caught
@@ -264,7 +269,7 @@ class fanout_subscription final : public subscription, public std::enable_shared
         limited_(limited),
         pipe_(hub.opt.pipe_bytes_per_second, hub.opt.pipe_bytes_per_second, now),
         position_(position),
-        pool_(std::make_shared<event_buffer_pool>()) {
+        pool_(hub.buffers) {
     manual_ = dynamic_cast<manual_clock*>(clock_.get());
     // Callback mode: on a manual clock delivery is a task of a scheduler of the
     // clock (it runs inside advance()); otherwise the hub's delivery pool runs
@@ -600,42 +605,73 @@ class fanout_subscription final : public subscription, public std::enable_shared
       const std::size_t max_bytes = static_cast<std::size_t>(std::max<std::int64_t>(1, opt_.max_event_bytes));
       const std::uint64_t available = log.end_offset() - from;
       out.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(available, max_records)));
-      // One copy of the stored bytes into a pooled buffer the event shares
-      // (as get_records results do): keys and data side by side, records view them.
-      std::shared_ptr<record_buffer> buf = pool_->get();
-      char* at = nullptr;
-      char* end = nullptr;
-      std::size_t chunk = std::clamp<std::size_t>(out.capacity() * 192, 4096, max_bytes + 4096);
+      // One copy of the stored bytes into a pooled buffer the event shares (as
+      // get_records results do). First the records are built viewing the log
+      // (valid: the shard's lock is held) while the stored bytes are gathered
+      // into runs (a log stores a segment's records back to back, so a run is
+      // usually a whole segment's part, two-byte headers included); then one
+      // block of the total size is taken (rounded to a power of two, so a pooled
+      // buffer's kept block fits the next event), each run is copied with one
+      // memcpy and the views are moved onto the copy.
       std::int64_t last_ms = -1;
       std::uint64_t seconds = 0;
+      runs_.clear();
+      const auto add = [this](const char* p, std::size_t n) {
+        if (n == 0) return;
+        const auto at = reinterpret_cast<std::uintptr_t>(p);
+        if (!runs_.empty()) {
+          auto& r = runs_.back();
+          const std::uintptr_t end = r.first + r.second;
+          if (at >= end && at - end <= kRunGap) {
+            r.second = at + n - r.first;
+            return;
+          }
+        }
+        runs_.emplace_back(at, n);
+      };
       const auto read = log.read(from, max_records, max_bytes, [&](std::span<const log_record> batch) {
         for (const log_record& rec : batch) {
           const std::size_t k = rec.partition_key.size();
-          const std::size_t n = std::max<std::size_t>(1, k + rec.data.size());
-          if (static_cast<std::size_t>(end - at) < n) {
-            const std::size_t size = std::max(n, chunk);
-            at = buf->allocate(size);
-            end = at + size;
-            chunk = std::min<std::size_t>(chunk * 2, max_bytes + 4096);
-          }
-          char* key = at;
-          at += n;
           if (rec.partition_key.data() + k == rec.data.data()) {
-            std::memcpy(key, rec.partition_key.data(), k + rec.data.size());
+            add(rec.partition_key.data(), k + rec.data.size());
           } else {
-            if (k != 0) std::memcpy(key, rec.partition_key.data(), k);
-            if (!rec.data.empty()) std::memcpy(key + k, rec.data.data(), rec.data.size());
+            add(rec.partition_key.data(), k);
+            add(rec.data.data(), rec.data.size());
           }
           const std::int64_t ms = rec.arrival.time_since_epoch().count();
           if (ms != last_ms) {
             last_ms = ms;
             seconds = seconds_of(rec.arrival);
           }
-          out.push_back(record{sequence_number(create_s, index, rec.offset + 1, seconds), rec.arrival,
-                               std::string_view(key + k, rec.data.size()), std::string_view(key, k),
-                               rec.encrypted ? encryption_type::kms : encryption_type::none});
+          out.push_back(record{sequence_number(create_s, index, rec.offset + 1, seconds), rec.arrival, rec.data,
+                               rec.partition_key, rec.encrypted ? encryption_type::kms : encryption_type::none});
         }
       });
+      std::shared_ptr<record_buffer> buf;
+      if (read.records > 0) {
+        std::size_t total = 0;
+        for (const auto& r : runs_) total += r.second;
+        buf = pool_->get();
+        char* const base = buf->allocate(std::bit_ceil(std::max<std::size_t>(total, 4096)));
+        std::size_t off = 0;
+        for (const auto& r : runs_) {
+          std::memcpy(base + off, reinterpret_cast<const char*>(r.first), r.second);
+          off += r.second;
+        }
+        // Views in the order their bytes were gathered: a cursor over the runs.
+        std::size_t ri = 0;
+        std::size_t run_off = 0;
+        const auto move = [&](std::string_view v) -> std::string_view {
+          if (v.empty()) return std::string_view(base, 0);
+          const auto at = reinterpret_cast<std::uintptr_t>(v.data());
+          while (at < runs_[ri].first || at >= runs_[ri].first + runs_[ri].second) run_off += runs_[ri++].second;
+          return std::string_view(base + run_off + (at - runs_[ri].first), v.size());
+        };
+        for (record& r : out) {
+          r.partition_key = move(r.partition_key);
+          r.data = move(r.data);
+        }
+      }
       if (read.records > 0) {
         from = read.next_offset;
         ev.buffer = std::move(buf);
@@ -693,6 +729,13 @@ class fanout_subscription final : public subscription, public std::enable_shared
   token_bucket pipe_;       // guarded by read_mu_
   std::uint64_t position_;  // guarded by read_mu_
   std::shared_ptr<event_buffer_pool> pool_;
+  // produce()'s runs of stored bytes (address, length); kept for their capacity.
+  std::vector<std::pair<std::uintptr_t, std::size_t>> runs_;  // guarded by read_mu_
+  // At most this many bytes between two pieces are copied along to keep one
+  // run: a memory log's two-byte key-length header, which lies in the same
+  // segment. (Two separate allocations are never this close, so no byte outside
+  // a stored segment is read; a storage with a wider gap gets more runs.)
+  static constexpr std::size_t kRunGap = 2;
   bool completed_ = false;  // the delivery thread's
 
   mutable std::mutex mu_;
@@ -757,7 +800,7 @@ std::shared_ptr<delivery_pool> fanout_hub::delivery() {
 // --- the hub -------------------------------------------------------------------
 
 fanout_hub::fanout_hub(std::shared_ptr<rill::clock> c, fanout_options o)
-    : clock(std::move(c)), opt(o), sched(clock->make_scheduler()) {}
+    : clock(std::move(c)), opt(o), sched(clock->make_scheduler()), buffers(std::make_shared<event_buffer_pool>()) {}
 
 fanout_hub::~fanout_hub() { shutdown(); }
 

@@ -34,6 +34,7 @@ struct shard_state;
 struct stream_state;
 class fanout_subscription;
 class delivery_pool;
+class event_buffer_pool;
 
 /// The subscribers of one shard (a member of shard_state).
 struct shard_subscribers {
@@ -87,6 +88,8 @@ class fanout_hub {
   // guarded by mu. See delivery_pool in fanout.cpp.
   std::shared_ptr<delivery_pool> pool;
   std::shared_ptr<delivery_pool> delivery();
+  // The events' byte buffers, shared by all subscriptions (fanout.cpp).
+  std::shared_ptr<event_buffer_pool> buffers;
 
   /// Ends the subscriptions of a consumer with `e`. Caller holds mu.
   void end_consumer_subscriptions(const std::string& consumer_arn, const error& e);
