@@ -34,9 +34,11 @@ namespace rill::detail {
 /// deleters of the buffers it handed out, so it outlives both.
 class event_buffer_pool : public std::enable_shared_from_this<event_buffer_pool> {
  public:
+  ~event_buffer_pool() { delete slot_.exchange(nullptr); }
+
   std::shared_ptr<record_buffer> get() {
-    std::unique_ptr<record_buffer> b;
-    {
+    std::unique_ptr<record_buffer> b(slot_.exchange(nullptr, std::memory_order_acquire));
+    if (!b) {
       std::lock_guard lock(mu_);
       if (!free_.empty()) {
         b = std::move(free_.back());
@@ -52,9 +54,17 @@ class event_buffer_pool : public std::enable_shared_from_this<event_buffer_pool>
   void put(record_buffer* p) {
     std::unique_ptr<record_buffer> b(p);
     if (!b->recycle()) return;  // sanitizer / debug builds: freed, so a late read is caught
+    // The last released buffer waits in a slot (no lock: a steady subscriber
+    // takes back the buffer it just gave), the others in the list.
+    record_buffer* empty = nullptr;
+    if (slot_.compare_exchange_strong(empty, b.get(), std::memory_order_release, std::memory_order_relaxed)) {
+      b.release();
+      return;
+    }
     std::lock_guard lock(mu_);
     if (free_.size() < kKeep) free_.push_back(std::move(b));
   }
+  std::atomic<record_buffer*> slot_{nullptr};
   std::mutex mu_;
   std::vector<std::unique_ptr<record_buffer>> free_;  // guarded by mu_
 };
@@ -368,10 +378,7 @@ class fanout_subscription final : public subscription, public std::enable_shared
     }
   }
 
-  [[nodiscard]] bool ended() const override {
-    std::lock_guard lock(mu_);
-    return over_;
-  }
+  [[nodiscard]] bool ended() const override { return over_.load(std::memory_order_acquire); }
 
   void cancel() override { finish(std::nullopt); }
 
@@ -388,6 +395,7 @@ class fanout_subscription final : public subscription, public std::enable_shared
       std::lock_guard lock(mu_);
       if (over_ || end_requested_) return;
       end_requested_ = true;
+      attention_.store(true, std::memory_order_release);
       pending_ = std::move(e);
     }
     wake();
@@ -401,6 +409,7 @@ class fanout_subscription final : public subscription, public std::enable_shared
     if (delivery_) delivery_->shutdown();
     std::lock_guard lock(mu_);
     detached_ = true;
+    attention_.store(true, std::memory_order_release);
     cv_.notify_all();
   }
 
@@ -447,6 +456,7 @@ class fanout_subscription final : public subscription, public std::enable_shared
         std::lock_guard lock(s->mu_);
         if (s->over_ || s->end_requested_ || s->detached_) return;
         s->heartbeat_due_ = true;
+        s->attention_.store(true, std::memory_order_release);
       }
       s->wake();
       s->schedule_heartbeat(s->clock_->now());
@@ -467,6 +477,7 @@ class fanout_subscription final : public subscription, public std::enable_shared
     {
       std::lock_guard lock(mu_);
       over_ = true;
+      attention_.store(true, std::memory_order_release);
     }
     unregister();
   }
@@ -513,6 +524,7 @@ class fanout_subscription final : public subscription, public std::enable_shared
 
   /// An end has been requested or reached, or the engine is going away.
   bool ending() const {
+    if (!attention_.load(std::memory_order_acquire)) return false;
     std::lock_guard lock(mu_);
     return over_ || end_requested_ || detached_;
   }
@@ -569,7 +581,8 @@ class fanout_subscription final : public subscription, public std::enable_shared
     using out_t = std::optional<subscribe_to_shard_event>;
     std::lock_guard rl(read_mu_);
     bool heartbeat = false;
-    {
+    // Nothing flagged (the common case): no need for mu_.
+    if (attention_.load(std::memory_order_acquire)) {
       std::unique_lock lock(mu_);
       if (over_) return out_t{};
       if (end_requested_) {
@@ -707,9 +720,10 @@ class fanout_subscription final : public subscription, public std::enable_shared
         sequence_number(shard_->create_s, shard_->id.index(), position_, seconds_of(now)).to_string();
     ev.millis_behind_latest =
         position_ >= end ? 0 : std::max<std::int64_t>(0, (now - log.arrival_time(position_)).count());
-    {
+    if (heartbeat || attention_.load(std::memory_order_acquire)) {
       std::lock_guard lock(mu_);
-      heartbeat_due_ = false;
+      heartbeat_due_ = false;  // this event is the heartbeat
+      attention_.store(over_ || end_requested_ || detached_, std::memory_order_release);
     }
     return out_t(std::move(ev));
   }
@@ -745,8 +759,11 @@ class fanout_subscription final : public subscription, public std::enable_shared
   std::atomic<bool> drain_pending_{false};
   std::atomic<bool> paused_{false};  // subscription::pause()
   bool registered_ = false;          // changed by start() and unregister()
+  // Set (under mu_) while any of over_, end_requested_, heartbeat_due_,
+  // detached_ is: produce() and ending() skip mu_ when it is clear.
+  std::atomic<bool> attention_{false};
+  std::atomic<bool> over_{false};  // written under mu_; ended() reads it without
   // Guarded by mu_.
-  bool over_ = false;
   bool end_requested_ = false;
   std::optional<error> pending_;
   bool heartbeat_due_ = false;
