@@ -63,7 +63,8 @@ struct u192 {
     static_assert((D >> 63) == 1, "normalized divisor");
     constexpr std::uint64_t v = static_cast<std::uint64_t>(~u128{0} / D);  // floor((2^128 - 1) / D) - 2^64
     std::uint64_t rem = 0;
-    for (int i = 2; i >= 0; --i) {
+    const int top = limb[2] != 0 ? 2 : (limb[1] != 0 ? 1 : 0);  // leading zero limbs stay zero
+    for (int i = top; i >= 0; --i) {
       auto& l = limb[static_cast<std::size_t>(i)];
       const std::uint64_t u1 = rem;  // < D
       const std::uint64_t u0 = l;

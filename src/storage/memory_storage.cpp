@@ -24,10 +24,12 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <tuple>
+#include <type_traits>
 #include <vector>
 
 #include "rill/storage.hpp"
@@ -183,11 +185,15 @@ class memory_log final : public shard_log {
     stats.next_offset = offset;
     if (offset >= end_ || max_records == 0) return stats;
     // Records go to the visitor in batches, so the call is paid per batch.
+    // Uninitialized slots (log_record is trivially destructible): value-
+    // initializing 64 of them cost 3.5 KiB of stores per call, most of a
+    // one-record read (a fan-out subscriber reading each put as it lands).
     constexpr std::size_t kBatch = 64;
-    std::array<log_record, kBatch> batch;
+    static_assert(std::is_trivially_destructible_v<log_record>);
+    alignas(log_record) unsigned char slots[kBatch * sizeof(log_record)];
     std::size_t n = 0;
     auto flush = [&] {
-      if (n > 0) visit(std::span<const log_record>(batch.data(), n));
+      if (n > 0) visit(std::span<const log_record>(std::launder(reinterpret_cast<log_record*>(slots)), n));
       n = 0;
     };
     for (std::size_t si = segment_of(offset); si < segments_.size(); ++si) {
@@ -211,12 +217,9 @@ class memory_log final : public shard_log {
           flush();
           return stats;
         }
-        log_record& rec = batch[n++];
-        rec.offset = offset;
-        rec.arrival = timestamp(duration(seg.base_time + seg.index[i].dt));
-        rec.partition_key = std::string_view(p, key_len);
-        rec.data = std::string_view(p + key_len, data_len);
-        rec.encrypted = !enc_changes_.empty() && encrypted_at(offset);
+        ::new (slots + sizeof(log_record) * n++)
+            log_record{offset, timestamp(duration(seg.base_time + seg.index[i].dt)), std::string_view(p, key_len),
+                       std::string_view(p + key_len, data_len), !enc_changes_.empty() && encrypted_at(offset)};
         ++stats.records;
         stats.bytes += bytes;
         stats.next_offset = ++offset;
