@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "rill/storage.hpp"
+#include "storage/pinnable_log.hpp"
 
 namespace rill {
 namespace {
@@ -138,7 +139,7 @@ constexpr bool kCheckContract = true;
   throw std::logic_error("rill: storage contract broken: " + what);
 }
 
-class memory_log final : public shard_log {
+class memory_log final : public shard_log, public detail::pinnable_log {
  public:
   memory_log(const memory_storage_options& o, std::shared_ptr<segment_pool> pool)
       : first_segment_bytes_(std::min(o.first_segment_bytes, o.segment_bytes)),
@@ -257,10 +258,17 @@ class memory_log final : public shard_log {
     return std::max(offset, start_);
   }
 
+  // pinnable_log: a fan-out reader copying after the shard's lock is released.
+  void pin() const noexcept override { pins_.fetch_add(1, std::memory_order_relaxed); }
+  void unpin() const noexcept override { pins_.fetch_sub(1, std::memory_order_release); }
+
   std::uint64_t trim_before(timestamp cutoff) override {
     check_live("trim_before");
     start_ = std::max(start_, offset_at_or_after(cutoff));
-    // Drop leading segments that hold no stored record any more.
+    // Drop leading segments that hold no stored record any more, unless a
+    // reader still copies from pinned views (then a later trim drops them).
+    // (Pins are taken under the shard's lock, which the caller holds exclusively.)
+    if (pins_.load(std::memory_order_acquire) != 0) return start_;
     while (!segments_.empty()) {
       const segment& s = segments_.front();
       if (s.base_offset + s.index.size() > start_) break;
@@ -373,6 +381,7 @@ class memory_log final : public shard_log {
   std::size_t segment_bytes_;
   std::size_t next_capacity_ = 0;
   std::shared_ptr<segment_pool> pool_;
+  mutable std::atomic<int> pins_{0};  // pinnable_log
   std::deque<segment> segments_;
   std::uint64_t start_ = 0;
   std::uint64_t end_ = 0;

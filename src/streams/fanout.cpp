@@ -20,6 +20,7 @@
 
 #include "common/record_buffer.hpp"
 #include "rill/logging.hpp"
+#include "storage/pinnable_log.hpp"
 #include "streams/engine_impl.hpp"
 
 namespace rill::detail {
@@ -287,6 +288,7 @@ class fanout_subscription final : public subscription, public std::enable_shared
         position_(position),
         pool_(hub.buffers) {
     manual_ = dynamic_cast<manual_clock*>(clock_.get());
+    pinnable_ = dynamic_cast<const pinnable_log*>(shard_->log.get());  // the log is the shard's for life
     // Callback mode: on a manual clock delivery is a task of a scheduler of the
     // clock (it runs inside advance()); otherwise the hub's delivery pool runs
     // it (a put costs the writer an atomic add and, when the subscription is
@@ -587,6 +589,34 @@ class fanout_subscription final : public subscription, public std::enable_shared
  private:
   static constexpr int kTurn = 8;
 
+  /// Copies the stored bytes ev.records view (gathered in runs_ by produce())
+  /// into one pooled block and moves the views onto it. Under read_mu_.
+  void copy_out(subscribe_to_shard_event& ev) {
+    std::size_t total = 0;
+    for (const auto& r : runs_) total += r.second;
+    std::shared_ptr<record_buffer> buf = pool_->get();
+    char* const base = buf->allocate(std::bit_ceil(std::max<std::size_t>(total, 4096)));
+    std::size_t off = 0;
+    for (const auto& r : runs_) {
+      std::memcpy(base + off, reinterpret_cast<const char*>(r.first), r.second);
+      off += r.second;
+    }
+    // Views in the order their bytes were gathered: a cursor over the runs.
+    std::size_t ri = 0;
+    std::size_t run_off = 0;
+    const auto move = [&](std::string_view v) -> std::string_view {
+      if (v.empty()) return std::string_view(base, 0);
+      const auto at = reinterpret_cast<std::uintptr_t>(v.data());
+      while (at < runs_[ri].first || at >= runs_[ri].first + runs_[ri].second) run_off += runs_[ri++].second;
+      return std::string_view(base + run_off + (at - runs_[ri].first), v.size());
+    };
+    for (record& r : ev.records) {
+      r.partition_key = move(r.partition_key);
+      r.data = move(r.data);
+    }
+    ev.buffer = std::move(buf);
+  }
+
   /// The next event, read from the shard now.
   result<std::optional<subscribe_to_shard_event>> produce() {
     using out_t = std::optional<subscribe_to_shard_event>;
@@ -620,6 +650,28 @@ class fanout_subscription final : public subscription, public std::enable_shared
     const std::uint64_t readable = log.offset_at_or_after(stream_->horizon(now) + duration(1));
     std::uint64_t from = std::max(position_, readable);
     subscribe_to_shard_event ev;
+    bool copy = false;  // ev.records view the log: copy_out() before returning them
+    const pinnable_log* const pinnable = pinnable_;
+    bool pinned = false;
+    // Unpins on every path out (also an exception from an allocation).
+    struct unpin_guard {
+      const pinnable_log* log;
+      bool& pinned;
+      ~unpin_guard() {
+        if (pinned) log->unpin();
+      }
+    } unpin{pinnable, pinned};
+    const auto release = [&] {  // the locks go; the views stay valid (pinned) or are copied first
+      if (copy && pinnable) {
+        pinnable->pin();
+        pinned = true;
+      } else if (copy) {
+        copy_out(ev);
+        copy = false;
+      }
+      shl.unlock();
+      sl.unlock();
+    };
     const bool allowed = !limited_ || pipe_.positive(now);
     if (allowed && from < log.end_offset()) {
       const std::uint32_t index = shard_->id.index();
@@ -631,12 +683,14 @@ class fanout_subscription final : public subscription, public std::enable_shared
       out.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(available, max_records)));
       // One copy of the stored bytes into a pooled buffer the event shares (as
       // get_records results do). First the records are built viewing the log
-      // (valid: the shard's lock is held) while the stored bytes are gathered
-      // into runs (a log stores a segment's records back to back, so a run is
-      // usually a whole segment's part, two-byte headers included); then one
-      // block of the total size is taken (rounded to a power of two, so a pooled
-      // buffer's kept block fits the next event), each run is copied with one
-      // memcpy and the views are moved onto the copy.
+      // while the stored bytes are gathered into runs (a log stores a segment's
+      // records back to back, so a run is usually a whole segment's part,
+      // two-byte headers included); then (copy_out, below) one block of the
+      // total size is taken (rounded to a power of two, so a pooled buffer's
+      // kept block fits the next event), each run is copied with one memcpy and
+      // the views are moved onto the copy. A pinnable log (memory storage) is
+      // pinned and the copy made after the locks are released, so a writer
+      // never waits for it; other logs are copied under the lock.
       std::int64_t last_ms = -1;
       std::uint64_t seconds = 0;
       runs_.clear();
@@ -671,34 +725,9 @@ class fanout_subscription final : public subscription, public std::enable_shared
                                rec.partition_key, rec.encrypted ? encryption_type::kms : encryption_type::none});
         }
       });
-      std::shared_ptr<record_buffer> buf;
-      if (read.records > 0) {
-        std::size_t total = 0;
-        for (const auto& r : runs_) total += r.second;
-        buf = pool_->get();
-        char* const base = buf->allocate(std::bit_ceil(std::max<std::size_t>(total, 4096)));
-        std::size_t off = 0;
-        for (const auto& r : runs_) {
-          std::memcpy(base + off, reinterpret_cast<const char*>(r.first), r.second);
-          off += r.second;
-        }
-        // Views in the order their bytes were gathered: a cursor over the runs.
-        std::size_t ri = 0;
-        std::size_t run_off = 0;
-        const auto move = [&](std::string_view v) -> std::string_view {
-          if (v.empty()) return std::string_view(base, 0);
-          const auto at = reinterpret_cast<std::uintptr_t>(v.data());
-          while (at < runs_[ri].first || at >= runs_[ri].first + runs_[ri].second) run_off += runs_[ri++].second;
-          return std::string_view(base + run_off + (at - runs_[ri].first), v.size());
-        };
-        for (record& r : out) {
-          r.partition_key = move(r.partition_key);
-          r.data = move(r.data);
-        }
-      }
       if (read.records > 0) {
         from = read.next_offset;
-        ev.buffer = std::move(buf);
+        copy = true;
       }
       if (limited_) pipe_.take(static_cast<std::int64_t>(read.bytes), now);
     } else if (!allowed) {
@@ -721,16 +750,18 @@ class fanout_subscription final : public subscription, public std::enable_shared
         c.hash_key_range = child->range();
         ev.child_shards.push_back(std::move(c));
       }
-      shl.unlock();
-      sl.unlock();
+      release();
+      if (copy) copy_out(ev);
       close();
       return out_t(std::move(ev));
     }
     if (ev.records.empty() && !heartbeat) return out_t{};
-    ev.continuation_sequence_number =
-        sequence_number(shard_->create_s, shard_->id.index(), position_, seconds_of(now)).to_string();
     ev.millis_behind_latest =
         position_ >= end ? 0 : std::max<std::int64_t>(0, (now - log.arrival_time(position_)).count());
+    release();
+    if (copy) copy_out(ev);
+    ev.continuation_sequence_number =
+        sequence_number(shard_->create_s, shard_->id.index(), position_, seconds_of(now)).to_string();
     if (heartbeat || attention_.load(std::memory_order_acquire)) {
       std::lock_guard lock(mu_);
       heartbeat_due_ = false;  // this event is the heartbeat
@@ -754,6 +785,7 @@ class fanout_subscription final : public subscription, public std::enable_shared
   token_bucket pipe_;       // guarded by read_mu_
   std::uint64_t position_;  // guarded by read_mu_
   std::shared_ptr<event_buffer_pool> pool_;
+  const pinnable_log* pinnable_ = nullptr;  // the shard's log, if its bytes can be pinned
   // produce()'s runs of stored bytes (address, length); kept for their capacity.
   std::vector<std::pair<std::uintptr_t, std::size_t>> runs_;  // guarded by read_mu_
   // At most this many bytes between two pieces are copied along to keep one
