@@ -645,7 +645,15 @@ class fanout_subscription final : public subscription, public std::enable_shared
     };
     std::shared_lock sl(stream_->mu);
     if (stream_->removed) return gone();
-    std::shared_lock shl(shard_->mu);
+    // The shard's lock: a writer holds it for an append (microseconds); waiting
+    // a few microseconds for it spares the writer waking a reader that slept
+    // on it (a futex system call on the put's path). Then it blocks as usual.
+    std::shared_lock shl(shard_->mu, std::try_to_lock);
+    for (int spins = 0; !shl.owns_lock() && spins < kLockSpins; ++spins) {
+      cpu_relax();
+      (void)shl.try_lock();
+    }
+    if (!shl.owns_lock()) shl.lock();
     const shard_log& log = *shard_->log;
     const std::uint64_t readable = log.offset_at_or_after(stream_->horizon(now) + duration(1));
     std::uint64_t from = std::max(position_, readable);
@@ -785,6 +793,7 @@ class fanout_subscription final : public subscription, public std::enable_shared
   token_bucket pipe_;       // guarded by read_mu_
   std::uint64_t position_;  // guarded by read_mu_
   std::shared_ptr<event_buffer_pool> pool_;
+  static constexpr int kLockSpins = 256;    // produce(): tries of the shard's lock before blocking
   const pinnable_log* pinnable_ = nullptr;  // the shard's log, if its bytes can be pinned
   // produce()'s runs of stored bytes (address, length); kept for their capacity.
   std::vector<std::pair<std::uintptr_t, std::size_t>> runs_;  // guarded by read_mu_
