@@ -589,9 +589,34 @@ class fanout_subscription final : public subscription, public std::enable_shared
  private:
   static constexpr int kTurn = 8;
 
-  /// Copies the stored bytes ev.records view (gathered in runs_ by produce())
-  /// into one pooled block and moves the views onto it. Under read_mu_.
+  /// Builds ev.records from the log records produce() collected (scratch_,
+  /// viewing the log: under the shard's lock, or pinned): gathers their stored
+  /// bytes into runs, copies the runs into one pooled block, and makes the
+  /// records view the copy. Under read_mu_.
   void copy_out(subscribe_to_shard_event& ev) {
+    runs_.clear();
+    const auto add = [this](const char* p, std::size_t n) {
+      if (n == 0) return;
+      const auto at = reinterpret_cast<std::uintptr_t>(p);
+      if (!runs_.empty()) {
+        auto& r = runs_.back();
+        const std::uintptr_t end = r.first + r.second;
+        if (at >= end && at - end <= kRunGap) {
+          r.second = at + n - r.first;
+          return;
+        }
+      }
+      runs_.emplace_back(at, n);
+    };
+    for (const log_record& rec : scratch_) {
+      const std::size_t k = rec.partition_key.size();
+      if (rec.partition_key.data() + k == rec.data.data()) {
+        add(rec.partition_key.data(), k + rec.data.size());
+      } else {
+        add(rec.partition_key.data(), k);
+        add(rec.data.data(), rec.data.size());
+      }
+    }
     std::size_t total = 0;
     for (const auto& r : runs_) total += r.second;
     std::shared_ptr<record_buffer> buf = pool_->get();
@@ -601,7 +626,8 @@ class fanout_subscription final : public subscription, public std::enable_shared
       std::memcpy(base + off, reinterpret_cast<const char*>(r.first), r.second);
       off += r.second;
     }
-    // Views in the order their bytes were gathered: a cursor over the runs.
+    // The records, viewing the copy: a cursor over the runs, in the order
+    // their bytes were gathered (each record's key, then its data).
     std::size_t ri = 0;
     std::size_t run_off = 0;
     const auto move = [&](std::string_view v) -> std::string_view {
@@ -610,9 +636,22 @@ class fanout_subscription final : public subscription, public std::enable_shared
       while (at < runs_[ri].first || at >= runs_[ri].first + runs_[ri].second) run_off += runs_[ri++].second;
       return std::string_view(base + run_off + (at - runs_[ri].first), v.size());
     };
-    for (record& r : ev.records) {
-      r.partition_key = move(r.partition_key);
-      r.data = move(r.data);
+    const std::uint32_t index = shard_->id.index();
+    const std::uint64_t create_s = shard_->create_s;
+    std::int64_t last_ms = -1;
+    std::uint64_t seconds = 0;
+    auto& out = ev.records;
+    out.reserve(scratch_.size());
+    for (const log_record& rec : scratch_) {
+      const std::string_view key = move(rec.partition_key);
+      const std::string_view data = move(rec.data);
+      const std::int64_t ms = rec.arrival.time_since_epoch().count();
+      if (ms != last_ms) {
+        last_ms = ms;
+        seconds = seconds_of(rec.arrival);
+      }
+      out.push_back(record{sequence_number(create_s, index, rec.offset + 1, seconds), rec.arrival, data, key,
+                           rec.encrypted ? encryption_type::kms : encryption_type::none});
     }
     ev.buffer = std::move(buf);
   }
@@ -682,56 +721,20 @@ class fanout_subscription final : public subscription, public std::enable_shared
     };
     const bool allowed = !limited_ || pipe_.positive(now);
     if (allowed && from < log.end_offset()) {
-      const std::uint32_t index = shard_->id.index();
-      const std::uint64_t create_s = shard_->create_s;
-      auto& out = ev.records;
       const std::size_t max_records = static_cast<std::size_t>(std::clamp(opt_.max_event_records, 1, 10000));
       const std::size_t max_bytes = static_cast<std::size_t>(std::max<std::int64_t>(1, opt_.max_event_bytes));
-      const std::uint64_t available = log.end_offset() - from;
-      out.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(available, max_records)));
-      // One copy of the stored bytes into a pooled buffer the event shares (as
-      // get_records results do). First the records are built viewing the log
-      // while the stored bytes are gathered into runs (a log stores a segment's
-      // records back to back, so a run is usually a whole segment's part,
-      // two-byte headers included); then (copy_out, below) one block of the
-      // total size is taken (rounded to a power of two, so a pooled buffer's
-      // kept block fits the next event), each run is copied with one memcpy and
-      // the views are moved onto the copy. A pinnable log (memory storage) is
-      // pinned and the copy made after the locks are released, so a writer
-      // never waits for it; other logs are copied under the lock.
-      std::int64_t last_ms = -1;
-      std::uint64_t seconds = 0;
-      runs_.clear();
-      const auto add = [this](const char* p, std::size_t n) {
-        if (n == 0) return;
-        const auto at = reinterpret_cast<std::uintptr_t>(p);
-        if (!runs_.empty()) {
-          auto& r = runs_.back();
-          const std::uintptr_t end = r.first + r.second;
-          if (at >= end && at - end <= kRunGap) {
-            r.second = at + n - r.first;
-            return;
-          }
-        }
-        runs_.emplace_back(at, n);
-      };
-      const auto read = log.read(from, max_records, max_bytes, [&](std::span<const log_record> batch) {
-        for (const log_record& rec : batch) {
-          const std::size_t k = rec.partition_key.size();
-          if (rec.partition_key.data() + k == rec.data.data()) {
-            add(rec.partition_key.data(), k + rec.data.size());
-          } else {
-            add(rec.partition_key.data(), k);
-            add(rec.data.data(), rec.data.size());
-          }
-          const std::int64_t ms = rec.arrival.time_since_epoch().count();
-          if (ms != last_ms) {
-            last_ms = ms;
-            seconds = seconds_of(rec.arrival);
-          }
-          out.push_back(record{sequence_number(create_s, index, rec.offset + 1, seconds), rec.arrival, rec.data,
-                               rec.partition_key, rec.encrypted ? encryption_type::kms : encryption_type::none});
-        }
+      // Under the lock only the log's records are collected (views into the
+      // log); copy_out() then makes the event: one copy of the stored bytes, as
+      // runs (a log stores a segment's records back to back, so a run is
+      // usually a whole segment's part, two-byte headers included), into one
+      // pooled block the event shares (as get_records results do), and the
+      // records viewing it. A pinnable log (memory storage) is pinned and
+      // copy_out() runs after the locks are released, so a writer waits for
+      // neither the copy nor the records' building; other logs are copied
+      // under the lock.
+      scratch_.clear();
+      const auto read = log.read(from, max_records, max_bytes, [this](std::span<const log_record> batch) {
+        scratch_.insert(scratch_.end(), batch.begin(), batch.end());
       });
       if (read.records > 0) {
         from = read.next_offset;
@@ -763,7 +766,7 @@ class fanout_subscription final : public subscription, public std::enable_shared
       close();
       return out_t(std::move(ev));
     }
-    if (ev.records.empty() && !heartbeat) return out_t{};
+    if (!copy && !heartbeat) return out_t{};
     ev.millis_behind_latest =
         position_ >= end ? 0 : std::max<std::int64_t>(0, (now - log.arrival_time(position_)).count());
     release();
@@ -795,6 +798,7 @@ class fanout_subscription final : public subscription, public std::enable_shared
   std::shared_ptr<event_buffer_pool> pool_;
   static constexpr int kLockSpins = 256;    // produce(): tries of the shard's lock before blocking
   const pinnable_log* pinnable_ = nullptr;  // the shard's log, if its bytes can be pinned
+  std::vector<log_record> scratch_;         // produce()'s records viewing the log; guarded by read_mu_
   // produce()'s runs of stored bytes (address, length); kept for their capacity.
   std::vector<std::pair<std::uintptr_t, std::size_t>> runs_;  // guarded by read_mu_
   // At most this many bytes between two pieces are copied along to keep one
