@@ -83,10 +83,10 @@ TEST(SubscribeToShardConcurrency, SpinningSubscriberSeesEveryRecordInOrder) {
 }
 
 TEST(SubscribeToShardConcurrency, CallbackSubscriberSeesEveryRecordInOrder) {
-  fixture f;
-  std::mutex mu;
+  std::mutex mu;  // what the handler touches outlives the engine (which joins the delivery workers)
   std::condition_variable cv;
   std::vector<int> got;
+  fixture f;
   subscription_options opt;
   opt.handler = [&](result<subscribe_to_shard_event> ev) {
     ASSERT_TRUE(ev.ok());
@@ -110,12 +110,12 @@ TEST(SubscribeToShardConcurrency, CallbackSubscriberSeesEveryRecordInOrder) {
 // Dropping the handle while records
 // flow cancels: on_complete once, no handler call after it.
 TEST(SubscribeToShardConcurrency, DroppingACallbackPipeWhileRecordsFlowCompletesIt) {
-  fixture f;
-  std::mutex mu;
+  std::mutex mu;  // what the handler touches outlives the engine (which joins the delivery workers)
   std::condition_variable cv;
   int events = 0;
   int completes = 0;
   bool late = false;
+  fixture f;
   subscription_options opt;
   opt.handler = [&](result<subscribe_to_shard_event> ev) {
     EXPECT_TRUE(ev.ok());
@@ -210,18 +210,20 @@ TEST(SubscribeToShardConcurrency, ManyCallbackPipesOnAFewWorkersEachSeeTheirShar
   constexpr int kConsumers = 5;
   constexpr int kBatches = 40;
   constexpr int kPerBatch = 100;
-  auto clock = std::make_shared<system_clock>();
-  engine e{{.clock = clock}};
-  value_or_throw(e.create_stream({.stream_name = "s", .shard_count = kShards}), "create");
-  const auto arn =
-      value_or_throw(e.describe_stream_summary({.stream_name = "s"}), "d").stream_description_summary.stream_arn;
   struct pipe {
     std::atomic<int> in_handler{0};
     std::atomic<bool> overlapped{false};
     std::vector<int> got;  // written by the pipe's handler only (one call at a time)
     std::atomic<int> count{0};
   };
+  // Declared before the engine: its destruction joins the delivery workers
+  // (a handler call may still run after cancel()) before the pipes go.
   std::vector<std::unique_ptr<pipe>> pipes;
+  auto clock = std::make_shared<system_clock>();
+  engine e{{.clock = clock}};
+  value_or_throw(e.create_stream({.stream_name = "s", .shard_count = kShards}), "create");
+  const auto arn =
+      value_or_throw(e.describe_stream_summary({.stream_name = "s"}), "d").stream_description_summary.stream_arn;
   std::vector<std::shared_ptr<subscription>> subs;
   for (int c = 0; c < kConsumers; ++c) {
     const auto consumer =
@@ -288,14 +290,18 @@ TEST(SubscribeToShardConcurrency, ManyCallbackPipesOnAFewWorkersEachSeeTheirShar
 // has workers (at most 16).
 TEST(SubscribeToShardConcurrency, BlockedHandlersDoNotHoldUpOtherSubscriptions) {
   constexpr int kBlocked = 17;
-  fixture f;
-  const auto arn =
-      value_or_throw(f.e.describe_stream_summary({.stream_name = "s"}), "d").stream_description_summary.stream_arn;
+  // What the handlers touch is declared before the engine (in the fixture),
+  // whose destruction joins the delivery workers.
   std::mutex mu;
   std::condition_variable cv;
   bool released = false;
   int blocked_now = 0;
   std::vector<std::vector<int>> got(kBlocked);
+  std::vector<int> live;
+  std::atomic<int> live_count{0};
+  fixture f;
+  const auto arn =
+      value_or_throw(f.e.describe_stream_summary({.stream_name = "s"}), "d").stream_description_summary.stream_arn;
   std::vector<std::shared_ptr<subscription>> subs;
   for (int c = 0; c < kBlocked; ++c) {
     const auto consumer =
@@ -321,8 +327,6 @@ TEST(SubscribeToShardConcurrency, BlockedHandlersDoNotHoldUpOtherSubscriptions) 
     ASSERT_TRUE(cv.wait_for(lock, 20s, [&] { return blocked_now == kBlocked; }));
   }
   // Every blocked handler holds a worker now. A fresh subscriber still sees every record.
-  std::vector<int> live;
-  std::atomic<int> live_count{0};
   subscription_options opt;
   opt.handler = [&](result<subscribe_to_shard_event> ev) {
     ASSERT_TRUE(ev.ok());
