@@ -1,7 +1,9 @@
 // Copyright 2026 The rill Authors. Licensed under the Apache License, Version 2.0.
 #include "server/codec.hpp"
 
+#include <algorithm>
 #include <array>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -52,6 +54,74 @@ constexpr std::array<std::int8_t, 256> make_b64_table() {
   return t;
 }
 constexpr auto b64_table = make_b64_table();
+
+// The eight-characters-per-step decoder's tables: the character's six bits
+// already shifted to their place in a 24-bit group (position 0..3); anything
+// outside the alphabet (padding, quotes, backslashes, controls, non-ASCII) has
+// bit 31 set, so one test of the OR of a group finds it.
+constexpr std::uint32_t b64_bad = 0x8000'0000U;
+constexpr std::array<std::uint32_t, 256> make_b64_shifted(unsigned shift) {
+  std::array<std::uint32_t, 256> t{};
+  for (auto& v : t) v = b64_bad;
+  for (int i = 0; i < 64; ++i) {
+    t[static_cast<unsigned char>(b64_alphabet[i])] = static_cast<std::uint32_t>(i) << shift;
+  }
+  return t;
+}
+constexpr auto b64_d0 = make_b64_shifted(18);
+constexpr auto b64_d1 = make_b64_shifted(12);
+constexpr auto b64_d2 = make_b64_shifted(6);
+constexpr auto b64_d3 = make_b64_shifted(0);
+
+inline std::uint32_t b64_group(const unsigned char* s) {
+  return b64_d0[s[0]] | b64_d1[s[1]] | b64_d2[s[2]] | b64_d3[s[3]];
+}
+
+// "00".."99".
+constexpr std::array<char, 200> make_digit_pairs() {
+  std::array<char, 200> t{};
+  for (int i = 0; i < 100; ++i) {
+    t[static_cast<std::size_t>(2 * i)] = static_cast<char>('0' + i / 10);
+    t[static_cast<std::size_t>(2 * i + 1)] = static_cast<char>('0' + i % 10);
+  }
+  return t;
+}
+constexpr auto digit_pairs = make_digit_pairs();
+
+// v < 10^4 as exactly four digits.
+inline char* write4(std::uint32_t v, char* out) {
+  std::memcpy(out, &digit_pairs[2 * (v / 100)], 2);
+  std::memcpy(out + 2, &digit_pairs[2 * (v % 100)], 2);
+  return out + 4;
+}
+// v < 10^8 as exactly eight digits.
+inline char* write8(std::uint32_t v, char* out) { return write4(v % 10000, write4(v / 10000, out)); }
+// v < 10^19 as exactly nineteen digits.
+inline char* write19(std::uint64_t v, char* out) {
+  auto top = static_cast<std::uint32_t>(v / 10'000'000'000'000'000ULL);  // < 1000
+  std::uint64_t rest = v % 10'000'000'000'000'000ULL;
+  *out++ = static_cast<char>('0' + top / 100);
+  std::memcpy(out, &digit_pairs[2 * (top % 100)], 2);
+  out += 2;
+  out = write8(static_cast<std::uint32_t>(rest / 100'000'000), out);
+  return write8(static_cast<std::uint32_t>(rest % 100'000'000), out);
+}
+
+// (hi·2^64 + lo) / d with hi < d; the remainder in `rem`. One hardware division
+// on x86-64 (the compiler calls __udivti3 for a 128-bit division otherwise).
+inline std::uint64_t div128(std::uint64_t hi, std::uint64_t lo, std::uint64_t d, std::uint64_t& rem) {
+#if defined(__x86_64__)
+  std::uint64_t q = 0;
+  std::uint64_t r = 0;
+  __asm__("divq %4" : "=a"(q), "=d"(r) : "a"(lo), "d"(hi), "rm"(d) : "cc");
+  rem = r;
+  return q;
+#else
+  unsigned __int128 n = (static_cast<unsigned __int128>(hi) << 64) | lo;
+  rem = static_cast<std::uint64_t>(n % d);
+  return static_cast<std::uint64_t>(n / d);
+#endif
+}
 
 }  // namespace
 
@@ -453,7 +523,7 @@ std::string base64_encode(std::string_view in) {
   return out;
 }
 
-result<std::string> base64_decode(std::string_view in) {
+result<std::string> base64_decode_reference(std::string_view in) {
   auto fail = [&](std::string why) {
     std::string shown(in.substr(0, 64));
     if (in.size() > 64) shown += "...";
@@ -502,6 +572,114 @@ result<std::string> base64_decode(std::string_view in) {
     return fail("Invalid last non-pad Base64 character dectected");
   }
   return out;
+}
+
+}  // namespace rill::wire
+
+namespace rill::wire {
+
+std::optional<std::size_t> base64_decode_to(std::string_view in, char* out) noexcept {
+  const std::size_t n = in.size();
+  if (n % 4 != 0) return std::nullopt;
+  std::size_t pad = 0;
+  if (n > 0 && in[n - 1] == '=') pad = (n >= 2 && in[n - 2] == '=') ? 2 : 1;
+  const std::size_t body = n - pad;
+  const auto* s = reinterpret_cast<const unsigned char*>(in.data());
+  char* o = out;
+  std::size_t i = 0;
+  // Eight characters (six bytes) per step: two table groups, one 8-byte store
+  // (the two bytes past the six are overwritten next, or are slack).
+  for (; i + 8 <= body; i += 8) {
+    std::uint32_t x = b64_group(s + i);
+    std::uint32_t y = b64_group(s + i + 4);
+    if (((x | y) & b64_bad) != 0) return std::nullopt;
+    std::uint64_t w = (static_cast<std::uint64_t>(x) << 40) | (static_cast<std::uint64_t>(y) << 16);
+    if constexpr (std::endian::native == std::endian::little) w = __builtin_bswap64(w);
+    std::memcpy(o, &w, 8);
+    o += 6;
+  }
+  for (; i + 4 <= body; i += 4) {
+    std::uint32_t x = b64_group(s + i);
+    if ((x & b64_bad) != 0) return std::nullopt;
+    o[0] = static_cast<char>(x >> 16);
+    o[1] = static_cast<char>(x >> 8);
+    o[2] = static_cast<char>(x);
+    o += 3;
+  }
+  // 2 or 3 characters before the padding: 1 or 2 bytes, and the bits left
+  // over must be zero (canonical padding).
+  if (std::size_t rest = body - i; rest > 0) {
+    if (rest == 1) return std::nullopt;  // "x===" is refused as padding inside the data
+    std::uint32_t x = b64_d0[s[i]] | b64_d1[s[i + 1]] | (rest == 3 ? b64_d2[s[i + 2]] : 0U);
+    if ((x & b64_bad) != 0) return std::nullopt;
+    *o++ = static_cast<char>(x >> 16);
+    if (rest == 3) {
+      *o++ = static_cast<char>(x >> 8);
+      if ((x & 0xFFU) != 0) return std::nullopt;
+    } else if ((x & 0xFFFFU) != 0) {
+      return std::nullopt;
+    }
+  }
+  return static_cast<std::size_t>(o - out);
+}
+
+result<std::string> base64_decode(std::string_view in) {
+  std::string out;
+  out.resize(base64_decode_room(in.size()));
+  if (auto n = base64_decode_to(in, out.data())) {
+    out.resize(*n);
+    return out;
+  }
+  return base64_decode_reference(in);  // the error, with its text
+}
+
+char* write_sequence_number(const sequence_number& s, char* out) noexcept {
+  // The layout of sequence_number::to_string (src/common/types.cpp), most
+  // significant first: version 4 | create_s 36 | shard & 0xF 4 | index 64 |
+  // 0 8 | time_s 36 | shard 32 | version 4 — 188 bits in three limbs.
+  constexpr std::uint64_t version = 2;
+  const std::uint64_t create_s = s.shard_create_seconds();
+  const std::uint64_t time_s = s.seq_time_seconds();
+  const std::uint64_t index = s.seq_index();
+  const std::uint64_t shard = s.shard().index();
+  if ((create_s >> 36) != 0 || (time_s >> 36) != 0) {
+    // Outside the layout's fields: whatever to_string makes of it.
+    std::string t = s.to_string();
+    std::memcpy(out, t.data(), std::min(t.size(), max_sequence_number_digits));
+    return out + std::min(t.size(), max_sequence_number_digits);
+  }
+  const std::uint64_t lo = version | (shard << 4) | (time_s << 36);
+  const std::uint64_t mid = (time_s >> 28) | (index << 16);
+  const std::uint64_t hi = (index >> 48) | ((shard & 0xF) << 16) | (create_s << 20) | (version << 56);
+  // Base 10^19 digits: hi < 2^60 < 10^19, so each step divides a 128-bit
+  // value whose top half is below the divisor (one divq each).
+  constexpr std::uint64_t ten19 = 10'000'000'000'000'000'000ULL;
+  std::uint64_t r = 0;
+  const std::uint64_t q1 = div128(hi, mid, ten19, r);  // quotient's high limb, < 2^61
+  const std::uint64_t q0 = div128(r, lo, ten19, r);
+  const std::uint64_t c0 = r;
+  const std::uint64_t p = div128(q1, q0, ten19, r);  // < 2^62
+  const std::uint64_t c1 = r;
+  const std::uint64_t c2 = p % ten19;
+  const std::uint64_t c3 = p / ten19;
+  const std::uint64_t chunks[4] = {c0, c1, c2, c3};
+  int top = 3;
+  while (top > 0 && chunks[top] == 0) --top;
+  out = std::to_chars(out, out + 20, chunks[top]).ptr;
+  for (int k = top - 1; k >= 0; --k) out = write19(chunks[k], out);
+  return out;
+}
+
+void append_sequence_number(const sequence_number& s, std::string& out) {
+  char buf[max_sequence_number_digits];
+  out.append(buf, static_cast<std::size_t>(write_sequence_number(s, buf) - buf));
+}
+
+char* write_shard_id(shard_id id, char* out) noexcept {
+  std::memcpy(out, "shardId-", 8);
+  const std::uint32_t v = id.index();
+  out = write4(v / 100'000'000, out + 8);  // < 43
+  return write8(v % 100'000'000, out);
 }
 
 }  // namespace rill::wire

@@ -61,4 +61,25 @@ std::string base64_encode(std::string_view in);
 /// converted to a Blob: …`).
 result<std::string> base64_decode(std::string_view in);
 
+/// Bytes `base64_decode_to` may write for an input of `n` characters (the
+/// decoded length plus slack for its 8-byte stores).
+constexpr std::size_t base64_decode_room(std::size_t n) { return n / 4 * 3 + 8; }
+/// Decodes `in` into `out` (room for base64_decode_room(in.size()) bytes),
+/// eight characters per step. Accepts exactly what base64_decode accepts, with
+/// the same bytes; returns the decoded length, or nullopt where base64_decode
+/// gives an error (call it for the text).
+std::optional<std::size_t> base64_decode_to(std::string_view in, char* out) noexcept;
+/// The four-characters-per-step decoder base64_decode_to replaced; kept as the
+/// reference its tests compare against (same texts, same bytes).
+result<std::string> base64_decode_reference(std::string_view in);
+
+/// Decimal text of a sequence number, byte-identical to
+/// sequence_number::to_string() (without its snprintf and allocation).
+/// Writes at most max_sequence_number_digits characters; returns the end.
+inline constexpr std::size_t max_sequence_number_digits = 60;
+char* write_sequence_number(const sequence_number& s, char* out) noexcept;
+void append_sequence_number(const sequence_number& s, std::string& out);
+/// "shardId-%012u", as shard_id::to_string(); writes at most 20 characters.
+char* write_shard_id(shard_id id, char* out) noexcept;
+
 }  // namespace rill::wire
