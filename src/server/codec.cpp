@@ -94,8 +94,22 @@ inline char* write4(std::uint32_t v, char* out) {
   std::memcpy(out + 2, &digit_pairs[2 * (v % 100)], 2);
   return out + 4;
 }
-// v < 10^8 as exactly eight digits.
-inline char* write8(std::uint32_t v, char* out) { return write4(v % 10000, write4(v / 10000, out)); }
+// v < 10^8 as exactly eight digits, all at once in the lanes of one 64-bit
+// word: two 4-digit halves (32-bit lanes) split by 100 (multiply by 10486,
+// shift by 20: exact below 10^4), then four 2-digit lanes split by 10
+// (multiply by 103, shift by 10: exact below 179); lanes never carry into
+// each other because every product stays inside its lane.
+inline char* write8(std::uint32_t v, char* out) {
+  if constexpr (std::endian::native != std::endian::little) return write4(v % 10000, write4(v / 10000, out));
+  std::uint64_t x = (v / 10000) | (static_cast<std::uint64_t>(v % 10000) << 32);
+  const std::uint64_t hundreds = ((x * 10486) >> 20) & 0x0000'007F'0000'007FULL;
+  x = hundreds | ((x - hundreds * 100) << 16);
+  const std::uint64_t tens = ((x * 103) >> 10) & 0x000F'000F'000F'000FULL;
+  x = tens | ((x - tens * 10) << 8);
+  x |= 0x3030'3030'3030'3030ULL;
+  std::memcpy(out, &x, 8);
+  return out + 8;
+}
 // v < 10^19 as exactly nineteen digits.
 inline char* write19(std::uint64_t v, char* out) {
   auto top = static_cast<std::uint32_t>(v / 10'000'000'000'000'000ULL);  // < 1000
@@ -107,20 +121,30 @@ inline char* write19(std::uint64_t v, char* out) {
   return write8(static_cast<std::uint32_t>(rest % 100'000'000), out);
 }
 
-// (hi·2^64 + lo) / d with hi < d; the remainder in `rem`. One hardware division
-// on x86-64 (the compiler calls __udivti3 for a 128-bit division otherwise).
-inline std::uint64_t div128(std::uint64_t hi, std::uint64_t lo, std::uint64_t d, std::uint64_t& rem) {
-#if defined(__x86_64__)
-  std::uint64_t q = 0;
-  std::uint64_t r = 0;
-  __asm__("divq %4" : "=a"(q), "=d"(r) : "a"(lo), "d"(hi), "rm"(d) : "cc");
+// (hi·2^64 + lo) / 10^19 with hi < 10^19, the remainder in `rem`: division by
+// an invariant normalised divisor with its precomputed reciprocal (Möller and
+// Granlund, "Improved division by invariant integers", 2011, algorithm 4) — two
+// multiplications instead of a 128-bit division (__udivti3, or divq's 40+ cycles).
+constexpr std::uint64_t ten19 = 10'000'000'000'000'000'000ULL;  // ≥ 2^63: normalised
+constexpr std::uint64_t ten19_inverse =
+    static_cast<std::uint64_t>(~static_cast<unsigned __int128>(0) / ten19 - (static_cast<unsigned __int128>(1) << 64));
+inline std::uint64_t div_ten19(std::uint64_t hi, std::uint64_t lo, std::uint64_t& rem) {
+  using u128 = unsigned __int128;
+  u128 q = static_cast<u128>(ten19_inverse) * hi;
+  q += (static_cast<u128>(hi) << 64) | lo;
+  std::uint64_t q1 = static_cast<std::uint64_t>(q >> 64) + 1;
+  const auto q0 = static_cast<std::uint64_t>(q);
+  std::uint64_t r = lo - q1 * ten19;
+  if (r > q0) {
+    --q1;
+    r += ten19;
+  }
+  if (r >= ten19) {
+    ++q1;
+    r -= ten19;
+  }
   rem = r;
-  return q;
-#else
-  unsigned __int128 n = (static_cast<unsigned __int128>(hi) << 64) | lo;
-  rem = static_cast<std::uint64_t>(n % d);
-  return static_cast<std::uint64_t>(n / d);
-#endif
+  return q1;
 }
 
 }  // namespace
@@ -652,20 +676,25 @@ char* write_sequence_number(const sequence_number& s, char* out) noexcept {
   const std::uint64_t mid = (time_s >> 28) | (index << 16);
   const std::uint64_t hi = (index >> 48) | ((shard & 0xF) << 16) | (create_s << 20) | (version << 56);
   // Base 10^19 digits: hi < 2^60 < 10^19, so each step divides a 128-bit
-  // value whose top half is below the divisor (one divq each).
-  constexpr std::uint64_t ten19 = 10'000'000'000'000'000'000ULL;
+  // value whose top half is below the divisor.
   std::uint64_t r = 0;
-  const std::uint64_t q1 = div128(hi, mid, ten19, r);  // quotient's high limb, < 2^61
-  const std::uint64_t q0 = div128(r, lo, ten19, r);
+  const std::uint64_t q1 = div_ten19(hi, mid, r);  // quotient's high limb, < 2^61
+  const std::uint64_t q0 = div_ten19(r, lo, r);
   const std::uint64_t c0 = r;
-  const std::uint64_t p = div128(q1, q0, ten19, r);  // < 2^62
+  const std::uint64_t p = div_ten19(q1, q0, r);  // < 2^62
   const std::uint64_t c1 = r;
   const std::uint64_t c2 = p % ten19;
   const std::uint64_t c3 = p / ten19;
   const std::uint64_t chunks[4] = {c0, c1, c2, c3};
   int top = 3;
   while (top > 0 && chunks[top] == 0) --top;
-  out = std::to_chars(out, out + 20, chunks[top]).ptr;
+  // The leading limb without its leading zeros (at least one digit).
+  char lead[19];
+  write19(chunks[top], lead);
+  std::size_t skip = 0;
+  while (skip < 18 && lead[skip] == '0') ++skip;
+  std::memcpy(out, lead + skip, 19 - skip);
+  out += 19 - skip;
   for (int k = top - 1; k >= 0; --k) out = write19(chunks[k], out);
   return out;
 }

@@ -9,6 +9,8 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -487,7 +489,14 @@ class h1_connection final : public connection_base {
 
   void read() {
     auto self = shared_from_this();
-    auto space = buffer_.prepare(16384);
+    // Once the header is in, room for the rest of the body at once (a
+    // PutRecords body is ~70 KB: one or two reads instead of five), within the
+    // cap check_header applied.
+    std::size_t want = 16384;
+    if (header_checked_ && !parser_->chunked()) {
+      if (auto rest = parser_->content_length_remaining()) want = std::max<std::size_t>(want, *rest);
+    }
+    auto space = buffer_.prepare(want);
     stream_.async_read_some(space, [self, this](boost::system::error_code ec, std::size_t n) {
       if (ec) {
         close_stream(stream_);
@@ -664,7 +673,7 @@ class h1_connection final : public connection_base {
                       });
   }
 
-  void write(const wire::response& r, bool keep_alive) {
+  void write(wire::response& r, bool keep_alive) {
     out_.clear();
     out_ += "HTTP/1.1 ";
     out_ += std::to_string(r.status);
@@ -683,9 +692,11 @@ class h1_connection final : public connection_base {
     }
     if (!keep_alive) out_ += "\r\nConnection: close";
     out_ += "\r\n\r\n";
-    out_ += r.body;
+    // The head and the body in one gathered write (no copy of the body).
+    body_out_ = std::move(r.body);
+    const std::array<asio::const_buffer, 2> parts{asio::buffer(out_), asio::buffer(body_out_)};
     auto self = shared_from_this();
-    asio::async_write(stream_, asio::buffer(out_), [self, this, keep_alive](boost::system::error_code ec, std::size_t) {
+    asio::async_write(stream_, parts, [self, this, keep_alive](boost::system::error_code ec, std::size_t) {
       if (ec || !keep_alive) {
         close_stream(stream_);
         return;
@@ -703,6 +714,7 @@ class h1_connection final : public connection_base {
   boost::beast::flat_buffer buffer_{1u << 30};
   std::optional<http::request_parser<http::string_body>> parser_;
   std::string out_;
+  std::string body_out_;
   std::string head_;
   std::shared_ptr<wire::event_pipe> pipe_;
   bool pumping_ = false;
