@@ -9,6 +9,10 @@
 #include <cstring>
 #include <limits>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace rill::wire {
 namespace {
 
@@ -601,6 +605,55 @@ result<std::string> base64_decode_reference(std::string_view in) {
 }  // namespace rill::wire
 
 namespace rill::wire {
+namespace {
+
+#if defined(__x86_64__)
+// 32 characters to 24 bytes per step with AVX2 (Muła and Lemire, "Faster
+// Base64 Encoding and Decoding Using AVX2 Instructions", 2018): the character
+// class from two nibble lookups (any byte outside the alphabet — padding,
+// quotes, backslashes, controls, non-ASCII — makes lo & hi non-zero), the
+// value by adding a per-class offset, then the 6-bit fields packed with two
+// multiply-adds and two shuffles. Returns the characters consumed (a multiple
+// of 32); stops before the first block with a character outside the alphabet.
+// Writes 32 bytes per 24 decoded: the caller's room has 8 bytes of slack.
+__attribute__((target("avx2"))) std::size_t base64_decode_avx2(const unsigned char* s, std::size_t n, char*& o) {
+  const __m256i lut_lo =
+      _mm256_setr_epi8(0x15, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x13, 0x1A, 0x1B, 0x1B, 0x1B, 0x1A,
+                       0x15, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x13, 0x1A, 0x1B, 0x1B, 0x1B, 0x1A);
+  const __m256i lut_hi =
+      _mm256_setr_epi8(0x10, 0x10, 0x01, 0x02, 0x04, 0x08, 0x04, 0x08, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10,
+                       0x10, 0x10, 0x01, 0x02, 0x04, 0x08, 0x04, 0x08, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10);
+  const __m256i lut_roll = _mm256_setr_epi8(0, 16, 19, 4, -65, -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 19, 4, -65,
+                                            -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0);
+  const __m256i mask_2f = _mm256_set1_epi8(0x2f);
+  const __m256i pack_ab = _mm256_set1_epi32(0x01400140);
+  const __m256i pack_abc = _mm256_set1_epi32(0x00011000);
+  const __m256i order = _mm256_setr_epi8(2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1, 2, 1, 0, 6, 5, 4, 10,
+                                         9, 8, 14, 13, 12, -1, -1, -1, -1);
+  const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 4, 5, 6, -1, -1);
+  std::size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    __m256i str = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + i));
+    const __m256i hi_nibbles = _mm256_and_si256(_mm256_srli_epi32(str, 4), mask_2f);
+    const __m256i lo_nibbles = _mm256_and_si256(str, mask_2f);
+    const __m256i hi = _mm256_shuffle_epi8(lut_hi, hi_nibbles);
+    const __m256i lo = _mm256_shuffle_epi8(lut_lo, lo_nibbles);
+    if (!_mm256_testz_si256(lo, hi)) break;
+    const __m256i eq_2f = _mm256_cmpeq_epi8(str, mask_2f);
+    const __m256i roll = _mm256_shuffle_epi8(lut_roll, _mm256_add_epi8(eq_2f, hi_nibbles));
+    str = _mm256_add_epi8(str, roll);
+    __m256i packed = _mm256_madd_epi16(_mm256_maddubs_epi16(str, pack_ab), pack_abc);
+    packed = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(packed, order), lanes);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(o), packed);
+    o += 24;
+  }
+  return i;
+}
+
+const bool have_avx2 = __builtin_cpu_supports("avx2");
+#endif
+
+}  // namespace
 
 std::optional<std::size_t> base64_decode_to(std::string_view in, char* out) noexcept {
   const std::size_t n = in.size();
@@ -611,6 +664,9 @@ std::optional<std::size_t> base64_decode_to(std::string_view in, char* out) noex
   const auto* s = reinterpret_cast<const unsigned char*>(in.data());
   char* o = out;
   std::size_t i = 0;
+#if defined(__x86_64__)
+  if (have_avx2 && body >= 32) i = base64_decode_avx2(s, body, o);
+#endif
   // Eight characters (six bytes) per step: two table groups, one 8-byte store
   // (the two bytes past the six are overwritten next, or are slack).
   for (; i + 8 <= body; i += 8) {
