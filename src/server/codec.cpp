@@ -713,46 +713,125 @@ result<std::string> base64_decode(std::string_view in) {
   return base64_decode_reference(in);  // the error, with its text
 }
 
-char* write_sequence_number(const sequence_number& s, char* out) noexcept {
-  // The layout of sequence_number::to_string (src/common/types.cpp), most
-  // significant first: version 4 | create_s 36 | shard & 0xF 4 | index 64 |
-  // 0 8 | time_s 36 | shard 32 | version 4 — 188 bits in three limbs.
+namespace {
+
+// The base-10^19 limbs (least significant first) of a sequence number in the
+// layout of sequence_number::to_string (src/common/types.cpp), most significant
+// field first: version 4 | create_s 36 | shard & 0xF 4 | index 64 | 0 8 |
+// time_s 36 | shard 32 | version 4 — 188 bits. False for fields outside the
+// layout (then only to_string knows what it makes of them).
+bool sequence_limbs(const sequence_number& s, std::uint64_t (&c)[4]) noexcept {
   constexpr std::uint64_t version = 2;
   const std::uint64_t create_s = s.shard_create_seconds();
   const std::uint64_t time_s = s.seq_time_seconds();
   const std::uint64_t index = s.seq_index();
   const std::uint64_t shard = s.shard().index();
-  if ((create_s >> 36) != 0 || (time_s >> 36) != 0) {
-    // Outside the layout's fields: whatever to_string makes of it.
-    std::string t = s.to_string();
-    std::memcpy(out, t.data(), std::min(t.size(), max_sequence_number_digits));
-    return out + std::min(t.size(), max_sequence_number_digits);
-  }
+  if ((create_s >> 36) != 0 || (time_s >> 36) != 0) return false;
   const std::uint64_t lo = version | (shard << 4) | (time_s << 36);
   const std::uint64_t mid = (time_s >> 28) | (index << 16);
   const std::uint64_t hi = (index >> 48) | ((shard & 0xF) << 16) | (create_s << 20) | (version << 56);
-  // Base 10^19 digits: hi < 2^60 < 10^19, so each step divides a 128-bit
-  // value whose top half is below the divisor.
+  // hi < 2^60 < 10^19, so each step divides a 128-bit value whose top half is
+  // below the divisor.
   std::uint64_t r = 0;
   const std::uint64_t q1 = div_ten19(hi, mid, r);  // quotient's high limb, < 2^61
   const std::uint64_t q0 = div_ten19(r, lo, r);
-  const std::uint64_t c0 = r;
+  c[0] = r;
   const std::uint64_t p = div_ten19(q1, q0, r);  // < 2^62
-  const std::uint64_t c1 = r;
-  const std::uint64_t c2 = p % ten19;
-  const std::uint64_t c3 = p / ten19;
-  const std::uint64_t chunks[4] = {c0, c1, c2, c3};
+  c[1] = r;
+  c[2] = p % ten19;
+  c[3] = p / ten19;
+  return true;
+}
+
+char* write_limbs(const std::uint64_t (&c)[4], char* out) noexcept {
   int top = 3;
-  while (top > 0 && chunks[top] == 0) --top;
+  while (top > 0 && c[top] == 0) --top;
   // The leading limb without its leading zeros (at least one digit).
   char lead[19];
-  write19(chunks[top], lead);
+  write19(c[top], lead);
   std::size_t skip = 0;
   while (skip < 18 && lead[skip] == '0') ++skip;
   std::memcpy(out, lead + skip, 19 - skip);
   out += 19 - skip;
-  for (int k = top - 1; k >= 0; --k) out = write19(chunks[k], out);
+  for (int k = top - 1; k >= 0; --k) out = write19(c[k], out);
   return out;
+}
+
+char* write_fallback(const sequence_number& s, char* out) {
+  std::string t = s.to_string();
+  const std::size_t n = std::min(t.size(), max_sequence_number_digits);
+  std::memcpy(out, t.data(), n);
+  return out + n;
+}
+
+}  // namespace
+
+char* write_sequence_number(const sequence_number& s, char* out) noexcept {
+  std::uint64_t c[4];
+  if (!sequence_limbs(s, c)) return write_fallback(s, out);
+  return write_limbs(c, out);
+}
+
+// The next number of a slot's shard, from the slot's limbs and text; null when
+// it is not one (another shard, second or creation time, an index not a few
+// past the slot's) or when the step carries into the top limbs.
+char* sequence_number_writer::step(slot& k, const sequence_number& s, char* out) noexcept {
+  // 2^80 (one step of the index field) in base 10^19: 120892·10^19 + step_low.
+  constexpr std::uint64_t step_low = 5'819'614'629'174'706'176ULL;
+  constexpr std::uint64_t step_high = 120'892;
+  if (k.create_s != s.shard_create_seconds() || k.time_s != s.seq_time_seconds() || s.seq_index() <= k.index ||
+      s.seq_index() - k.index > 8 || k.text_len < 39) {
+    return nullptr;
+  }
+  std::uint64_t c0 = k.c[0], c1 = k.c[1];
+  for (std::uint64_t d = s.seq_index() - k.index; d > 0; --d) {
+    std::uint64_t carry = 0;
+    if (c0 >= ten19 - step_low) {
+      c0 -= ten19 - step_low;
+      carry = 1;
+    } else {
+      c0 += step_low;
+    }
+    c1 += step_high + carry;  // < 10^19 + 120893: no overflow
+    if (c1 >= ten19) return nullptr;
+  }
+  // The digits above the two low limbs are unchanged.
+  const std::size_t head = k.text_len - 38;
+  std::memcpy(out, k.text, head);
+  char* end = write19(c0, write19(c1, out + head));
+  k.index = s.seq_index();
+  k.c[0] = c0;
+  k.c[1] = c1;
+  std::memcpy(k.text + head, out + head, 38);
+  return end;
+}
+
+char* sequence_number_writer::write(const sequence_number& s, char* out) noexcept {
+  const std::uint32_t shard = s.shard().index();
+  slot* k = nullptr;
+  for (auto& candidate : slots_) {
+    if (candidate.used && candidate.shard == shard) {
+      k = &candidate;
+      break;
+    }
+  }
+  if (k) {
+    if (char* end = step(*k, s, out)) return end;
+  } else {
+    k = &slots_[next_++ % slots_.size()];
+  }
+  std::uint64_t c[4];
+  if (!sequence_limbs(s, c)) return write_fallback(s, out);
+  char* end = write_limbs(c, out);
+  k->used = true;
+  k->shard = shard;
+  k->create_s = s.shard_create_seconds();
+  k->time_s = s.seq_time_seconds();
+  k->index = s.seq_index();
+  std::memcpy(k->c, c, sizeof c);
+  k->text_len = static_cast<std::size_t>(end - out);
+  std::memcpy(k->text, out, k->text_len);
+  return end;
 }
 
 void append_sequence_number(const sequence_number& s, std::string& out) {

@@ -790,6 +790,7 @@ std::string write_put_records_result(const put_records_result& res, body_format 
     out += std::to_string(res.failed_record_count);
     out += ",\"Records\":[";
     bool first = true;
+    sequence_number_writer seq;
     for (const auto& e : res.records) {
       if (!first) out.push_back(',');
       first = false;
@@ -802,7 +803,7 @@ std::string write_put_records_result(const put_records_result& res, body_format 
         char* p = std::copy(a.begin(), a.end(), buf);
         p = write_shard_id(e.shard_id, p);
         p = std::copy(b.begin(), b.end(), p);
-        p = write_sequence_number(e.sequence_number, p);
+        p = seq.write(e.sequence_number, p);
         *p++ = '"';
         *p++ = '}';
         out.append(buf, static_cast<std::size_t>(p - buf));
@@ -824,6 +825,7 @@ std::string write_put_records_result(const put_records_result& res, body_format 
   cbor_head(0, static_cast<std::uint64_t>(res.failed_record_count), out);
   cbor_text("Records", out);
   cbor_head(4, res.records.size(), out);
+  sequence_number_writer seq;
   for (const auto& e : res.records) {
     cbor_head(5, 2, out);
     if (e.ok()) {
@@ -831,8 +833,7 @@ std::string write_put_records_result(const put_records_result& res, body_format 
       cbor_text("ShardId", out);
       cbor_text(std::string_view(buf, static_cast<std::size_t>(write_shard_id(e.shard_id, buf) - buf)), out);
       cbor_text("SequenceNumber", out);
-      cbor_text(std::string_view(buf, static_cast<std::size_t>(write_sequence_number(e.sequence_number, buf) - buf)),
-                out);
+      cbor_text(std::string_view(buf, static_cast<std::size_t>(seq.write(e.sequence_number, buf) - buf)), out);
     } else {
       cbor_text("ErrorCode", out);
       cbor_text(to_string(*e.error_code), out);
@@ -873,13 +874,15 @@ std::string write_get_records_result(const get_records_result& res, body_format 
     cbor_head(4, res.records.size(), out);
   }
   bool first = true;
+  sequence_number_writer seq;
   for (const auto& r : res.records) {
     const bool encrypted = r.encryption_type != encryption_type::none;
     if (json) {
       if (!first) out.push_back(',');
       first = false;
       out += "{\"SequenceNumber\":\"";
-      append_sequence_number(r.sequence_number, out);
+      char buf[max_sequence_number_digits];
+      out.append(buf, static_cast<std::size_t>(seq.write(r.sequence_number, buf) - buf));
       out += "\",\"ApproximateArrivalTimestamp\":";
       append_epoch_seconds(r.approximate_arrival_timestamp.time_since_epoch().count(), out);
       out += ",\"Data\":\"";
@@ -895,8 +898,7 @@ std::string write_get_records_result(const get_records_result& res, body_format 
       cbor_head(5, encrypted ? 5 : 4, out);
       cbor_text("SequenceNumber", out);
       char buf[max_sequence_number_digits];
-      cbor_text(std::string_view(buf, static_cast<std::size_t>(write_sequence_number(r.sequence_number, buf) - buf)),
-                out);
+      cbor_text(std::string_view(buf, static_cast<std::size_t>(seq.write(r.sequence_number, buf) - buf)), out);
       cbor_text("ApproximateArrivalTimestamp", out);
       cbor_head(6, 1, out);
       auto ms = r.approximate_arrival_timestamp.time_since_epoch().count();

@@ -164,6 +164,54 @@ TEST(FastText, SequenceNumbersAndShardIdsMatchToString) {
   }
 }
 
+// The writer of one answer's sequence numbers: runs of consecutive indices on
+// more shards than it has slots, gaps, repeats, going back, a new second, and
+// indices near limb boundaries (a carry into the top limbs), against to_string.
+TEST(FastText, SequenceNumberWriterMatchesToString) {
+  std::mt19937_64 rng(test_seed(13));
+  for (int answer = 0; answer < 400; ++answer) {
+    wire::sequence_number_writer w;
+    const int shards = 1 + static_cast<int>(rng() % 12);
+    std::vector<std::uint64_t> index(static_cast<std::size_t>(shards)), create(index.size());
+    for (std::size_t i = 0; i < index.size(); ++i) {
+      index[i] = rng() % 3 == 0 ? rng() : rng() % 1'000'000;
+      create[i] = rng() % sequence_number::max_create_seconds;
+    }
+    std::uint64_t time = 1'764'500'000 + rng() % 1000;
+    for (int n = 0; n < 300; ++n) {
+      const auto k = static_cast<std::size_t>(rng() % index.size());
+      switch (rng() % 16) {
+        case 0: index[k] += 2 + rng() % 10; break;  // a gap (past the 8-step reach, sometimes)
+        case 1: index[k] -= std::min<std::uint64_t>(index[k], rng() % 3); break;  // repeat or back
+        case 2: ++time; break;
+        default: ++index[k];
+      }
+      sequence_number s(create[k], static_cast<std::uint32_t>(k * 7), index[k], time);
+      char buf[wire::max_sequence_number_digits];
+      std::string got(buf, static_cast<std::size_t>(w.write(s, buf) - buf));
+      ASSERT_EQ(got, s.to_string()) << "answer " << answer << " step " << n;
+    }
+  }
+}
+
+// Steps whose +2^80 carries out of the two low limbs (found with Python's big
+// integers for this shard, creation and arrival second): the writer must notice
+// and compute the number afresh.
+TEST(FastText, SequenceNumberWriterCarriesIntoTheTopLimbs) {
+  for (std::uint64_t first : {36'731'341'280'846ULL, 4'611'734'082'446'920'739ULL}) {
+    wire::sequence_number_writer w;
+    for (std::uint64_t i = first - 2; i <= first + 2; ++i) {
+      sequence_number s(1'764'500'000, 3, i, 1'764'510'000);
+      char buf[wire::max_sequence_number_digits];
+      ASSERT_EQ(std::string(buf, static_cast<std::size_t>(w.write(s, buf) - buf)), s.to_string()) << i;
+    }
+    // The carry changes a digit above the low 38.
+    const auto a = sequence_number(1'764'500'000, 3, first, 1'764'510'000).to_string();
+    const auto b = sequence_number(1'764'500'000, 3, first + 1, 1'764'510'000).to_string();
+    EXPECT_NE(a.substr(0, a.size() - 38), b.substr(0, b.size() - 38));
+  }
+}
+
 // --- PutRecords: fast path against the generic path ----------------------------
 
 std::string random_key(std::mt19937_64& rng, bool clean) {
