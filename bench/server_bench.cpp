@@ -17,6 +17,7 @@
 #include <cbor.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -143,6 +144,10 @@ class connection {
   explicit connection(std::uint16_t port) : socket_(ioc_), buf_(256 * 1024) {
     socket_.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
     socket_.set_option(tcp::no_delay(true));
+    // Room for a whole request in the send buffer: one send() per request
+    // instead of a partial one and a second that waits for the server to read.
+    socket_.set_option(net::socket_base::send_buffer_size(1 << 20));
+    socket_.set_option(net::socket_base::receive_buffer_size(1 << 20));
   }
 
   /// The bytes of one request.
@@ -158,7 +163,12 @@ class connection {
 
   /// Sends a built request and reads the response; its body stays valid until the next call.
   unsigned send(std::string_view request) {
-    net::write(socket_, net::buffer(request.data(), request.size()));
+    // send() directly: Asio's write() hands the kernel at most 64 KiB per call.
+    for (std::size_t sent = 0; sent < request.size();) {
+      ssize_t n = ::send(socket_.native_handle(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+      if (n < 0) throw std::runtime_error("send failed");
+      sent += static_cast<std::size_t>(n);
+    }
     std::size_t have = 0, header_end = 0, need = 0;
     unsigned status = 0;
     for (;;) {

@@ -86,7 +86,12 @@ struct server::impl {
   std::atomic<std::size_t> open{0};
   std::atomic<bool> stopped{false};
 
-  std::optional<asio::io_context> ioc;
+  /// One io_context per io thread (each run by its thread alone); a connection
+  /// is placed on one at accept, round-robin, and served there from start to
+  /// end: no handler of it hops threads, so no thread wakes another for it.
+  /// The acceptors live on the first.
+  std::vector<std::unique_ptr<asio::io_context>> iocs;
+  std::size_t next_ioc = 0;
   std::optional<asio::ssl::context> ssl;
   std::optional<tcp::acceptor> plain_acceptor;
   std::optional<tcp::acceptor> tls_acceptor;
@@ -492,7 +497,9 @@ class h1_connection final : public connection_base {
     // Once the header is in, room for the rest of the body at once (a
     // PutRecords body is ~70 KB: one or two reads instead of five), within the
     // cap check_header applied.
-    std::size_t want = 16384;
+    // Otherwise all the room the buffer already has (a connection that sent one
+    // large request keeps the capacity and reads the next in one call).
+    std::size_t want = std::max<std::size_t>(16384, buffer_.capacity() - buffer_.size());
     if (header_checked_ && !parser_->chunked()) {
       if (auto rest = parser_->content_length_remaining()) want = std::max<std::size_t>(want, *rest);
     }
@@ -793,7 +800,7 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const un
 }  // namespace
 
 void server::impl::accept(tcp::acceptor& acceptor, bool tls) {
-  acceptor.async_accept(asio::make_strand(*ioc),
+  acceptor.async_accept(asio::make_strand(*iocs[next_ioc++ % iocs.size()]),
                         [this, &acceptor, tls](boost::system::error_code ec, tcp::socket socket) {
                           if (stopped) return;
                           if (!ec) {
@@ -825,8 +832,8 @@ void server::impl::accept(tcp::acceptor& acceptor, bool tls) {
 void server::impl::stop() {
   if (stopped.exchange(true)) return;
   if (sched) sched->shutdown();
-  if (ioc) {
-    asio::post(*ioc, [this] {
+  if (!iocs.empty()) {
+    asio::post(*iocs.front(), [this] {
       boost::system::error_code ec;
       if (plain_acceptor) plain_acceptor->close(ec);
       if (tls_acceptor) tls_acceptor->close(ec);
@@ -840,7 +847,7 @@ void server::impl::stop() {
     }
     for (auto& c : all) c->close();
     all.clear();
-    ioc->stop();
+    for (auto& ioc : iocs) ioc->stop();
   }
   for (auto& t : threads) t.join();
   threads.clear();
@@ -857,7 +864,7 @@ void server::impl::stop() {
   // Destroying the io_context destroys the handlers still queued, and with them the connections.
   tls_acceptor.reset();
   plain_acceptor.reset();
-  ioc.reset();
+  iocs.clear();
 }
 
 // ---------------------------------------------------------------------------
@@ -869,14 +876,14 @@ result<std::unique_ptr<server>> server::start(rill::kinesis& kinesis, server_opt
   }
   std::shared_ptr<rill::clock> clock = options.clock ? options.clock : std::make_shared<system_clock>();
   auto p = std::make_unique<impl>(kinesis, std::move(options), clock);
-  p->ioc.emplace(p->opt.io_threads);
+  for (int i = 0; i < p->opt.io_threads; ++i) p->iocs.push_back(std::make_unique<asio::io_context>(1));
 
   boost::system::error_code ec;
   auto address = asio::ip::make_address(p->opt.host, ec);
   if (ec) return error(error_code::invalid_argument_exception, "invalid host address: " + p->opt.host);
 
   auto listen = [&](std::optional<tcp::acceptor>& acc, std::uint16_t port) -> std::optional<error> {
-    acc.emplace(*p->ioc);
+    acc.emplace(*p->iocs.front());
     tcp::endpoint ep(address, port);
     acc->open(ep.protocol(), ec);
     if (!ec) acc->set_option(tcp::acceptor::reuse_address(true), ec);
@@ -929,7 +936,7 @@ result<std::unique_ptr<server>> server::start(rill::kinesis& kinesis, server_opt
   p->accept(*p->plain_acceptor, false);
   if (p->tls_acceptor) p->accept(*p->tls_acceptor, true);
   for (int i = 0; i < p->opt.io_threads; ++i) {
-    p->threads.emplace_back([ioc = &*p->ioc] {
+    p->threads.emplace_back([ioc = p->iocs[static_cast<std::size_t>(i)].get()] {
       auto guard = asio::make_work_guard(*ioc);
       ioc->run();
     });
