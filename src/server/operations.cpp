@@ -784,7 +784,7 @@ op_result subscribe_to_shard(kinesis& k, reader& in) {
 
 std::string write_put_records_result(const put_records_result& res, body_format f) {
   std::string out;
-  out.reserve(64 + res.records.size() * 110);
+  out.reserve(64 + res.records.size() * 112);  // an entry is 111 bytes with its comma (56-digit numbers)
   if (f == body_format::json) {
     out += "{\"FailedRecordCount\":";
     out += std::to_string(res.failed_record_count);
