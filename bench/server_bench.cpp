@@ -80,7 +80,7 @@ struct rill_target {
   std::unique_ptr<rill::server> server;
   rill_target() {
     int io_threads = 2;
-    if (const char* v = std::getenv("RILL_BENCH_IO_THREADS")) io_threads = std::atoi(v);
+    if (const char* v = std::getenv("RILL_BENCH_IO_THREADS"); v && *v) io_threads = std::atoi(v);
     auto s = rill::server::start(engine, {.io_threads = io_threads});
     if (!s) throw std::runtime_error(s.error().to_string());
     server = std::move(*s);
@@ -363,13 +363,18 @@ void BM_PutRecords_rill_half_load(benchmark::State& state) {
     std::vector<double> lat;
     std::atomic<std::int64_t> sent{0};
     {
+      // One schedule for all: connection c sends at start + c·interval/conns +
+      // k·interval, so the sends are evenly staggered (each thread used to
+      // offset from its own start time, which put sends of different
+      // connections as close as 0.1 ms apart at random).
+      const auto start = sclock::now() + std::chrono::milliseconds(20);  // every thread connected by then
+      const auto until = start + std::chrono::seconds(1);
       std::vector<std::thread> ts;
       for (int c = 0; c < conns; ++c) {
         ts.emplace_back([&, c] {
           connection k(port);
           std::vector<double> mine;
-          auto next = sclock::now() + interval * c / conns;
-          const auto until = sclock::now() + std::chrono::seconds(1);
+          auto next = start + interval * c / conns;
           while (next < until) {
             std::this_thread::sleep_until(next);
             if (unsigned st = k.send(request); !all_written(st, k.body())) ++failed;
