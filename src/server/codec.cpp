@@ -795,14 +795,16 @@ char* sequence_number_writer::step(slot& k, const sequence_number& s, char* out)
     c1 += step_high + carry;  // < 10^19 + 120893: no overflow
     if (c1 >= ten19) return nullptr;
   }
-  // The digits above the two low limbs are unchanged.
+  // The digits above the two low limbs are unchanged. Fixed-size copies (the
+  // whole text buffer, then the new low digits over it) compile to a few
+  // vector moves instead of library calls; `out` has room for them.
   const std::size_t head = k.text_len - 38;
-  std::memcpy(out, k.text, head);
+  std::memcpy(out, k.text, max_sequence_number_digits);
   char* end = write19(c0, write19(c1, out + head));
   k.index = s.seq_index();
   k.c[0] = c0;
   k.c[1] = c1;
-  std::memcpy(k.text + head, out + head, 38);
+  std::memcpy(k.text, out, max_sequence_number_digits);
   return end;
 }
 

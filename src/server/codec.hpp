@@ -85,7 +85,9 @@ void append_sequence_number(const sequence_number& s, std::string& out);
 /// shard, creation and arrival second), so their texts differ only in the low
 /// 38 digits: the writer keeps the last number of up to 8 shards and gets the
 /// next one by adding 2^80 in base 10^19 instead of dividing again. Output is
-/// byte-identical to write_sequence_number. Not thread-safe (one per answer).
+/// byte-identical to write_sequence_number. `out` must have room for
+/// max_sequence_number_digits bytes, all of which write() may use (past the
+/// returned end too). Not thread-safe (one per answer).
 class sequence_number_writer {
  public:
   char* write(const sequence_number& s, char* out) noexcept;
