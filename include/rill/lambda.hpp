@@ -327,8 +327,8 @@ class event_source_mapping {
   event_source_mapping_stats stats_{};
   std::shared_ptr<kcl::lease_store> store_;
   std::string owner_;
-  std::map<std::string, held_lease> held_;  // by shard id
-  std::set<shard_id> ended_;                // SHARD_END in the table
+  std::map<std::string, held_lease> held_;                              // by shard id
+  std::set<shard_id> ended_;                                            // SHARD_END in the table
   std::map<std::string, std::pair<std::int64_t, timestamp>> observed_;  // others' leases: counter, since
   std::optional<timestamp> last_renewal_{};
   std::optional<error> store_error_{};  // the first store failure of this poll()

@@ -31,9 +31,8 @@ using rill::testing::value_or_throw;
 constexpr const char* kShard0 = "shardId-000000000000";
 
 std::string temp_dir() {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("rill_lambda_" + std::to_string(::getpid()) + "_" +
-              ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  auto dir = std::filesystem::temp_directory_path() / ("rill_lambda_" + std::to_string(::getpid()) + "_" +
+                                                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
   std::filesystem::remove_all(dir);
   return dir.string();
 }
@@ -89,14 +88,15 @@ TEST(LambdaLeaseCheckpoints, AFileStoreResumesExactlyAfterTheLastCheckpointAcros
                              log_records(first));
     while (first.size() < total / 2) ASSERT_OK(esm.poll());
     ASSERT_LT(first.size(), total) << "seed " << seed;
-  }  // destroyed: its leases are released, the checkpoints stay
+  }            // destroyed: its leases are released, the checkpoints stay
   put_some();  // more records for the open shard while no mapping runs
   total = 0;
   for (const auto& [sh, seqs] : put) total += seqs.size();
   auto store = value_or_throw(kcl::make_file_lease_store(dir, {.sync = false}), "store");
   auto again = std::make_unique<event_source_mapping>(
-      *e, *e.clock, event_source_mapping_options{.stream_name = "s", .batch_size = batch, .lease_store = store,
-                                                 .mapping_uuid = "esm-1"},
+      *e, *e.clock,
+      event_source_mapping_options{
+          .stream_name = "s", .batch_size = batch, .lease_store = store, .mapping_uuid = "esm-1"},
       log_records(second));
   ASSERT_OK(again->run_until_caught_up());
   // Exactly once, in order per shard, across both mappings.
@@ -176,15 +176,17 @@ TEST(LambdaLeaseCheckpoints, TheReportBatchItemFailuresCheckpointLandsInTheStore
   auto store = kcl::make_memory_lease_store();
   int calls = 0;
   std::optional<kcl::extended_sequence_number> stored_at_retry;
-  event_source_mapping esm(
-      *e, *e.clock,
-      {.stream_name = "s", .batch_size = 6, .report_batch_item_failures = true, .lease_store = store,
-       .mapping_uuid = "m"},
-      [&](const kinesis_event&) {
-        if (++calls == 1) return function_response{.batch_item_failures = {seqs[4], seqs[2]}};
-        stored_at_retry = lease_of(*store, std::string("m:") + kShard0).checkpoint;
-        return function_response{};
-      });
+  event_source_mapping esm(*e, *e.clock,
+                           {.stream_name = "s",
+                            .batch_size = 6,
+                            .report_batch_item_failures = true,
+                            .lease_store = store,
+                            .mapping_uuid = "m"},
+                           [&](const kinesis_event&) {
+                             if (++calls == 1) return function_response{.batch_item_failures = {seqs[4], seqs[2]}};
+                             stored_at_retry = lease_of(*store, std::string("m:") + kShard0).checkpoint;
+                             return function_response{};
+                           });
   ASSERT_OK(esm.run_until_caught_up());
   ASSERT_TRUE(stored_at_retry.has_value());
   EXPECT_EQ(stored_at_retry->sequence_number, seqs[1]);  // just before the lowest failure
@@ -241,8 +243,8 @@ TEST(LambdaLeaseCheckpoints, AClosedParentIsAtShardEndInTheStoreBeforeItsChildre
   store->failing_shard_end = true;  // at first, SHARD_END cannot be written
   int child_batches = 0;
   // A fixed worker identifier, to check ownership.
-  event_source_mapping_options o{.stream_name = "s", .batch_size = 3, .lease_store = store, .mapping_uuid = "m",
-                                 .worker_identifier = "w"};
+  event_source_mapping_options o{
+      .stream_name = "s", .batch_size = 3, .lease_store = store, .mapping_uuid = "m", .worker_identifier = "w"};
   event_source_mapping named(*e, *e.clock, o, [&](const kinesis_event& ev) {
     if (ev.shard_id != kShard0) {
       ++child_batches;
@@ -273,10 +275,10 @@ TEST(LambdaLeaseCheckpoints, MappingsWithDifferentIdentitiesOnOneStoreAreIndepen
   auto store = kcl::make_memory_lease_store();
   seen_log a, b;
   {
-    event_source_mapping ma(*e, *e.clock, {.stream_name = "s", .batch_size = 7, .lease_store = store, .mapping_uuid = "a"},
-                            log_records(a));
-    event_source_mapping mb(*e, *e.clock, {.stream_name = "s", .batch_size = 4, .lease_store = store, .mapping_uuid = "b"},
-                            log_records(b));
+    event_source_mapping ma(
+        *e, *e.clock, {.stream_name = "s", .batch_size = 7, .lease_store = store, .mapping_uuid = "a"}, log_records(a));
+    event_source_mapping mb(
+        *e, *e.clock, {.stream_name = "s", .batch_size = 4, .lease_store = store, .mapping_uuid = "b"}, log_records(b));
     ASSERT_OK(ma.run_until_caught_up());
     ASSERT_OK(mb.run_until_caught_up());  // not blocked by a's leases
     EXPECT_EQ(ma.checkpoints(), mb.checkpoints());
@@ -297,9 +299,9 @@ TEST(LambdaLeaseCheckpoints, MappingsWithDifferentIdentitiesOnOneStoreAreIndepen
   // initial_checkpoints only seed shards the table has no checkpoint for: here every shard has one.
   seen_log b2;
   std::map<std::string, std::string> bogus = {{kShard0, "1"}};
-  event_source_mapping mb2(*e, *e.clock,
-                           {.stream_name = "s", .initial_checkpoints = bogus, .lease_store = store, .mapping_uuid = "b"},
-                           log_records(b2));
+  event_source_mapping mb2(
+      *e, *e.clock, {.stream_name = "s", .initial_checkpoints = bogus, .lease_store = store, .mapping_uuid = "b"},
+      log_records(b2));
   ASSERT_OK(mb2.run_until_caught_up());
   EXPECT_EQ(b2.size(), 1u);
 }
@@ -311,15 +313,13 @@ TEST(LambdaLeaseCheckpoints, InitialCheckpointsSeedATableWithoutACheckpoint) {
   for (int i = 0; i < 5; ++i) seqs.push_back(s.put("k", std::to_string(i)).sequence_number.to_string());
   auto store = kcl::make_memory_lease_store();
   std::vector<std::string> got;
-  event_source_mapping esm(*e, *e.clock,
-                           {.stream_name = "s",
-                            .initial_checkpoints = {{kShard0, seqs[2]}},
-                            .lease_store = store,
-                            .mapping_uuid = "m"},
-                           [&](const kinesis_event& ev) {
-                             for (const auto& r : ev.records) got.emplace_back(r.kinesis.data);
-                             return function_response{};
-                           });
+  event_source_mapping esm(
+      *e, *e.clock,
+      {.stream_name = "s", .initial_checkpoints = {{kShard0, seqs[2]}}, .lease_store = store, .mapping_uuid = "m"},
+      [&](const kinesis_event& ev) {
+        for (const auto& r : ev.records) got.emplace_back(r.kinesis.data);
+        return function_response{};
+      });
   ASSERT_OK(esm.run_until_caught_up());
   EXPECT_EQ(got, (std::vector<std::string>{"3", "4"}));
   EXPECT_EQ(lease_of(*store, std::string("m:") + kShard0).checkpoint.sequence_number, seqs[4]);
@@ -335,9 +335,9 @@ TEST(LambdaLeaseCheckpoints, ASecondLiveInstanceIsRefusedUntilTheLeaseExpiresThe
                              {.stream_name = "s", .lease_store = store, .mapping_uuid = "m", .worker_identifier = "w1"},
                              log_records(one));
   ASSERT_OK(first.run_until_caught_up());
-  event_source_mapping second(*e, *e.clock,
-                              {.stream_name = "s", .lease_store = store, .mapping_uuid = "m", .worker_identifier = "w2"},
-                              log_records(two));
+  event_source_mapping second(
+      *e, *e.clock, {.stream_name = "s", .lease_store = store, .mapping_uuid = "m", .worker_identifier = "w2"},
+      log_records(two));
   EXPECT_KINESIS_ERROR(second.poll(), error_code::resource_in_use_exception);
   // While the first renews (every failover_time / 3, inside poll), the second keeps being refused.
   for (int i = 0; i < 6; ++i) {

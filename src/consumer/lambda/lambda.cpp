@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <deque>
 #include <limits>
@@ -358,7 +359,7 @@ struct event_source_mapping::pending_shard {
   bool final_due = false;
   bool terminated_early = false;
   std::int32_t final_attempts = 0;
-  bool done = false;  // the shard has ended
+  bool done = false;          // the shard has ended
   bool end_recorded = false;  // ... and SHARD_END is in the lease table
   timestamp caught_up_at{duration(std::numeric_limits<std::int64_t>::min())};
   timestamp newest_arrival{duration(std::numeric_limits<std::int64_t>::min())};
@@ -464,14 +465,12 @@ result<event_source_mapping::start_point> event_source_mapping::acquire(const ri
         return error(error_code::resource_in_use_exception,
                      fmt::format("The lease {} of event source mapping {} is held by {} (leaseCounter {}); it is "
                                  "taken over if not renewed for {} ms",
-                                 key, opt_.mapping_uuid, *l.lease_owner, l.lease_counter,
-                                 opt_.failover_time.count()));
+                                 key, opt_.mapping_uuid, *l.lease_owner, l.lease_counter, opt_.failover_time.count()));
       }
     }
     auto taken = store_->take_lease(l, owner_);
     if (!taken) {
-      return error(taken.error().code(),
-                   fmt::format("Taking the lease {} failed: {}", key, taken.error().message()));
+      return error(taken.error().code(), fmt::format("Taking the lease {} failed: {}", key, taken.error().message()));
     }
     if (*taken == kcl::write_status::condition_failed) {
       return error(error_code::resource_in_use_exception,
@@ -587,8 +586,8 @@ result<void> event_source_mapping::maintain_leases(timestamp now) {
     auto next = std::next(it);
     auto r = store_->renew_lease(it->second.l);
     if (!r) {
-      return error(r.error().code(), fmt::format("Renewing the lease {} failed: {}", it->second.l.lease_key,
-                                                 r.error().message()));
+      return error(r.error().code(),
+                   fmt::format("Renewing the lease {} failed: {}", it->second.l.lease_key, r.error().message()));
     }
     if (*r == kcl::write_status::condition_failed) {
       lose(it->first);
@@ -606,8 +605,13 @@ event_source_mapping::event_source_mapping(kinesis& client, rill::clock& clock, 
   store_ = opt_.lease_store ? opt_.lease_store : kcl::make_memory_lease_store();
   owner_ = opt_.worker_identifier;
   if (owner_.empty()) {
-    std::random_device rd;
-    const std::uint64_t r = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+    // Unique across processes (random, drawn once per process) and within one (a counter).
+    static const std::uint64_t process_id = [] {
+      std::random_device rd;
+      return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+    }();
+    static std::atomic<std::uint64_t> instances{0};
+    const std::uint64_t r = process_id + 0x9e3779b97f4a7c15ULL * ++instances;
     owner_ = fmt::format("{}{}{:016x}", opt_.mapping_uuid, opt_.mapping_uuid.empty() ? "" : "-", r);
   }
   feed_ = std::make_unique<feed>(client_, opt_, *this);
@@ -651,8 +655,9 @@ result<void> event_source_mapping::validate() const {
   }
   if (opt_.consumer_arn && opt_.consumer_arn->empty()) return invalid("The consumer ARN must not be empty.");
   if (opt_.lease_store && opt_.mapping_uuid.empty()) {
-    return invalid("A mapping_uuid (the event source mapping's UUID) is required with a lease_store: its leases are "
-                   "kept under it.");
+    return invalid(
+        "A mapping_uuid (the event source mapping's UUID) is required with a lease_store: its leases are "
+        "kept under it.");
   }
   if (opt_.failover_time <= duration::zero()) return invalid("failover_time must be positive.");
   return {};
