@@ -207,6 +207,18 @@ struct event_source_mapping_options {
   /// checkpoint yet (absent, or at TRIM_HORIZON / LATEST / AT_TIMESTAMP) starts
   /// after the given one; a checkpoint already in the table wins over it.
   std::map<std::string, std::string> initial_checkpoints{};
+  /// Used in the event records.
+  std::string aws_region = "us-east-1";
+  /// TumblingWindowInSeconds, 0..900 s (0: off). Records are grouped into
+  /// windows by arrival time; the function's returned `state` is handed to the
+  /// next invocation of the same window and shard; after the window's last
+  /// records a final invocation (no records, is_final_invoke_for_window) gets
+  /// the final state. See docs/fanout.md.
+  duration tumbling_window{0};
+  /// Read through enhanced fan-out (Lambda's StartingPosition plus a stream
+  /// consumer ARN as EventSourceArn): one SubscribeToShard pipe per shard,
+  /// instead of GetRecords polling. The consumer must be ACTIVE.
+  std::optional<std::string> consumer_arn{};
   /// Where checkpoints live: the KCL lease table (rill/lease.hpp:
   /// make_memory_lease_store, make_file_lease_store, or your own backend),
   /// shared with later mappings of the same identity. Null: an in-memory
@@ -225,18 +237,6 @@ struct event_source_mapping_options {
   /// not moved for this long on this mapping's clock (KCL failoverTimeMillis);
   /// held leases are renewed every failover_time / 3, inside poll().
   duration failover_time{10'000};
-  /// Used in the event records.
-  std::string aws_region = "us-east-1";
-  /// TumblingWindowInSeconds, 0..900 s (0: off). Records are grouped into
-  /// windows by arrival time; the function's returned `state` is handed to the
-  /// next invocation of the same window and shard; after the window's last
-  /// records a final invocation (no records, is_final_invoke_for_window) gets
-  /// the final state. See docs/fanout.md.
-  duration tumbling_window{0};
-  /// Read through enhanced fan-out (Lambda's StartingPosition plus a stream
-  /// consumer ARN as EventSourceArn): one SubscribeToShard pipe per shard,
-  /// instead of GetRecords polling. The consumer must be ACTIVE.
-  std::optional<std::string> consumer_arn{};
 };
 
 /// Counters, for tests and benchmarks.

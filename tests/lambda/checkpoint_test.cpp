@@ -412,6 +412,34 @@ TEST(LambdaLeaseCheckpoints, AStoreFaultIsReportedByPollAndNothingIsSkipped) {
   EXPECT_EQ(got, want);
 }
 
+TEST(LambdaLeaseCheckpoints, ThePendingCheckpointIsWrittenWhenTheMappingIsDestroyed) {
+  test_engine e;
+  stream_builder s(*e, "s", 1);
+  for (int i = 0; i < 4; ++i) s.put("k", std::to_string(i));
+  auto store = std::make_shared<flaky_store>();
+  std::vector<std::string> got;
+  const auto fn = [&](const kinesis_event& ev) {
+    for (const auto& r : ev.records) got.emplace_back(r.kinesis.data);
+    return function_response{};
+  };
+  const event_source_mapping_options o{.stream_name = "s", .batch_size = 4, .lease_store = store, .mapping_uuid = "m"};
+  {
+    event_source_mapping esm(*e, *e.clock, o, fn);
+    ASSERT_OK(esm.poll());  // takes the lease, reads and processes 0..3
+    ASSERT_EQ(got.size(), 4u);
+    s.put("k", "4");
+    store->failing = true;
+    EXPECT_KINESIS_ERROR(esm.poll(), error_code::internal_failure);  // "4" processed, its checkpoint not written
+    EXPECT_EQ(got.size(), 5u);
+    store->failing = false;
+  }  // the destructor writes it, then releases the lease
+  const kcl::lease l = lease_of(*store, std::string("m:") + kShard0);
+  EXPECT_FALSE(l.lease_owner.has_value());
+  event_source_mapping again(*e, *e.clock, o, fn);
+  ASSERT_OK(again.run_until_caught_up());
+  EXPECT_EQ(got, (std::vector<std::string>{"0", "1", "2", "3", "4"}));
+}
+
 TEST(LambdaLeaseCheckpoints, AFileSystemFaultIsReportedWithoutLosingAnything) {
   test_engine e;
   stream_builder s(*e, "s", 1);
@@ -448,6 +476,70 @@ TEST(LambdaLeaseCheckpoints, AFileSystemFaultIsReportedWithoutLosingAnything) {
   EXPECT_EQ(got, (std::vector<std::string>{"0", "1", "2", "3", "4", "5", "6"}));
   again.reset();
   std::filesystem::remove_all(dir);
+}
+
+TEST(LambdaLeaseCheckpoints, FanOutResumesFromTheTableToo) {
+  test_engine e;
+  stream_builder s(*e, "s", 2);
+  std::map<std::string, std::vector<std::string>> put;
+  const auto put_n = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      auto r = s.put("k" + std::to_string(put.size() * 100 + i), std::to_string(i));
+      put[r.shard_id.to_string()].push_back(r.sequence_number.to_string());
+    }
+  };
+  put_n(20);
+  const auto arn = value_or_throw(e->describe_stream_summary({.stream_name = "s"}), "describe")
+                       .stream_description_summary.stream_arn;
+  const auto consumer =
+      value_or_throw(e->register_stream_consumer({.stream_arn = arn, .consumer_name = "esm"}), "register")
+          .consumer.consumer_arn;
+  auto store = kcl::make_memory_lease_store();
+  const event_source_mapping_options o{
+      .stream_name = "s", .batch_size = 4, .consumer_arn = consumer, .lease_store = store, .mapping_uuid = "m"};
+  seen_log first, second;
+  {
+    event_source_mapping esm(*e, *e.clock, o, log_records(first));
+    ASSERT_OK(esm.run_until_caught_up());
+  }
+  ASSERT_EQ(first.size(), 20u);
+  put_n(10);
+  e.advance(6s);  // past the 5 s rule for a new subscription of the same consumer and shard
+  event_source_mapping again(*e, *e.clock, o, log_records(second));
+  ASSERT_OK(again.run_until_caught_up());
+  std::map<std::string, std::vector<std::string>> got;
+  for (const auto& log : {first, second}) {
+    for (const auto& [sh, seq] : log) got[sh].push_back(seq);
+  }
+  EXPECT_EQ(second.size(), 10u);
+  EXPECT_EQ(got, put);
+}
+
+TEST(LambdaLeaseCheckpoints, TumblingWindowStateIsNotPersistedARestartStartsTheWindowAfresh) {
+  test_engine e;
+  stream_builder s(*e, "s", 1);
+  for (int i = 0; i < 3; ++i) s.put("k", std::to_string(i));
+  auto store = kcl::make_memory_lease_store();
+  const event_source_mapping_options o{
+      .stream_name = "s", .tumbling_window = 900s, .lease_store = store, .mapping_uuid = "m"};
+  std::vector<window_state> incoming;
+  const auto count = [&](const kinesis_event& ev) {
+    incoming.push_back(ev.state);
+    window_state st = ev.state;
+    st["n"] = std::to_string((st.count("n") ? std::stoi(st["n"]) : 0) + static_cast<int>(ev.records.size()));
+    return function_response{.state = st};
+  };
+  {
+    event_source_mapping esm(*e, *e.clock, o, count);
+    ASSERT_OK(esm.run_until_caught_up());  // the window stays open: its end has not come
+  }
+  ASSERT_EQ(incoming.size(), 1u);
+  s.put("k", "3");
+  incoming.clear();
+  event_source_mapping again(*e, *e.clock, o, count);
+  ASSERT_OK(again.run_until_caught_up());
+  ASSERT_EQ(incoming.size(), 1u);
+  EXPECT_TRUE(incoming[0].empty());  // the checkpoint resumed, the window's state did not
 }
 
 TEST(LambdaLeaseCheckpoints, ALeaseStoreWithoutAUuidIsRefused) {

@@ -618,10 +618,16 @@ event_source_mapping::event_source_mapping(kinesis& client, rill::clock& clock, 
 }
 
 event_source_mapping::~event_source_mapping() {
-  for (auto& [shard, h] : held_) {
-    if (h.dirty) (void)write_checkpoint(shard, h);
-    if (auto r = store_->evict_lease(h.l, owner_); !r) {
-      logger()->warn("lambda: releasing the lease {} failed: {}", h.l.lease_key, r.error().message());
+  std::vector<std::string> shards;
+  for (const auto& [shard, h] : held_) shards.push_back(shard);
+  for (const std::string& shard : shards) {
+    auto it = held_.find(shard);
+    if (it == held_.end()) continue;
+    if (it->second.dirty && !write_checkpoint(shard, it->second) && lost_) continue;  // lose() dropped it
+    it = held_.find(shard);
+    if (it == held_.end()) continue;
+    if (auto r = store_->evict_lease(it->second.l, owner_); !r) {
+      logger()->warn("lambda: releasing the lease {} failed: {}", it->second.l.lease_key, r.error().message());
     }
   }
 }
