@@ -314,6 +314,7 @@ class event_source_mapping {
   void end_shard(pending_shard& p);
   result<void> maintain_leases(timestamp now);
   void lose(const std::string& shard);
+  void release_lease(const std::string& shard);
 
   kinesis& client_;
   rill::clock& clock_;

@@ -118,6 +118,7 @@ TEST(LambdaLeaseCheckpoints, AFileStoreResumesExactlyAfterTheLastCheckpointAcros
     } else {
       EXPECT_TRUE(l.checkpoint.is_shard_end()) << sh;
       EXPECT_FALSE(l.lease_owner.has_value()) << sh;
+      EXPECT_FALSE(l.child_shard_ids.empty()) << sh;
     }
   }
   again.reset();
@@ -266,6 +267,8 @@ TEST(LambdaLeaseCheckpoints, AClosedParentIsAtShardEndInTheStoreBeforeItsChildre
   store->failing_shard_end = false;
   ASSERT_OK(named.run_until_caught_up());
   EXPECT_GE(child_batches, 2);
+  EXPECT_EQ(lease_of(*store, std::string("m:") + kShard0).child_shard_ids,
+            (std::vector<std::string>{"shardId-000000000001", "shardId-000000000002"}));
 }
 
 TEST(LambdaLeaseCheckpoints, MappingsWithDifferentIdentitiesOnOneStoreAreIndependent) {
@@ -504,6 +507,8 @@ TEST(LambdaLeaseCheckpoints, FanOutResumesFromTheTableToo) {
   }
   ASSERT_EQ(first.size(), 20u);
   put_n(10);
+  s.split_in_half(shard_id(0));
+  put_n(10);
   e.advance(6s);  // past the 5 s rule for a new subscription of the same consumer and shard
   event_source_mapping again(*e, *e.clock, o, log_records(second));
   ASSERT_OK(again.run_until_caught_up());
@@ -511,8 +516,12 @@ TEST(LambdaLeaseCheckpoints, FanOutResumesFromTheTableToo) {
   for (const auto& log : {first, second}) {
     for (const auto& [sh, seq] : log) got[sh].push_back(seq);
   }
-  EXPECT_EQ(second.size(), 10u);
+  EXPECT_EQ(second.size(), 20u);
   EXPECT_EQ(got, put);
+  // The parent's end came from the fan-out event with ChildShards.
+  const kcl::lease parent = lease_of(*store, std::string("m:") + kShard0);
+  EXPECT_TRUE(parent.checkpoint.is_shard_end());
+  EXPECT_EQ(parent.child_shard_ids, (std::vector<std::string>{"shardId-000000000002", "shardId-000000000003"}));
 }
 
 TEST(LambdaLeaseCheckpoints, TumblingWindowStateIsNotPersistedARestartStartsTheWindowAfresh) {

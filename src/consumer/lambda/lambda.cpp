@@ -85,6 +85,8 @@ struct feed_batch {
   std::vector<record> records{};
   std::shared_ptr<const void> buffer{};
   bool shard_done = false;
+  /// With shard_done: the shard's children (GetRecords' / the last event's ChildShards).
+  std::vector<std::string> children{};
   /// The read ended at the newest record of the shard.
   bool caught_up = false;
 };
@@ -189,6 +191,7 @@ class event_source_mapping::feed {
       if (!present.contains(it->first)) {
         done_.insert(it->first);
         vanished_.insert(it->first);
+        m_.release_lease(it->first.to_string());  // past retention: nothing more to checkpoint
         it = shards_.erase(it);
       } else {
         ++it;
@@ -271,6 +274,7 @@ class event_source_mapping::feed {
       done.records = std::move(b.records);
       done.buffer = std::move(b.buffer);
       done.caught_up = true;
+      for (const auto& c : got->child_shards) done.children.push_back(c.shard_id.to_string());
       return done;
     }
     s.iterator = std::move(got->next_shard_iterator);
@@ -324,6 +328,7 @@ class event_source_mapping::feed {
       done.records = std::move(b.records);
       done.buffer = std::move(b.buffer);
       done.caught_up = true;
+      for (const auto& c : e.child_shards) done.children.push_back(c.shard_id.to_string());
       return done;
     }
     s.continuation = std::move(e.continuation_sequence_number);
@@ -359,8 +364,9 @@ struct event_source_mapping::pending_shard {
   bool final_due = false;
   bool terminated_early = false;
   std::int32_t final_attempts = 0;
-  bool done = false;          // the shard has ended
-  bool end_recorded = false;  // ... and SHARD_END is in the lease table
+  bool done = false;                  // the shard has ended
+  bool end_recorded = false;          // ... and SHARD_END is in the lease table
+  std::vector<std::string> children;  // recorded with SHARD_END (childShardIds)
   timestamp caught_up_at{duration(std::numeric_limits<std::int64_t>::min())};
   timestamp newest_arrival{duration(std::numeric_limits<std::int64_t>::min())};
 
@@ -554,12 +560,22 @@ void event_source_mapping::end_shard(pending_shard& p) {
   }
   held_lease& h = it->second;
   h.l.checkpoint = kcl::extended_sequence_number::shard_end();
+  if (!p.children.empty()) h.l.child_shard_ids = p.children;
   if (!write_checkpoint(p.shard_id, h)) return;
   p.end_recorded = true;
   if (auto id = shard_id::parse(p.shard_id)) ended_.insert(*id);
   // An ended shard is not processed again: give its lease back (as the KCL).
   if (auto r = store_->evict_lease(h.l, owner_); !r) {
     logger()->warn("lambda: releasing the ended lease {} failed: {}", h.l.lease_key, r.error().message());
+  }
+  held_.erase(it);
+}
+
+void event_source_mapping::release_lease(const std::string& shard) {
+  auto it = held_.find(shard);
+  if (it == held_.end()) return;
+  if (auto r = store_->evict_lease(it->second.l, owner_); !r) {
+    logger()->warn("lambda: releasing the lease {} failed: {}", it->second.l.lease_key, r.error().message());
   }
   held_.erase(it);
 }
@@ -697,7 +713,10 @@ result<void> event_source_mapping::poll() {
     }
     pending_shard& p = *slot;
     if (batch->caught_up) p.caught_up_at = now;
-    if (batch->shard_done) p.done = true;
+    if (batch->shard_done) {
+      p.done = true;
+      if (!batch->children.empty()) p.children = std::move(batch->children);
+    }
     const auto done_seq = checkpoints_.find(shard);
     const std::optional<sequence_number> done =
         done_seq == checkpoints_.end() ? std::nullopt : sequence_number::parse(done_seq->second);
