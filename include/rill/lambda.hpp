@@ -332,8 +332,11 @@ class event_source_mapping {
   std::set<shard_id> ended_;                                            // SHARD_END in the table
   std::map<std::string, std::pair<std::int64_t, timestamp>> observed_;  // others' leases: counter, since
   std::optional<timestamp> last_renewal_{};
-  std::optional<error> store_error_{};  // the first store failure of this poll()
-  std::optional<error> lost_{};         // sticky: a lease was taken by another instance
+  std::optional<error> store_error_{};    // the first store failure of this poll()
+  std::optional<error> lost_{};           // sticky: a lease was taken by another instance
+  bool retry_writes_ = false;             // a checkpoint write failed: retry before reading
+  std::uint64_t empty_reads_behind_ = 0;  // reads with no records, not at the shard's tip
+  bool ends_due_ = false;                 // a shard has ended: SHARD_END to write once it is drained
 };
 
 }  // namespace rill::lambda

@@ -100,6 +100,11 @@ class event_source_mapping::feed {
   feed(kinesis& client, const event_source_mapping_options& o, event_source_mapping& m)
       : client_(client), o_(o), m_(m) {}
 
+  /// Shards listed and not done.
+  [[nodiscard]] std::size_t size() const noexcept { return shards_.size(); }
+  /// Counts shards found and finished.
+  [[nodiscard]] std::uint64_t changes() const noexcept { return changes_; }
+
   result<feed_batch> next() {
     if (needs_listing_) {
       if (auto r = refresh(); !r) return r.error();
@@ -185,6 +190,7 @@ class event_source_mapping::feed {
         continue;
       }
       auto [it, inserted] = shards_.try_emplace(s.shard_id);
+      if (inserted) ++changes_;
       it->second.info = std::move(s);
     }
     for (auto it = shards_.begin(); it != shards_.end();) {
@@ -223,6 +229,7 @@ class event_source_mapping::feed {
   }
 
   feed_batch finish(shard_id id) {
+    ++changes_;
     shards_.erase(id);
     done_.insert(id);
     needs_listing_ = true;
@@ -345,6 +352,7 @@ class event_source_mapping::feed {
   std::set<shard_id> vanished_;  // no longer listed
   bool listed_ = false;
   bool needs_listing_ = true;
+  std::uint64_t changes_ = 0;
   std::optional<shard_id> cursor_;
 };
 
@@ -510,6 +518,7 @@ bool event_source_mapping::write_checkpoint(const std::string& shard, held_lease
   h.l.pending_checkpoint_state.reset();
   auto r = store_->update_lease(h.l, owner_);
   if (!r) {
+    retry_writes_ = true;
     if (!store_error_) {
       store_error_ = error(r.error().code(),
                            fmt::format("Writing the checkpoint {} of shard {} to the lease table failed (retried at "
@@ -540,12 +549,13 @@ void event_source_mapping::lose(const std::string& shard) {
 }
 
 void event_source_mapping::advance(pending_shard& p, const kinesis_event_record& last) {
-  checkpoints_[p.shard_id] = last.kinesis.sequence_number.to_string();
+  std::string& checkpoint = checkpoints_[p.shard_id];
+  checkpoint = last.kinesis.sequence_number.to_string();
   if (lost_) return;
   auto it = held_.find(p.shard_id);
   if (it == held_.end()) return;
   held_lease& h = it->second;
-  h.l.checkpoint.sequence_number = checkpoints_[p.shard_id];
+  h.l.checkpoint.sequence_number = checkpoint;
   h.l.checkpoint.sub_sequence_number = static_cast<std::int64_t>(last.kinesis.sub_sequence_number.value_or(0));
   write_checkpoint(p.shard_id, h);
 }
@@ -583,18 +593,29 @@ void event_source_mapping::release_lease(const std::string& shard) {
 result<void> event_source_mapping::maintain_leases(timestamp now) {
   if (lost_) return *lost_;
   // Checkpoints whose write failed: written before anything more is read.
-  for (auto it = held_.begin(); it != held_.end();) {
-    auto next = std::next(it);
-    if (it->second.dirty && !write_checkpoint(it->first, it->second)) break;
-    it = next;
-  }
-  if (lost_) return *lost_;
-  if (store_error_) return *std::exchange(store_error_, std::nullopt);
-  for (auto& [id, p] : pending_) {
-    if (p->end_recorded || !p->done || p->buffered() != 0 || p->final_due || p->window) continue;
-    end_shard(*p);
+  if (retry_writes_) {
+    retry_writes_ = false;
+    for (auto it = held_.begin(); it != held_.end();) {
+      auto next = std::next(it);
+      if (it->second.dirty && !write_checkpoint(it->first, it->second)) break;
+      it = next;
+    }
     if (lost_) return *lost_;
     if (store_error_) return *std::exchange(store_error_, std::nullopt);
+  }
+  if (ends_due_) {
+    ends_due_ = false;
+    for (auto& [id, p] : pending_) {
+      if (p->end_recorded || !p->done) continue;
+      if (p->buffered() != 0 || p->final_due || p->window) {
+        ends_due_ = true;  // not yet: its last batch or its window's final invocation is still to come
+        continue;
+      }
+      end_shard(*p);
+      if (!p->end_recorded) ends_due_ = true;
+      if (lost_) return *lost_;
+      if (store_error_) return *std::exchange(store_error_, std::nullopt);
+    }
   }
   if (last_renewal_ && now - *last_renewal_ < opt_.failover_time / 3) return {};
   last_renewal_ = now;
@@ -713,8 +734,10 @@ result<void> event_source_mapping::poll() {
     }
     pending_shard& p = *slot;
     if (batch->caught_up) p.caught_up_at = now;
+    if (!batch->caught_up && batch->records.empty()) ++empty_reads_behind_;  // more to come: not idle
     if (batch->shard_done) {
       p.done = true;
+      ends_due_ = true;
       if (!batch->children.empty()) p.children = std::move(batch->children);
     }
     const auto done_seq = checkpoints_.find(shard);
@@ -771,16 +794,18 @@ result<void> event_source_mapping::poll() {
 
 result<void> event_source_mapping::run_until_caught_up() {
   for (int guard = 0; guard < 1'000'000; ++guard) {
-    // One pass over the shards: every shard answers once with nothing new.
+    // A pass: every ready shard answers twice (polls go round robin over
+    // them) with nothing new, no shard found or finished.
     bool any = false;
-    for (int i = 0; i < 64; ++i) {
+    for (std::size_t i = 0; i < 2 * feed_->size() + 4; ++i) {
       const auto before = stats_.records_processed + stats_.records_failed + stats_.invocations;
+      const auto changes_before = feed_->changes() + empty_reads_behind_;
       std::size_t buffered_before = 0;
       for (auto& [id, p] : pending_) buffered_before += p->buffered();
       if (auto r = poll(); !r) return r;
       std::size_t buffered = 0;
       for (auto& [id, p] : pending_) buffered += p->buffered();
-      if (buffered != buffered_before ||
+      if (buffered != buffered_before || feed_->changes() + empty_reads_behind_ != changes_before ||
           stats_.records_processed + stats_.records_failed + stats_.invocations != before) {
         any = true;
       }
