@@ -753,18 +753,21 @@ result<void> event_source_mapping::poll() {
     p.items.reserve(p.items.size() + batch->records.size());
     // Each record is put in Lambda's shape once, here; invocations view them.
     if (p.source.shard_id.empty()) p.source = {shard, opt_.aws_region, stream_arn_, {}};
-    const event_source_info* source = &p.source;
+    // A prototype copied into each new slot: value-initializing a slot
+    // compiles to `rep stos` (tens of cycles to start, per record); copying 96
+    // bytes written once per poll is a few plain moves.
+    kinesis_event_record proto{};
+    proto.source = &p.source;
     const auto add = [&](const record& r, std::string_view key, std::string_view data,
                          std::optional<std::uint64_t> sub) {
       // The hot loop: every field is stored straight into the vector's slot
-      // (no temporary, whose copy would stall on store forwarding).
-      kinesis_event_record& e = p.items.emplace_back();
+      // (no temporary per record, whose copy would stall on store forwarding).
+      kinesis_event_record& e = p.items.emplace_back(proto);
       e.kinesis.partition_key = key;
       e.kinesis.sequence_number = r.sequence_number;
       e.kinesis.data = data;
       e.kinesis.approximate_arrival_timestamp = lambda_seconds(r.approximate_arrival_timestamp);
-      e.kinesis.sub_sequence_number = sub;
-      e.source = source;
+      if (sub) e.kinesis.sub_sequence_number = sub;
     };
     for (const record& r : batch->records) {
       std::int64_t skip_sub = -1;
