@@ -1041,6 +1041,30 @@ class put_records_scanner {
     ++p_;
     return true;
   }
+  // A member name of an entry and its colon: 0 Data, 1 PartitionKey, 2
+  // ExplicitHashKey, 3 anything else, -1 not a name. The three names, written as
+  // SDKs write them (no space before the colon), are matched as one
+  // fixed-size comparison each; anything else is read as a string.
+  enum member { data_member, key_member, hash_key_member, other_member, no_member = -1 };
+  template <std::size_t N>
+  bool literal(const char (&text)[N]) {
+    constexpr std::size_t n = N - 1;
+    if (static_cast<std::size_t>(end_ - p_) < n || std::memcmp(p_, text, n) != 0) return false;
+    p_ += n;
+    return true;
+  }
+  member member_key() {
+    ws();
+    if (literal("\"Data\":")) return data_member;
+    if (literal("\"PartitionKey\":")) return key_member;
+    if (literal("\"ExplicitHashKey\":")) return hash_key_member;
+    std::string_view k;
+    if (!string(k) || !lit(':')) return no_member;
+    return k == "Data"              ? data_member
+           : k == "PartitionKey"    ? key_member
+           : k == "ExplicitHashKey" ? hash_key_member
+                                    : other_member;
+  }
   // A Data string: up to the next quote (memchr), then the strict decoder,
   // whose alphabet has no backslash, control or non-ASCII character — so a
   // string the decoder accepts had no escapes either.
@@ -1060,17 +1084,17 @@ class put_records_scanner {
     if (!lit('{')) return false;
     std::optional<std::string_view> data, key, ehk;
     do {
-      std::string_view k, v;
-      if (!string(k) || !lit(':')) return false;
-      if (k == "Data" && !data) {
+      std::string_view v;
+      const member m = member_key();
+      if (m == data_member && !data) {
         if (!blob(v)) return false;
         data = v;
         continue;
       }
-      if (!string(v)) return false;
-      if (k == "PartitionKey" && !key) {
+      if (m == no_member || m == other_member || !string(v)) return false;
+      if (m == key_member && !key) {
         key = v;
-      } else if (k == "ExplicitHashKey" && !ehk) {
+      } else if (m == hash_key_member && !ehk) {
         ehk = v;
       } else {
         return false;
