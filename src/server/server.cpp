@@ -483,6 +483,8 @@ class h1_connection final : public connection_base {
 
  private:
   void begin_request() {
+    last_request_bytes_ = request_bytes_;  // a hint only (pipelined bytes count for the one read them)
+    request_bytes_ = 0;
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(owner_.opt.limits.max_header_bytes));
     parser_->body_limit(owner_.opt.limits.max_body_bytes);
@@ -495,11 +497,14 @@ class h1_connection final : public connection_base {
   void read() {
     auto self = shared_from_this();
     // Once the header is in, room for the rest of the body at once (a
-    // PutRecords body is ~70 KB: one or two reads instead of five), within the
-    // cap check_header applied.
-    // Otherwise all the room the buffer already has (a connection that sent one
-    // large request keeps the capacity and reads the next in one call).
-    std::size_t want = std::max<std::size_t>(16384, buffer_.capacity() - buffer_.size());
+    // PutRecords body is ~86 KB: one read instead of six), within the cap
+    // check_header applied. Before it, room for as many bytes as the previous
+    // request had (a client that sent one large request usually sends another
+    // of the same size: it then arrives in one read), at least 16 KiB, at most
+    // the largest request the limits allow.
+    const std::size_t largest = owner_.opt.limits.max_header_bytes +
+                                std::max(owner_.opt.limits.max_body_bytes, owner_.opt.limits.max_control_body_bytes);
+    std::size_t want = std::max<std::size_t>(16384, std::min(last_request_bytes_, largest));
     if (header_checked_ && !parser_->chunked()) {
       if (auto rest = parser_->content_length_remaining()) want = std::max<std::size_t>(want, *rest);
     }
@@ -510,6 +515,7 @@ class h1_connection final : public connection_base {
         return;
       }
       buffer_.commit(n);
+      request_bytes_ += n;
       on_bytes();
     });
   }
@@ -724,6 +730,8 @@ class h1_connection final : public connection_base {
   std::string body_out_;
   std::string head_;
   std::shared_ptr<wire::event_pipe> pipe_;
+  std::size_t request_bytes_ = 0;       ///< bytes read since this request began
+  std::size_t last_request_bytes_ = 0;  ///< the same for the previous request
   bool pumping_ = false;
   bool keep_after_stream_ = false;
   bool detect_ = false;
