@@ -73,7 +73,12 @@ int main() {
   std::thread archiver([&] {
     rill::lambda::event_source_mapping esm(
         kinesis, *clock,
-        {.stream_name = "orders", .batch_size = 100, .maximum_batching_window = std::chrono::milliseconds(500)},
+        {.stream_name = "orders",
+         .batch_size = 100,
+         .maximum_batching_window = std::chrono::milliseconds(500),
+         // Checkpoints in a KCL lease table under the mapping's UUID (make_file_lease_store(dir): survives restarts).
+         .lease_store = rill::kcl::make_memory_lease_store(),
+         .mapping_uuid = "archiver"},
         [&](const rill::lambda::kinesis_event& ev) {
           const auto now = clock->now();
           for (const auto& r : ev.records) {

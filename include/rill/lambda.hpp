@@ -27,9 +27,16 @@
 //   * report_batch_item_failures: the function names failed records by
 //     sequence number; the checkpoint lands just before the lowest one and the
 //     records from it on are retried.
-//   * Checkpoints (the last processed sequence number of each shard) are kept in
-//     the mapping's own in-memory store (checkpoints()); a new mapping given
-//     them as `initial_checkpoints` skips what was processed.
+//   * Checkpoints live in a KCL lease table (rill/lease.hpp): one lease per
+//     shard, keyed "<mapping_uuid>:<shard id>", written after every batch
+//     (success, on_failure, the ReportBatchItemFailures position) and set to
+//     SHARD_END when a closed shard is done; children start only after their
+//     parents are at SHARD_END in the table. A mapping given the same
+//     `lease_store` and `mapping_uuid` resumes after the stored checkpoints.
+//     Without a lease_store the mapping keeps an in-memory table of its own.
+//     A second live instance with the same identity gets
+//     ResourceInUseException until the first releases its leases (destructor)
+//     or stops renewing them for failover_time (then it takes them over).
 //   * tumbling_window: state carried between the invocations of a window,
 //     then a final invocation per window and shard (is_final_invoke_for_window).
 //   * Retries and record age run on the injected clock, inside poll().
@@ -43,6 +50,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -51,6 +59,7 @@
 #include "rill/clock.hpp"
 #include "rill/error.hpp"
 #include "rill/kinesis.hpp"
+#include "rill/lease.hpp"
 
 namespace rill::lambda {
 
@@ -193,7 +202,10 @@ struct event_source_mapping_options {
   bool deaggregate = false;
   /// The on-failure destination (none: failed batches are skipped after logging).
   std::function<void(const failure_record&)> on_failure{};
-  /// Checkpoints of an earlier mapping (shard id → last processed sequence number).
+  /// Checkpoints of an earlier mapping (shard id → last processed sequence
+  /// number). They seed the lease table: a shard whose lease has no sequence
+  /// checkpoint yet (absent, or at TRIM_HORIZON / LATEST / AT_TIMESTAMP) starts
+  /// after the given one; a checkpoint already in the table wins over it.
   std::map<std::string, std::string> initial_checkpoints{};
   /// Used in the event records.
   std::string aws_region = "us-east-1";
@@ -207,6 +219,24 @@ struct event_source_mapping_options {
   /// consumer ARN as EventSourceArn): one SubscribeToShard pipe per shard,
   /// instead of GetRecords polling. The consumer must be ACTIVE.
   std::optional<std::string> consumer_arn{};
+  /// Where checkpoints live: the KCL lease table (rill/lease.hpp:
+  /// make_memory_lease_store, make_file_lease_store, or your own backend),
+  /// shared with later mappings of the same identity. Null: an in-memory
+  /// table of this mapping's own (gone with it). Ownership: shared.
+  std::shared_ptr<rill::kcl::lease_store> lease_store{};
+  /// The mapping's identity, as Lambda keys a mapping's state by its UUID:
+  /// lease keys are "<mapping_uuid>:<shard id>" (just the shard id when
+  /// empty), so mappings with different UUIDs share a table without touching
+  /// each other's leases. Required (non-empty) with lease_store.
+  std::string mapping_uuid{};
+  /// The instance holding the leases (leaseOwner). Empty: "<mapping_uuid>-"
+  /// plus 16 random hex digits, unique per instance. A new instance with the
+  /// identifier of a crashed one takes its leases back at once (as the KCL).
+  std::string worker_identifier{};
+  /// A lease held by another instance is taken over once its leaseCounter has
+  /// not moved for this long on this mapping's clock (KCL failoverTimeMillis);
+  /// held leases are renewed every failover_time / 3, inside poll().
+  duration failover_time{10'000};
 };
 
 /// Counters, for tests and benchmarks.
@@ -220,7 +250,10 @@ class event_source_mapping {
  public:
   /// Errors in the options are reported by poll() (InvalidArgumentException /
   /// ValidationException). `client` and `clock` must outlive the mapping.
+  /// Nothing is read or written before the first poll().
   event_source_mapping(kinesis& client, rill::clock& clock, event_source_mapping_options options, function fn);
+  /// Releases the leases this instance holds (leaseOwner removed, checkpoints
+  /// kept), so a successor takes them at once; a store failure here is logged.
   ~event_source_mapping();
   event_source_mapping(const event_source_mapping&) = delete;
   event_source_mapping& operator=(const event_source_mapping&) = delete;
@@ -231,13 +264,21 @@ class event_source_mapping {
   /// that has ended gets its final invocation. Errors: the options' validation
   /// error, or the service's (e.g. ProvisionedThroughputExceededException, or
   /// ResourceInUseException from SubscribeToShard: call again later; nothing
-  /// is lost).
+  /// is lost). Lease table errors: ResourceInUseException when a shard's
+  /// lease is held by another live instance of the same mapping (call again:
+  /// it is taken over once expired), or when this instance lost a lease to
+  /// another (sticky: this instance stops, a new one resumes from the table);
+  /// the store's own error (e.g. InternalFailure) when a checkpoint could not
+  /// be written: the records stay checkpointed in memory, the write is retried
+  /// first thing at the next poll() and nothing more is read until it succeeds,
+  /// so nothing is skipped (a restart may see the unwritten batch again).
   result<void> poll();
   /// poll() until every shard is caught up and no records are buffered
   /// (batching windows are waited out on the clock). For tests and batch jobs.
   result<void> run_until_caught_up();
 
-  /// Last processed sequence number per shard.
+  /// Last processed sequence number per shard (also those resumed from the
+  /// lease table). The table holds the same, plus SHARD_END for ended shards.
   [[nodiscard]] const std::map<std::string, std::string>& checkpoints() const noexcept { return checkpoints_; }
   [[nodiscard]] const event_source_mapping_stats& stats() const noexcept { return stats_; }
 
@@ -252,6 +293,28 @@ class event_source_mapping {
   void fill_event(const pending_shard& p, batch_view batch, std::int32_t attempt);
   bool invoke_final(pending_shard& p);
   [[nodiscard]] time_window window_of(timestamp t) const;
+  // The lease table (src/consumer/lambda/lambda.cpp, "checkpoints").
+  /// A lease this instance holds: its copy as last written (the expectation of
+  /// the next conditional write); dirty: l.checkpoint is not in the table yet.
+  struct held_lease {
+    kcl::lease l{};
+    bool dirty = false;
+  };
+  /// Where the feed starts a shard.
+  struct start_point {
+    bool finished = false;               // SHARD_END in the table
+    std::optional<std::string> after{};  // the stored checkpoint
+    bool inclusive = false;              // read AT it (it may be inside a KPL aggregate)
+  };
+  [[nodiscard]] std::string lease_key(std::string_view shard) const;
+  result<std::optional<kcl::lease>> stored_lease(const shard_id& shard);
+  result<start_point> acquire(const rill::shard& info, bool parent_read);
+  void advance(pending_shard& p, const kinesis_event_record& last);
+  bool write_checkpoint(const std::string& shard, held_lease& h);
+  void end_shard(pending_shard& p);
+  result<void> maintain_leases(timestamp now);
+  void lose(const std::string& shard);
+  void release_lease(const std::string& shard);
 
   kinesis& client_;
   rill::clock& clock_;
@@ -263,6 +326,17 @@ class event_source_mapping {
   std::map<std::string, std::unique_ptr<pending_shard>> pending_;
   std::map<std::string, std::string> checkpoints_;
   event_source_mapping_stats stats_{};
+  std::shared_ptr<kcl::lease_store> store_;
+  std::string owner_;
+  std::map<std::string, held_lease> held_;                              // by shard id
+  std::set<shard_id> ended_;                                            // SHARD_END in the table
+  std::map<std::string, std::pair<std::int64_t, timestamp>> observed_;  // others' leases: counter, since
+  std::optional<timestamp> last_renewal_{};
+  std::optional<error> store_error_{};    // the first store failure of this poll()
+  std::optional<error> lost_{};           // sticky: a lease was taken by another instance
+  bool retry_writes_ = false;             // a checkpoint write failed: retry before reading
+  std::uint64_t empty_reads_behind_ = 0;  // reads with no records, not at the shard's tip
+  bool ends_due_ = false;                 // a shard has ended: SHARD_END to write once it is drained
 };
 
 }  // namespace rill::lambda

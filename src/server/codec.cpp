@@ -1,11 +1,17 @@
 // Copyright 2026 The rill Authors. Licensed under the Apache License, Version 2.0.
 #include "server/codec.hpp"
 
+#include <algorithm>
 #include <array>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstring>
 #include <limits>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 namespace rill::wire {
 namespace {
@@ -52,6 +58,98 @@ constexpr std::array<std::int8_t, 256> make_b64_table() {
   return t;
 }
 constexpr auto b64_table = make_b64_table();
+
+// The eight-characters-per-step decoder's tables: the character's six bits
+// already shifted to their place in a 24-bit group (position 0..3); anything
+// outside the alphabet (padding, quotes, backslashes, controls, non-ASCII) has
+// bit 31 set, so one test of the OR of a group finds it.
+constexpr std::uint32_t b64_bad = 0x8000'0000U;
+constexpr std::array<std::uint32_t, 256> make_b64_shifted(unsigned shift) {
+  std::array<std::uint32_t, 256> t{};
+  for (auto& v : t) v = b64_bad;
+  for (int i = 0; i < 64; ++i) {
+    t[static_cast<unsigned char>(b64_alphabet[i])] = static_cast<std::uint32_t>(i) << shift;
+  }
+  return t;
+}
+constexpr auto b64_d0 = make_b64_shifted(18);
+constexpr auto b64_d1 = make_b64_shifted(12);
+constexpr auto b64_d2 = make_b64_shifted(6);
+constexpr auto b64_d3 = make_b64_shifted(0);
+
+inline std::uint32_t b64_group(const unsigned char* s) {
+  return b64_d0[s[0]] | b64_d1[s[1]] | b64_d2[s[2]] | b64_d3[s[3]];
+}
+
+// "00".."99".
+constexpr std::array<char, 200> make_digit_pairs() {
+  std::array<char, 200> t{};
+  for (int i = 0; i < 100; ++i) {
+    t[static_cast<std::size_t>(2 * i)] = static_cast<char>('0' + i / 10);
+    t[static_cast<std::size_t>(2 * i + 1)] = static_cast<char>('0' + i % 10);
+  }
+  return t;
+}
+constexpr auto digit_pairs = make_digit_pairs();
+
+// v < 10^4 as exactly four digits.
+inline char* write4(std::uint32_t v, char* out) {
+  std::memcpy(out, &digit_pairs[2 * (v / 100)], 2);
+  std::memcpy(out + 2, &digit_pairs[2 * (v % 100)], 2);
+  return out + 4;
+}
+// v < 10^8 as exactly eight digits, all at once in the lanes of one 64-bit
+// word: two 4-digit halves (32-bit lanes) split by 100 (multiply by 10486,
+// shift by 20: exact below 10^4), then four 2-digit lanes split by 10
+// (multiply by 103, shift by 10: exact below 179); lanes never carry into
+// each other because every product stays inside its lane.
+inline char* write8(std::uint32_t v, char* out) {
+  if constexpr (std::endian::native != std::endian::little) return write4(v % 10000, write4(v / 10000, out));
+  std::uint64_t x = (v / 10000) | (static_cast<std::uint64_t>(v % 10000) << 32);
+  const std::uint64_t hundreds = ((x * 10486) >> 20) & 0x0000'007F'0000'007FULL;
+  x = hundreds | ((x - hundreds * 100) << 16);
+  const std::uint64_t tens = ((x * 103) >> 10) & 0x000F'000F'000F'000FULL;
+  x = tens | ((x - tens * 10) << 8);
+  x |= 0x3030'3030'3030'3030ULL;
+  std::memcpy(out, &x, 8);
+  return out + 8;
+}
+// v < 10^19 as exactly nineteen digits.
+inline char* write19(std::uint64_t v, char* out) {
+  auto top = static_cast<std::uint32_t>(v / 10'000'000'000'000'000ULL);  // < 1000
+  std::uint64_t rest = v % 10'000'000'000'000'000ULL;
+  *out++ = static_cast<char>('0' + top / 100);
+  std::memcpy(out, &digit_pairs[2 * (top % 100)], 2);
+  out += 2;
+  out = write8(static_cast<std::uint32_t>(rest / 100'000'000), out);
+  return write8(static_cast<std::uint32_t>(rest % 100'000'000), out);
+}
+
+// (hi·2^64 + lo) / 10^19 with hi < 10^19, the remainder in `rem`: division by
+// an invariant normalised divisor with its precomputed reciprocal (Möller and
+// Granlund, "Improved division by invariant integers", 2011, algorithm 4) — two
+// multiplications instead of a 128-bit division (__udivti3, or divq's 40+ cycles).
+constexpr std::uint64_t ten19 = 10'000'000'000'000'000'000ULL;  // ≥ 2^63: normalised
+constexpr std::uint64_t ten19_inverse =
+    static_cast<std::uint64_t>(~static_cast<unsigned __int128>(0) / ten19 - (static_cast<unsigned __int128>(1) << 64));
+inline std::uint64_t div_ten19(std::uint64_t hi, std::uint64_t lo, std::uint64_t& rem) {
+  using u128 = unsigned __int128;
+  u128 q = static_cast<u128>(ten19_inverse) * hi;
+  q += (static_cast<u128>(hi) << 64) | lo;
+  std::uint64_t q1 = static_cast<std::uint64_t>(q >> 64) + 1;
+  const auto q0 = static_cast<std::uint64_t>(q);
+  std::uint64_t r = lo - q1 * ten19;
+  if (r > q0) {
+    --q1;
+    r += ten19;
+  }
+  if (r >= ten19) {
+    ++q1;
+    r -= ten19;
+  }
+  rem = r;
+  return q1;
+}
 
 }  // namespace
 
@@ -453,7 +551,7 @@ std::string base64_encode(std::string_view in) {
   return out;
 }
 
-result<std::string> base64_decode(std::string_view in) {
+result<std::string> base64_decode_reference(std::string_view in) {
   auto fail = [&](std::string why) {
     std::string shown(in.substr(0, 64));
     if (in.size() > 64) shown += "...";
@@ -502,6 +600,258 @@ result<std::string> base64_decode(std::string_view in) {
     return fail("Invalid last non-pad Base64 character dectected");
   }
   return out;
+}
+
+}  // namespace rill::wire
+
+namespace rill::wire {
+namespace {
+
+#if defined(__x86_64__)
+// 32 characters to 24 bytes per step with AVX2 (Muła and Lemire, "Faster
+// Base64 Encoding and Decoding Using AVX2 Instructions", 2018): the character
+// class from two nibble lookups (any byte outside the alphabet — padding,
+// quotes, backslashes, controls, non-ASCII — makes lo & hi non-zero), the
+// value by adding a per-class offset, then the 6-bit fields packed with two
+// multiply-adds and two shuffles. Returns the characters consumed (a multiple
+// of 32); stops before the first block with a character outside the alphabet.
+// Writes 32 bytes per 24 decoded: the caller's room has 8 bytes of slack.
+__attribute__((target("avx2"))) std::size_t base64_decode_avx2(const unsigned char* s, std::size_t n, char*& o) {
+  const __m256i lut_lo =
+      _mm256_setr_epi8(0x15, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x13, 0x1A, 0x1B, 0x1B, 0x1B, 0x1A,
+                       0x15, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x13, 0x1A, 0x1B, 0x1B, 0x1B, 0x1A);
+  const __m256i lut_hi =
+      _mm256_setr_epi8(0x10, 0x10, 0x01, 0x02, 0x04, 0x08, 0x04, 0x08, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10,
+                       0x10, 0x10, 0x01, 0x02, 0x04, 0x08, 0x04, 0x08, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10);
+  const __m256i lut_roll = _mm256_setr_epi8(0, 16, 19, 4, -65, -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 19, 4, -65,
+                                            -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0);
+  const __m256i mask_2f = _mm256_set1_epi8(0x2f);
+  const __m256i pack_ab = _mm256_set1_epi32(0x01400140);
+  const __m256i pack_abc = _mm256_set1_epi32(0x00011000);
+  const __m256i order = _mm256_setr_epi8(2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1, 2, 1, 0, 6, 5, 4, 10,
+                                         9, 8, 14, 13, 12, -1, -1, -1, -1);
+  const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 4, 5, 6, -1, -1);
+  std::size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    __m256i str = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + i));
+    const __m256i hi_nibbles = _mm256_and_si256(_mm256_srli_epi32(str, 4), mask_2f);
+    const __m256i lo_nibbles = _mm256_and_si256(str, mask_2f);
+    const __m256i hi = _mm256_shuffle_epi8(lut_hi, hi_nibbles);
+    const __m256i lo = _mm256_shuffle_epi8(lut_lo, lo_nibbles);
+    if (!_mm256_testz_si256(lo, hi)) break;
+    const __m256i eq_2f = _mm256_cmpeq_epi8(str, mask_2f);
+    const __m256i roll = _mm256_shuffle_epi8(lut_roll, _mm256_add_epi8(eq_2f, hi_nibbles));
+    str = _mm256_add_epi8(str, roll);
+    __m256i packed = _mm256_madd_epi16(_mm256_maddubs_epi16(str, pack_ab), pack_abc);
+    packed = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(packed, order), lanes);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(o), packed);
+    o += 24;
+  }
+  return i;
+}
+
+const bool have_avx2 = __builtin_cpu_supports("avx2");
+#endif
+
+}  // namespace
+
+std::optional<std::size_t> base64_decode_to(std::string_view in, char* out) noexcept {
+  const std::size_t n = in.size();
+  if (n % 4 != 0) return std::nullopt;
+  std::size_t pad = 0;
+  if (n > 0 && in[n - 1] == '=') pad = (n >= 2 && in[n - 2] == '=') ? 2 : 1;
+  const std::size_t body = n - pad;
+  const auto* s = reinterpret_cast<const unsigned char*>(in.data());
+  char* o = out;
+  std::size_t i = 0;
+#if defined(__x86_64__)
+  if (have_avx2 && body >= 32) i = base64_decode_avx2(s, body, o);
+#endif
+  // Eight characters (six bytes) per step: two table groups, one 8-byte store
+  // (the two bytes past the six are overwritten next, or are slack).
+  for (; i + 8 <= body; i += 8) {
+    std::uint32_t x = b64_group(s + i);
+    std::uint32_t y = b64_group(s + i + 4);
+    if (((x | y) & b64_bad) != 0) return std::nullopt;
+    std::uint64_t w = (static_cast<std::uint64_t>(x) << 40) | (static_cast<std::uint64_t>(y) << 16);
+    if constexpr (std::endian::native == std::endian::little) w = __builtin_bswap64(w);
+    std::memcpy(o, &w, 8);
+    o += 6;
+  }
+  for (; i + 4 <= body; i += 4) {
+    std::uint32_t x = b64_group(s + i);
+    if ((x & b64_bad) != 0) return std::nullopt;
+    o[0] = static_cast<char>(x >> 16);
+    o[1] = static_cast<char>(x >> 8);
+    o[2] = static_cast<char>(x);
+    o += 3;
+  }
+  // 2 or 3 characters before the padding: 1 or 2 bytes, and the bits left
+  // over must be zero (canonical padding).
+  if (std::size_t rest = body - i; rest > 0) {
+    if (rest == 1) return std::nullopt;  // "x===" is refused as padding inside the data
+    std::uint32_t x = b64_d0[s[i]] | b64_d1[s[i + 1]] | (rest == 3 ? b64_d2[s[i + 2]] : 0U);
+    if ((x & b64_bad) != 0) return std::nullopt;
+    *o++ = static_cast<char>(x >> 16);
+    if (rest == 3) {
+      *o++ = static_cast<char>(x >> 8);
+      if ((x & 0xFFU) != 0) return std::nullopt;
+    } else if ((x & 0xFFFFU) != 0) {
+      return std::nullopt;
+    }
+  }
+  return static_cast<std::size_t>(o - out);
+}
+
+result<std::string> base64_decode(std::string_view in) {
+  std::string out;
+  out.resize(base64_decode_room(in.size()));
+  if (auto n = base64_decode_to(in, out.data())) {
+    out.resize(*n);
+    return out;
+  }
+  return base64_decode_reference(in);  // the error, with its text
+}
+
+namespace {
+
+// The base-10^19 limbs (least significant first) of a sequence number in the
+// layout of sequence_number::to_string (src/common/types.cpp), most significant
+// field first: version 4 | create_s 36 | shard & 0xF 4 | index 64 | 0 8 |
+// time_s 36 | shard 32 | version 4 — 188 bits. False for fields outside the
+// layout (then only to_string knows what it makes of them).
+bool sequence_limbs(const sequence_number& s, std::uint64_t (&c)[4]) noexcept {
+  constexpr std::uint64_t version = 2;
+  const std::uint64_t create_s = s.shard_create_seconds();
+  const std::uint64_t time_s = s.seq_time_seconds();
+  const std::uint64_t index = s.seq_index();
+  const std::uint64_t shard = s.shard().index();
+  if ((create_s >> 36) != 0 || (time_s >> 36) != 0) return false;
+  const std::uint64_t lo = version | (shard << 4) | (time_s << 36);
+  const std::uint64_t mid = (time_s >> 28) | (index << 16);
+  const std::uint64_t hi = (index >> 48) | ((shard & 0xF) << 16) | (create_s << 20) | (version << 56);
+  // hi < 2^60 < 10^19, so each step divides a 128-bit value whose top half is
+  // below the divisor.
+  std::uint64_t r = 0;
+  const std::uint64_t q1 = div_ten19(hi, mid, r);  // quotient's high limb, < 2^61
+  const std::uint64_t q0 = div_ten19(r, lo, r);
+  c[0] = r;
+  const std::uint64_t p = div_ten19(q1, q0, r);  // < 2^62
+  c[1] = r;
+  c[2] = p % ten19;
+  c[3] = p / ten19;
+  return true;
+}
+
+char* write_limbs(const std::uint64_t (&c)[4], char* out) noexcept {
+  int top = 3;
+  while (top > 0 && c[top] == 0) --top;
+  // The leading limb without its leading zeros (at least one digit).
+  char lead[19];
+  write19(c[top], lead);
+  std::size_t skip = 0;
+  while (skip < 18 && lead[skip] == '0') ++skip;
+  std::memcpy(out, lead + skip, 19 - skip);
+  out += 19 - skip;
+  for (int k = top - 1; k >= 0; --k) out = write19(c[k], out);
+  return out;
+}
+
+char* write_fallback(const sequence_number& s, char* out) {
+  std::string t = s.to_string();
+  const std::size_t n = std::min(t.size(), max_sequence_number_digits);
+  std::memcpy(out, t.data(), n);
+  return out + n;
+}
+
+}  // namespace
+
+char* write_sequence_number(const sequence_number& s, char* out) noexcept {
+  std::uint64_t c[4];
+  if (!sequence_limbs(s, c)) return write_fallback(s, out);
+  return write_limbs(c, out);
+}
+
+// The next number of a slot's shard, from the slot's limbs and text; null when
+// it is not one (another shard, second or creation time, an index not a few
+// past the slot's) or when the step carries into the top limbs.
+char* sequence_number_writer::step(slot& k, const sequence_number& s, char* out) noexcept {
+  // 2^80 (one step of the index field) in base 10^19: 120892·10^19 + step_low.
+  constexpr std::uint64_t step_low = 5'819'614'629'174'706'176ULL;
+  constexpr std::uint64_t step_high = 120'892;
+  if (k.create_s != s.shard_create_seconds() || k.time_s != s.seq_time_seconds() || s.seq_index() <= k.index ||
+      s.seq_index() - k.index > 8 || k.text_len < 39) {
+    return nullptr;
+  }
+  std::uint64_t c0 = k.c[0], c1 = k.c[1];
+  for (std::uint64_t d = s.seq_index() - k.index; d > 0; --d) {
+    std::uint64_t carry = 0;
+    if (c0 >= ten19 - step_low) {
+      c0 -= ten19 - step_low;
+      carry = 1;
+    } else {
+      c0 += step_low;
+    }
+    c1 += step_high + carry;  // < 10^19 + 120893: no overflow
+    if (c1 >= ten19) return nullptr;
+  }
+  // The digits above the two low limbs are unchanged. Fixed-size copies (the
+  // whole text buffer, then the new low digits over it) compile to a few
+  // vector moves instead of library calls; `out` has room for them.
+  const std::size_t head = k.text_len - 38;
+  std::memcpy(out, k.text, max_sequence_number_digits);
+  // c1 grows by ~120,893 a step: its upper 11 digits mostly stay as they were.
+  if (c1 / 100'000'000 == k.c[1] / 100'000'000) {
+    write8(static_cast<std::uint32_t>(c1 % 100'000'000), out + head + 11);
+  } else {
+    write19(c1, out + head);
+  }
+  char* end = write19(c0, out + head + 19);
+  k.index = s.seq_index();
+  k.c[0] = c0;
+  k.c[1] = c1;
+  std::memcpy(k.text, out, max_sequence_number_digits);
+  return end;
+}
+
+char* sequence_number_writer::write(const sequence_number& s, char* out) noexcept {
+  const std::uint32_t shard = s.shard().index();
+  slot* k = nullptr;
+  for (auto& candidate : slots_) {
+    if (candidate.used && candidate.shard == shard) {
+      k = &candidate;
+      break;
+    }
+  }
+  if (k) {
+    if (char* end = step(*k, s, out)) return end;
+  } else {
+    k = &slots_[next_++ % slots_.size()];
+  }
+  std::uint64_t c[4];
+  if (!sequence_limbs(s, c)) return write_fallback(s, out);
+  char* end = write_limbs(c, out);
+  k->used = true;
+  k->shard = shard;
+  k->create_s = s.shard_create_seconds();
+  k->time_s = s.seq_time_seconds();
+  k->index = s.seq_index();
+  std::memcpy(k->c, c, sizeof c);
+  k->text_len = static_cast<std::size_t>(end - out);
+  std::memcpy(k->text, out, k->text_len);
+  return end;
+}
+
+void append_sequence_number(const sequence_number& s, std::string& out) {
+  char buf[max_sequence_number_digits];
+  out.append(buf, static_cast<std::size_t>(write_sequence_number(s, buf) - buf));
+}
+
+char* write_shard_id(shard_id id, char* out) noexcept {
+  std::memcpy(out, "shardId-", 8);
+  const std::uint32_t v = id.index();
+  out = write4(v / 100'000'000, out + 8);  // < 43
+  return write8(v % 100'000'000, out);
 }
 
 }  // namespace rill::wire

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -60,5 +61,53 @@ std::string base64_encode(std::string_view in);
 /// canonical padding. Errors are SerializationException texts (`'<v>' can not be
 /// converted to a Blob: …`).
 result<std::string> base64_decode(std::string_view in);
+
+/// Bytes `base64_decode_to` may write for an input of `n` characters (the
+/// decoded length plus slack for its 8-byte stores).
+constexpr std::size_t base64_decode_room(std::size_t n) { return n / 4 * 3 + 8; }
+/// Decodes `in` into `out` (room for base64_decode_room(in.size()) bytes),
+/// eight characters per step. Accepts exactly what base64_decode accepts, with
+/// the same bytes; returns the decoded length, or nullopt where base64_decode
+/// gives an error (call it for the text).
+std::optional<std::size_t> base64_decode_to(std::string_view in, char* out) noexcept;
+/// The four-characters-per-step decoder base64_decode_to replaced; kept as the
+/// reference its tests compare against (same texts, same bytes).
+result<std::string> base64_decode_reference(std::string_view in);
+
+/// Decimal text of a sequence number, byte-identical to
+/// sequence_number::to_string() (without its snprintf and allocation).
+/// Writes at most max_sequence_number_digits characters; returns the end.
+inline constexpr std::size_t max_sequence_number_digits = 60;
+char* write_sequence_number(const sequence_number& s, char* out) noexcept;
+void append_sequence_number(const sequence_number& s, std::string& out);
+/// Writes the sequence numbers of one answer. A shard's records in one
+/// PutRecords or GetRecords answer mostly follow each other (index + 1, same
+/// shard, creation and arrival second), so their texts differ only in the low
+/// 38 digits: the writer keeps the last number of up to 8 shards and gets the
+/// next one by adding 2^80 in base 10^19 instead of dividing again. Output is
+/// byte-identical to write_sequence_number. `out` must have room for
+/// max_sequence_number_digits bytes, all of which write() may use (past the
+/// returned end too). Not thread-safe (one per answer).
+class sequence_number_writer {
+ public:
+  char* write(const sequence_number& s, char* out) noexcept;
+
+ private:
+  struct slot {
+    bool used = false;
+    std::uint32_t shard = 0;
+    std::uint64_t create_s = 0;
+    std::uint64_t time_s = 0;
+    std::uint64_t index = 0;
+    std::uint64_t c[4] = {};  ///< base-10^19 limbs, least significant first
+    std::size_t text_len = 0;
+    char text[max_sequence_number_digits] = {};
+  };
+  static char* step(slot& k, const sequence_number& s, char* out) noexcept;
+  std::array<slot, 8> slots_{};
+  unsigned next_ = 0;
+};
+/// "shardId-%012u", as shard_id::to_string(); writes at most 20 characters.
+char* write_shard_id(shard_id id, char* out) noexcept;
 
 }  // namespace rill::wire

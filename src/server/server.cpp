@@ -9,6 +9,8 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -84,7 +86,12 @@ struct server::impl {
   std::atomic<std::size_t> open{0};
   std::atomic<bool> stopped{false};
 
-  std::optional<asio::io_context> ioc;
+  /// One io_context per io thread (each run by its thread alone); a connection
+  /// is placed on one at accept, round-robin, and served there from start to
+  /// end: no handler of it hops threads, so no thread wakes another for it.
+  /// The acceptors live on the first.
+  std::vector<std::unique_ptr<asio::io_context>> iocs;
+  std::size_t next_ioc = 0;
   std::optional<asio::ssl::context> ssl;
   std::optional<tcp::acceptor> plain_acceptor;
   std::optional<tcp::acceptor> tls_acceptor;
@@ -476,6 +483,8 @@ class h1_connection final : public connection_base {
 
  private:
   void begin_request() {
+    last_request_bytes_ = request_bytes_;  // a hint only (pipelined bytes count for the one read them)
+    request_bytes_ = 0;
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(owner_.opt.limits.max_header_bytes));
     parser_->body_limit(owner_.opt.limits.max_body_bytes);
@@ -487,13 +496,26 @@ class h1_connection final : public connection_base {
 
   void read() {
     auto self = shared_from_this();
-    auto space = buffer_.prepare(16384);
+    // Once the header is in, room for the rest of the body at once (a
+    // PutRecords body is ~86 KB: one read instead of six), within the cap
+    // check_header applied. Before it, room for as many bytes as the previous
+    // request had (a client that sent one large request usually sends another
+    // of the same size: it then arrives in one read), at least 16 KiB, at most
+    // the largest request the limits allow.
+    const std::size_t largest = owner_.opt.limits.max_header_bytes +
+                                std::max(owner_.opt.limits.max_body_bytes, owner_.opt.limits.max_control_body_bytes);
+    std::size_t want = std::max<std::size_t>(16384, std::min(last_request_bytes_, largest));
+    if (header_checked_ && !parser_->chunked()) {
+      if (auto rest = parser_->content_length_remaining()) want = std::max<std::size_t>(want, *rest);
+    }
+    auto space = buffer_.prepare(want);
     stream_.async_read_some(space, [self, this](boost::system::error_code ec, std::size_t n) {
       if (ec) {
         close_stream(stream_);
         return;
       }
       buffer_.commit(n);
+      request_bytes_ += n;
       on_bytes();
     });
   }
@@ -664,7 +686,7 @@ class h1_connection final : public connection_base {
                       });
   }
 
-  void write(const wire::response& r, bool keep_alive) {
+  void write(wire::response& r, bool keep_alive) {
     out_.clear();
     out_ += "HTTP/1.1 ";
     out_ += std::to_string(r.status);
@@ -683,9 +705,11 @@ class h1_connection final : public connection_base {
     }
     if (!keep_alive) out_ += "\r\nConnection: close";
     out_ += "\r\n\r\n";
-    out_ += r.body;
+    // The head and the body in one gathered write (no copy of the body).
+    body_out_ = std::move(r.body);
+    const std::array<asio::const_buffer, 2> parts{asio::buffer(out_), asio::buffer(body_out_)};
     auto self = shared_from_this();
-    asio::async_write(stream_, asio::buffer(out_), [self, this, keep_alive](boost::system::error_code ec, std::size_t) {
+    asio::async_write(stream_, parts, [self, this, keep_alive](boost::system::error_code ec, std::size_t) {
       if (ec || !keep_alive) {
         close_stream(stream_);
         return;
@@ -703,8 +727,11 @@ class h1_connection final : public connection_base {
   boost::beast::flat_buffer buffer_{1u << 30};
   std::optional<http::request_parser<http::string_body>> parser_;
   std::string out_;
+  std::string body_out_;
   std::string head_;
   std::shared_ptr<wire::event_pipe> pipe_;
+  std::size_t request_bytes_ = 0;       ///< bytes read since this request began
+  std::size_t last_request_bytes_ = 0;  ///< the same for the previous request
   bool pumping_ = false;
   bool keep_after_stream_ = false;
   bool detect_ = false;
@@ -781,7 +808,7 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const un
 }  // namespace
 
 void server::impl::accept(tcp::acceptor& acceptor, bool tls) {
-  acceptor.async_accept(asio::make_strand(*ioc),
+  acceptor.async_accept(asio::make_strand(*iocs[next_ioc++ % iocs.size()]),
                         [this, &acceptor, tls](boost::system::error_code ec, tcp::socket socket) {
                           if (stopped) return;
                           if (!ec) {
@@ -813,8 +840,8 @@ void server::impl::accept(tcp::acceptor& acceptor, bool tls) {
 void server::impl::stop() {
   if (stopped.exchange(true)) return;
   if (sched) sched->shutdown();
-  if (ioc) {
-    asio::post(*ioc, [this] {
+  if (!iocs.empty()) {
+    asio::post(*iocs.front(), [this] {
       boost::system::error_code ec;
       if (plain_acceptor) plain_acceptor->close(ec);
       if (tls_acceptor) tls_acceptor->close(ec);
@@ -828,7 +855,7 @@ void server::impl::stop() {
     }
     for (auto& c : all) c->close();
     all.clear();
-    ioc->stop();
+    for (auto& ioc : iocs) ioc->stop();
   }
   for (auto& t : threads) t.join();
   threads.clear();
@@ -845,7 +872,7 @@ void server::impl::stop() {
   // Destroying the io_context destroys the handlers still queued, and with them the connections.
   tls_acceptor.reset();
   plain_acceptor.reset();
-  ioc.reset();
+  iocs.clear();
 }
 
 // ---------------------------------------------------------------------------
@@ -857,14 +884,14 @@ result<std::unique_ptr<server>> server::start(rill::kinesis& kinesis, server_opt
   }
   std::shared_ptr<rill::clock> clock = options.clock ? options.clock : std::make_shared<system_clock>();
   auto p = std::make_unique<impl>(kinesis, std::move(options), clock);
-  p->ioc.emplace(p->opt.io_threads);
+  for (int i = 0; i < p->opt.io_threads; ++i) p->iocs.push_back(std::make_unique<asio::io_context>(1));
 
   boost::system::error_code ec;
   auto address = asio::ip::make_address(p->opt.host, ec);
   if (ec) return error(error_code::invalid_argument_exception, "invalid host address: " + p->opt.host);
 
   auto listen = [&](std::optional<tcp::acceptor>& acc, std::uint16_t port) -> std::optional<error> {
-    acc.emplace(*p->ioc);
+    acc.emplace(*p->iocs.front());
     tcp::endpoint ep(address, port);
     acc->open(ep.protocol(), ec);
     if (!ec) acc->set_option(tcp::acceptor::reuse_address(true), ec);
@@ -917,7 +944,7 @@ result<std::unique_ptr<server>> server::start(rill::kinesis& kinesis, server_opt
   p->accept(*p->plain_acceptor, false);
   if (p->tls_acceptor) p->accept(*p->tls_acceptor, true);
   for (int i = 0; i < p->opt.io_threads; ++i) {
-    p->threads.emplace_back([ioc = &*p->ioc] {
+    p->threads.emplace_back([ioc = p->iocs[static_cast<std::size_t>(i)].get()] {
       auto guard = asio::make_work_guard(*ioc);
       ioc->run();
     });

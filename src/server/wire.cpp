@@ -350,7 +350,7 @@ struct dispatcher::impl {
     body_format fmt = kind == content_kind::cbor11 ? body_format::cbor : body_format::json;
     // Fast path: a well-formed body of the common shape, with a known target and
     // authorization present, skips the tree (steps 4-8 cannot fail for it).
-    if (op && op->fast && kind == content_kind::json11 && !check_auth(req, kind)) {
+    if (op && op->fast && opt.fast_paths && kind == content_kind::json11 && !check_auth(req, kind)) {
       if (auto out = op->fast(k, req.body, fmt)) return finish(req, kind, fmt, std::move(*out));
     }
     // 4. Body syntax.

@@ -67,6 +67,9 @@ struct dispatcher_options {
   std::shared_ptr<metrics_registry> metrics{};
   /// Served as Firehose_20150804.* when set (not owned).
   rill::firehose* firehose = nullptr;
+  /// The tree-free fast paths (PutRecords in JSON 1.1). They answer exactly as
+  /// the generic path does; off only for the tests that compare the two.
+  bool fast_paths = true;
 };
 
 /// Thread safety: handle() may be called from any number of threads at once.
