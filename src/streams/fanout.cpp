@@ -665,6 +665,15 @@ class fanout_subscription final : public subscription, public std::enable_shared
     ev.buffer = std::move(buf);
   }
 
+  /// Spin mode: the continuation text of an event ending at `position` in
+  /// second `s`, made ahead. Under read_mu_.
+  void stash_continuation(std::uint64_t position, std::uint64_t s) {
+    if (!stash_.empty() && stash_position_ == position && stash_seconds_ == s) return;
+    stash_ = sequence_number(shard_->create_s, shard_->id.index(), position, s).to_string();
+    stash_position_ = position;
+    stash_seconds_ = s;
+  }
+
   /// The next event, read from the shard now.
   result<std::optional<subscribe_to_shard_event>> produce() {
     using out_t = std::optional<subscribe_to_shard_event>;
@@ -776,13 +785,28 @@ class fanout_subscription final : public subscription, public std::enable_shared
       close();
       return out_t(std::move(ev));
     }
-    if (!copy && !heartbeat) return out_t{};
+    if (!copy && !heartbeat) {
+      if (opt_.spin && !manual_) {
+        // A spinning puller's next event most likely ends one record on, in
+        // this second: its continuation's text is made now, while it waits,
+        // not between the put and its return (≈ 75 ns of the latency).
+        release();
+        stash_continuation(position_ + 1, seconds_of(now));
+      }
+      return out_t{};
+    }
     ev.millis_behind_latest =
         position_ >= end ? 0 : std::max<std::int64_t>(0, (now - log.arrival_time(position_)).count());
     release();
     if (copy) copy_out(ev);
-    ev.continuation_sequence_number =
-        sequence_number(shard_->create_s, shard_->id.index(), position_, seconds_of(now)).to_string();
+    const std::uint64_t cont_s = seconds_of(now);
+    if (!stash_.empty() && stash_position_ == position_ && stash_seconds_ == cont_s) {
+      ev.continuation_sequence_number = std::move(stash_);
+    } else {
+      ev.continuation_sequence_number =
+          sequence_number(shard_->create_s, shard_->id.index(), position_, cont_s).to_string();
+    }
+    stash_.clear();
     if (heartbeat || attention_.load(std::memory_order_acquire)) {
       std::lock_guard lock(mu_);
       heartbeat_due_ = false;  // this event is the heartbeat
@@ -808,6 +832,9 @@ class fanout_subscription final : public subscription, public std::enable_shared
   std::shared_ptr<event_buffer_pool> pool_;
   static constexpr int kLockSpins = 256;    // produce(): tries of the shard's lock before blocking
   const pinnable_log* pinnable_ = nullptr;  // the shard's log, if its bytes can be pinned
+  std::string stash_;                       // stash_continuation(); guarded by read_mu_
+  std::uint64_t stash_position_ = 0;
+  std::uint64_t stash_seconds_ = 0;
   // produce()'s runs of stored bytes (address, length); kept for their capacity.
   std::vector<std::pair<std::uintptr_t, std::size_t>> runs_;  // guarded by read_mu_
   // At most this many bytes between two pieces are copied along to keep one

@@ -50,6 +50,17 @@ void pull_all(subscription& sub, std::vector<int>& got) {
       continue;
     }
     for (const auto& rec : (*r)->records) got.push_back(std::stoi(std::string(rec.data)));
+    // The continuation resumes right after the event's last record (spin mode
+    // makes its text ahead of time: it must still be this one).
+    ASSERT_TRUE((*r)->continuation_sequence_number.has_value());
+    const auto cont = sequence_number::parse(*(*r)->continuation_sequence_number);
+    ASSERT_TRUE(cont.has_value());
+    if (!(*r)->records.empty()) {
+      const auto& last = (*r)->records.back().sequence_number;
+      ASSERT_EQ(cont->seq_index(), last.seq_index());
+      ASSERT_EQ(cont->shard_create_seconds(), last.shard_create_seconds());
+      ASSERT_GE(cont->seq_time_seconds(), last.seq_time_seconds());
+    }
   }
 }
 
