@@ -685,11 +685,15 @@ struct subscription_options {
   /// condition variable (trades a core for latency). Ignored on a manual_clock.
   bool spin = false;
   /// Callback mode when set: every event (or the exception that ends the
-  /// subscription) is handed to it on a delivery thread of the subscription's
-  /// own, woken by puts, heartbeats and ends (on a manual_clock: a task of a
-  /// scheduler of the clock, run inside advance()/run_due()). One call at a
-  /// time; it must not block for long (it delays only this subscription). It may
-  /// drop the last handle of its subscription. pull() and try_pull() then return nothing.
+  /// subscription) is handed to it on a worker of the engine's shared delivery
+  /// pool (one worker fewer than the cores, at least one), woken by puts,
+  /// heartbeats and ends (on a manual_clock: a task of a scheduler of the
+  /// clock, run inside advance()/run_due()). One call at a time per
+  /// subscription, in order, possibly on different workers one after another.
+  /// It should not block for long: a handler busy for more than about a
+  /// millisecond gets its worker replaced, so it delays other subscriptions by
+  /// about 2 ms at most and writers never (docs/fanout.md). It may drop the last
+  /// handle of its subscription. pull() and try_pull() then return nothing.
   std::function<void(result<subscribe_to_shard_event>)> handler{};
   /// Callback mode: called once when the subscription ends without an
   /// exception (5-minute expiry, end of a closed shard, cancel()).
@@ -720,7 +724,7 @@ struct subscribe_to_shard_request {
 ///
 /// Thread safety: pull/try_pull from one thread at a time; ended() and cancel()
 /// from any thread. Ownership: the caller's shared_ptr; destroying it cancels
-/// (a callback subscription then still gets its on_complete, on its delivery thread).
+/// (a callback subscription then still gets its on_complete, on a delivery worker).
 /// A subscription must not be used after its engine is destroyed (it has ended
 /// with InternalFailure by then), except to destroy it.
 class subscription {
