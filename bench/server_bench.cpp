@@ -8,8 +8,11 @@
 //     load generator, kernel work in their calls) per request — the figure that
 //     holds on a shared machine. RILL_BENCH_IO_THREADS sets the server's io
 //     threads (default 2).
-//   * Wire/PutRecords/rill/half-saturation/4  open-loop latency at half of the
-//     saturation rate measured first (p50/p99 from each request's scheduled time).
+//   * Wire/PutRecords/rill/half-saturation/{1-generator-thread,thread-per-connection}/4
+//     open-loop latency at half of the saturation rate measured first
+//     (p50/p99/p999/max from each request's scheduled time); the first drives
+//     all connections from one thread with ppoll, the second is the earlier
+//     one-thread-per-connection generator, kept for comparison.
 //   * Wire/GetRecords/<target>             GetRecords of up to 10,000 records.
 //   targets: rill (this server), kinesalite (from npm, in bench/server/node;
 //   skipped with a message when absent), and the in-process dispatcher without a
@@ -25,16 +28,23 @@
 // benchmark's own stopwatch, not a component's time source.
 #include <benchmark/benchmark.h>
 #include <cbor.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
+#include <deque>
 #include <filesystem>
 #include <mutex>
 #include <thread>
@@ -78,8 +88,8 @@ std::string put_records_body(const std::string& stream, rill::wire::body_format 
 struct rill_target {
   rill::engine engine;
   std::unique_ptr<rill::server> server;
+  int io_threads = 2;
   rill_target() {
-    int io_threads = 2;
     if (const char* v = std::getenv("RILL_BENCH_IO_THREADS"); v && *v) io_threads = std::atoi(v);
     auto s = rill::server::start(engine, {.io_threads = io_threads});
     if (!s) throw std::runtime_error(s.error().to_string());
@@ -142,6 +152,29 @@ kinesalite_target& kinesalite() {
   return t;
 }
 
+// The head of an HTTP/1.1 answer in buf[0, have): false while it is incomplete;
+// then its status, the end of the head and the end of the body (from
+// Content-Length, which both servers send). Cheap on purpose: no header map.
+bool parse_head(std::string_view v, std::size_t& header_end, std::size_t& need, unsigned& status) {
+  auto end = v.find("\r\n\r\n");
+  if (end == std::string_view::npos) return false;
+  header_end = end + 4;
+  std::string_view head = v.substr(0, header_end);
+  if (head.size() < 12) throw std::runtime_error("bad status line");
+  status = static_cast<unsigned>(std::atoi(std::string(head.substr(9, 3)).c_str()));
+  std::size_t cl = std::string_view::npos;
+  for (std::size_t at = head.find("\r\n"); at != std::string_view::npos; at = head.find("\r\n", at + 2)) {
+    std::string_view name = head.substr(at + 2, 15);
+    if (boost::beast::iequals(boost::beast::string_view(name.data(), name.size()), "content-length:")) {
+      cl = static_cast<std::size_t>(std::strtoull(head.data() + at + 17, nullptr, 10));
+      break;
+    }
+  }
+  if (cl == std::string_view::npos) throw std::runtime_error("response without Content-Length");
+  need = header_end + cl;
+  return true;
+}
+
 // One keep-alive HTTP/1.1 connection, a deliberately cheap client: it shares
 // the two cores with the server, so every microsecond it spends is one the
 // server does not get. A request is built once (request line, headers and body
@@ -184,26 +217,8 @@ class connection {
     for (;;) {
       if (have == buf_.size()) buf_.resize(buf_.size() * 2);
       have += socket_.read_some(net::buffer(buf_.data() + have, buf_.size() - have));
-      if (header_end == 0) {
-        std::string_view v(buf_.data(), have);
-        auto end = v.find("\r\n\r\n");
-        if (end == std::string_view::npos) continue;
-        header_end = end + 4;
-        std::string_view head = v.substr(0, header_end);
-        if (head.size() < 12) throw std::runtime_error("bad status line");
-        status = static_cast<unsigned>(std::atoi(std::string(head.substr(9, 3)).c_str()));
-        std::size_t cl = std::string_view::npos;
-        for (std::size_t at = head.find("\r\n"); at != std::string_view::npos; at = head.find("\r\n", at + 2)) {
-          std::string_view name = head.substr(at + 2, 15);
-          if (boost::beast::iequals(boost::beast::string_view(name.data(), name.size()), "content-length:")) {
-            cl = static_cast<std::size_t>(std::strtoull(head.data() + at + 17, nullptr, 10));
-            break;
-          }
-        }
-        if (cl == std::string_view::npos) throw std::runtime_error("response without Content-Length");
-        need = header_end + cl;
-        if (buf_.size() < need) buf_.resize(need);
-      }
+      if (header_end == 0 && !parse_head(std::string_view(buf_.data(), have), header_end, need, status)) continue;
+      if (buf_.size() < need) buf_.resize(need);
       if (have >= need) break;
     }
     body_ = std::string_view(buf_.data() + header_end, need - header_end);
@@ -324,51 +339,291 @@ void BM_PutRecords_dispatcher(benchmark::State& state) {
 }
 BENCHMARK(BM_PutRecords_dispatcher)->Name("Wire/PutRecords/in-process-dispatcher")->UseRealTime()->MinTime(0.5);
 
-// Latency at half of rill's own saturation rate (open loop): first the
-// saturation rate of `conns` connections in a closed loop, then the same
-// connections sending at half that rate, each on its own schedule; p50/p99 of
-// every request's latency (measured from its scheduled send time, so a late
-// send counts against the server).
-void BM_PutRecords_rill_half_load(benchmark::State& state) {
+// --- Latency at half of rill's own saturation rate (open loop) -----------------
+//
+// First the saturation rate of `conns` connections in a closed loop (one thread
+// per connection, each sending its next request as soon as the answer is in),
+// then the same number of connections sending at half that rate on one
+// schedule: connection c's k-th request is due at start + c·interval/conns +
+// k·interval, so the sends are evenly staggered. Every request's latency is
+// measured from its scheduled time, so a late send counts against the result
+// (no coordinated omission). Two generators for the paced phase:
+//   * half-saturation/1-generator-thread/N: one thread drives all N
+//     non-blocking connections with ppoll (timer slack 1 ns); a request due
+//     while its connection still waits for the previous answer is queued on it
+//     and sent as soon as that answer arrives (its latency still counts from
+//     its scheduled time). Also reports the saturation of the same generator in
+//     a closed loop (saturation_1gen_records_per_s), for comparison only: the
+//     pacing uses the thread-per-connection saturation in both rows.
+//   * half-saturation/thread-per-connection/N: the earlier generator, one
+//     thread per connection sleeping until each send (kept for comparison: on
+//     2 vCPUs its N runnable threads compete with the server's for the cores).
+
+using sclock = std::chrono::steady_clock;
+constexpr auto saturation_time = std::chrono::milliseconds(500);
+constexpr auto paced_time = std::chrono::milliseconds(1500);
+
+// Closed loop, one thread per connection: requests answered per second.
+double saturation_rps_threads(std::uint16_t port, const std::string& request, int conns, std::atomic<std::int64_t>& failed) {
+  std::atomic<std::int64_t> requests{0};
+  const auto until = sclock::now() + saturation_time;
+  std::vector<std::thread> ts;
+  for (int c = 0; c < conns; ++c) {
+    ts.emplace_back([&] {
+      connection k(port);
+      while (sclock::now() < until) {
+        if (unsigned st = k.send(request); !all_written(st, k.body())) ++failed;
+        ++requests;
+      }
+    });
+  }
+  for (auto& t : ts) t.join();
+  return static_cast<double>(requests.load()) / std::chrono::duration<double>(saturation_time).count();
+}
+
+// The event-driven load generator: N non-blocking keep-alive connections driven
+// by the calling thread alone, at most one request in flight per connection
+// (HTTP/1.1 without pipelining), answers parsed as `connection` does.
+class event_generator {
+ public:
+  struct result {
+    std::vector<double> lat_us;       // from each request's scheduled time to its whole answer
+    std::int64_t failed = 0;          // answers other than 200 with "FailedRecordCount":0
+    std::int64_t queued_behind = 0;   // requests due while their connection still waited for an answer
+    std::int64_t unanswered = 0;      // still outstanding at the drain deadline
+  };
+
+  event_generator(std::uint16_t port, int conns, std::string_view request) : request_(request) {
+    for (int i = 0; i < conns; ++i) {
+      auto& c = conns_.emplace_back();
+      c.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (c.fd < 0) throw std::runtime_error("socket failed");
+      const int one = 1, big = 1 << 20;
+      ::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      ::setsockopt(c.fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);  // a whole request in one send()
+      ::setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(port);
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      if (::connect(c.fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) throw std::runtime_error("connect failed");
+      ::fcntl(c.fd, F_SETFL, ::fcntl(c.fd, F_GETFL) | O_NONBLOCK);
+      c.buf.resize(256 * 1024);
+    }
+  }
+  ~event_generator() {
+    for (auto& c : conns_) ::close(c.fd);
+  }
+  event_generator(const event_generator&) = delete;
+  event_generator& operator=(const event_generator&) = delete;
+
+  /// Open loop: connection c's requests are due at start + c·interval/N + k·interval, for due times before `until`.
+  result paced(sclock::time_point start, sclock::duration interval, sclock::time_point until) {
+    return run(true, start, interval, until);
+  }
+  /// Closed loop until `until`: each connection sends again as soon as its answer is in. Returns requests/s.
+  double saturation_rps(sclock::duration d, std::int64_t& failed) {
+    const auto start = sclock::now();
+    auto r = run(false, start, {}, start + d);
+    failed += r.failed;
+    return static_cast<double>(r.lat_us.size()) / std::chrono::duration<double>(d).count();
+  }
+
+ private:
+  struct conn {
+    int fd = -1;
+    bool busy = false;                      // the front of `due` is being sent or answered
+    std::size_t sent = 0;                   // bytes of the request sent so far
+    std::deque<sclock::time_point> due{};   // scheduled times of the requests not yet answered
+    std::vector<char> buf{};
+    std::size_t have = 0, header_end = 0, need = 0;
+    unsigned status = 0;
+  };
+
+  void start_send(conn& c) {
+    c.busy = true;
+    c.sent = 0;
+    c.have = c.header_end = c.need = 0;
+    pump_send(c);
+  }
+  void pump_send(conn& c) {
+    while (c.sent < request_.size()) {
+      ssize_t n = ::send(c.fd, request_.data() + c.sent, request_.size() - c.sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return;  // the rest when POLLOUT says so
+        throw std::runtime_error("send failed");
+      }
+      c.sent += static_cast<std::size_t>(n);
+    }
+  }
+  // Reads what is there; true once the whole answer is in.
+  bool pump_recv(conn& c) {
+    for (;;) {
+      if (c.have == c.buf.size()) c.buf.resize(c.buf.size() * 2);
+      ssize_t n = ::recv(c.fd, c.buf.data() + c.have, c.buf.size() - c.have, MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return false;
+        throw std::runtime_error("recv failed");
+      }
+      if (n == 0) throw std::runtime_error("server closed the connection");
+      c.have += static_cast<std::size_t>(n);
+      if (c.header_end == 0 && !parse_head(std::string_view(c.buf.data(), c.have), c.header_end, c.need, c.status)) {
+        continue;
+      }
+      if (c.buf.size() < c.need) c.buf.resize(c.need);
+      if (c.have >= c.need) return true;
+    }
+  }
+
+  result run(bool open_loop, sclock::time_point start, sclock::duration interval, sclock::time_point until) {
+    result r;
+    r.lat_us.reserve(1 << 15);
+    const auto n = static_cast<std::int64_t>(conns_.size());
+    std::vector<sclock::time_point> next(conns_.size());
+    for (std::int64_t i = 0; i < n; ++i) next[i] = start + interval * i / n;
+    if (!open_loop) {
+      for (auto& c : conns_) {
+        c.due.push_back(sclock::now());
+        start_send(c);
+      }
+    }
+    const auto drain_deadline = until + std::chrono::seconds(2);
+    std::vector<pollfd> fds(conns_.size());
+    for (;;) {
+      auto now = sclock::now();
+      sclock::time_point wake = sclock::time_point::max();
+      bool scheduled = false, busy = false;
+      for (std::size_t i = 0; i < conns_.size(); ++i) {
+        auto& c = conns_[i];
+        if (open_loop) {
+          for (; next[i] <= now && next[i] < until; next[i] += interval) {
+            c.due.push_back(next[i]);
+            if (c.busy) ++r.queued_behind;
+            else start_send(c);
+          }
+          if (next[i] < until) {
+            scheduled = true;
+            wake = std::min(wake, next[i]);
+          }
+        }
+        busy = busy || c.busy;
+        // An idle connection is left out (a negative fd), so a hang-up on it cannot spin ppoll.
+        fds[i] = {c.busy ? c.fd : -1, static_cast<short>(POLLIN | (c.sent < request_.size() ? POLLOUT : 0)), 0};
+      }
+      if (!scheduled && !busy) break;
+      if (now >= drain_deadline) {
+        for (auto& c : conns_) r.unanswered += static_cast<std::int64_t>(c.due.size());
+        break;
+      }
+      timespec ts{};
+      const timespec* timeout = nullptr;
+      if (scheduled) {
+        auto ns = std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::nanoseconds>(wake - now).count());
+        ts.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
+        ts.tv_nsec = static_cast<long>(ns % 1'000'000'000);
+        timeout = &ts;
+      } else {
+        ts.tv_nsec = 100'000'000;  // the drain deadline is checked at least every 100 ms
+        timeout = &ts;
+      }
+      if (::ppoll(fds.data(), fds.size(), timeout, nullptr) < 0 && errno != EINTR) throw std::runtime_error("ppoll failed");
+      for (std::size_t i = 0; i < conns_.size(); ++i) {
+        auto& c = conns_[i];
+        if (fds[i].revents == 0 || !c.busy) continue;
+        if (c.sent < request_.size()) pump_send(c);
+        if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0 || !pump_recv(c)) continue;
+        const auto done = sclock::now();
+        r.lat_us.push_back(std::chrono::duration<double, std::micro>(done - c.due.front()).count());
+        if (!all_written(c.status, std::string_view(c.buf.data() + c.header_end, c.need - c.header_end))) ++r.failed;
+        c.due.pop_front();
+        c.busy = false;
+        if (!open_loop && done < until) c.due.push_back(done);
+        if (!c.due.empty()) start_send(c);  // a request queued behind this answer goes out now
+      }
+    }
+    return r;
+  }
+
+  std::string_view request_;
+  std::deque<conn> conns_;
+};
+
+struct latency_summary {
+  double p50 = 0, p99 = 0, p999 = 0, max = 0;
+};
+latency_summary summarize(std::vector<double>& lat) {
+  std::sort(lat.begin(), lat.end());
+  auto pct = [&](double q) {
+    return lat.empty() ? 0.0 : lat[std::min(lat.size() - 1, static_cast<std::size_t>(q * static_cast<double>(lat.size())))];
+  };
+  return {pct(0.50), pct(0.99), pct(0.999), lat.empty() ? 0.0 : lat.back()};
+}
+
+void report_paced(benchmark::State& state, std::vector<double>& lat, double sat_rps, std::int64_t sent,
+                  std::int64_t failed, int generator_threads) {
+  const auto s = summarize(lat);
+  state.counters["saturation_records_per_s"] = sat_rps * records_per_put;
+  state.counters["paced_records_per_s"] =
+      static_cast<double>(sent) * records_per_put / std::chrono::duration<double>(paced_time).count();
+  state.counters["p50_us"] = s.p50;
+  state.counters["p99_us"] = s.p99;
+  state.counters["p999_us"] = s.p999;
+  state.counters["max_us"] = s.max;
+  state.counters["generator_threads"] = generator_threads;
+  state.counters["io_threads"] = rill_server().io_threads;
+  state.counters["failed"] = static_cast<double>(failed);
+}
+
+void BM_PutRecords_rill_half_load_1gen(benchmark::State& state) {
   const int conns = static_cast<int>(state.range(0));
   const std::uint16_t port = rill_server().server->port();
   const std::string stream = "bench-paced";
   ensure_stream(port, stream, 8);
   const std::string request = connection::build("PutRecords", put_records_body(stream));
-  using sclock = std::chrono::steady_clock;
+  // ppoll's wake-ups are otherwise up to 50 µs late (the default timer slack),
+  // and the latency counts from the scheduled time.
+  const int old_slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+  prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
   for (auto _ : state) {
-    // 1. Saturation.
-    std::atomic<std::int64_t> sat_requests{0};
     std::atomic<std::int64_t> failed{0};
-    {
-      const auto until = sclock::now() + std::chrono::milliseconds(500);
-      std::vector<std::thread> ts;
-      for (int c = 0; c < conns; ++c) {
-        ts.emplace_back([&] {
-          connection k(port);
-          while (sclock::now() < until) {
-            if (unsigned st = k.send(request); !all_written(st, k.body())) ++failed;
-            ++sat_requests;
-          }
-        });
-      }
-      for (auto& t : ts) t.join();
-    }
-    const double sat_rps = static_cast<double>(sat_requests.load()) / 0.5;
-    // 2. Half of it, paced.
+    const double sat_rps = saturation_rps_threads(port, request, conns, failed);
+    event_generator g(port, conns, request);
+    std::int64_t failed_1gen = 0;
+    const double sat_1gen_rps = g.saturation_rps(saturation_time, failed_1gen);
     const double per_conn_rps = sat_rps / 2 / conns;
-    const auto interval =
-        std::chrono::duration_cast<sclock::duration>(std::chrono::duration<double>(1.0 / per_conn_rps));
+    const auto interval = std::chrono::duration_cast<sclock::duration>(std::chrono::duration<double>(1.0 / per_conn_rps));
+    const auto start = sclock::now() + std::chrono::milliseconds(5);
+    auto r = g.paced(start, interval, start + paced_time);
+    const auto sent = static_cast<std::int64_t>(r.lat_us.size());
+    report_paced(state, r.lat_us, sat_rps, sent, failed.load() + failed_1gen + r.failed + r.unanswered, 1);
+    state.counters["saturation_1gen_records_per_s"] = sat_1gen_rps * records_per_put;
+    state.counters["queued_behind"] = static_cast<double>(r.queued_behind);
+  }
+  if (old_slack > 0) prctl(PR_SET_TIMERSLACK, static_cast<unsigned long>(old_slack), 0, 0, 0);
+}
+BENCHMARK(BM_PutRecords_rill_half_load_1gen)
+    ->Name("Wire/PutRecords/rill/half-saturation/1-generator-thread")
+    ->Arg(4)
+    ->Iterations(1)
+    ->UseRealTime();
+
+void BM_PutRecords_rill_half_load_threads(benchmark::State& state) {
+  const int conns = static_cast<int>(state.range(0));
+  const std::uint16_t port = rill_server().server->port();
+  const std::string stream = "bench-paced";
+  ensure_stream(port, stream, 8);
+  const std::string request = connection::build("PutRecords", put_records_body(stream));
+  for (auto _ : state) {
+    std::atomic<std::int64_t> failed{0};
+    const double sat_rps = saturation_rps_threads(port, request, conns, failed);
+    const double per_conn_rps = sat_rps / 2 / conns;
+    const auto interval = std::chrono::duration_cast<sclock::duration>(std::chrono::duration<double>(1.0 / per_conn_rps));
     std::mutex mu;
     std::vector<double> lat;
     std::atomic<std::int64_t> sent{0};
     {
-      // One schedule for all: connection c sends at start + c·interval/conns +
-      // k·interval, so the sends are evenly staggered (each thread used to
-      // offset from its own start time, which put sends of different
-      // connections as close as 0.1 ms apart at random).
       const auto start = sclock::now() + std::chrono::milliseconds(20);  // every thread connected by then
-      const auto until = start + std::chrono::seconds(1);
+      const auto until = start + paced_time;
       std::vector<std::thread> ts;
       for (int c = 0; c < conns; ++c) {
         ts.emplace_back([&, c] {
@@ -388,19 +643,11 @@ void BM_PutRecords_rill_half_load(benchmark::State& state) {
       }
       for (auto& t : ts) t.join();
     }
-    std::sort(lat.begin(), lat.end());
-    auto pct = [&](double q) {
-      return lat.empty() ? 0.0 : lat[std::min(lat.size() - 1, static_cast<std::size_t>(q * lat.size()))];
-    };
-    state.counters["saturation_records_per_s"] = sat_rps * records_per_put;
-    state.counters["paced_records_per_s"] = static_cast<double>(sent.load()) * records_per_put;
-    state.counters["p50_us"] = pct(0.50);
-    state.counters["p99_us"] = pct(0.99);
-    state.counters["failed"] = static_cast<double>(failed.load());
+    report_paced(state, lat, sat_rps, sent.load(), failed.load(), conns);
   }
 }
-BENCHMARK(BM_PutRecords_rill_half_load)
-    ->Name("Wire/PutRecords/rill/half-saturation")
+BENCHMARK(BM_PutRecords_rill_half_load_threads)
+    ->Name("Wire/PutRecords/rill/half-saturation/thread-per-connection")
     ->Arg(4)
     ->Iterations(1)
     ->UseRealTime();
