@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include "common/asio.hpp"
 
@@ -221,17 +222,23 @@ struct manual_clock::impl {
     }
 
     bool cancel(task_id id) override {
+      std::function<void()> dropped;  // declared before the lock: destroyed after it is released
       std::lock_guard lock(clock_->mu);
       auto it = clock_->due_of.find(id);
       if (it == clock_->due_of.end()) return false;  // ran, running, or unknown
       auto q = clock_->queue.find({it->second, id});
       if (q == clock_->queue.end() || q->second.owner != state_) return false;
+      dropped = std::move(q->second.task);  // destroyed after the lock is released
       clock_->queue.erase(q);
       clock_->due_of.erase(it);
       return true;
     }
 
     void shutdown() override {
+      // The dropped tasks are destroyed after the clock's lock is released: a
+      // task may own what it runs on (the last reference to an object whose
+      // destructor shuts down its own scheduler of this clock).
+      std::vector<std::function<void()>> dropped;
       {
         std::lock_guard lock(clock_->mu);
         if (stopped_) return;
@@ -239,12 +246,14 @@ struct manual_clock::impl {
         for (auto it = clock_->queue.begin(); it != clock_->queue.end();) {
           if (it->second.owner == state_) {
             clock_->due_of.erase(it->first.second);
+            dropped.push_back(std::move(it->second.task));
             it = clock_->queue.erase(it);
           } else {
             ++it;
           }
         }
       }
+      dropped.clear();
       std::lock_guard run(state_->run_mu);  // waits for a running task
       state_->alive = false;
     }

@@ -426,6 +426,20 @@ class fanout_subscription final : public subscription, public std::enable_shared
     cv_.notify_all();
   }
 
+  /// The caller's last handle is gone: cancel. Off a manual clock the delivery
+  /// pool holds its own reference until the end is delivered. On a manual clock
+  /// the end (on_complete) is a task run by advance()/run_due(): a task of the
+  /// engine's timers, queued after that delivery task (same due time, later
+  /// order), keeps the subscription alive until then. The engine's shutdown
+  /// drops the task (and with it the subscription) if the clock never gets there.
+  static void drop_handle(std::shared_ptr<fanout_subscription> self) {
+    self->cancel();
+    if (!self->delivery_) return;
+    const auto timers = self->timers_;
+    const timestamp now = self->clock_->now();
+    timers->call_at(now, [keep = std::move(self)]() mutable { keep.reset(); });
+  }
+
   /// A put, a timer or an end: something to look at.
   void wake() {
     signals_.fetch_add(1, std::memory_order_seq_cst);
@@ -1346,8 +1360,7 @@ result<std::shared_ptr<subscription>> engine::subscribe_to_shard(const subscribe
   // delivery thread holds its own reference until it has delivered the end.)
   detail::fanout_subscription* raw = sub.get();
   return std::shared_ptr<subscription>(raw, [keep = std::move(sub)](subscription*) mutable {
-    keep->cancel();
-    keep.reset();
+    detail::fanout_subscription::drop_handle(std::move(keep));
   });
 }
 

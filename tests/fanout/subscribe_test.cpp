@@ -345,6 +345,49 @@ TEST(SubscribeToShard, CallbackModeDeliversInsideAdvance) {
   EXPECT_TRUE(sub->ended());
 }
 
+// Dropping the last handle of a callback subscription cancels it; on the
+// manual clock its on_complete is still delivered, by the next advance(), once.
+TEST(SubscribeToShard, DroppingACallbackHandleStillDeliversOnCompleteInsideAdvance) {
+  test_engine e;
+  stream_builder s(*e, "s", 1);
+  int completed = 0;
+  int events = 0;
+  subscription_options opt;
+  opt.handler = [&](result<subscribe_to_shard_event> ev) {
+    ASSERT_TRUE(ev) << ev.error();
+    ++events;
+  };
+  opt.on_complete = [&] { ++completed; };
+  auto sub = subscribe(e, consumer_of(e, "s", "c"), kShard0, {}, opt);
+  s.put("k", "a");
+  e.clock->run_due();
+  EXPECT_EQ(events, 1);
+  sub.reset();
+  EXPECT_EQ(completed, 0);  // not on the dropping thread
+  e.clock->run_due();
+  EXPECT_EQ(completed, 1);
+  s.put("k", "b");  // nothing is delivered after the end
+  e.advance(10s);
+  EXPECT_EQ(completed, 1);
+  EXPECT_EQ(events, 1);
+}
+
+// A handle dropped and the engine destroyed before the clock moves: the
+// subscription is freed with the engine (ASan's leak check), no call after.
+TEST(SubscribeToShard, DroppingACallbackHandleThenTheEngineFreesTheSubscription) {
+  int completed = 0;
+  {
+    test_engine e;
+    stream_builder s(*e, "s", 1);
+    subscription_options opt;
+    opt.handler = [](result<subscribe_to_shard_event>) {};
+    opt.on_complete = [&] { ++completed; };
+    auto sub = subscribe(e, consumer_of(e, "s", "c"), kShard0, {}, opt);
+    sub.reset();
+  }
+  EXPECT_EQ(completed, 0);
+}
+
 // A consumer that follows the lineage by subscriptions alone — resubscribing
 // from every continuation after expiry and from child shards after a shard ends —
 // receives every record once, in order per shard, across splits and merges.
