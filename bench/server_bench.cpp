@@ -396,6 +396,7 @@ class event_generator {
     std::int64_t queued_behind = 0;   // requests due while their connection still waited for an answer
     std::int64_t unanswered = 0;      // still outstanding at the drain deadline
     std::vector<double> send_late_us; // how late a request due on an idle connection went out: the generator's own delay
+    double send_max_us = 0;           // the longest time from a request's first send() to its last byte accepted
   };
 
   event_generator(std::uint16_t port, int conns, std::string_view request) : request_(request) {
@@ -439,6 +440,7 @@ class event_generator {
     int fd = -1;
     bool busy = false;                      // the front of `due` is being sent or answered
     std::size_t sent = 0;                   // bytes of the request sent so far
+    sclock::time_point send_started{};
     std::deque<sclock::time_point> due{};   // scheduled times of the requests not yet answered
     std::vector<char> buf{};
     std::size_t have = 0, header_end = 0, need = 0;
@@ -449,6 +451,7 @@ class event_generator {
     c.busy = true;
     c.sent = 0;
     c.have = c.header_end = c.need = 0;
+    c.send_started = sclock::now();
     pump_send(c);
   }
   void pump_send(conn& c) {
@@ -460,6 +463,7 @@ class event_generator {
       }
       c.sent += static_cast<std::size_t>(n);
     }
+    send_max_us_ = std::max(send_max_us_, std::chrono::duration<double, std::micro>(sclock::now() - c.send_started).count());
   }
   // Reads what is there; true once the whole answer is in.
   bool pump_recv(conn& c) {
@@ -483,6 +487,7 @@ class event_generator {
   result run(bool open_loop, sclock::time_point start, sclock::duration interval, sclock::time_point until) {
     result r;
     r.lat_us.reserve(1 << 15);
+    send_max_us_ = 0;
     const auto n = static_cast<std::int64_t>(conns_.size());
     std::vector<sclock::time_point> next(conns_.size());
     for (std::int64_t i = 0; i < n; ++i) next[i] = start + interval * i / n;
@@ -550,11 +555,13 @@ class event_generator {
         if (!c.due.empty()) start_send(c);  // a request queued behind this answer goes out now
       }
     }
+    r.send_max_us = send_max_us_;
     return r;
   }
 
   std::string_view request_;
   std::deque<conn> conns_;
+  double send_max_us_ = 0;
 };
 
 struct latency_summary {
@@ -630,6 +637,7 @@ void BM_PutRecords_rill_half_load_1gen(benchmark::State& state) {
     const auto late = summarize(r.send_late_us);
     state.counters["send_late_p99_us"] = late.p99;
     state.counters["send_late_max_us"] = late.max;
+    state.counters["send_max_us"] = r.send_max_us;
     state.counters["generator_nice"] = gen_nice;
     state.counters["generator_fifo"] = gen_fifo ? 1 : 0;
   }
