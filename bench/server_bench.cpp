@@ -38,8 +38,8 @@
 #include <spawn.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -368,7 +368,8 @@ constexpr auto saturation_time = std::chrono::milliseconds(500);
 constexpr auto paced_time = std::chrono::milliseconds(1500);
 
 // Closed loop, one thread per connection: requests answered per second.
-double saturation_rps_threads(std::uint16_t port, const std::string& request, int conns, std::atomic<std::int64_t>& failed) {
+double saturation_rps_threads(std::uint16_t port, const std::string& request, int conns,
+                              std::atomic<std::int64_t>& failed) {
   std::atomic<std::int64_t> requests{0};
   const auto until = sclock::now() + saturation_time;
   std::vector<std::thread> ts;
@@ -391,12 +392,13 @@ double saturation_rps_threads(std::uint16_t port, const std::string& request, in
 class event_generator {
  public:
   struct result {
-    std::vector<double> lat_us;       // from each request's scheduled time to its whole answer
-    std::int64_t failed = 0;          // answers other than 200 with "FailedRecordCount":0
-    std::int64_t queued_behind = 0;   // requests due while their connection still waited for an answer
-    std::int64_t unanswered = 0;      // still outstanding at the drain deadline
-    std::vector<double> send_late_us; // how late a request due on an idle connection went out: the generator's own delay
-    double send_max_us = 0;           // the longest time from a request's first send() to its last byte accepted
+    std::vector<double> lat_us;      // from each request's scheduled time to its whole answer
+    std::int64_t failed = 0;         // answers other than 200 with "FailedRecordCount":0
+    std::int64_t queued_behind = 0;  // requests due while their connection still waited for an answer
+    std::int64_t unanswered = 0;     // still outstanding at the drain deadline
+    std::vector<double>
+        send_late_us;        // how late a request due on an idle connection went out: the generator's own delay
+    double send_max_us = 0;  // the longest time from a request's first send() to its last byte accepted
   };
 
   event_generator(std::uint16_t port, int conns, std::string_view request) : request_(request) {
@@ -412,7 +414,8 @@ class event_generator {
       a.sin_family = AF_INET;
       a.sin_port = htons(port);
       a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      if (::connect(c.fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) throw std::runtime_error("connect failed");
+      if (::connect(c.fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0)
+        throw std::runtime_error("connect failed");
       ::fcntl(c.fd, F_SETFL, ::fcntl(c.fd, F_GETFL) | O_NONBLOCK);
       c.buf.resize(256 * 1024);
     }
@@ -438,10 +441,10 @@ class event_generator {
  private:
   struct conn {
     int fd = -1;
-    bool busy = false;                      // the front of `due` is being sent or answered
-    std::size_t sent = 0;                   // bytes of the request sent so far
+    bool busy = false;     // the front of `due` is being sent or answered
+    std::size_t sent = 0;  // bytes of the request sent so far
     sclock::time_point send_started{};
-    std::deque<sclock::time_point> due{};   // scheduled times of the requests not yet answered
+    std::deque<sclock::time_point> due{};  // scheduled times of the requests not yet answered
     std::vector<char> buf{};
     std::size_t have = 0, header_end = 0, need = 0;
     unsigned status = 0;
@@ -463,7 +466,8 @@ class event_generator {
       }
       c.sent += static_cast<std::size_t>(n);
     }
-    send_max_us_ = std::max(send_max_us_, std::chrono::duration<double, std::micro>(sclock::now() - c.send_started).count());
+    send_max_us_ =
+        std::max(send_max_us_, std::chrono::duration<double, std::micro>(sclock::now() - c.send_started).count());
   }
   // Reads what is there; true once the whole answer is in.
   bool pump_recv(conn& c) {
@@ -540,7 +544,8 @@ class event_generator {
         ts.tv_nsec = 100'000'000;  // the drain deadline is checked at least every 100 ms
         timeout = &ts;
       }
-      if (::ppoll(fds.data(), fds.size(), timeout, nullptr) < 0 && errno != EINTR) throw std::runtime_error("ppoll failed");
+      if (::ppoll(fds.data(), fds.size(), timeout, nullptr) < 0 && errno != EINTR)
+        throw std::runtime_error("ppoll failed");
       for (std::size_t i = 0; i < conns_.size(); ++i) {
         auto& c = conns_[i];
         if (fds[i].revents == 0 || !c.busy) continue;
@@ -570,7 +575,8 @@ struct latency_summary {
 latency_summary summarize(std::vector<double>& lat) {
   std::sort(lat.begin(), lat.end());
   auto pct = [&](double q) {
-    return lat.empty() ? 0.0 : lat[std::min(lat.size() - 1, static_cast<std::size_t>(q * static_cast<double>(lat.size())))];
+    return lat.empty() ? 0.0
+                       : lat[std::min(lat.size() - 1, static_cast<std::size_t>(q * static_cast<double>(lat.size())))];
   };
   return {pct(0.50), pct(0.99), pct(0.999), lat.empty() ? 0.0 : lat.back()};
 }
@@ -627,7 +633,8 @@ void BM_PutRecords_rill_half_load_1gen(benchmark::State& state) {
     std::int64_t failed_1gen = 0;
     const double sat_1gen_rps = g.saturation_rps(saturation_time, failed_1gen);
     const double per_conn_rps = sat_rps / 2 / conns;
-    const auto interval = std::chrono::duration_cast<sclock::duration>(std::chrono::duration<double>(1.0 / per_conn_rps));
+    const auto interval =
+        std::chrono::duration_cast<sclock::duration>(std::chrono::duration<double>(1.0 / per_conn_rps));
     const auto start = sclock::now() + std::chrono::milliseconds(5);
     auto r = g.paced(start, interval, start + paced_time);
     const auto sent = static_cast<std::int64_t>(r.lat_us.size());
@@ -664,7 +671,8 @@ void BM_PutRecords_rill_half_load_threads(benchmark::State& state) {
     std::atomic<std::int64_t> failed{0};
     const double sat_rps = saturation_rps_threads(port, request, conns, failed);
     const double per_conn_rps = sat_rps / 2 / conns;
-    const auto interval = std::chrono::duration_cast<sclock::duration>(std::chrono::duration<double>(1.0 / per_conn_rps));
+    const auto interval =
+        std::chrono::duration_cast<sclock::duration>(std::chrono::duration<double>(1.0 / per_conn_rps));
     std::mutex mu;
     std::vector<double> lat;
     std::atomic<std::int64_t> sent{0};
