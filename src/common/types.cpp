@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "common/decimal.hpp"
 #include "common/md5.hpp"
 
 namespace rill {
@@ -54,75 +55,30 @@ struct u192 {
     }
     return carry == 0;
   }
-  // this /= D; returns the remainder. D must have its top bit set (10^19
-  // has): each limb step is a 2-by-1 division by a precomputed reciprocal
-  // (Möller & Granlund, "Improved division by invariant integers", 2011), two
-  // multiplications instead of a 128-bit division routine.
-  template <std::uint64_t D>
-  std::uint64_t divmod() {
-    static_assert((D >> 63) == 1, "normalized divisor");
-    constexpr std::uint64_t v = static_cast<std::uint64_t>(~u128{0} / D);  // floor((2^128 - 1) / D) - 2^64
+  // this /= 10^19; returns the remainder (a limb of the decimal text).
+  std::uint64_t divmod_ten19() {
     std::uint64_t rem = 0;
     const int top = limb[2] != 0 ? 2 : (limb[1] != 0 ? 1 : 0);  // leading zero limbs stay zero
     for (int i = top; i >= 0; --i) {
       auto& l = limb[static_cast<std::size_t>(i)];
-      const std::uint64_t u1 = rem;  // < D
-      const std::uint64_t u0 = l;
-      const u128 q = static_cast<u128>(v) * u1 + ((static_cast<u128>(u1) << 64) | u0);
-      std::uint64_t q1 = static_cast<std::uint64_t>(q >> 64) + 1;
-      const auto q0 = static_cast<std::uint64_t>(q);
-      std::uint64_t r = u0 - q1 * D;
-      if (r > q0) {
-        --q1;
-        r += D;
-      }
-      if (r >= D) {
-        ++q1;
-        r -= D;
-      }
-      l = q1;
-      rem = r;
+      l = detail::div_ten19(rem, l, rem);
     }
     return rem;
   }
   [[nodiscard]] bool is_zero() const { return (limb[0] | limb[1] | limb[2]) == 0; }
 };
 
-constexpr std::uint64_t kTen19 = 10'000'000'000'000'000'000ULL;
-
-// `count` decimal digits of c (c < 10^count), zero-padded, at p.
-void write_digits(char* p, int count, std::uint64_t c) {
-  static constexpr char kPairs[] =
-      "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-      "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-      "8081828384858687888990919293949596979899";
-  int k = count;
-  while (k >= 2) {
-    const auto two = static_cast<std::size_t>(c % 100) * 2;
-    c /= 100;
-    k -= 2;
-    p[k] = kPairs[two];
-    p[k + 1] = kPairs[two + 1];
-  }
-  if (k == 1) p[0] = static_cast<char>('0' + c);
-}
-
 // Decimal text of a u192 (destroys v).
 std::string to_decimal(u192 v) {
   if (v.is_zero()) return "0";
   std::array<std::uint64_t, 4> chunks{};
   std::size_t n = 0;
-  while (!v.is_zero()) chunks[n++] = v.divmod<kTen19>();
-  // At most 20 + 3 × 19 digits; the lower chunks zero-padded to 19 (no
+  while (!v.is_zero()) chunks[n++] = v.divmod_ten19();
+  // At most 20 + 3 × 19 digits; the lower limbs zero-padded to 19 (no
   // snprintf: sequence numbers are printed per fan-out event and per result).
   char buf[80];
   char* p = std::to_chars(buf, buf + 20, chunks[n - 1]).ptr;
-  for (std::size_t i = n - 1; i-- > 0;) {
-    // Two independent halves (9 + 10 digits), two digits per step.
-    write_digits(p, 9, chunks[i] / 10'000'000'000ULL);
-    write_digits(p + 9, 10, chunks[i] % 10'000'000'000ULL);
-    p += 19;
-  }
+  for (std::size_t i = n - 1; i-- > 0;) p = detail::write19(chunks[i], p);
   return std::string(buf, p);
 }
 

@@ -4,7 +4,12 @@
 // the reference (kinesis-data-streams.md §3, §4).
 #include <gtest/gtest.h>
 
+#include <random>
+#include <string>
+#include <vector>
+
 #include "rill/types.hpp"
+#include "seed.hpp"
 
 namespace rill {
 namespace {
@@ -61,6 +66,50 @@ TEST(ShardId, ParsesLikeKinesisAndPrintsTwelveDigits) {
   EXPECT_FALSE(shard_id::parse("shardId-2147483648"));
   EXPECT_FALSE(shard_id::parse("shardId-"));
   EXPECT_FALSE(shard_id::parse("shardId-x"));
+}
+
+// Hex digits of a value given as (bit width, field) pairs, most significant first.
+std::string layout_hex(const std::vector<std::pair<int, std::uint64_t>>& fields) {
+  std::vector<int> bits;
+  for (const auto& [width, v] : fields) {
+    for (int b = width - 1; b >= 0; --b) bits.push_back(static_cast<int>((v >> b) & 1));
+  }
+  while (bits.size() % 4 != 0) bits.insert(bits.begin(), 0);
+  std::string out;
+  for (std::size_t i = 0; i < bits.size(); i += 4) {
+    out += "0123456789abcdef"[bits[i] * 8 + bits[i + 1] * 4 + bits[i + 2] * 2 + bits[i + 3]];
+  }
+  const auto first = out.find_first_not_of('0');
+  return first == std::string::npos ? "0" : out.substr(first);
+}
+
+// The decimal texts (common/decimal.hpp's limb division and digit writer)
+// against an independent rendering: decimal -> hex by schoolbook arithmetic,
+// compared with the hex of the fields laid out bit by bit.
+TEST(DecimalText, SequenceNumbersAndHashKeysMatchAnIndependentRendering) {
+  const std::uint64_t seed = testing::test_seed(20261130);
+  std::mt19937_64 rng(seed);
+  auto bits = [&](int n) { return n == 64 ? rng() : rng() & ((std::uint64_t{1} << n) - 1); };
+  for (int i = 0; i < 2000; ++i) {
+    // Small and extreme values as well as random ones: leading zero limbs, carries.
+    const int kind = i % 4;
+    const std::uint64_t create = kind == 0 ? 0 : bits(33) % (sequence_number::max_create_seconds + 1);
+    const auto shard = static_cast<std::uint32_t>(kind == 1 ? 0x7FFF'FFFFu : bits(31));  // parse() takes 0..2^31-1
+    const std::uint64_t index = kind == 2 ? sequence_number::max_index : (kind == 0 ? bits(8) : bits(63));
+    const std::uint64_t time = kind == 0 ? 0 : bits(35);
+    const sequence_number s(create, shard, index, time);
+    const std::string text = s.to_string();
+    ASSERT_EQ(
+        to_hex(text),
+        layout_hex({{4, 2}, {36, create}, {4, shard & 0xF}, {64, index}, {8, 0}, {36, time}, {32, shard}, {4, 2}}))
+        << text << " (seed " << seed << ")";
+    ASSERT_EQ(sequence_number::parse(text), s) << text << " (seed " << seed << ")";
+
+    const std::uint64_t hi = kind == 0 ? 0 : (kind == 1 ? ~std::uint64_t{0} : rng());
+    const std::uint64_t lo = kind == 2 ? 0 : rng();
+    const hash_key h((static_cast<hash_key::value_type>(hi) << 64) | lo);
+    ASSERT_EQ(to_hex(h.to_string()), layout_hex({{64, hi}, {64, lo}})) << h.to_string() << " (seed " << seed << ")";
+  }
 }
 
 TEST(SequenceNumber, StartingNumberOfShardZeroMatchesTheWorkedExample) {
