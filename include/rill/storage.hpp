@@ -176,7 +176,11 @@ struct memory_storage_options {
   /// writer on a fresh (growing) engine does not pay for page provisioning.
   /// The helper starts when the storage first uses a full-size segment (a
   /// small engine never starts it) and holds at most this many segments
-  /// unused. 0: no helper; writers fault in their own pages.
+  /// unused. It runs at the lowest CPU priority (SCHED_IDLE on Linux): it uses
+  /// CPU time nothing else wants, so on a busy machine it never delays a
+  /// writer, a network thread or a subscriber; a writer that finds no segment
+  /// ready (or the pool's lock taken) faults in its own pages instead of
+  /// waiting. 0: no helper; writers fault in their own pages.
   std::size_t prefault_segments = 4;
 };
 

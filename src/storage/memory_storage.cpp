@@ -14,6 +14,9 @@
 // segments from the front once every record in them has expired; full-size
 // ones go to the storage's pool and are reused by the next segment of any
 // shard.
+#include <pthread.h>
+#include <sched.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -61,7 +64,9 @@ class segment_pool {
   segment_pool(std::size_t segment_bytes, std::size_t max_bytes, std::size_t prefault)
       : segment_bytes_(segment_bytes),
         max_buffers_(std::max<std::size_t>(max_bytes / segment_bytes, prefault)),
-        prefault_(prefault) {}
+        prefault_(prefault) {
+    free_.reserve(std::min<std::size_t>(max_buffers_, 1024));  // (usually) no allocation under the lock
+  }
   ~segment_pool() {
     {
       std::lock_guard lock(mu_);
@@ -76,31 +81,45 @@ class segment_pool {
   [[nodiscard]] std::size_t segment_bytes() const noexcept { return segment_bytes_; }
 
   /// A buffer of segment_bytes(): pooled (recycled or prefaulted) if one is
-  /// free, else new.
+  /// free, else new. Never waits for the helper: the pool's lock is only
+  /// tried (the helper runs at idle priority and could be descheduled while
+  /// holding it), and a writer that finds it taken allocates its own buffer.
   std::unique_ptr<char[]> take() {
     {
-      std::lock_guard lock(mu_);
-      if (prefault_ > 0 && !helper_.joinable() && !stop_) helper_ = std::thread([this] { provision(); });
-      if (!free_.empty()) {
-        auto b = std::move(free_.back());
-        free_.pop_back();
-        if (free_.size() < prefault_) cv_.notify_one();
-        return b;
+      std::unique_lock lock(mu_, std::try_to_lock);
+      if (lock.owns_lock()) {
+        if (prefault_ > 0 && !helper_.joinable() && !stop_) helper_ = std::thread([this] { provision(); });
+        if (!free_.empty()) {
+          auto b = std::move(free_.back());
+          free_.pop_back();
+          if (free_.size() < prefault_) cv_.notify_one();
+          return b;
+        }
       }
     }
     cv_.notify_one();
     return std::make_unique_for_overwrite<char[]>(segment_bytes_);
   }
-  /// Returns a buffer of segment_bytes(); freed if the pool is full.
+  /// Returns a buffer of segment_bytes(); freed if the pool is full (or, as in
+  /// take(), if its lock is taken at this moment).
   void give(std::unique_ptr<char[]> b) {
-    std::lock_guard lock(mu_);
-    if (free_.size() < max_buffers_) free_.push_back(std::move(b));
+    std::unique_lock lock(mu_, std::try_to_lock);
+    if (lock.owns_lock() && free_.size() < max_buffers_) free_.push_back(std::move(b));
   }
 
  private:
   // The helper: keeps `prefault_` buffers free, touching every page of each
-  // new one before it is offered.
+  // new one before it is offered. It runs at the lowest CPU priority
+  // (SCHED_IDLE on Linux), so page provisioning uses CPU time nothing else
+  // wants: on a busy machine it never delays a writer, a network thread or a
+  // subscriber (on 2 vCPUs it did, at its normal priority: docs/performance.md,
+  // "the storage's helper"), and when it falls behind, a writer faults in its
+  // own pages as with prefault 0.
   void provision() {
+#ifdef __linux__
+    sched_param idle{};
+    (void)::pthread_setschedparam(::pthread_self(), SCHED_IDLE, &idle);  // lowering needs no privilege
+#endif
     std::unique_lock lock(mu_);
     for (;;) {
       cv_.wait(lock, [this] { return stop_ || free_.size() < prefault_; });
