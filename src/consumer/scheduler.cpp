@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "consumer/lease_ops.hpp"
 #include "rill/kcl.hpp"
 #include "rill/logging.hpp"
 
@@ -96,8 +97,7 @@ struct scheduler::core : std::enable_shared_from_this<scheduler::core> {
     timestamp started{};
   };
   struct observation {
-    std::int64_t counter = 0;
-    timestamp last_change{};
+    detail::lease_sighting seen{};
     std::uint64_t round = 0;
   };
 
@@ -728,14 +728,8 @@ struct scheduler::core : std::enable_shared_from_this<scheduler::core> {
         const lease& l = (*all)[i];
         auto [it, inserted] = observed.try_emplace(l.lease_key);
         observation& o = it->second;
-        if (inserted) {
-          o = {l.lease_counter, l.lease_owner ? t : timestamp{}};  // a new unowned lease is available at once
-        } else if (o.counter != l.lease_counter) {
-          o.counter = l.lease_counter;
-          o.last_change = t;
-        }
         o.round = observation_round;
-        if (t - o.last_change > cfg.failover_time_millis) flags[i] |= kExpired;
+        if (detail::sight_expired(o.seen, inserted, l, t, cfg.failover_time_millis)) flags[i] |= kExpired;
         if (held.count(l.lease_key) || incoming.count(l.lease_key)) flags[i] |= kMine;
       }
       if (observed.size() != all->size())

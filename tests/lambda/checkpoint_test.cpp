@@ -348,9 +348,10 @@ TEST(LambdaLeaseCheckpoints, ASecondLiveInstanceIsRefusedUntilTheLeaseExpiresThe
     ASSERT_OK(first.poll());
     EXPECT_KINESIS_ERROR(second.poll(), error_code::resource_in_use_exception);
   }
-  // The first stops polling: 10 s after the second last saw the counter move, the lease is expired.
+  // The first stops polling: more than 10 s after the second last saw the counter move (the KCL's rule:
+  // unchanged for more than failover_time), the lease is expired.
   s.put("k", "4");
-  e.advance(9999ms);
+  e.advance(10000ms);
   EXPECT_KINESIS_ERROR(second.poll(), error_code::resource_in_use_exception);
   e.advance(1ms);
   ASSERT_OK(second.run_until_caught_up());

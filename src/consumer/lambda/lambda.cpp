@@ -17,6 +17,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "consumer/lease_ops.hpp"
 #include "rill/kpl.hpp"
 #include "rill/logging.hpp"
 
@@ -473,9 +474,11 @@ result<event_source_mapping::start_point> event_source_mapping::acquire(const ri
       // Another instance holds it: take it over only once it has expired (its
       // counter has not moved for failover_time on our clock), as the KCL does.
       const timestamp now = clock_.now();
-      auto [seen, fresh] = observed_.try_emplace(key, l.lease_counter, now);
-      if (!fresh && seen->second.first != l.lease_counter) seen->second = {l.lease_counter, now};
-      if (now - seen->second.second < opt_.failover_time) {
+      auto [seen, fresh] = observed_.try_emplace(key);
+      kcl::detail::lease_sighting sighting{seen->second.first, seen->second.second};
+      const bool expired = kcl::detail::sight_expired(sighting, fresh, l, now, opt_.failover_time);
+      seen->second = {sighting.counter, sighting.last_change};
+      if (!expired) {
         return error(error_code::resource_in_use_exception,
                      fmt::format("The lease {} of event source mapping {} is held by {} (leaseCounter {}); it is "
                                  "taken over if not renewed for {} ms",
