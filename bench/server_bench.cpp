@@ -13,6 +13,8 @@
 //     (p50/p99/p999/max from each request's scheduled time); the first drives
 //     all connections from one thread with ppoll, the second is the earlier
 //     one-thread-per-connection generator, kept for comparison.
+//     RILL_BENCH_LATE_US=N prints each request of the first slower than N µs
+//     (its due time on CLOCK_MONOTONIC, for lining up with a perf sched trace).
 //   * Wire/GetRecords/<target>             GetRecords of up to 10,000 records.
 //   targets: rill (this server), kinesalite (from npm, in bench/server/node;
 //   skipped with a message when absent), and the in-process dispatcher without a
@@ -46,6 +48,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <deque>
@@ -553,6 +556,13 @@ class event_generator {
         if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0 || !pump_recv(c)) continue;
         const auto done = sclock::now();
         r.lat_us.push_back(std::chrono::duration<double, std::micro>(done - c.due.front()).count());
+        if (open_loop && late_us_ > 0 && r.lat_us.back() > late_us_) {
+          // RILL_BENCH_LATE_US: one line per slow request, with its due time on CLOCK_MONOTONIC, to line up
+          // with `perf sched record -k CLOCK_MONOTONIC` (docs/performance.md, wire, fifth pass).
+          std::fprintf(stderr, "late: due %.6f s (monotonic), +%.1f ms into the paced phase, %.0f us, socket %d\n",
+                       std::chrono::duration<double>(c.due.front().time_since_epoch()).count(),
+                       std::chrono::duration<double, std::milli>(c.due.front() - start).count(), r.lat_us.back(), c.fd);
+        }
         if (!all_written(c.status, std::string_view(c.buf.data() + c.header_end, c.need - c.header_end))) ++r.failed;
         c.due.pop_front();
         c.busy = false;
@@ -567,6 +577,7 @@ class event_generator {
   std::string_view request_;
   std::deque<conn> conns_;
   double send_max_us_ = 0;
+  const double late_us_ = std::getenv("RILL_BENCH_LATE_US") ? std::atof(std::getenv("RILL_BENCH_LATE_US")) : 0;
 };
 
 struct latency_summary {
