@@ -15,6 +15,9 @@
 //     one-thread-per-connection generator, kept for comparison.
 //     RILL_BENCH_LATE_US=N prints each request of the first slower than N µs
 //     (its due time on CLOCK_MONOTONIC, for lining up with a perf sched trace).
+//     Their baseline, …/half-saturation/baseline-machine-stalls: one thread per
+//     vCPU reading the clock for as long as a paced phase, counting the gaps
+//     (time the machine ran something else), with rill idle.
 //   * Wire/GetRecords/<target>             GetRecords of up to 10,000 records.
 //   targets: rill (this server), kinesalite (from npm, in bench/server/node;
 //   skipped with a message when absent), and the in-process dispatcher without a
@@ -54,6 +57,7 @@
 #include <deque>
 #include <filesystem>
 #include <mutex>
+#include <numeric>
 #include <thread>
 
 #include "common/asio.hpp"
@@ -606,6 +610,49 @@ void report_paced(benchmark::State& state, std::vector<double>& lat, double sat_
   state.counters["io_threads"] = rill_server().io_threads;
   state.counters["failed"] = static_cast<double>(failed);
 }
+
+// The baseline of the p99 goal, in the same run: the machine's own stalls. One
+// thread per vCPU does nothing but read the monotonic clock for as long as a
+// paced phase; a gap between two readings is time that thread did not run
+// because the kernel or the hypervisor ran something else. rill is not
+// involved, so the gaps over 1 ms here are the stalls no server on this
+// machine can avoid (docs/performance.md, wire, fifth pass).
+void BM_machine_stalls(benchmark::State& state) {
+  const unsigned n = std::max(1u, std::thread::hardware_concurrency());
+  std::vector<std::vector<double>> gaps(n);
+  for (auto _ : state) {
+    const auto until = sclock::now() + paced_time;
+    std::vector<std::thread> ts;
+    for (unsigned i = 0; i < n; ++i) {
+      ts.emplace_back([&, i] {
+        auto prev = sclock::now();
+        for (;;) {
+          const auto t = sclock::now();
+          if (t - prev > std::chrono::microseconds(500)) {
+            gaps[i].push_back(std::chrono::duration<double, std::micro>(t - prev).count());
+          }
+          prev = t;
+          if (t >= until) break;
+        }
+      });
+    }
+    for (auto& t : ts) t.join();
+  }
+  std::vector<double> all;
+  for (const auto& g : gaps) all.insert(all.end(), g.begin(), g.end());
+  const auto over = [&](double us) {
+    return static_cast<double>(std::count_if(all.begin(), all.end(), [us](double g) { return g > us; }));
+  };
+  state.counters["vcpus"] = n;
+  state.counters["gaps_over_1ms"] = over(1000);
+  state.counters["gaps_over_2ms"] = over(2000);
+  state.counters["max_gap_us"] = all.empty() ? 0.0 : *std::max_element(all.begin(), all.end());
+  state.counters["stalled_ms"] = std::accumulate(all.begin(), all.end(), 0.0) / 1000;
+}
+BENCHMARK(BM_machine_stalls)
+    ->Name("Wire/PutRecords/rill/half-saturation/baseline-machine-stalls")
+    ->Iterations(1)
+    ->UseRealTime();
 
 void BM_PutRecords_rill_half_load_1gen(benchmark::State& state) {
   const int conns = static_cast<int>(state.range(0));
