@@ -36,7 +36,8 @@
 //     Without a lease_store the mapping keeps an in-memory table of its own.
 //     A second live instance with the same identity gets
 //     ResourceInUseException until the first releases its leases (destructor)
-//     or stops renewing them for failover_time (then it takes them over).
+//     or stops renewing them for more than failover_time (then it takes them
+//     over).
 //   * tumbling_window: state carried between the invocations of a window,
 //     then a final invocation per window and shard (is_final_invoke_for_window).
 //   * Retries and record age run on the injected clock, inside poll().
@@ -234,7 +235,8 @@ struct event_source_mapping_options {
   /// identifier of a crashed one takes its leases back at once (as the KCL).
   std::string worker_identifier{};
   /// A lease held by another instance is taken over once its leaseCounter has
-  /// not moved for this long on this mapping's clock (KCL failoverTimeMillis);
+  /// not moved for more than this long on this mapping's clock (the KCL's
+  /// rule for failoverTimeMillis);
   /// held leases are renewed every failover_time / 3, inside poll().
   duration failover_time{10'000};
 };

@@ -25,26 +25,21 @@ enum class op_kind : std::uint8_t { renew, take, initiate_handoff, evict, update
 /// under its own atomicity (a mutex, a file lock), so they cannot disagree.
 bool apply(op_kind kind, lease& item, const lease& local, std::string_view who);
 
-/// What a lease taker last saw of a lease another worker may hold.
-struct lease_sighting {
-  std::int64_t counter = 0;
-  timestamp last_change{};  // on the observer's own clock
-};
-
 /// The KCL's expiry rule (its lease taker): a lease is expired once its
 /// leaseCounter has not changed for MORE than `failover_time` on the
 /// observer's own clock (workers' clocks are never compared). Call once per
-/// sighting of `l` with the observer's record of it, `first` when it has none
-/// yet (then `s` is set): a lease first seen without an owner is available at
-/// once; a lease first seen with one waits the whole failover time. Shared by
+/// sighting of `l`, with what the observer last saw of it (`counter`, and
+/// `last_change` on its own clock, both updated here); `first` when it had
+/// seen nothing of it yet: a lease first seen without an owner is available at
+/// once, one first seen with an owner waits the whole failover time. Shared by
 /// the KCL scheduler and the Lambda-style mapping, so they cannot disagree.
-inline bool sight_expired(lease_sighting& s, bool first, const lease& l, timestamp now, duration failover_time) {
-  if (first) {
-    s = {l.lease_counter, l.lease_owner ? now : timestamp{}};
-  } else if (s.counter != l.lease_counter) {
-    s = {l.lease_counter, now};
+inline bool sight_expired(std::int64_t& counter, timestamp& last_change, bool first, const lease& l, timestamp now,
+                          duration failover_time) {
+  if (first || counter != l.lease_counter) {
+    last_change = first && !l.lease_owner ? timestamp{} : now;
+    counter = l.lease_counter;
   }
-  return now - s.last_change > failover_time;
+  return now - last_change > failover_time;
 }
 
 /// The lease as JSON with the DynamoDB attribute names.

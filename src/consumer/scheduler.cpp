@@ -97,7 +97,8 @@ struct scheduler::core : std::enable_shared_from_this<scheduler::core> {
     timestamp started{};
   };
   struct observation {
-    detail::lease_sighting seen{};
+    std::int64_t counter = 0;
+    timestamp last_change{};
     std::uint64_t round = 0;
   };
 
@@ -729,7 +730,8 @@ struct scheduler::core : std::enable_shared_from_this<scheduler::core> {
         auto [it, inserted] = observed.try_emplace(l.lease_key);
         observation& o = it->second;
         o.round = observation_round;
-        if (detail::sight_expired(o.seen, inserted, l, t, cfg.failover_time_millis)) flags[i] |= kExpired;
+        if (detail::sight_expired(o.counter, o.last_change, inserted, l, t, cfg.failover_time_millis))
+          flags[i] |= kExpired;
         if (held.count(l.lease_key) || incoming.count(l.lease_key)) flags[i] |= kMine;
       }
       if (observed.size() != all->size())

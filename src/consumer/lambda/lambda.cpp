@@ -472,16 +472,14 @@ result<event_source_mapping::start_point> event_source_mapping::acquire(const ri
   if (l.lease_owner != owner_) {
     if (l.lease_owner) {
       // Another instance holds it: take it over only once it has expired (its
-      // counter has not moved for failover_time on our clock), as the KCL does.
+      // counter has not moved for more than failover_time on our clock), by
+      // the KCL scheduler's own rule.
       const timestamp now = clock_.now();
       auto [seen, fresh] = observed_.try_emplace(key);
-      kcl::detail::lease_sighting sighting{seen->second.first, seen->second.second};
-      const bool expired = kcl::detail::sight_expired(sighting, fresh, l, now, opt_.failover_time);
-      seen->second = {sighting.counter, sighting.last_change};
-      if (!expired) {
+      if (!kcl::detail::sight_expired(seen->second.first, seen->second.second, fresh, l, now, opt_.failover_time)) {
         return error(error_code::resource_in_use_exception,
                      fmt::format("The lease {} of event source mapping {} is held by {} (leaseCounter {}); it is "
-                                 "taken over if not renewed for {} ms",
+                                 "taken over if not renewed for more than {} ms",
                                  key, opt_.mapping_uuid, *l.lease_owner, l.lease_counter, opt_.failover_time.count()));
       }
     }
