@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -19,8 +20,11 @@ namespace rill::kcl {
 namespace {
 
 std::string temp_dir(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / ("rill_lease_" + name + "_" + std::to_string(::getpid()) + "_" +
-                                                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  // A parameterised test's name has a '/' ("Test/file"): one directory level, so removing it would leave its parent.
+  std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  std::replace(test.begin(), test.end(), '/', '_');
+  auto dir =
+      std::filesystem::temp_directory_path() / ("rill_lease_" + name + "_" + std::to_string(::getpid()) + "_" + test);
   std::filesystem::remove_all(dir);
   return dir.string();
 }
