@@ -509,13 +509,15 @@ class fanout_subscription final : public subscription, public std::enable_shared
     unregister();
   }
 
-  /// Callback mode: hands every ready event to the handler. False once the
+  /// Callback mode: hands the ready events to the handler, at most `budget` of
+  /// them (then `more`); `idle` when nothing is ready, `ended` once the
   /// subscription has ended (its exception or on_complete delivered).
   ///
-  /// Paused by the subscriber: returns (true) without reading; records and
+  /// Paused by the subscriber: returns `idle` without reading; records and
   /// heartbeats wait until resume(), whose wake() runs drain() again (on a
   /// manual clock, a new task: the flag is read after drain_pending_ is cleared,
-  /// all seq_cst; on the delivery thread, a new signal the loop has not seen).
+  /// all seq_cst; off it, queue() puts the subscription back in the delivery
+  /// pool's queue, or marks a running one to look again).
   /// An end is delivered even while paused, so a subscriber that cancels a
   /// paused subscription (a client gone while its socket was full) or an engine
   /// going away never waits on a resume() that will not come.
@@ -856,7 +858,7 @@ class fanout_subscription final : public subscription, public std::enable_shared
   // segment. (Two separate allocations are never this close, so no byte outside
   // a stored segment is read; a storage with a wider gap gets more runs.)
   static constexpr std::size_t kRunGap = 2;
-  bool completed_ = false;  // the delivery thread's
+  bool completed_ = false;  // the delivering task's or pool worker's (one at a time)
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
@@ -1356,8 +1358,8 @@ result<std::shared_ptr<subscription>> engine::subscribe_to_shard(const subscribe
     lease.sub = sub;
   }
   sub->start(now);
-  // The caller's handle: dropping it cancels. (A callback subscription's
-  // delivery thread holds its own reference until it has delivered the end.)
+  // The caller's handle: dropping it cancels. (A callback subscription keeps
+  // itself alive until it has delivered the end: drop_handle().)
   detail::fanout_subscription* raw = sub.get();
   return std::shared_ptr<subscription>(raw, [keep = std::move(sub)](subscription*) mutable {
     detail::fanout_subscription::drop_handle(std::move(keep));
